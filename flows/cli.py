@@ -1,0 +1,404 @@
+"""The `casefile` command line.
+
+Commands that run no flow never import Prefect (it costs seconds). Every command that creates, shows
+or lists takes --json and then prints exactly one JSON document on stdout; messages go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from tasks.errors import CasefileError, ExitCode
+
+JsonDoc = dict[str, Any] | list[Any]
+
+
+def emit(as_json: bool, doc: JsonDoc, human: Callable[[], None]) -> None:
+    if as_json:
+        click.echo(json.dumps(doc, indent=2, sort_keys=False, default=str))
+    else:
+        human()
+
+
+def fail(err: CasefileError, as_json: bool) -> NoReturn:
+    if as_json:
+        click.echo(json.dumps({"error": {"type": type(err).__name__, "message": err.message,
+                                         "exit_code": int(err.exit_code)}}))
+    click.echo(f"error: {err.message}", err=True)
+    sys.exit(int(err.exit_code))
+
+
+class CasefileGroup(click.Group):
+    """Turns our typed errors into a message and an exit code, in one place."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CasefileError as err:
+            fail(err, "--json" in sys.argv)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+
+
+def _runtime() -> Any:
+    from tasks.runtime import get_runtime
+
+    return get_runtime()
+
+
+@click.group(cls=CasefileGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="casefile")
+def main() -> None:
+    """casefile: build immigration case files from records, into court-ready exhibit packets.
+
+    Data lives under $CASEFILE_HOME (default ./.casefile): the catalog, the object store and Prefect's
+    state. Run `casefile demo` for a tour on fictional data.
+    """
+
+
+# Cases -------------------------------------------------------------------------------------------
+@main.group()
+def case() -> None:
+    """Create, show and list cases."""
+
+
+@case.command("new")
+@click.option("--client", required=True, help="Client's full name.")
+@click.option("--a-number", "a_number", required=True, help="Alien registration number, 8 or 9 digits.")
+@click.option("--court", required=True, help='Immigration court, e.g. "New York, NY (Broadway)".')
+@click.option("--hearing", required=True, help="Hearing date, YYYY-MM-DD.")
+@click.option("--hearing-type", required=True, type=click.Choice(["individual", "master"], case_sensitive=False))
+@click.option("--detained", is_flag=True, help="The client is detained (the court sets the filing date).")
+@click.option("--judge", default=None, help="Immigration judge, if known.")
+@click.option("--filing-deadline", default=None, help="A date set by the court (wins over the rules).")
+@json_option
+def case_new(client: str, a_number: str, court: str, hearing: str, hearing_type: str, detained: bool,
+             judge: str | None, filing_deadline: str | None, as_json: bool) -> None:
+    """Create a case and print its id."""
+    from tasks.cases import case_summary, create_case, validate_new_case
+
+    new = validate_new_case(client=client, a_number=a_number, court=court, hearing=hearing,
+                            hearing_type=hearing_type, detained=detained, judge=judge,
+                            filing_deadline=filing_deadline)
+    rt = _runtime()
+    with rt.catalog.session() as session:
+        created = create_case(session, new)
+        session.flush()
+        summary = case_summary(created, rt.settings.config_dir)
+    emit(as_json, summary, lambda: click.echo(
+        f"Created case {summary['id']} (filing deadline {summary['filing_deadline'] or 'set by the court'})"))
+
+
+def _doc_row(doc: Any) -> dict[str, Any]:
+    return {
+        "id": doc.id,
+        "case_id": doc.case_id,
+        "name": doc.original_name,
+        "kind": doc.kind,
+        "type": doc.doc_type,
+        "status": doc.status,
+        "pages": doc.page_count,
+        "size_bytes": doc.size_bytes,
+        "sha256": doc.sha256,
+        "original_key": doc.original_key,
+        "normalised_key": doc.normalised_key,
+        "normalised_sha256": doc.normalised_sha256,
+        "quarantine_reason": doc.quarantine_reason,
+        "added_at": doc.created_at.isoformat(timespec="seconds"),
+    }
+
+
+@case.command("show")
+@click.argument("case_id")
+@json_option
+def case_show(case_id: str, as_json: bool) -> None:
+    """A case: its details, filing deadline and documents."""
+    from tasks.cases import case_summary
+
+    rt = _runtime()
+    with rt.catalog.session() as session:
+        found = rt.catalog.get_case(session, case_id)
+        summary = case_summary(found, rt.settings.config_dir)
+        summary["document_list"] = [_doc_row(d) for d in found.documents]
+
+    def human() -> None:
+        s = summary
+        click.echo(f"Case {s['id']}  {s['client']}  {s['a_number']}")
+        click.echo(f"  Court: {s['court']}" + (f"  Judge: {s['judge']}" if s["judge"] else ""))
+        click.echo(f"  Hearing: {s['hearing_date']} ({s['hearing_type']}{', detained' if s['detained'] else ''})")
+        click.echo(f"  Filing deadline: {s['filing_deadline'] or 'not set'}  [{s['filing_deadline_rule']}]")
+        d = s["documents"]
+        click.echo(f"  Documents: {d['total']} ({d['ready']} ready, {d['quarantined']} quarantined), "
+                   f"{d['pages']} pages")
+        _print_docs(s["document_list"])
+
+    emit(as_json, summary, human)
+
+
+@case.command("list")
+@json_option
+def case_list(as_json: bool) -> None:
+    """All cases."""
+    from tasks.cases import case_summary
+
+    rt = _runtime()
+    with rt.catalog.session() as session:
+        rows = [case_summary(c, rt.settings.config_dir) for c in rt.catalog.list_cases(session)]
+
+    def human() -> None:
+        for r in rows:
+            click.echo(f"{r['id']}  {r['hearing_date']} {r['hearing_type']:<10} deadline "
+                       f"{r['filing_deadline'] or '-':<10}  docs {r['documents']['total']:>3}  {r['client']}")
+        if not rows:
+            click.echo("No cases yet. Create one with `casefile case new`.")
+
+    emit(as_json, rows, human)
+
+
+# Documents ---------------------------------------------------------------------------------------
+def _print_docs(rows: list[dict[str, Any]]) -> None:
+    for r in rows:
+        status = r["status"] if r["status"] == "ready" else f"{r['status']}: {r['quarantine_reason']}"
+        click.echo(f"  {r['id']}  {r['kind']:<5} {r['type']:<13} {r['pages']:>4} p  {r['sha256'][:12]}  "
+                   f"{status:<24} {r['name']}")
+
+
+@main.command("docs")
+@click.argument("case_id")
+@json_option
+def docs(case_id: str, as_json: bool) -> None:
+    """List a case's documents with type, pages, sha256 and status."""
+    rt = _runtime()
+    with rt.catalog.session() as session:
+        rows = [_doc_row(d) for d in rt.catalog.get_case(session, case_id).documents]
+    emit(as_json, rows, lambda: _print_docs(rows) if rows else click.echo("No documents yet."))
+
+
+@main.group()
+def doc() -> None:
+    """Show and download one document."""
+
+
+@doc.command("show")
+@click.argument("doc_id")
+@json_option
+def doc_show(doc_id: str, as_json: bool) -> None:
+    """One document with its pages (size in points, rotation)."""
+    rt = _runtime()
+    with rt.catalog.session() as session:
+        found = rt.catalog.get_document(session, doc_id)
+        row = _doc_row(found)
+        row["quarantine_detail"] = found.quarantine_detail
+        row["page_list"] = [
+            {"number": p.number, "width_pt": p.width_pt, "height_pt": p.height_pt, "rotation": p.rotation,
+             "image_px": [p.image_width_px, p.image_height_px] if p.image_width_px else None}
+            for p in found.pages
+        ]
+
+    def human() -> None:
+        _print_docs([row])
+        for p in row["page_list"]:
+            click.echo(f"    page {p['number']:>3}: {p['width_pt']:.0f} x {p['height_pt']:.0f} pt, "
+                       f"rotation {p['rotation']}")
+
+    emit(as_json, row, human)
+
+
+@doc.command("get")
+@click.argument("doc_id")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--original", is_flag=True, help="The original file as received, instead of the PDF.")
+@json_option
+def doc_get(doc_id: str, output: Path, original: bool, as_json: bool) -> None:
+    """Download a document (normalised PDF by default), verified against its SHA-256."""
+    from tasks.errors import NotFoundError
+
+    rt = _runtime()
+    with rt.catalog.session() as session:
+        found = rt.catalog.get_document(session, doc_id)
+        if original or found.normalised_key is None:
+            key, sha = found.original_key, found.sha256
+        else:
+            key, sha = found.normalised_key, found.normalised_sha256
+    if key is None:
+        raise NotFoundError(f"Document {doc_id} has no stored bytes (it was refused before it was copied).")
+    try:
+        rt.store.download(key, output, expected_sha256=sha)
+    except FileNotFoundError:
+        raise NotFoundError(
+            f"The object for document {doc_id} is missing from {rt.store.describe()}. Restore it from backup "
+            "or add the original file again."
+        ) from None
+    doc_out = {"id": doc_id.upper(), "output": str(output), "sha256": sha, "verified": True,
+               "bytes": output.stat().st_size, "kind": "original" if key == found.original_key else "pdf"}
+    emit(as_json, doc_out, lambda: click.echo(f"Wrote {output} ({doc_out['bytes']:,} bytes, sha256 verified)"))
+
+
+# Ingest ------------------------------------------------------------------------------------------
+def run_ingest(case_id: str, paths: list[Path], doc_type: str, show_progress: bool) -> dict[str, Any]:
+    """Create an intake batch and run the ingest flow on it (importing Prefect only now)."""
+    from flows.prefect_env import configure_prefect
+    from tasks.config_files import load_toml
+    from tasks.errors import ValidationError
+    from tasks.intake import create_batch, expand_inputs, iter_progress
+
+    rt = _runtime()
+    types = load_toml(rt.settings.config_dir, "document_types.toml")["types"]
+    if doc_type not in types:
+        raise ValidationError(f"Unknown document type {doc_type!r}; use one of: {', '.join(types)}.")
+    files = expand_inputs(paths)
+    missing = [p for p in files if not p.exists()]
+    if missing:
+        raise ValidationError(f"No such file or folder: {missing[0]}. Check the path and try again.")
+    if not files:
+        raise ValidationError("No files to add (the folders given are empty).")
+    with rt.catalog.session() as session:
+        real_case = rt.catalog.get_case(session, case_id)
+        batch = create_batch(session, real_case.id, files, doc_type)
+        batch_id = batch.id
+    where = configure_prefect(rt.settings)
+    click.echo(f"Ingesting {len(files)} file(s) as batch {batch_id} ({where})...", err=True)
+
+    from flows.ingest import ingest_case
+
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["counts"] = ingest_case(batch_id)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="ingest-flow")
+    worker.start()
+    if show_progress:
+        with click.progressbar(length=len(files), label="Ingesting", file=sys.stderr) as bar:
+            seen = 0
+            for done in iter_progress(rt.catalog, batch_id):
+                bar.update(done - seen)
+                seen = done
+                if not worker.is_alive():
+                    break
+                worker.join(0.25)
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return batch_report(batch_id)
+
+
+def batch_report(batch_id: str) -> dict[str, Any]:
+    from tasks.catalog import IntakeBatch
+
+    rt = _runtime()
+    with rt.catalog.session() as session:
+        batch = session.get(IntakeBatch, batch_id)
+        assert batch is not None
+        items = [
+            {"file": it.source_path, "outcome": it.outcome, "document_id": it.document_id, "sha256": it.sha256,
+             "reason": it.reason, "message": it.message}
+            for it in batch.items
+        ]
+        counts: dict[str, int] = {}
+        for it in items:
+            counts[it["outcome"]] = counts.get(it["outcome"], 0) + 1
+        return {"batch_id": batch.id, "case_id": batch.case_id, "status": batch.status, "counts": counts,
+                "items": items, "store": rt.store.describe()}
+
+
+def print_batch(report: dict[str, Any]) -> None:
+    marks = {"stored": "ok  ", "duplicate": "dup ", "quarantined": "QUAR", "failed": "FAIL", "pending": "... "}
+    for it in report["items"]:
+        line = f"  [{marks.get(it['outcome'], '?')}] {it['file']}"
+        if it["document_id"]:
+            line += f" -> {it['document_id']}"
+        if it["outcome"] == "duplicate":
+            line += " (already in this case; not stored again)"
+        click.echo(line)
+        if it["outcome"] in ("quarantined", "failed") and it["message"]:
+            click.echo(f"         {it['message']}")
+    counts = ", ".join(f"{v} {k}" for k, v in report["counts"].items())
+    click.echo(f"Batch {report['batch_id']} for case {report['case_id']}: {counts}. Objects in {report['store']}.")
+
+
+def batch_exit_code(report: dict[str, Any]) -> int:
+    counts = report["counts"]
+    if counts.get("failed") or counts.get("pending"):
+        return int(ExitCode.TRANSIENT)
+    if counts.get("quarantined"):
+        return int(ExitCode.INPUT_REJECTED)
+    return int(ExitCode.OK)
+
+
+@main.command("add")
+@click.argument("case_id")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--type", "doc_type", default="unclassified", show_default=True,
+              help="Document type for every file added (see config/document_types.toml).")
+@json_option
+def add(case_id: str, paths: tuple[Path, ...], doc_type: str, as_json: bool) -> None:
+    """Add files or folders to a case (runs the per-case ingest flow).
+
+    Exits 4 when a file was quarantined (the rest are stored), 75 when the object store failed.
+    """
+    report = run_ingest(case_id, list(paths), doc_type, show_progress=sys.stderr.isatty() and not as_json)
+    emit(as_json, report, lambda: print_batch(report))
+    sys.exit(batch_exit_code(report))
+
+
+# Demo --------------------------------------------------------------------------------------------
+@main.command("demo")
+@json_option
+def demo(as_json: bool) -> None:
+    """Create a fictional case and ingest the sample documents through a real flow run."""
+    from tasks.cases import case_summary, create_case, validate_new_case
+    from tasks.settings import REPO_ROOT
+
+    samples = REPO_ROOT / "tests" / "resources" / "sample"
+    rt = _runtime()
+    new = validate_new_case(client="Maria Fernanda Quiroga Test", a_number="123-456-789",
+                            court="New York, NY (Broadway)", hearing="2027-03-04", hearing_type="individual",
+                            detained=False, judge="Hon. Example Judge (fictional)", filing_deadline=None)
+    with rt.catalog.session() as session:
+        case_id = create_case(session, new).id
+    if not as_json:
+        click.echo(f"Demo case {case_id} created for a fictional client; adding {samples}")
+    report = run_ingest(case_id, [samples], "unclassified", show_progress=sys.stderr.isatty() and not as_json)
+    with rt.catalog.session() as session:
+        summary = case_summary(rt.catalog.get_case(session, case_id), rt.settings.config_dir)
+        summary["document_list"] = [_doc_row(d) for d in rt.catalog.get_case(session, case_id).documents]
+    result = {"case": summary, "ingest": report, "home": str(rt.settings.home)}
+
+    def human() -> None:
+        print_batch(report)
+        click.echo("")
+        click.echo(f"Case {case_id}: filing deadline {summary['filing_deadline']} ({summary['filing_deadline_rule']})")
+        _print_docs(summary["document_list"])
+        click.echo(f"\nEverything is under {rt.settings.home}. Try: casefile case show {case_id}")
+
+    emit(as_json, result, human)
+    sys.exit(batch_exit_code(report))
+
+
+@main.command("config")
+@json_option
+def config_show(as_json: bool) -> None:
+    """Show the effective settings (no secrets are stored in them)."""
+    from tasks.settings import load_settings
+
+    settings = load_settings()
+    doc_out = json.loads(settings.model_dump_json())
+    doc_out["catalog_url"] = settings.catalog_url.split("@")[-1]
+    doc_out["objects_path"] = str(settings.objects_path)
+    emit(as_json, doc_out, lambda: [click.echo(f"{k} = {v}") for k, v in doc_out.items()] and None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""The per-case ingest flow: take in every file of an intake batch.
+
+Parameters and results are ids, counts and hashes only; file names, paths and contents stay in the
+catalog and the object store. Results are not persisted. Only transient errors are retried.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
+from prefect.states import State
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from tasks import intake
+from tasks.errors import TransientStorageError, ToolTimeout
+from tasks.runtime import get_runtime
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (TransientStorageError, ToolTimeout, TimeoutError)
+
+
+def retry_if_transient(_task: Any, _task_run: Any, state: State[Any]) -> bool:
+    """Retry S3 5xx/throttling/timeouts; never a bad input or a bug."""
+    try:
+        state.result()
+    except TRANSIENT_ERRORS:
+        return True
+    except BaseException:  # noqa: BLE001 - any other failure is final
+        return False
+    return False
+
+
+@task(
+    name="ingest-file",
+    task_run_name="ingest-{batch_id}-{seq}",
+    retries=3,
+    retry_delay_seconds=[1, 5, 15],
+    retry_condition_fn=retry_if_transient,
+    persist_result=False,
+    cache_policy=NO_CACHE,
+)
+def ingest_file(batch_id: str, seq: int) -> dict[str, Any]:
+    rt = get_runtime()
+    result = intake.ingest_item(rt.catalog, rt.store, rt.settings.work_dir, rt.limits, batch_id, seq)
+    return asdict(result)
+
+
+@flow(name="ingest-case", persist_result=False, task_runner=ThreadPoolTaskRunner(max_workers=4))
+def ingest_case(batch_id: str) -> dict[str, int]:
+    """Ingest every pending file of intake batch ``batch_id`` (created by `casefile add`)."""
+    logger = get_run_logger()
+    rt = get_runtime()
+    seqs = intake.pending_items(rt.catalog, batch_id)
+    logger.info("batch %s: %d file(s) to ingest", batch_id, len(seqs))
+    futures: list[PrefectFuture[dict[str, Any]]] = [ingest_file.submit(batch_id, seq) for seq in seqs]
+    rows: list[dict[str, Any]] = []
+    for seq, future in zip(seqs, futures, strict=True):
+        try:
+            row = future.result()
+        except Exception as exc:  # noqa: BLE001 - recorded per item; the batch goes on
+            logging.getLogger(__name__).debug("item %s/%s failed", batch_id, seq, exc_info=False)
+            row = asdict(intake.mark_failed(rt.catalog, batch_id, seq, exc))
+        rows.append(row)
+    counts = intake.finish_batch(rt.catalog, batch_id)
+    create_table_artifact(
+        key=f"ingest-{batch_id.lower()}",
+        table=[
+            {
+                "item": r["seq"],
+                "outcome": r["outcome"],
+                "document": r["document_id"] or "",
+                "sha256": r["sha256"] or "",
+                "pages": r["pages"],
+                "reason": r["reason"] or "",
+            }
+            for r in rows
+        ],
+        description=f"Ingest batch {batch_id}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v),
+    )
+    logger.info("batch %s finished: %s", batch_id, counts)
+    return counts

@@ -1,0 +1,258 @@
+"""The catalog: business state (cases, documents, pages, intake batches, audit events).
+
+SQLAlchemy 2 ORM; SQLite by default, PostgreSQL by changing ``database_url``. The schema is owned by
+Alembic migrations in tasks/migrations; ``open_catalog`` brings a database to the head revision.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+
+# Bump together with a new file in tasks/migrations/versions.
+HEAD_REVISION = "0001_foundation"
+
+# Crockford-like alphabet without 0/O, 1/I/L, U: easy to read aloud and to type.
+_ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_id(prefix: str, length: int) -> str:
+    return prefix + "-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    client_name: Mapped[str] = mapped_column(String(200))
+    a_number: Mapped[str] = mapped_column(String(9), index=True)
+    court: Mapped[str] = mapped_column(String(200))
+    judge: Mapped[str | None] = mapped_column(String(200))
+    hearing_date: Mapped[date] = mapped_column(Date)
+    hearing_type: Mapped[str] = mapped_column(String(20))
+    detained: Mapped[bool] = mapped_column(Boolean, default=False)
+    filing_deadline_override: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    documents: Mapped[list[Document]] = relationship(back_populates="case", order_by="Document.created_at")
+
+
+class Document(Base):
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("case_id", "sha256", name="uq_document_case_sha"),)
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    original_key: Mapped[str | None] = mapped_column(String(300))
+    original_name: Mapped[str] = mapped_column(String(500))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # pdf, jpeg, png, tiff, heic, unknown
+    doc_type: Mapped[str] = mapped_column(String(40), default="unclassified")
+    status: Mapped[str] = mapped_column(String(20))  # ready | quarantined
+    quarantine_reason: Mapped[str | None] = mapped_column(String(40))
+    quarantine_detail: Mapped[str | None] = mapped_column(Text)
+    normalised_key: Mapped[str | None] = mapped_column(String(300))
+    normalised_sha256: Mapped[str | None] = mapped_column(String(64))
+    page_count: Mapped[int] = mapped_column(Integer, default=0)
+    batch_id: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="documents")
+    pages: Mapped[list[Page]] = relationship(
+        back_populates="document", order_by="Page.number", cascade="all, delete-orphan"
+    )
+
+
+class Page(Base):
+    __tablename__ = "pages"
+
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1-based
+    width_pt: Mapped[float]
+    height_pt: Mapped[float]
+    rotation: Mapped[int] = mapped_column(Integer, default=0)
+    # For image-based pages: pixel size of the page image (0 when the page is born digital).
+    image_width_px: Mapped[int] = mapped_column(Integer, default=0)
+    image_height_px: Mapped[int] = mapped_column(Integer, default=0)
+
+    document: Mapped[Document] = relationship(back_populates="pages")
+
+
+class IntakeBatch(Base):
+    """One `casefile add`: the list of files to take in. The flow gets only the batch id."""
+
+    __tablename__ = "intake_batches"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | running | done | failed
+    doc_type: Mapped[str] = mapped_column(String(40), default="unclassified")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    items: Mapped[list[IntakeItem]] = relationship(order_by="IntakeItem.seq", cascade="all, delete-orphan")
+
+
+class IntakeItem(Base):
+    __tablename__ = "intake_items"
+
+    batch_id: Mapped[str] = mapped_column(ForeignKey("intake_batches.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_path: Mapped[str] = mapped_column(Text)
+    # pending | stored | duplicate | quarantined | failed
+    outcome: Mapped[str] = mapped_column(String(20), default="pending")
+    document_id: Mapped[str | None] = mapped_column(String(16))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(40))
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    case_id: Mapped[str | None] = mapped_column(String(16), index=True)
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(Text, default="{}")  # JSON; ids, counts, hashes only
+
+
+def audit(
+    session: Session,
+    *,
+    actor: str,
+    entity: str,
+    entity_id: str,
+    action: str,
+    case_id: str | None = None,
+    **detail: Any,
+) -> None:
+    session.add(
+        AuditEvent(
+            actor=actor,
+            case_id=case_id,
+            entity=entity,
+            entity_id=entity_id,
+            action=action,
+            detail=json.dumps(detail, sort_keys=True, default=str),
+        )
+    )
+
+
+def current_actor() -> str:
+    import getpass
+    import os
+
+    return os.environ.get("CASEFILE_ACTOR") or getpass.getuser()
+
+
+# Engine and migrations ---------------------------------------------------------------------------
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        try:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
+        except Exception:  # noqa: BLE001 - no alembic_version table yet: a new database
+            return None
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the database to the head revision with Alembic (importing Alembic only when needed)."""
+    if _current_revision(engine) == HEAD_REVISION:
+        return
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+class Catalog:
+    """Owns the engine and hands out sessions. One per process."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        migrate(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: committed when the block ends, rolled back on error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def get_case(self, session: Session, case_id: str) -> Case:
+        from tasks.errors import CaseNotFound
+
+        case = session.get(Case, case_id.upper())
+        if case is None:
+            raise CaseNotFound(case_id)
+        return case
+
+    def get_document(self, session: Session, doc_id: str) -> Document:
+        from tasks.errors import DocumentNotFound
+
+        doc = session.get(Document, doc_id.upper())
+        if doc is None:
+            raise DocumentNotFound(doc_id)
+        return doc
+
+    def list_cases(self, session: Session) -> list[Case]:
+        return list(session.scalars(select(Case).order_by(Case.created_at)))
+
+    def dispose(self) -> None:
+        self.engine.dispose()

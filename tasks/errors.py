@@ -1,0 +1,136 @@
+"""One hierarchy of errors, each with a message a non-engineer can act on and a CLI exit code.
+
+Messages name the file (by the name the user gave it) and the remedy. They never contain client
+names, A-numbers or document text: only ids, counts, hashes and the user's own file path. Error
+messages are shown on the user's terminal; logs only get ``log_summary()`` (type and code).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILURE = 1
+    USAGE = 2
+    NOT_FOUND = 3
+    INPUT_REJECTED = 4  # some files were quarantined
+    INTEGRITY = 5  # a stored object does not match its recorded hash
+    STORAGE = 6
+    CONFIG = 7
+    TRANSIENT = 75  # EX_TEMPFAIL: try again later
+
+
+class CasefileError(Exception):
+    """Base class. ``str(err)`` is the user-facing message."""
+
+    exit_code: ExitCode = ExitCode.FAILURE
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def log_summary(self) -> str:
+        """What may go to a log: the type only, never the message (it may hold a file name)."""
+        return f"{type(self).__name__}(exit={int(self.exit_code)})"
+
+
+class ConfigError(CasefileError):
+    exit_code = ExitCode.CONFIG
+
+
+class ValidationError(CasefileError):
+    """A value typed by the user is not valid (A-number, date, hearing type...)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class NotFoundError(CasefileError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class CaseNotFound(NotFoundError):
+    def __init__(self, case_id: str) -> None:
+        super().__init__(f"No case with id {case_id!r}. Run `casefile case list` to see the case ids.")
+        self.case_id = case_id
+
+
+class DocumentNotFound(NotFoundError):
+    def __init__(self, doc_id: str) -> None:
+        super().__init__(f"No document with id {doc_id!r}. Run `casefile docs CASE-ID` to see document ids.")
+        self.doc_id = doc_id
+
+
+class IntegrityError(CasefileError):
+    """Stored bytes do not match the SHA-256 recorded when they were ingested."""
+
+    exit_code = ExitCode.INTEGRITY
+
+
+class StorageError(CasefileError):
+    exit_code = ExitCode.STORAGE
+
+
+class TransientStorageError(StorageError):
+    """Worth retrying: network trouble, throttling, a 5xx from the object store."""
+
+    exit_code = ExitCode.TRANSIENT
+
+
+class ToolError(CasefileError):
+    """An external program (tesseract, qpdf) failed or is missing."""
+
+
+class ToolTimeout(ToolError):
+    exit_code = ExitCode.TRANSIENT
+
+
+class IntakeRejected(CasefileError):
+    """A file that cannot be taken in. It is quarantined with ``reason``; the rest of the batch goes on."""
+
+    exit_code = ExitCode.INPUT_REJECTED
+
+
+class QuarantineReason(StrEnum):
+    UNSUPPORTED_TYPE = "unsupported-type"
+    EXTENSION_MISMATCH = "extension-mismatch"
+    CORRUPT = "corrupt"
+    TRUNCATED = "truncated"
+    ENCRYPTED = "encrypted"
+    TOO_LARGE = "too-large"
+    TOO_MANY_PAGES = "too-many-pages"
+    TOO_MANY_PIXELS = "too-many-pixels"
+    EMPTY = "empty"
+    UNREADABLE = "unreadable"
+
+
+_REMEDIES: dict[QuarantineReason, str] = {
+    QuarantineReason.UNSUPPORTED_TYPE: "Convert it to PDF, JPEG, PNG or TIFF and add it again.",
+    QuarantineReason.EXTENSION_MISMATCH: "Its content does not match its file name; rename it and add it again.",
+    QuarantineReason.CORRUPT: "The file is damaged. Ask the sender for a new copy, or re-scan the paper.",
+    QuarantineReason.TRUNCATED: "The file is cut off (an incomplete download or copy). Get a complete copy.",
+    QuarantineReason.ENCRYPTED: (
+        "The PDF is password-protected. Ask the sender for an unprotected copy, or remove the password "
+        "(qpdf --decrypt --password=PASSWORD in.pdf out.pdf) and add the result."
+    ),
+    QuarantineReason.TOO_LARGE: "The file is over the size limit (setting max_file_bytes). Split it or raise the limit.",
+    QuarantineReason.TOO_MANY_PAGES: "The PDF has more pages than allowed (setting max_pages). Split it first.",
+    QuarantineReason.TOO_MANY_PIXELS: (
+        "The image is larger than allowed (setting max_image_pixels); it may be a decompression bomb. "
+        "Re-save it at a normal resolution."
+    ),
+    QuarantineReason.EMPTY: "The file is empty. Get a complete copy.",
+    QuarantineReason.UNREADABLE: "The file could not be read from disk. Check that it exists and is readable.",
+}
+
+
+def remedy_for(reason: QuarantineReason) -> str:
+    return _REMEDIES[reason]
+
+
+class QuarantinedFile(IntakeRejected):
+    def __init__(self, reason: QuarantineReason, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason.value}: {detail + '. ' if detail else ''}{remedy_for(reason)}")

@@ -1,0 +1,53 @@
+"""The per-process runtime: settings, catalog and object store, built once per configuration."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tasks.catalog import Catalog
+from tasks.settings import Settings, load_settings
+from tasks.storage import ObjectStore, open_store
+
+if TYPE_CHECKING:
+    from tasks.intake import Limits
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    catalog: Catalog
+    store: ObjectStore
+
+    @property
+    def limits(self) -> Limits:
+        from tasks.intake import Limits
+
+        s = self.settings
+        return Limits(max_file_bytes=s.max_file_bytes, max_pages=s.max_pages, max_image_pixels=s.max_image_pixels)
+
+
+_lock = threading.Lock()
+_cache: dict[str, Runtime] = {}
+
+
+def get_runtime(settings: Settings | None = None) -> Runtime:
+    """The runtime for ``settings`` (default: loaded from the environment), shared by the threads of a
+    process so that a flow's tasks reuse one database engine and one S3 client."""
+    settings = settings or load_settings()
+    key = settings.model_dump_json()
+    with _lock:
+        runtime = _cache.get(key)
+        if runtime is None:
+            runtime = Runtime(settings, Catalog(settings.catalog_url), open_store(settings))
+            _cache[key] = runtime
+        return runtime
+
+
+def reset_runtimes() -> None:
+    """Forget cached runtimes (tests switch homes between cases)."""
+    with _lock:
+        for runtime in _cache.values():
+            runtime.catalog.dispose()
+        _cache.clear()

@@ -1,0 +1,109 @@
+"""One settings object, built by ``load_settings()`` and passed in; nothing is read at import time.
+
+Sources, highest first: keyword arguments, ``CASEFILE_*`` environment variables, the TOML config file
+(``$CASEFILE_HOME/config.toml`` or ``CASEFILE_CONFIG``), then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class StorageBackend(StrEnum):
+    LOCAL = "local"
+    S3 = "s3"
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("CASEFILE_HOME") or ".casefile").resolve()
+
+
+def _config_file() -> Path:
+    explicit = os.environ.get("CASEFILE_CONFIG")
+    return Path(explicit) if explicit else default_home() / "config.toml"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CASEFILE_", extra="forbid")
+
+    home: Path = Field(default_factory=default_home)
+    database_url: str = ""  # default: sqlite file under home
+    config_dir: Path = REPO_ROOT / "config"
+    templates_dir: Path = REPO_ROOT / "templates"
+
+    storage_backend: StorageBackend = StorageBackend.LOCAL
+    storage_path: Path | None = None  # default: home/objects
+    s3_bucket: str = "casefile"
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_multipart_threshold: int = 64 * 1024 * 1024
+    s3_presign_seconds: int = 900
+
+    max_file_bytes: int = 512 * 1024 * 1024
+    max_pages: int = 5000
+    max_image_pixels: int = 100_000_000  # a 12 MP phone photo is 12e6; a 600-dpi letter scan ~34e6
+
+    prefect_api_url: str | None = None  # a Prefect server to use; default: the local one if running, else ephemeral
+
+    @field_validator("home", "config_dir", "templates_dir", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        return (init_settings, env_settings, toml)
+
+    # Derived locations -------------------------------------------------------------------------
+    @property
+    def catalog_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'catalog.db'}"
+
+    @property
+    def objects_path(self) -> Path:
+        return (self.storage_path or self.home / "objects").expanduser().resolve()
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.home / "prefect"
+
+    @property
+    def work_dir(self) -> Path:
+        return self.home / "work"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    from pydantic import ValidationError as PydanticValidationError
+
+    from tasks.errors import ConfigError
+
+    try:
+        settings = Settings(**overrides)
+    except PydanticValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
+        raise ConfigError(
+            f"Invalid setting(s): {fields}. Check CASEFILE_* environment variables and {_config_file()}."
+        ) from exc
+    return settings
