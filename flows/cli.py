@@ -29,8 +29,17 @@ def emit(as_json: bool, doc: JsonDoc, human: Callable[[], None]) -> None:
 
 def fail(err: CasefileError, as_json: bool) -> NoReturn:
     if as_json:
-        click.echo(json.dumps({"error": {"type": type(err).__name__, "message": err.message,
-                                         "exit_code": int(err.exit_code)}}))
+        click.echo(
+            json.dumps(
+                {
+                    "error": {
+                        "type": type(err).__name__,
+                        "message": err.message,
+                        "exit_code": int(err.exit_code),
+                    }
+                }
+            )
+        )
     click.echo(f"error: {err.message}", err=True)
     sys.exit(int(err.exit_code))
 
@@ -80,21 +89,42 @@ def case() -> None:
 @click.option("--judge", default=None, help="Immigration judge, if known.")
 @click.option("--filing-deadline", default=None, help="A date set by the court (wins over the rules).")
 @json_option
-def case_new(client: str, a_number: str, court: str, hearing: str, hearing_type: str, detained: bool,
-             judge: str | None, filing_deadline: str | None, as_json: bool) -> None:
+def case_new(
+    client: str,
+    a_number: str,
+    court: str,
+    hearing: str,
+    hearing_type: str,
+    detained: bool,
+    judge: str | None,
+    filing_deadline: str | None,
+    as_json: bool,
+) -> None:
     """Create a case and print its id."""
     from tasks.cases import case_summary, create_case, validate_new_case
 
-    new = validate_new_case(client=client, a_number=a_number, court=court, hearing=hearing,
-                            hearing_type=hearing_type, detained=detained, judge=judge,
-                            filing_deadline=filing_deadline)
+    new = validate_new_case(
+        client=client,
+        a_number=a_number,
+        court=court,
+        hearing=hearing,
+        hearing_type=hearing_type,
+        detained=detained,
+        judge=judge,
+        filing_deadline=filing_deadline,
+    )
     rt = _runtime()
     with rt.catalog.session() as session:
         created = create_case(session, new)
         session.flush()
         summary = case_summary(created, rt.settings.config_dir)
-    emit(as_json, summary, lambda: click.echo(
-        f"Created case {summary['id']} (filing deadline {summary['filing_deadline'] or 'set by the court'})"))
+    emit(
+        as_json,
+        summary,
+        lambda: click.echo(
+            f"Created case {summary['id']} (filing deadline {summary['filing_deadline'] or 'set by the court'})"
+        ),
+    )
 
 
 def _doc_row(doc: Any) -> dict[str, Any]:
@@ -136,8 +166,9 @@ def case_show(case_id: str, as_json: bool) -> None:
         click.echo(f"  Hearing: {s['hearing_date']} ({s['hearing_type']}{', detained' if s['detained'] else ''})")
         click.echo(f"  Filing deadline: {s['filing_deadline'] or 'not set'}  [{s['filing_deadline_rule']}]")
         d = s["documents"]
-        click.echo(f"  Documents: {d['total']} ({d['ready']} ready, {d['quarantined']} quarantined), "
-                   f"{d['pages']} pages")
+        click.echo(
+            f"  Documents: {d['total']} ({d['ready']} ready, {d['quarantined']} quarantined), {d['pages']} pages"
+        )
         _print_docs(s["document_list"])
 
     emit(as_json, summary, human)
@@ -155,8 +186,10 @@ def case_list(as_json: bool) -> None:
 
     def human() -> None:
         for r in rows:
-            click.echo(f"{r['id']}  {r['hearing_date']} {r['hearing_type']:<10} deadline "
-                       f"{r['filing_deadline'] or '-':<10}  docs {r['documents']['total']:>3}  {r['client']}")
+            click.echo(
+                f"{r['id']}  {r['hearing_date']} {r['hearing_type']:<10} deadline "
+                f"{r['filing_deadline'] or '-':<10}  docs {r['documents']['total']:>3}  {r['client']}"
+            )
         if not rows:
             click.echo("No cases yet. Create one with `casefile case new`.")
 
@@ -167,8 +200,10 @@ def case_list(as_json: bool) -> None:
 def _print_docs(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         status = r["status"] if r["status"] == "ready" else f"{r['status']}: {r['quarantine_reason']}"
-        click.echo(f"  {r['id']}  {r['kind']:<5} {r['type']:<13} {r['pages']:>4} p  {r['sha256'][:12]}  "
-                   f"{status:<24} {r['name']}")
+        click.echo(
+            f"  {r['id']}  {r['kind']:<5} {r['type']:<13} {r['pages']:>4} p  {r['sha256'][:12]}  "
+            f"{status:<24} {r['name']}"
+        )
 
 
 @main.command("docs")
@@ -198,16 +233,22 @@ def doc_show(doc_id: str, as_json: bool) -> None:
         row = _doc_row(found)
         row["quarantine_detail"] = found.quarantine_detail
         row["page_list"] = [
-            {"number": p.number, "width_pt": p.width_pt, "height_pt": p.height_pt, "rotation": p.rotation,
-             "image_px": [p.image_width_px, p.image_height_px] if p.image_width_px else None}
+            {
+                "number": p.number,
+                "width_pt": p.width_pt,
+                "height_pt": p.height_pt,
+                "rotation": p.rotation,
+                "image_px": [p.image_width_px, p.image_height_px] if p.image_width_px else None,
+            }
             for p in found.pages
         ]
 
     def human() -> None:
         _print_docs([row])
         for p in row["page_list"]:
-            click.echo(f"    page {p['number']:>3}: {p['width_pt']:.0f} x {p['height_pt']:.0f} pt, "
-                       f"rotation {p['rotation']}")
+            click.echo(
+                f"    page {p['number']:>3}: {p['width_pt']:.0f} x {p['height_pt']:.0f} pt, rotation {p['rotation']}"
+            )
 
     emit(as_json, row, human)
 
@@ -237,8 +278,14 @@ def doc_get(doc_id: str, output: Path, original: bool, as_json: bool) -> None:
             f"The object for document {doc_id} is missing from {rt.store.describe()}. Restore it from backup "
             "or add the original file again."
         ) from None
-    doc_out = {"id": doc_id.upper(), "output": str(output), "sha256": sha, "verified": True,
-               "bytes": output.stat().st_size, "kind": "original" if key == found.original_key else "pdf"}
+    doc_out = {
+        "id": doc_id.upper(),
+        "output": str(output),
+        "sha256": sha,
+        "verified": True,
+        "bytes": output.stat().st_size,
+        "kind": "original" if key == found.original_key else "pdf",
+    }
     emit(as_json, doc_out, lambda: click.echo(f"Wrote {output} ({doc_out['bytes']:,} bytes, sha256 verified)"))
 
 
@@ -274,7 +321,7 @@ def run_ingest(case_id: str, paths: list[Path], doc_type: str, show_progress: bo
     def run() -> None:
         try:
             outcome["counts"] = ingest_case(batch_id)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+        except BaseException as exc:
             outcome["error"] = exc
 
     worker = threading.Thread(target=run, name="ingest-flow")
@@ -302,19 +349,37 @@ def batch_report(batch_id: str) -> dict[str, Any]:
         batch = session.get(IntakeBatch, batch_id)
         assert batch is not None
         items = [
-            {"file": it.source_path, "outcome": it.outcome, "document_id": it.document_id, "sha256": it.sha256,
-             "reason": it.reason, "message": it.message}
+            {
+                "file": it.source_path,
+                "outcome": it.outcome,
+                "document_id": it.document_id,
+                "sha256": it.sha256,
+                "reason": it.reason,
+                "message": it.message,
+            }
             for it in batch.items
         ]
         counts: dict[str, int] = {}
         for it in items:
             counts[it["outcome"]] = counts.get(it["outcome"], 0) + 1
-        return {"batch_id": batch.id, "case_id": batch.case_id, "status": batch.status, "counts": counts,
-                "items": items, "store": rt.store.describe()}
+        return {
+            "batch_id": batch.id,
+            "case_id": batch.case_id,
+            "status": batch.status,
+            "counts": counts,
+            "items": items,
+            "store": rt.store.describe(),
+        }
 
 
 def print_batch(report: dict[str, Any]) -> None:
-    marks = {"stored": "ok  ", "duplicate": "dup ", "quarantined": "QUAR", "failed": "FAIL", "pending": "... "}
+    marks = {
+        "stored": "ok  ",
+        "duplicate": "dup ",
+        "quarantined": "QUAR",
+        "failed": "FAIL",
+        "pending": "... ",
+    }
     for it in report["items"]:
         line = f"  [{marks.get(it['outcome'], '?')}] {it['file']}"
         if it["document_id"]:
@@ -340,8 +405,13 @@ def batch_exit_code(report: dict[str, Any]) -> int:
 @main.command("add")
 @click.argument("case_id")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--type", "doc_type", default="unclassified", show_default=True,
-              help="Document type for every file added (see config/document_types.toml).")
+@click.option(
+    "--type",
+    "doc_type",
+    default="unclassified",
+    show_default=True,
+    help="Document type for every file added (see config/document_types.toml).",
+)
 @json_option
 def add(case_id: str, paths: tuple[Path, ...], doc_type: str, as_json: bool) -> None:
     """Add files or folders to a case (runs the per-case ingest flow).
@@ -363,9 +433,16 @@ def demo(as_json: bool) -> None:
 
     samples = REPO_ROOT / "tests" / "resources" / "sample"
     rt = _runtime()
-    new = validate_new_case(client="Maria Fernanda Quiroga Test", a_number="123-456-789",
-                            court="New York, NY (Broadway)", hearing="2027-03-04", hearing_type="individual",
-                            detained=False, judge="Hon. Example Judge (fictional)", filing_deadline=None)
+    new = validate_new_case(
+        client="Maria Fernanda Quiroga Test",
+        a_number="123-456-789",
+        court="New York, NY (Broadway)",
+        hearing="2027-03-04",
+        hearing_type="individual",
+        detained=False,
+        judge="Hon. Example Judge (fictional)",
+        filing_deadline=None,
+    )
     with rt.catalog.session() as session:
         case_id = create_case(session, new).id
     if not as_json:
@@ -397,7 +474,12 @@ def config_show(as_json: bool) -> None:
     doc_out = json.loads(settings.model_dump_json())
     doc_out["catalog_url"] = settings.catalog_url.split("@")[-1]
     doc_out["objects_path"] = str(settings.objects_path)
-    emit(as_json, doc_out, lambda: [click.echo(f"{k} = {v}") for k, v in doc_out.items()] and None)
+
+    def human() -> None:
+        for key, value in doc_out.items():
+            click.echo(f"{key} = {value}")
+
+    emit(as_json, doc_out, human)
 
 
 if __name__ == "__main__":

@@ -10,15 +10,13 @@ import logging
 from dataclasses import asdict
 from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import State, flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
-from prefect.states import State
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from tasks import intake
-from tasks.errors import TransientStorageError, ToolTimeout
+from tasks.errors import ToolTimeout, TransientStorageError
 from tasks.runtime import get_runtime
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (TransientStorageError, ToolTimeout, TimeoutError)
@@ -30,7 +28,7 @@ def retry_if_transient(_task: Any, _task_run: Any, state: State[Any]) -> bool:
         state.result()
     except TRANSIENT_ERRORS:
         return True
-    except BaseException:  # noqa: BLE001 - any other failure is final
+    except BaseException:
         return False
     return False
 
@@ -50,7 +48,9 @@ def ingest_file(batch_id: str, seq: int) -> dict[str, Any]:
     return asdict(result)
 
 
-@flow(name="ingest-case", persist_result=False, task_runner=ThreadPoolTaskRunner(max_workers=4))
+# Files are ingested on Prefect's default thread pool; its size is the `ingest_workers` setting
+# (PREFECT_TASKS_RUNNER_THREAD_POOL_MAX_WORKERS, set in flows/prefect_env.py).
+@flow(name="ingest-case", persist_result=False)
 def ingest_case(batch_id: str) -> dict[str, int]:
     """Ingest every pending file of intake batch ``batch_id`` (created by `casefile add`)."""
     logger = get_run_logger()
@@ -62,7 +62,7 @@ def ingest_case(batch_id: str) -> dict[str, int]:
     for seq, future in zip(seqs, futures, strict=True):
         try:
             row = future.result()
-        except Exception as exc:  # noqa: BLE001 - recorded per item; the batch goes on
+        except Exception as exc:
             logging.getLogger(__name__).debug("item %s/%s failed", batch_id, seq, exc_info=False)
             row = asdict(intake.mark_failed(rt.catalog, batch_id, seq, exc))
         rows.append(row)

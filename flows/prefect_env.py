@@ -47,6 +47,7 @@ def configure_prefect(settings: Settings) -> str:
     os.environ.setdefault("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_CLI_COLORS", "false")
+    os.environ.setdefault("PREFECT_TASKS_RUNNER_THREAD_POOL_MAX_WORKERS", str(settings.ingest_workers))
     api_url = os.environ.get("PREFECT_API_URL") or settings.prefect_api_url or local_server_url(settings)
     if api_url:
         os.environ["PREFECT_API_URL"] = api_url

@@ -49,11 +49,23 @@ class LocalPrefectServer:
     def start(self, timeout: float = 120.0) -> str:
         self.prefect_home.mkdir(parents=True, exist_ok=True)
         prefect_cli = Path(sys.executable).with_name("prefect")
-        command = [str(prefect_cli) if prefect_cli.exists() else "prefect", "server", "start",
-                   "--host", "127.0.0.1", "--port", str(self.port), "--no-ui", "--analytics-off"]
+        command = [
+            str(prefect_cli) if prefect_cli.exists() else "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--no-ui",
+            "--analytics-off",
+        ]
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(  # noqa: S603 - fixed argument list
-                command, stdout=log, stderr=subprocess.STDOUT, env=server_env(self.prefect_home),
+            self.process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=server_env(self.prefect_home),
                 start_new_session=True,
             )
         deadline = time.monotonic() + timeout

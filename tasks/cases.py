@@ -118,9 +118,9 @@ def validate_new_case(
     filing_deadline: str | None,
 ) -> NewCase:
     if not client.strip():
-        raise ValidationError("The client's name is empty; pass --client \"Full Name\".")
+        raise ValidationError('The client\'s name is empty; pass --client "Full Name".')
     if not court.strip():
-        raise ValidationError("The court is empty; pass --court, e.g. \"New York, NY (Broadway)\".")
+        raise ValidationError('The court is empty; pass --court, e.g. "New York, NY (Broadway)".')
     try:
         htype = HearingType(hearing_type.lower())
     except ValueError:

@@ -203,7 +203,7 @@ def _current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
         try:
             return conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
-        except Exception:  # noqa: BLE001 - no alembic_version table yet: a new database
+        except Exception:
             return None
 
 

@@ -114,7 +114,7 @@ _REMEDIES: dict[QuarantineReason, str] = {
         "The PDF is password-protected. Ask the sender for an unprotected copy, or remove the password "
         "(qpdf --decrypt --password=PASSWORD in.pdf out.pdf) and add the result."
     ),
-    QuarantineReason.TOO_LARGE: "The file is over the size limit (setting max_file_bytes). Split it or raise the limit.",
+    QuarantineReason.TOO_LARGE: "It is over the size limit (setting max_file_bytes). Split it, or raise the limit.",
     QuarantineReason.TOO_MANY_PAGES: "The PDF has more pages than allowed (setting max_pages). Split it first.",
     QuarantineReason.TOO_MANY_PIXELS: (
         "The image is larger than allowed (setting max_image_pixels); it may be a decompression bomb. "

@@ -124,9 +124,7 @@ def stage_copy(source: Path, work_dir: Path, limits: Limits) -> StagedFile:
     if size == 0:
         raise QuarantinedFile(QuarantineReason.EMPTY)
     if size > limits.max_file_bytes:
-        raise QuarantinedFile(
-            QuarantineReason.TOO_LARGE, f"{size:,} bytes, limit {limits.max_file_bytes:,}"
-        )
+        raise QuarantinedFile(QuarantineReason.TOO_LARGE, f"{size:,} bytes, limit {limits.max_file_bytes:,}")
     work_dir.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     fd, tmp_name = tempfile.mkstemp(dir=work_dir, prefix="stage-")
@@ -188,10 +186,10 @@ def inspect_pdf(path: Path, limits: Limits) -> Normalised:
         derived = False
         if reader.is_encrypted:
             try:
-                decrypted = reader.decrypt("")
+                opened = bool(reader.decrypt(""))  # owner-password-only PDFs open with an empty password
             except (FileNotDecryptedError, NotImplementedError, PdfReadError):
-                decrypted = 0
-            if not decrypted:
+                opened = False
+            if not opened:
                 raise QuarantinedFile(QuarantineReason.ENCRYPTED)
             derived = True
         # The page tree's declared /Count, read before pypdf walks (flattens) the tree: a hostile
@@ -207,22 +205,29 @@ def inspect_pdf(path: Path, limits: Limits) -> Normalised:
         for number, page in enumerate(reader.pages, start=1):
             box = page.cropbox
             page.get_contents()  # forces the content stream to be found and decoded
-            pages.append(
-                PageInfo(number, round(float(box.width), 2), round(float(box.height), 2), page.rotation % 360)
-            )
+            pages.append(PageInfo(number, round(float(box.width), 2), round(float(box.height), 2), page.rotation % 360))
         if derived:
             out = path.with_name(path.name + ".decrypted.pdf")
             writer = PdfWriter(clone_from=reader)
             writer.add_metadata({"/Producer": "casefile"})
-            writer._ID = None  # noqa: SLF001 - a fixed-free /ID keeps the copy reproducible
+            writer._ID = None
             with out.open("wb") as fh:
                 writer.write(fh)
             return Normalised(path=out, pages=pages, derived=True)
         return Normalised(path=path, pages=pages)
     except QuarantinedFile:
         raise
-    except (PdfReadError, PdfStreamError, ValueError, KeyError, TypeError, AttributeError, OSError,
-            RecursionError, IndexError) as exc:
+    except (
+        PdfReadError,
+        PdfStreamError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        OSError,
+        RecursionError,
+        IndexError,
+    ) as exc:
         raise QuarantinedFile(QuarantineReason.CORRUPT, f"the PDF cannot be parsed ({type(exc).__name__})") from None
 
 
@@ -238,9 +243,7 @@ def _open_image_checked(path: Path, limits: Limits) -> list[tuple[int, int]]:
         with Image.open(path) as im:
             frames = getattr(im, "n_frames", 1)
             if frames > limits.max_pages:
-                raise QuarantinedFile(
-                    QuarantineReason.TOO_MANY_PAGES, f"{frames:,} frames, limit {limits.max_pages:,}"
-                )
+                raise QuarantinedFile(QuarantineReason.TOO_MANY_PAGES, f"{frames:,} frames, limit {limits.max_pages:,}")
             for index in range(frames):
                 im.seek(index)
                 width, height = im.size
@@ -305,12 +308,12 @@ def normalise_image(staged: StagedFile, limits: Limits) -> Normalised:
             )
     except (img2pdf.ImageOpenError, img2pdf.AlphaChannelError, ValueError, OSError) as exc:
         out.unlink(missing_ok=True)
-        raise QuarantinedFile(QuarantineReason.CORRUPT, f"the image cannot be converted ({type(exc).__name__})") \
-            from None
+        raise QuarantinedFile(
+            QuarantineReason.CORRUPT, f"the image cannot be converted ({type(exc).__name__})"
+        ) from None
     normalised = inspect_pdf(out, limits)
     normalised.pages = [
-        PageInfo(p.number, p.width_pt, p.height_pt, p.rotation, *sizes[p.number - 1])
-        for p in normalised.pages
+        PageInfo(p.number, p.width_pt, p.height_pt, p.rotation, *sizes[p.number - 1]) for p in normalised.pages
     ]
     normalised.derived = True
     return normalised
@@ -322,8 +325,9 @@ def _open_heic_checked(path: Path, limits: Limits) -> None:
     try:
         heif = pillow_heif.open_heif(path, convert_hdr_to_8bit=True)
     except (ValueError, RuntimeError, OSError) as exc:
-        raise QuarantinedFile(QuarantineReason.CORRUPT, f"the HEIC image cannot be read ({type(exc).__name__})") \
-            from None
+        raise QuarantinedFile(
+            QuarantineReason.CORRUPT, f"the HEIC image cannot be read ({type(exc).__name__})"
+        ) from None
     width, height = heif.size
     if width * height > limits.max_image_pixels:
         raise QuarantinedFile(QuarantineReason.TOO_MANY_PIXELS, f"{width}x{height} pixels")
@@ -364,8 +368,13 @@ def create_batch(session: Session, case_id: str, files: list[Path], doc_type: st
 
 
 def _record_quarantine(
-    session: Session, item: IntakeItem, batch: IntakeBatch, err: QuarantinedFile, staged: StagedFile | None,
-    store_key: str | None, size: int,
+    session: Session,
+    item: IntakeItem,
+    batch: IntakeBatch,
+    err: QuarantinedFile,
+    staged: StagedFile | None,
+    store_key: str | None,
+    size: int,
 ) -> ItemResult:
     sha = staged.sha256 if staged else None
     existing = None
@@ -375,21 +384,38 @@ def _record_quarantine(
     if existing is None and sha is not None:
         session.add(
             Document(
-                id=doc_id, case_id=batch.case_id, sha256=sha, original_key=store_key,
-                original_name=Path(item.source_path).name, size_bytes=size,
-                kind=staged.kind.value if staged else Kind.UNKNOWN.value, doc_type=batch.doc_type, status="quarantined",
-                quarantine_reason=err.reason.value, quarantine_detail=err.detail, batch_id=batch.id,
+                id=doc_id,
+                case_id=batch.case_id,
+                sha256=sha,
+                original_key=store_key,
+                original_name=Path(item.source_path).name,
+                size_bytes=size,
+                kind=staged.kind.value if staged else Kind.UNKNOWN.value,
+                doc_type=batch.doc_type,
+                status="quarantined",
+                quarantine_reason=err.reason.value,
+                quarantine_detail=err.detail,
+                batch_id=batch.id,
             )
         )
     item.outcome, item.reason, item.message = Outcome.QUARANTINED.value, err.reason.value, err.message
     item.sha256, item.document_id = sha, (doc_id if sha else None)
-    audit(session, actor="ingest", entity="document", entity_id=doc_id, action="quarantined",
-          case_id=batch.case_id, reason=err.reason.value, sha256=sha)
+    audit(
+        session,
+        actor="ingest",
+        entity="document",
+        entity_id=doc_id,
+        action="quarantined",
+        case_id=batch.case_id,
+        reason=err.reason.value,
+        sha256=sha,
+    )
     return ItemResult(item.seq, Outcome.QUARANTINED, item.document_id, sha, 0, err.reason.value)
 
 
-def ingest_item(catalog: Catalog, store: ObjectStore, work_root: Path, limits: Limits,
-                batch_id: str, seq: int) -> ItemResult:
+def ingest_item(
+    catalog: Catalog, store: ObjectStore, work_root: Path, limits: Limits, batch_id: str, seq: int
+) -> ItemResult:
     """Take in one file of a batch. Safe to re-run: objects are content addressed and the catalog
     rows for a file are written in one transaction, after its objects are stored."""
     with catalog.session() as session:
@@ -413,9 +439,7 @@ def ingest_item(catalog: Catalog, store: ObjectStore, work_root: Path, limits: L
             return _finish_quarantine(catalog, store, batch_id, seq, err, staged, source)
 
         with catalog.session() as session:
-            dup = session.scalar(
-                select(Document).where(Document.case_id == case_id, Document.sha256 == staged.sha256)
-            )
+            dup = session.scalar(select(Document).where(Document.case_id == case_id, Document.sha256 == staged.sha256))
             if dup is not None:
                 return _mark(session, batch_id, seq, Outcome.DUPLICATE, dup.id, staged.sha256, dup.page_count)
 
@@ -443,16 +467,31 @@ def _ensure(path: Path) -> Path:
     return path
 
 
-def _mark(session: Session, batch_id: str, seq: int, outcome: Outcome, doc_id: str | None,
-          sha: str | None, pages: int) -> ItemResult:
+def _mark(
+    session: Session,
+    batch_id: str,
+    seq: int,
+    outcome: Outcome,
+    doc_id: str | None,
+    sha: str | None,
+    pages: int,
+) -> ItemResult:
     item = session.get(IntakeItem, (batch_id, seq))
     assert item is not None
     item.outcome, item.document_id, item.sha256 = outcome.value, doc_id, sha
     return ItemResult(seq, outcome, doc_id, sha, pages)
 
 
-def _finish_quarantine(catalog: Catalog, store: ObjectStore, batch_id: str, seq: int, err: QuarantinedFile,
-                       staged: StagedFile | None, source: Path, stored: bool = False) -> ItemResult:
+def _finish_quarantine(
+    catalog: Catalog,
+    store: ObjectStore,
+    batch_id: str,
+    seq: int,
+    err: QuarantinedFile,
+    staged: StagedFile | None,
+    source: Path,
+    stored: bool = False,
+) -> ItemResult:
     """Keep the bytes of a refused file (nothing is lost) unless it was too large to copy."""
     key = None
     if staged is not None:
@@ -474,27 +513,59 @@ def _finish_quarantine(catalog: Catalog, store: ObjectStore, batch_id: str, seq:
         return _record_quarantine(session, item, batch, err, staged, key, size)
 
 
-def _record_document(catalog: Catalog, batch_id: str, seq: int, staged: StagedFile, name: str,
-                     okey: str, nkey: str, nsha: str, pages: list[PageInfo]) -> ItemResult:
+def _record_document(
+    catalog: Catalog,
+    batch_id: str,
+    seq: int,
+    staged: StagedFile,
+    name: str,
+    okey: str,
+    nkey: str,
+    nsha: str,
+    pages: list[PageInfo],
+) -> ItemResult:
     try:
         with catalog.session() as session:
             batch = session.get(IntakeBatch, batch_id)
             assert batch is not None
             doc = Document(
-                id=new_id("D", 8), case_id=batch.case_id, sha256=staged.sha256, original_key=okey,
-                original_name=name, size_bytes=staged.size, kind=staged.kind.value, doc_type=batch.doc_type,
-                status="ready", normalised_key=nkey, normalised_sha256=nsha, page_count=len(pages),
+                id=new_id("D", 8),
+                case_id=batch.case_id,
+                sha256=staged.sha256,
+                original_key=okey,
+                original_name=name,
+                size_bytes=staged.size,
+                kind=staged.kind.value,
+                doc_type=batch.doc_type,
+                status="ready",
+                normalised_key=nkey,
+                normalised_sha256=nsha,
+                page_count=len(pages),
                 batch_id=batch_id,
             )
             doc.pages = [
-                Page(number=p.number, width_pt=p.width_pt, height_pt=p.height_pt, rotation=p.rotation,
-                     image_width_px=p.image_width_px, image_height_px=p.image_height_px)
+                Page(
+                    number=p.number,
+                    width_pt=p.width_pt,
+                    height_pt=p.height_pt,
+                    rotation=p.rotation,
+                    image_width_px=p.image_width_px,
+                    image_height_px=p.image_height_px,
+                )
                 for p in pages
             ]
             session.add(doc)
             session.flush()
-            audit(session, actor="ingest", entity="document", entity_id=doc.id, action="stored",
-                  case_id=batch.case_id, sha256=staged.sha256, pages=len(pages))
+            audit(
+                session,
+                actor="ingest",
+                entity="document",
+                entity_id=doc.id,
+                action="stored",
+                case_id=batch.case_id,
+                sha256=staged.sha256,
+                pages=len(pages),
+            )
             result = _mark(session, batch_id, seq, Outcome.STORED, doc.id, staged.sha256, len(pages))
     except SqlIntegrityError:
         # The same bytes were stored by a concurrent item of this batch: that one wins.
@@ -506,15 +577,24 @@ def _record_document(catalog: Catalog, batch_id: str, seq: int, staged: StagedFi
             )
             assert dup is not None
             return _mark(session, batch_id, seq, Outcome.DUPLICATE, dup.id, staged.sha256, dup.page_count)
-    log.info("item %s/%s stored as %s (%s pages, sha256 %s)", batch_id, seq, result.document_id, len(pages),
-             staged.sha256[:12])
+    log.info(
+        "item %s/%s stored as %s (%s pages, sha256 %s)",
+        batch_id,
+        seq,
+        result.document_id,
+        len(pages),
+        staged.sha256[:12],
+    )
     return result
 
 
 def mark_failed(catalog: Catalog, batch_id: str, seq: int, error: BaseException) -> ItemResult:
     """An item whose retries ran out (object store down): recorded so the user can re-run later."""
-    message = (error.message if isinstance(error, CasefileError)
-               else f"unexpected {type(error).__name__}; re-run `casefile add` with the same files")
+    message = (
+        error.message
+        if isinstance(error, CasefileError)
+        else f"unexpected {type(error).__name__}; re-run `casefile add` with the same files"
+    )
     with catalog.session() as session:
         item = session.get(IntakeItem, (batch_id, seq))
         assert item is not None
@@ -526,10 +606,13 @@ def mark_failed(catalog: Catalog, batch_id: str, seq: int, error: BaseException)
 
 def pending_items(catalog: Catalog, batch_id: str) -> list[int]:
     with catalog.session() as session:
-        return list(session.scalars(
-            select(IntakeItem.seq).where(IntakeItem.batch_id == batch_id, IntakeItem.outcome == "pending")
-            .order_by(IntakeItem.seq)
-        ))
+        return list(
+            session.scalars(
+                select(IntakeItem.seq)
+                .where(IntakeItem.batch_id == batch_id, IntakeItem.outcome == "pending")
+                .order_by(IntakeItem.seq)
+            )
+        )
 
 
 def finish_batch(catalog: Catalog, batch_id: str) -> dict[str, int]:
@@ -541,8 +624,15 @@ def finish_batch(catalog: Catalog, batch_id: str) -> dict[str, int]:
             counts[item.outcome] += 1
         batch.status = "done" if counts["failed"] == 0 and counts["pending"] == 0 else "failed"
         batch.finished_at = utcnow()
-        audit(session, actor="ingest", entity="batch", entity_id=batch_id, action=batch.status,
-              case_id=batch.case_id, **counts)
+        audit(
+            session,
+            actor="ingest",
+            entity="batch",
+            entity_id=batch_id,
+            action=batch.status,
+            case_id=batch.case_id,
+            **counts,
+        )
         return counts
 
 

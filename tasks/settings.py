@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     s3_multipart_threshold: int = 64 * 1024 * 1024
     s3_presign_seconds: int = 900
 
+    ingest_workers: int = Field(default=4, ge=1, le=64)  # files taken in at once by one flow run
+
     max_file_bytes: int = 512 * 1024 * 1024
     max_pages: int = 5000
     max_image_pixels: int = 100_000_000  # a 12 MP phone photo is 12e6; a 600-dpi letter scan ~34e6

@@ -241,13 +241,9 @@ def _translate_s3_error(exc: Exception, key: str, bucket: str) -> Exception:
         if code in ("NoSuchKey", "404", "NotFound"):
             return FileNotFoundError(key)
         if code == "NoSuchBucket":
-            return StorageError(
-                f"The S3 bucket {bucket!r} does not exist. Create it or set CASEFILE_S3_BUCKET."
-            )
+            return StorageError(f"The S3 bucket {bucket!r} does not exist. Create it or set CASEFILE_S3_BUCKET.")
         if status >= 500 or code in _TRANSIENT_CODES:
-            return TransientStorageError(
-                f"The object store is unavailable ({code or status}) for {key}; retry."
-            )
+            return TransientStorageError(f"The object store is unavailable ({code or status}) for {key}; retry.")
         if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
             return StorageError(
                 f"Access to S3 bucket {bucket!r} was denied ({code}). Check the AWS credentials "
@@ -255,9 +251,7 @@ def _translate_s3_error(exc: Exception, key: str, bucket: str) -> Exception:
             )
         return StorageError(f"S3 request for {key} failed ({code or status}).")
     if isinstance(exc, (ConnectionError, HTTPClientError)):  # refused, timed out, connection dropped
-        return TransientStorageError(
-            f"Could not reach the object store for {key} ({type(exc).__name__}); retry."
-        )
+        return TransientStorageError(f"Could not reach the object store for {key} ({type(exc).__name__}); retry.")
     if isinstance(exc, (BotoCoreError, Boto3Error)):  # e.g. NoCredentialsError
         return StorageError(f"S3 request for {key} failed ({type(exc).__name__}).")
     return exc
@@ -357,9 +351,7 @@ def make_s3_client(settings: Settings) -> S3Client:
     from botocore.config import Config
 
     config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10, read_timeout=60)
-    return boto3.client(
-        "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region, config=config
-    )
+    return boto3.client("s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region, config=config)
 
 
 def open_store(settings: Settings) -> ObjectStore:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,8 @@ from tasks.storage import LocalObjectStore, ObjectStore, S3ObjectStore
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+    from tasks.runtime import Runtime
 
 
 # Object stores -------------------------------------------------------------------------------------
@@ -54,3 +57,102 @@ def store(request: pytest.FixtureRequest) -> ObjectStore:
     """Each backend in turn; the S3 one starts moto only when selected (``-m "not s3"`` skips it)."""
     backend: ObjectStore = request.getfixturevalue(f"{request.param}_store")
     return backend
+
+
+# Casefile home and Prefect ------------------------------------------------------------------------
+# Flows run for real against one Prefect server on loopback for the whole session (started here, with
+# its own PREFECT_HOME), so CLI subprocesses skip Prefect's ~5 s temporary server. Prefect is imported
+# only by tests that need it, after this fixture has set its environment.
+
+RESOURCES = Path(__file__).parent / "resources"
+CLIENT_NAME = "Maria Fernanda Quiroga Test"  # the fictional client of the sample data
+A_NUMBER = "123-456-789"
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import os
+
+    from flows.server import LocalPrefectServer
+
+    prefect_home = tmp_path_factory.mktemp("prefect-home")
+    os.environ.update(
+        PREFECT_HOME=str(prefect_home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW="ignore",
+        PREFECT_RESULTS_PERSIST_BY_DEFAULT="false",
+    )
+    server = LocalPrefectServer(prefect_home)
+    api_url = server.start()
+    os.environ["PREFECT_API_URL"] = api_url
+    try:
+        yield api_url
+    finally:
+        import sys
+
+        if "prefect" in sys.modules:  # send buffered run logs before the server goes away
+            from prefect.logging.handlers import APILogHandler
+
+            APILogHandler().flush()
+        server.stop()
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh CASEFILE_HOME (catalog, objects, work folder) for one test."""
+    from tasks.runtime import reset_runtimes
+
+    path = tmp_path / "casefile-home"
+    monkeypatch.setenv("CASEFILE_HOME", str(path))
+    for name in ("CASEFILE_STORAGE_BACKEND", "CASEFILE_DATABASE_URL", "CASEFILE_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    reset_runtimes()
+    yield path
+    reset_runtimes()
+
+
+@pytest.fixture
+def runtime(home: Path) -> Runtime:
+    from tasks.runtime import get_runtime
+
+    return get_runtime()
+
+
+@pytest.fixture
+def case_id(runtime: Runtime) -> str:
+    from tasks.cases import create_case, validate_new_case
+
+    new = validate_new_case(
+        client=CLIENT_NAME,
+        a_number=A_NUMBER,
+        court="New York, NY (Broadway)",
+        hearing="2027-03-04",
+        hearing_type="individual",
+        detained=False,
+        judge=None,
+        filing_deadline=None,
+    )
+    with runtime.catalog.session() as session:
+        return create_case(session, new).id
+
+
+def run_cli(
+    *args: str, home: Path, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """The real console script in a subprocess, as a user runs it."""
+    import os
+    import sys
+
+    full_env = dict(os.environ)
+    full_env["CASEFILE_HOME"] = str(home)
+    full_env.update(env or {})
+    exe = Path(sys.executable).with_name("casefile")
+    return subprocess.run(
+        [str(exe), *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        check=False,
+        cwd=home.parent,
+    )

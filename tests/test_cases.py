@@ -89,8 +89,14 @@ def test_judge_date_wins_for_non_detained() -> None:
 
 def _new(**changes: str) -> dict[str, object]:
     values: dict[str, object] = dict(
-        client="Fictional Person", a_number="123-456-789", court="New York, NY (Broadway)", hearing="2027-03-04",
-        hearing_type="individual", detained=False, judge=None, filing_deadline=None,
+        client="Fictional Person",
+        a_number="123-456-789",
+        court="New York, NY (Broadway)",
+        hearing="2027-03-04",
+        hearing_type="individual",
+        detained=False,
+        judge=None,
+        filing_deadline=None,
     )
     values.update(changes)
     return values
@@ -105,8 +111,14 @@ def test_validate_new_case() -> None:
 
 @pytest.mark.parametrize(
     "changes",
-    [{"hearing": "03/04/2027"}, {"hearing_type": "bond-ish"}, {"client": "  "}, {"court": ""},
-     {"filing_deadline": "soon"}, {"a_number": "12"}],
+    [
+        {"hearing": "03/04/2027"},
+        {"hearing_type": "bond-ish"},
+        {"client": "  "},
+        {"court": ""},
+        {"filing_deadline": "soon"},
+        {"a_number": "12"},
+    ],
 )
 def test_validate_new_case_rejects(changes: dict[str, str]) -> None:
     with pytest.raises(ValidationError):

@@ -110,8 +110,8 @@ def test_born_digital_pdf_is_its_own_normalised_form(tmp_path: Path) -> None:
 def _only_image_stream(pdf: Path, page: int = 0) -> tuple[bytes, str]:
     reader = PdfReader(pdf)
     xobjects = reader.pages[page]["/Resources"]["/XObject"]  # type: ignore[index]
-    (image,) = [xobjects[name].get_object() for name in xobjects]  # type: ignore[union-attr]
-    return image._data, str(image.get("/Filter"))  # noqa: SLF001 - the raw, still-encoded stream
+    (image,) = [xobjects[name].get_object() for name in xobjects]
+    return image._data, str(image.get("/Filter"))
 
 
 def test_jpeg_embedded_without_reencoding(tmp_path: Path) -> None:

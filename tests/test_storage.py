@@ -34,9 +34,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 MiB = 1024 * 1024
-ALL_BYTES = (
-    bytes(range(256)) * 4 + b"\r\n\x00\xff"
-)  # every byte value; catches text-mode and newline mangling
+ALL_BYTES = bytes(range(256)) * 4 + b"\r\n\x00\xff"  # every byte value; catches text-mode and newline mangling
 
 
 def _write(path: Path, data: bytes) -> Path:
@@ -488,9 +486,7 @@ def _upload_failed(cause: ClientError) -> S3UploadFailedError:
     ("code", "status", "expected"),
     [("NoSuchBucket", 404, StorageError), ("SlowDown", 503, TransientStorageError)],
 )
-def test_s3_upload_failed_is_translated_by_its_cause(
-    code: str, status: int, expected: type[Exception]
-) -> None:
+def test_s3_upload_failed_is_translated_by_its_cause(code: str, status: int, expected: type[Exception]) -> None:
     wrapped = _upload_failed(_client_error(code, status, "PutObject"))
 
     assert type(_translate_s3_error(wrapped, "k", "bucket")) is expected
