@@ -55,7 +55,7 @@ def ingest_case(batch_id: str) -> dict[str, int]:
     """Ingest every pending file of intake batch ``batch_id`` (created by `casefile add`)."""
     logger = get_run_logger()
     rt = get_runtime()
-    seqs = intake.pending_items(rt.catalog, batch_id)
+    seqs = intake.start_batch(rt.catalog, batch_id, rt.settings.work_dir, rt.store)
     logger.info("batch %s: %d file(s) to ingest", batch_id, len(seqs))
     futures: list[PrefectFuture[dict[str, Any]]] = [ingest_file.submit(batch_id, seq) for seq in seqs]
     rows: list[dict[str, Any]] = []

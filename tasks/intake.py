@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from tasks.catalog import Catalog, Document, IntakeBatch, IntakeItem, Page, audit, new_id, utcnow
 from tasks.errors import CasefileError, QuarantinedFile, QuarantineReason, TransientStorageError
-from tasks.storage import CHUNK, ObjectStore, derived_key, original_key, sha256_file
+from tasks.storage import CHUNK, LocalObjectStore, ObjectStore, derived_key, original_key, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -602,6 +602,37 @@ def mark_failed(catalog: Catalog, batch_id: str, seq: int, error: BaseException)
             item.outcome, item.message = Outcome.FAILED.value, message
             item.reason = "transient" if isinstance(error, TransientStorageError) else "error"
         return ItemResult(seq, Outcome(item.outcome), item.document_id, item.sha256, 0, item.reason)
+
+
+STALE_AFTER_SECONDS = 6 * 3600
+
+
+def start_batch(catalog: Catalog, batch_id: str, work_root: Path, store: ObjectStore) -> list[int]:
+    """Mark the batch running, clear what interrupted runs left behind, and return its pending items."""
+    clean_stale_work(work_root)
+    if isinstance(store, LocalObjectStore):
+        store.clean_temp(older_than_seconds=STALE_AFTER_SECONDS)
+    with catalog.session() as session:
+        batch = session.get(IntakeBatch, batch_id)
+        if batch is None:
+            raise CasefileError(f"Intake batch {batch_id} does not exist.")
+        batch.status = "running"
+    return pending_items(catalog, batch_id)
+
+
+def clean_stale_work(work_root: Path, older_than_seconds: float = STALE_AFTER_SECONDS) -> int:
+    """Remove per-item work folders of runs that were killed (older than any live run could be)."""
+    import time
+
+    if not work_root.is_dir():
+        return 0
+    removed = 0
+    cutoff = time.time() - older_than_seconds
+    for entry in work_root.iterdir():
+        if entry.is_dir() and entry.stat().st_mtime < cutoff:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def pending_items(catalog: Catalog, batch_id: str) -> list[int]:

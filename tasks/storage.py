@@ -204,10 +204,19 @@ class LocalObjectStore(ObjectStore):
     def describe(self) -> str:
         return f"local folder {self.root}"
 
-    def clean_temp(self) -> int:
-        """Remove temp files left by interrupted writes. Returns how many were removed."""
+    def clean_temp(self, older_than_seconds: float = 0.0) -> int:
+        """Remove temp files left by interrupted writes (only those older than ``older_than_seconds``, so
+        writes in progress in other processes are left alone). Returns how many were removed."""
+        import time
+
+        cutoff = time.time() - older_than_seconds
         removed = 0
         for leftover in (self.root / self.TMP_DIR).iterdir():
+            try:
+                if older_than_seconds and leftover.stat().st_mtime >= cutoff:
+                    continue
+            except FileNotFoundError:
+                continue
             leftover.unlink(missing_ok=True)
             removed += 1
         return removed

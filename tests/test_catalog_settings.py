@@ -1,0 +1,72 @@
+"""Catalog migrations and the settings object."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from tasks.catalog import HEAD_REVISION, Catalog, make_engine, migrate
+from tasks.errors import ConfigError
+from tasks.settings import Settings, StorageBackend, load_settings
+
+
+def test_new_database_is_migrated_to_head(tmp_path: Path) -> None:
+    catalog = Catalog(f"sqlite:///{tmp_path / 'c.db'}")
+    with catalog.engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == HEAD_REVISION
+    tables = set(inspect(catalog.engine).get_table_names())
+    assert {"cases", "documents", "pages", "intake_batches", "intake_items", "audit_events"} <= tables
+    migrate(catalog.engine)  # idempotent
+    catalog.dispose()
+
+
+def test_models_match_migrations(tmp_path: Path) -> None:
+    """The ORM models and the Alembic migrations describe the same schema (no forgotten migration)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from tasks.catalog import Base
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    migrate(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+    engine.dispose()
+
+
+def test_settings_from_env_and_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text('storage_backend = "s3"\ns3_bucket = "from-file"\nmax_pages = 10\n')
+    monkeypatch.setenv("CASEFILE_HOME", str(home))
+    monkeypatch.delenv("CASEFILE_CONFIG", raising=False)
+    monkeypatch.setenv("CASEFILE_MAX_PAGES", "20")
+    settings = load_settings()
+    assert settings.home == home
+    assert settings.storage_backend is StorageBackend.S3
+    assert settings.s3_bucket == "from-file"
+    assert settings.max_pages == 20  # environment beats the file
+    assert settings.catalog_url == f"sqlite:///{home / 'catalog.db'}"
+    assert settings.objects_path == home / "objects"
+
+
+def test_default_home_is_dot_casefile_in_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CASEFILE_HOME", raising=False)
+    monkeypatch.delenv("CASEFILE_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert Settings().home == tmp_path / ".casefile"
+
+
+def test_bad_setting_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASEFILE_HOME", str(tmp_path))
+    monkeypatch.setenv("CASEFILE_STORAGE_BACKEND", "floppy")
+    with pytest.raises(ConfigError):
+        load_settings()
+
+
+def test_postgres_url_is_only_configuration() -> None:
+    settings = Settings(database_url="postgresql+psycopg://casefile@db.internal/casefile")
+    assert settings.catalog_url.startswith("postgresql+psycopg://")
