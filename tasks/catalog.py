@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 # Bump together with a new file in tasks/migrations/versions.
-HEAD_REVISION = "0001_foundation"
+HEAD_REVISION = "0002_ocr"
 
 # Crockford-like alphabet without 0/O, 1/I/L, U: easy to read aloud and to type.
 _ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -86,6 +86,11 @@ class Document(Base):
     normalised_key: Mapped[str | None] = mapped_column(String(300))
     normalised_sha256: Mapped[str | None] = mapped_column(String(64))
     page_count: Mapped[int] = mapped_column(Integer, default=0)
+    # OCR: pending (not yet looked at) | done | partial (some pages failed) | failed | skipped
+    ocr_status: Mapped[str] = mapped_column(String(20), default="pending", server_default="pending")
+    searchable_key: Mapped[str | None] = mapped_column(String(300))
+    searchable_sha256: Mapped[str | None] = mapped_column(String(64))
+    indexed_at: Mapped[datetime | None] = mapped_column(DateTime)  # when its pages went into the search index
     batch_id: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -106,6 +111,14 @@ class Page(Base):
     # For image-based pages: pixel size of the page image (0 when the page is born digital).
     image_width_px: Mapped[int] = mapped_column(Integer, default=0)
     image_height_px: Mapped[int] = mapped_column(Integer, default=0)
+    # Text of the page: from its own text layer or from OCR. None until the page was processed.
+    text: Mapped[str | None] = mapped_column(Text)
+    text_source: Mapped[str | None] = mapped_column(String(20))  # text-layer | ocr | blank | failed
+    ocr_confidence: Mapped[float | None]
+    language: Mapped[str | None] = mapped_column(String(8))  # ISO 639-1
+    low_confidence: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    words_json: Mapped[str | None] = mapped_column(Text)  # [[text, conf, x0, y0, x1, y1], ...] in points
+    ocr_error: Mapped[str | None] = mapped_column(Text)
 
     document: Mapped[Document] = relationship(back_populates="pages")
 

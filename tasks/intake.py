@@ -393,6 +393,7 @@ def _record_quarantine(
                 kind=staged.kind.value if staged else Kind.UNKNOWN.value,
                 doc_type=batch.doc_type,
                 status="quarantined",
+                ocr_status="skipped",
                 quarantine_reason=err.reason.value,
                 quarantine_detail=err.detail,
                 batch_id=batch.id,

@@ -70,3 +70,44 @@ def test_bad_setting_is_a_config_error(tmp_path: Path, monkeypatch: pytest.Monke
 def test_postgres_url_is_only_configuration() -> None:
     settings = Settings(database_url="postgresql+psycopg://casefile@db.internal/casefile")
     assert settings.catalog_url.startswith("postgresql+psycopg://")
+
+
+def test_upgrade_keeps_existing_rows(tmp_path: Path) -> None:
+    """A catalog created by the first release upgrades in place; its rows survive with sensible defaults."""
+    from alembic import command
+    from alembic.config import Config
+
+    import tasks.catalog
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(tasks.catalog.__file__).with_name("migrations")))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001_foundation")
+        conn.execute(
+            text(
+                "INSERT INTO cases (id, client_name, a_number, court, hearing_date, hearing_type, detained, status,"
+                " created_at) VALUES ('C-OLD222', 'Fictional', '123456789', 'NY', '2027-03-04', 'individual', 0,"
+                " 'open', '2026-11-01 10:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO documents (id, case_id, sha256, original_name, size_bytes, kind, doc_type, status,"
+                " page_count, created_at) VALUES ('D-OLD22222', 'C-OLD222', 'ab', 'x.pdf', 1, 'pdf', 'other', 'ready',"
+                " 1, '2026-11-01 10:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO pages (document_id, number, width_pt, height_pt, rotation, image_width_px,"
+                " image_height_px) VALUES ('D-OLD22222', 1, 612, 792, 0, 0, 0)"
+            )
+        )
+    migrate(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT ocr_status FROM documents")).scalar_one() == "pending"
+        assert conn.execute(text("SELECT low_confidence, text FROM pages")).one() == (0, None)
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == HEAD_REVISION
+    engine.dispose()
