@@ -141,6 +141,9 @@ def _doc_row(doc: Any) -> dict[str, Any]:
         "original_key": doc.original_key,
         "normalised_key": doc.normalised_key,
         "normalised_sha256": doc.normalised_sha256,
+        "ocr_status": doc.ocr_status,
+        "searchable_key": doc.searchable_key,
+        "searchable_sha256": doc.searchable_sha256,
         "quarantine_reason": doc.quarantine_reason,
         "added_at": doc.created_at.isoformat(timespec="seconds"),
     }
@@ -239,15 +242,26 @@ def doc_show(doc_id: str, as_json: bool) -> None:
                 "height_pt": p.height_pt,
                 "rotation": p.rotation,
                 "image_px": [p.image_width_px, p.image_height_px] if p.image_width_px else None,
+                "text_source": p.text_source,
+                "ocr_confidence": p.ocr_confidence,
+                "language": p.language,
+                "low_confidence": p.low_confidence,
+                "ocr_error": p.ocr_error,
+                "characters": len(p.text or ""),
             }
             for p in found.pages
         ]
 
     def human() -> None:
         _print_docs([row])
+        click.echo(f"    text: {row['ocr_status']}")
         for p in row["page_list"]:
+            conf = f", OCR confidence {p['ocr_confidence']:.0f}" if p["ocr_confidence"] is not None else ""
+            flag = "  CHECK: low confidence" if p["low_confidence"] else ""
+            error = f"  OCR failed: {p['ocr_error']}" if p["ocr_error"] else ""
             click.echo(
-                f"    page {p['number']:>3}: {p['width_pt']:.0f} x {p['height_pt']:.0f} pt, rotation {p['rotation']}"
+                f"    page {p['number']:>3}: {p['width_pt']:.0f} x {p['height_pt']:.0f} pt, rotation {p['rotation']}, "
+                f"text {p['text_source'] or '-'}{conf}, language {p['language'] or '-'}{flag}{error}"
             )
 
     emit(as_json, row, human)
@@ -257,15 +271,25 @@ def doc_show(doc_id: str, as_json: bool) -> None:
 @click.argument("doc_id")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--original", is_flag=True, help="The original file as received, instead of the PDF.")
+@click.option("--searchable", is_flag=True, help="The searchable PDF (original pages plus an OCR text layer).")
 @json_option
-def doc_get(doc_id: str, output: Path, original: bool, as_json: bool) -> None:
+def doc_get(doc_id: str, output: Path, original: bool, searchable: bool, as_json: bool) -> None:
     """Download a document (normalised PDF by default), verified against its SHA-256."""
-    from tasks.errors import NotFoundError
+    from tasks.errors import NotFoundError, ValidationError
 
+    if original and searchable:
+        raise ValidationError("Choose one of --original and --searchable.")
     rt = _runtime()
     with rt.catalog.session() as session:
         found = rt.catalog.get_document(session, doc_id)
-        if original or found.normalised_key is None:
+        if searchable and found.searchable_key is None:
+            raise NotFoundError(
+                f"Document {found.id} has no searchable PDF yet (OCR status: {found.ocr_status}). "
+                "Run `casefile add` for its case again to finish it."
+            )
+        if searchable:
+            key, sha = found.searchable_key, found.searchable_sha256
+        elif original or found.normalised_key is None:
             key, sha = found.original_key, found.sha256
         else:
             key, sha = found.normalised_key, found.normalised_sha256
@@ -284,9 +308,88 @@ def doc_get(doc_id: str, output: Path, original: bool, as_json: bool) -> None:
         "sha256": sha,
         "verified": True,
         "bytes": output.stat().st_size,
-        "kind": "original" if key == found.original_key else "pdf",
+        "kind": "original" if original else "searchable" if searchable else "pdf",
     }
     emit(as_json, doc_out, lambda: click.echo(f"Wrote {output} ({doc_out['bytes']:,} bytes, sha256 verified)"))
+
+
+@doc.command("rm")
+@click.argument("doc_id")
+@json_option
+def doc_rm(doc_id: str, as_json: bool) -> None:
+    """Remove a document from its case and its pages from the search index (stored bytes are kept)."""
+    from tasks.catalog import current_actor
+    from tasks.doctext import delete_document
+
+    rt = _runtime()
+    removed = delete_document(rt.catalog, rt.index, doc_id, current_actor())
+    emit(as_json, {"id": removed, "deleted": True}, lambda: click.echo(f"Removed document {removed}."))
+
+
+# Search ------------------------------------------------------------------------------------------
+@main.command("search")
+@click.argument("query")
+@click.option("--case", "case_id", default=None, help="Only this case.")
+@click.option("--lang", default=None, help="Only pages in this language (en, es; or eng, spa).")
+@click.option("--type", "doc_type", default=None, help="Only documents of this type (see `casefile add --type`).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500))
+@json_option
+def search(query: str, case_id: str | None, lang: str | None, doc_type: str | None, limit: int, as_json: bool) -> None:
+    """Find pages across cases: words, "exact phrases", prefix*, OR, -exclude. Accents and case are ignored."""
+    rows = search_rows(_runtime(), query, case_id=case_id, language=lang, doc_type=doc_type, limit=limit)
+    emit(as_json, rows, lambda: print_hits(rows))
+
+
+def search_rows(
+    rt: Any, query: str, *, case_id: str | None, language: str | None, doc_type: str | None, limit: int
+) -> list[dict[str, Any]]:
+    from tasks.catalog import Document
+
+    if case_id is not None:
+        with rt.catalog.session() as session:
+            case_id = rt.catalog.get_case(session, case_id).id
+    hits = rt.index.search(query, case_id=case_id, language=language, doc_type=doc_type, limit=limit)
+    with rt.catalog.session() as session:
+        wanted = {h.document_id for h in hits}
+        names = {d.id: d.original_name for d in session.query(Document).filter(Document.id.in_(wanted))}
+    return [
+        {
+            "rank": rank,
+            "case_id": h.case_id,
+            "document_id": h.document_id,
+            "document": names.get(h.document_id),
+            "page": h.page,
+            "language": h.language,
+            "type": h.doc_type,
+            "score": round(h.score, 4),
+            "snippet": h.snippet("[", "]"),
+        }
+        for rank, h in enumerate(hits, start=1)
+    ]
+
+
+def print_hits(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        click.echo("No pages match.")
+    for r in rows:
+        click.echo(
+            f"{r['rank']:>3}. {r['case_id']}  {r['document_id']}  page {r['page']}  [{r['language'] or '?'}]  "
+            f"{r['type']}  {r['document'] or ''}"
+        )
+        click.echo(f"     {r['snippet']}")
+
+
+@main.command("reindex")
+@click.option("--case", "case_id", default=None, help="Only this case (default: rebuild the whole index).")
+@json_option
+def reindex(case_id: str | None, as_json: bool) -> None:
+    """Rebuild the search index from the page text in the catalog (safe to interrupt: the old index stays)."""
+    from tasks.doctext import reindex as rebuild
+
+    rt = _runtime()
+    pages = rebuild(rt.catalog, rt.index, case_id)
+    result = {"case_id": case_id, "pages_indexed": pages, "index": str(rt.settings.search_index_path)}
+    emit(as_json, result, lambda: click.echo(f"Indexed {pages} page(s){' of ' + case_id if case_id else ''}."))
 
 
 # Ingest ------------------------------------------------------------------------------------------
@@ -342,7 +445,7 @@ def run_ingest(case_id: str, paths: list[Path], doc_type: str, show_progress: bo
 
 
 def batch_report(batch_id: str) -> dict[str, Any]:
-    from tasks.catalog import IntakeBatch
+    from tasks.catalog import Document, IntakeBatch
 
     rt = _runtime()
     with rt.catalog.session() as session:
@@ -362,12 +465,20 @@ def batch_report(batch_id: str) -> dict[str, Any]:
         counts: dict[str, int] = {}
         for it in items:
             counts[it["outcome"]] = counts.get(it["outcome"], 0) + 1
+        docs = [session.get(Document, it["document_id"]) for it in items if it["outcome"] == "stored"]
+        text = {
+            "ocr_pages": sum(p.text_source == "ocr" for d in docs if d for p in d.pages),
+            "text_layer_pages": sum(p.text_source == "text-layer" for d in docs if d for p in d.pages),
+            "failed_pages": sum(p.text_source == "failed" for d in docs if d for p in d.pages),
+            "low_confidence_pages": sum(p.low_confidence for d in docs if d for p in d.pages),
+        }
         return {
             "batch_id": batch.id,
             "case_id": batch.case_id,
             "status": batch.status,
             "counts": counts,
             "items": items,
+            "text": text,
             "store": rt.store.describe(),
         }
 
@@ -389,6 +500,11 @@ def print_batch(report: dict[str, Any]) -> None:
         click.echo(line)
         if it["outcome"] in ("quarantined", "failed") and it["message"]:
             click.echo(f"         {it['message']}")
+    text = report["text"]
+    click.echo(
+        f"Text: {text['ocr_pages']} page(s) OCR'd, {text['text_layer_pages']} with their own text layer, "
+        f"{text['failed_pages']} failed, {text['low_confidence_pages']} flagged low-confidence for a person to check."
+    )
     counts = ", ".join(f"{v} {k}" for k, v in report["counts"].items())
     click.echo(f"Batch {report['batch_id']} for case {report['case_id']}: {counts}. Objects in {report['store']}.")
 
@@ -451,13 +567,22 @@ def demo(as_json: bool) -> None:
     with rt.catalog.session() as session:
         summary = case_summary(rt.catalog.get_case(session, case_id), rt.settings.config_dir)
         summary["document_list"] = [_doc_row(d) for d in rt.catalog.get_case(session, case_id).documents]
-    result = {"case": summary, "ingest": report, "home": str(rt.settings.home)}
+    query = '"amenaza de muerte"'
+    hits = search_rows(rt, query, case_id=case_id, language=None, doc_type=None, limit=5)
+    result = {
+        "case": summary,
+        "ingest": report,
+        "search": {"query": query, "hits": hits},
+        "home": str(rt.settings.home),
+    }
 
     def human() -> None:
         print_batch(report)
         click.echo("")
         click.echo(f"Case {case_id}: filing deadline {summary['filing_deadline']} ({summary['filing_deadline_rule']})")
         _print_docs(summary["document_list"])
+        click.echo(f"\nSearch across the case, accents and case ignored: casefile search {query} --case {case_id}")
+        print_hits(hits)
         click.echo(f"\nEverything is under {rt.settings.home}. Try: casefile case show {case_id}")
 
     emit(as_json, result, human)

@@ -15,8 +15,8 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 
-from tasks import intake
-from tasks.errors import ToolTimeout, TransientStorageError
+from tasks import doctext, intake
+from tasks.errors import SearchIndexBusy, SearchIndexError, ToolTimeout, TransientStorageError
 from tasks.runtime import get_runtime
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (TransientStorageError, ToolTimeout, TimeoutError)
@@ -48,6 +48,50 @@ def ingest_file(batch_id: str, seq: int) -> dict[str, Any]:
     return asdict(result)
 
 
+@task(
+    name="extract-text",
+    task_run_name="text-{document_id}",
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=retry_if_transient,
+    persist_result=False,
+    cache_policy=NO_CACHE,
+)
+def extract_text(document_id: str) -> dict[str, Any]:
+    """OCR what needs it (a process pool inside: one task per document, not per page)."""
+    rt = get_runtime()
+    if not rt.settings.ocr_enabled:
+        doctext.skip_text(rt.catalog, document_id)
+        return {"document_id": document_id, "ocr_status": "skipped"}
+    return asdict(doctext.extract_text(rt.catalog, rt.store, rt.settings, document_id))
+
+
+@task(name="index-document", task_run_name="index-{document_id}", persist_result=False, cache_policy=NO_CACHE)
+def index_document(document_id: str) -> int:
+    rt = get_runtime()
+    return doctext.index_document(rt.catalog, rt.index, document_id)
+
+
+def make_searchable(case_id: str) -> dict[str, int]:
+    """Text and index for every document of the case that still needs them (also those an interrupted
+    run left behind). OCR tasks run one after another: each already uses every core."""
+    rt = get_runtime()
+    counts = {"documents": 0, "ocr_pages": 0, "failed_pages": 0, "low_confidence_pages": 0, "indexed_pages": 0}
+    for document_id in doctext.documents_needing_text(rt.catalog, case_id):
+        summary = extract_text(document_id)
+        counts["documents"] += 1
+        for key in ("ocr_pages", "failed_pages", "low_confidence_pages"):
+            counts[key] += int(summary.get(key, 0))
+    for document_id in doctext.documents_needing_index(rt.catalog, case_id):
+        try:
+            counts["indexed_pages"] += index_document(document_id)
+        except (SearchIndexBusy, SearchIndexError) as exc:
+            # The document keeps indexed_at NULL: the next run of this flow, or `casefile reindex`, adds it.
+            get_run_logger().warning("document %s not indexed: %s", document_id, type(exc).__name__)
+            counts["index_errors"] = counts.get("index_errors", 0) + 1
+    return counts
+
+
 # Files are ingested on Prefect's default thread pool; its size is the `ingest_workers` setting
 # (PREFECT_TASKS_RUNNER_THREAD_POOL_MAX_WORKERS, set in flows/prefect_env.py).
 @flow(name="ingest-case", persist_result=False)
@@ -66,6 +110,9 @@ def ingest_case(batch_id: str) -> dict[str, int]:
             logging.getLogger(__name__).debug("item %s/%s failed", batch_id, seq, exc_info=False)
             row = asdict(intake.mark_failed(rt.catalog, batch_id, seq, exc))
         rows.append(row)
+    with rt.catalog.session() as session:
+        case_id = rt.catalog.get_batch(session, batch_id).case_id
+    text_counts = make_searchable(case_id)
     counts = intake.finish_batch(rt.catalog, batch_id)
     create_table_artifact(
         key=f"ingest-{batch_id.lower()}",
@@ -82,5 +129,5 @@ def ingest_case(batch_id: str) -> dict[str, int]:
         ],
         description=f"Ingest batch {batch_id}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v),
     )
-    logger.info("batch %s finished: %s", batch_id, counts)
-    return counts
+    logger.info("batch %s finished: %s; text: %s", batch_id, counts, text_counts)
+    return {**counts, **text_counts}

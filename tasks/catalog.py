@@ -264,6 +264,14 @@ class Catalog:
             raise DocumentNotFound(doc_id)
         return doc
 
+    def get_batch(self, session: Session, batch_id: str) -> IntakeBatch:
+        from tasks.errors import NotFoundError
+
+        batch = session.get(IntakeBatch, batch_id)
+        if batch is None:
+            raise NotFoundError(f"No intake batch with id {batch_id!r}.")
+        return batch
+
     def list_cases(self, session: Session) -> list[Case]:
         return list(session.scalars(select(Case).order_by(Case.created_at)))
 

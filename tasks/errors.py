@@ -134,3 +134,73 @@ class QuarantinedFile(IntakeRejected):
         self.reason = reason
         self.detail = detail
         super().__init__(f"{reason.value}: {detail + '. ' if detail else ''}{remedy_for(reason)}")
+
+
+class ToolMissing(ToolError):
+    """An external program, or a data file it needs (a Tesseract language pack), is not installed."""
+
+    exit_code = ExitCode.CONFIG
+
+
+# Search ----------------------------------------------------------------------------------------------------
+# Messages never repeat the query: it may hold a client's name. Positions are 1-based character numbers.
+SEARCH_SYNTAX_HELP = (
+    'Write the words to find (pages with all of them), "words in quotes" for an exact phrase, amenaz* for words '
+    "that start with amenaz, OR between alternatives (muerte OR violencia), and -word to leave out pages with "
+    'that word. Quote OR, AND or NOT ("OR") to search for the word itself.'
+)
+
+
+class QuerySyntaxError(ValidationError):
+    """A search query as typed cannot be understood; the message says what to fix and how to write one."""
+
+    def __init__(self, problem: str, position: int | None = None) -> None:
+        super().__init__(f"Cannot search for that: {problem}. {SEARCH_SYNTAX_HELP}")
+        self.problem = problem
+        self.position = position
+
+
+class QueryTooBroad(ValidationError):
+    """A search ran past its time limit (e.g. a short prefix across every case)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"The search was stopped after {seconds:g} seconds because it matches too much. Add words, search "
+            "for a phrase in quotes, use a longer prefix, or search one case (--case CASE-ID)."
+        )
+
+
+class SearchIndexError(CasefileError):
+    """The search index cannot be used: damaged, built by another version, or not a search index at all."""
+
+    def __init__(self, path: object, *, outdated: bool = False, foreign: bool = False) -> None:
+        if foreign:
+            message = (
+                f"{path} is not a casefile search index, so it was left untouched. Check the index path in the "
+                "settings."
+            )
+        elif outdated:
+            message = (
+                f"The search index at {path} was built by another version of casefile. Run `casefile reindex`: "
+                "it is rebuilt from the text stored in the catalog and nothing is lost."
+            )
+        else:
+            message = (
+                f"The search index at {path} cannot be read or written (damaged, or a disk or permission "
+                "problem). Run `casefile reindex`: it is rebuilt from the text stored in the catalog and nothing "
+                "is lost."
+            )
+        super().__init__(message)
+        self.path = path
+
+
+class SearchIndexBusy(SearchIndexError):
+    """Another process holds the index's write lock longer than the busy timeout (usually a rebuild)."""
+
+    exit_code = ExitCode.TRANSIENT
+
+    def __init__(self, path: object) -> None:
+        CasefileError.__init__(
+            self, f"The search index at {path} is busy (probably being rebuilt). Try again in a few minutes."
+        )
+        self.path = path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tasks.catalog import Catalog
@@ -11,6 +12,7 @@ from tasks.settings import Settings, load_settings
 from tasks.storage import ObjectStore, open_store
 
 if TYPE_CHECKING:
+    from tasks.index import SearchIndex
     from tasks.intake import Limits
 
 
@@ -19,6 +21,17 @@ class Runtime:
     settings: Settings
     catalog: Catalog
     store: ObjectStore
+
+    @property
+    def index(self) -> SearchIndex:
+        """The search index, opened on first use (commands that don't search never open it)."""
+        with _lock:
+            index = _indexes.get(self.settings.search_index_path)
+            if index is None:
+                from tasks.index import SqliteFtsIndex
+
+                index = _indexes[self.settings.search_index_path] = SqliteFtsIndex(self.settings.search_index_path)
+            return index
 
     @property
     def limits(self) -> Limits:
@@ -30,6 +43,7 @@ class Runtime:
 
 _lock = threading.Lock()
 _cache: dict[str, Runtime] = {}
+_indexes: dict[Path, SearchIndex] = {}
 
 
 def get_runtime(settings: Settings | None = None) -> Runtime:
@@ -51,3 +65,6 @@ def reset_runtimes() -> None:
         for runtime in _cache.values():
             runtime.catalog.dispose()
         _cache.clear()
+        for index in _indexes.values():
+            index.close()
+        _indexes.clear()

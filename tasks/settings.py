@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     s3_multipart_threshold: int = 64 * 1024 * 1024
     s3_presign_seconds: int = 900
 
+    ocr_enabled: bool = True
+    ocr_languages: str = "eng+spa"  # Tesseract language spec
+    ocr_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)  # OCR processes
+    ocr_page_timeout: float = Field(default=180.0, gt=0)  # seconds one page may take in Tesseract
+    ocr_min_confidence: float = Field(default=70.0, ge=0, le=100)  # below: flagged for a person to check
+    ocr_dpi: int = Field(default=300, ge=70, le=600)  # for pages that must be rendered (not one image)
+    index_path: Path | None = None  # default: home/index.db (SQLite FTS5)
+
     ingest_workers: int = Field(default=4, ge=1, le=64)  # files taken in at once by one flow run
 
     max_file_bytes: int = 512 * 1024 * 1024
@@ -86,6 +94,10 @@ class Settings(BaseSettings):
     @property
     def objects_path(self) -> Path:
         return (self.storage_path or self.home / "objects").expanduser().resolve()
+
+    @property
+    def search_index_path(self) -> Path:
+        return (self.index_path or self.home / "index.db").expanduser().resolve()
 
     @property
     def prefect_home(self) -> Path:
