@@ -544,21 +544,12 @@ def add(case_id: str, paths: tuple[Path, ...], doc_type: str, as_json: bool) -> 
 @json_option
 def demo(as_json: bool) -> None:
     """Create a fictional case and ingest the sample documents through a real flow run."""
-    from tasks.cases import case_summary, create_case, validate_new_case
+    from tasks.cases import case_summary, create_case, fictional_case
     from tasks.settings import REPO_ROOT
 
     samples = REPO_ROOT / "tests" / "resources" / "sample"
     rt = _runtime()
-    new = validate_new_case(
-        client="Maria Fernanda Quiroga Test",
-        a_number="123-456-789",
-        court="New York, NY (Broadway)",
-        hearing="2027-03-04",
-        hearing_type="individual",
-        detained=False,
-        judge="Hon. Example Judge (fictional)",
-        filing_deadline=None,
-    )
+    new = fictional_case()
     with rt.catalog.session() as session:
         case_id = create_case(session, new).id
     if not as_json:

@@ -139,6 +139,26 @@ def validate_new_case(
     )
 
 
+DEMO_CLIENT = "Maria Fernanda Quiroga Test"  # fictional, like everything in tests/resources
+DEMO_A_NUMBER = "123-456-789"
+
+
+def fictional_case(**overrides: Any) -> NewCase:
+    """The fictional client of the demo and the sample documents; ``overrides`` change any field."""
+    values: dict[str, Any] = {
+        "client": DEMO_CLIENT,
+        "a_number": DEMO_A_NUMBER,
+        "court": "New York, NY (Broadway)",
+        "hearing": "2027-03-04",
+        "hearing_type": "individual",
+        "detained": False,
+        "judge": "Hon. Example Judge (fictional)",
+        "filing_deadline": None,
+    }
+    values.update(overrides)
+    return validate_new_case(**values)
+
+
 def create_case(session: Session, new: NewCase) -> Case:
     case_id = new_id("C", 6)
     while session.get(Case, case_id) is not None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 from s3server import make_s3_client, running_moto_server
 
+from tasks.cases import DEMO_A_NUMBER, DEMO_CLIENT
 from tasks.storage import LocalObjectStore, ObjectStore, S3ObjectStore
 
 if TYPE_CHECKING:
@@ -65,8 +66,8 @@ def store(request: pytest.FixtureRequest) -> ObjectStore:
 # only by tests that need it, after this fixture has set its environment.
 
 RESOURCES = Path(__file__).parent / "resources"
-CLIENT_NAME = "Maria Fernanda Quiroga Test"  # the fictional client of the sample data
-A_NUMBER = "123-456-789"
+CLIENT_NAME = DEMO_CLIENT  # the fictional client of the sample data
+A_NUMBER = DEMO_A_NUMBER
 
 
 @pytest.fixture(scope="session")
@@ -120,18 +121,9 @@ def runtime(home: Path) -> Runtime:
 
 @pytest.fixture
 def case_id(runtime: Runtime) -> str:
-    from tasks.cases import create_case, validate_new_case
+    from tasks.cases import create_case, fictional_case
 
-    new = validate_new_case(
-        client=CLIENT_NAME,
-        a_number=A_NUMBER,
-        court="New York, NY (Broadway)",
-        hearing="2027-03-04",
-        hearing_type="individual",
-        detained=False,
-        judge=None,
-        filing_deadline=None,
-    )
+    new = fictional_case()
     with runtime.catalog.session() as session:
         return create_case(session, new).id
 
@@ -156,3 +148,29 @@ def run_cli(
         check=False,
         cwd=home.parent,
     )
+
+
+def new_case_cli(home: Path, *extra: str, client: str = CLIENT_NAME, a_number: str = A_NUMBER) -> str:
+    """`casefile case new --json` for a fictional client; returns the new case id."""
+    import json
+
+    proc = run_cli(
+        "case",
+        "new",
+        "--client",
+        client,
+        "--a-number",
+        a_number,
+        "--court",
+        "New York, NY (Broadway)",
+        "--hearing",
+        "2027-03-04",
+        "--hearing-type",
+        "individual",
+        *extra,
+        "--json",
+        home=home,
+    )
+    assert proc.returncode == 0, proc.stderr
+    case_id: str = json.loads(proc.stdout)["id"]
+    return case_id

@@ -8,11 +8,11 @@ import pytest
 
 from tasks.cases import (
     HearingType,
+    fictional_case,
     filing_deadline,
     format_a_number,
     next_business_day,
     normalise_a_number,
-    validate_new_case,
 )
 from tasks.errors import ValidationError
 from tasks.settings import REPO_ROOT
@@ -87,23 +87,8 @@ def test_judge_date_wins_for_non_detained() -> None:
     assert deadline.date == date(2027, 2, 25)
 
 
-def _new(**changes: str) -> dict[str, object]:
-    values: dict[str, object] = dict(
-        client="Fictional Person",
-        a_number="123-456-789",
-        court="New York, NY (Broadway)",
-        hearing="2027-03-04",
-        hearing_type="individual",
-        detained=False,
-        judge=None,
-        filing_deadline=None,
-    )
-    values.update(changes)
-    return values
-
-
-def test_validate_new_case() -> None:
-    new = validate_new_case(**_new())  # type: ignore[arg-type]
+def test_valid_new_case() -> None:
+    new = fictional_case()
     assert new.a_number == "123456789"
     assert new.hearing_type is HearingType.INDIVIDUAL
     assert new.hearing_date == date(2027, 3, 4)
@@ -122,4 +107,4 @@ def test_validate_new_case() -> None:
 )
 def test_validate_new_case_rejects(changes: dict[str, str]) -> None:
     with pytest.raises(ValidationError):
-        validate_new_case(**_new(**changes))  # type: ignore[arg-type]
+        fictional_case(**changes)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import A_NUMBER, CLIENT_NAME, RESOURCES, run_cli
+from conftest import A_NUMBER, CLIENT_NAME, RESOURCES, new_case_cli, run_cli
 
 from tasks.errors import ExitCode
 
@@ -32,31 +32,8 @@ def imported_modules(*args: str, home: Path) -> set[str]:
     return {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
 
 
-def new_case(home: Path, *extra: str) -> str:
-    proc = run_cli(
-        "case",
-        "new",
-        "--client",
-        CLIENT_NAME,
-        "--a-number",
-        A_NUMBER,
-        "--court",
-        "New York, NY (Broadway)",
-        "--hearing",
-        "2027-03-04",
-        "--hearing-type",
-        "individual",
-        *extra,
-        "--json",
-        home=home,
-    )
-    assert proc.returncode == 0, proc.stderr
-    case_id: str = json.loads(proc.stdout)["id"]
-    return case_id
-
-
 def test_commands_without_flows_do_not_import_prefect(home: Path) -> None:
-    case_id = new_case(home)
+    case_id = new_case_cli(home)
     for args in (["--help"], ["docs", case_id], ["case", "show", case_id, "--json"]):
         modules = imported_modules(*args, home=home)
         assert "click" in modules  # the measurement saw the imports at all
@@ -64,7 +41,7 @@ def test_commands_without_flows_do_not_import_prefect(home: Path) -> None:
 
 
 def test_case_new_show_list_json(home: Path) -> None:
-    case_id = new_case(home, "--judge", "Hon. Fictional")
+    case_id = new_case_cli(home, "--judge", "Hon. Fictional")
     assert case_id.startswith("C-") and len(case_id) == 8
     shown = json.loads(run_cli("case", "show", case_id.lower(), "--json", home=home).stdout)
     assert shown["id"] == case_id
@@ -109,7 +86,7 @@ def test_add_reports_each_file_and_keeps_secrets_out_of_logs(prefect_api: str, h
     shutil.copy(SAMPLE / "medical_record_en.pdf", inbox / f"{CLIENT_NAME} medical A{A_NUMBER}.pdf")
     shutil.copy(SAMPLE / "phone_photo_rotated.jpg", inbox / "Quiroga photo.jpg")
     shutil.copy(BROKEN / "truncated.pdf", inbox / "Quiroga truncated.pdf")
-    case_id = new_case(home)
+    case_id = new_case_cli(home)
 
     proc = run_cli("add", case_id, str(inbox), home=home)
     assert proc.returncode == ExitCode.INPUT_REJECTED, proc.stderr
@@ -141,7 +118,7 @@ def test_add_reports_each_file_and_keeps_secrets_out_of_logs(prefect_api: str, h
 
 @pytest.mark.prefect
 def test_doc_get_verifies_sha256(prefect_api: str, home: Path, tmp_path: Path) -> None:
-    case_id = new_case(home)
+    case_id = new_case_cli(home)
     assert run_cli("add", case_id, str(SAMPLE / "phone_photo_letter.jpg"), home=home).returncode == 0
     (doc,) = json.loads(run_cli("docs", case_id, "--json", home=home).stdout)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_cli
+from conftest import new_case_cli, run_cli
 from PIL import Image
 
 from tasks.storage import LocalObjectStore
@@ -35,28 +35,6 @@ def make_corpus(folder: Path) -> Path:
         suffix = "png" if index % 3 == 0 else "jpg"
         image.save(folder / f"scan-{index:02d}.{suffix}", dpi=(150, 150))
     return folder
-
-
-def new_case(home: Path) -> str:
-    proc = run_cli(
-        "case",
-        "new",
-        "--client",
-        "Fictional Crash Client",
-        "--a-number",
-        "87654321",
-        "--court",
-        "New York, NY (Broadway)",
-        "--hearing",
-        "2027-03-04",
-        "--hearing-type",
-        "individual",
-        "--json",
-        home=home,
-    )
-    assert proc.returncode == 0, proc.stderr
-    case_id: str = json.loads(proc.stdout)["id"]
-    return case_id
 
 
 def count_documents(home: Path) -> int:
@@ -102,7 +80,7 @@ def test_kill_minus_9_then_rerun_equals_clean_run(
 
     crashed_home = tmp_path / "crashed" / "home"
     crashed_home.parent.mkdir()
-    case_id = new_case(crashed_home)
+    case_id = new_case_cli(crashed_home, client="Fictional Crash Client", a_number="87654321")
     env = dict(os.environ, CASEFILE_HOME=str(crashed_home), CASEFILE_INGEST_WORKERS="1")
     exe = Path(sys.executable).with_name("casefile")
     proc = subprocess.Popen(
@@ -128,7 +106,7 @@ def test_kill_minus_9_then_rerun_equals_clean_run(
 
     clean_home = tmp_path / "clean" / "home"
     clean_home.parent.mkdir()
-    clean_case = new_case(clean_home)
+    clean_case = new_case_cli(clean_home, client="Fictional Crash Client", a_number="87654321")
     clean = run_cli("add", clean_case, str(corpus), "--json", home=clean_home)
     assert clean.returncode == 0, clean.stderr
 

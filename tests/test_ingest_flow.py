@@ -185,7 +185,7 @@ def test_ingest_into_s3_over_http(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    from tasks.cases import create_case, validate_new_case
+    from tasks.cases import create_case, fictional_case
     from tasks.runtime import get_runtime, reset_runtimes
 
     monkeypatch.setenv("CASEFILE_STORAGE_BACKEND", "s3")
@@ -197,16 +197,7 @@ def test_ingest_into_s3_over_http(
     reset_runtimes()
     runtime = get_runtime()
     assert runtime.store.describe().startswith(f"s3://{s3_bucket}")
-    new = validate_new_case(
-        client="Fictional S3 Client",
-        a_number="98765432",
-        court="Elizabeth, NJ",
-        hearing="2027-05-03",
-        hearing_type="master",
-        detained=True,
-        judge=None,
-        filing_deadline=None,
-    )
+    new = fictional_case(client="Fictional S3 Client", a_number="98765432", court="Elizabeth, NJ", detained=True)
     with runtime.catalog.session() as session:
         case = create_case(session, new).id
     _, counts = ingest(runtime, case, [SAMPLE / "school_record_2pages.tif", SAMPLE / "medical_record_en.pdf"])

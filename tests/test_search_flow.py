@@ -28,23 +28,14 @@ SAMPLE = RESOURCES / "sample"
 @pytest.fixture(scope="module")
 def searchable(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runtime, str, Path]]:
     from flows.ingest import ingest_case
-    from tasks.cases import create_case, validate_new_case
+    from tasks.cases import create_case, fictional_case
 
     home = tmp_path_factory.mktemp("search") / "home"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CASEFILE_HOME", str(home))
         reset_runtimes()
         runtime = get_runtime()
-        new = validate_new_case(
-            client="Fictional Search Client",
-            a_number="A 222 333 444",
-            court="Newark, NJ",
-            hearing="2027-06-01",
-            hearing_type="individual",
-            detained=False,
-            judge=None,
-            filing_deadline=None,
-        )
+        new = fictional_case(client="Fictional Search Client", a_number="A 222 333 444", court="Newark, NJ")
         with runtime.catalog.session() as session:
             case_id = create_case(session, new).id
             batch_id = create_batch(session, case_id, expand_inputs([SAMPLE]), "unclassified").id
