@@ -48,7 +48,8 @@ install_python_packages() {
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     log "installing Python packages into $VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e ".[dev]"
+    # compat mode: a plain path entry, no import hook (start-up time matters for every command)
+    "$VENV/bin/python" -m pip install -q -e ".[dev]" --config-settings editable_mode=compat
     echo "$want" > "$stamp"
   fi
 }
