@@ -44,7 +44,7 @@ install_python_packages() {
   fi
   # Reinstall only when the dependency list changed.
   local stamp="$VENV/.casefile-deps" want
-  want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  want=$(cat pyproject.toml bootstrap.sh | sha256sum | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     log "installing Python packages into $VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip

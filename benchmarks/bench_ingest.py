@@ -8,10 +8,13 @@ In one process, on the same files (generated first, seeded, fictional):
 
 1. reference: copy every file into a fresh folder while SHA-256-hashing it (the I/O any ingest must do),
    once plainly and once with an fsync per file (the object store fsyncs every object it writes);
-2. the pipeline's plain functions without Prefect (``tasks.intake.ingest_item`` per file), sequentially and
-   on a thread pool of ``ingest_workers`` threads (what the flow uses);
+2. the pipeline's plain functions without Prefect, doing what the flow does: ``tasks.intake.ingest_item`` per
+   file, sequentially and on a thread pool of ``ingest_workers`` threads (what the flow uses), then the text and
+   index stage (``tasks.doctext``) per document; intake and that stage are timed apart;
 3. the real Prefect flow ``flows.ingest.ingest_case`` against a local Prefect server started beforehand
    (its start-up, a fixed cost of any Prefect process, is reported separately, as is ``import prefect``).
+
+OCR is switched off unless ``--ocr`` is given (this benchmark is about intake; OCR has its own benchmark).
 
 Each pipeline run gets a fresh CASEFILE_HOME (catalog, object store). Every file must come out "stored";
 anything else fails the benchmark (exit code 1). With ``--repeat N`` every run is done N times (interleaved)
@@ -78,6 +81,8 @@ class Sample:
     server_cpu: float = 0.0  # Prefect server CPU-seconds during the run
     server_busy_after: float = 0.0  # seconds the server stayed busy after the flow returned
     server_cpu_after: float = 0.0  # and the CPU-seconds it used then
+    text_seconds: float | None = None  # plain runs: the text and index stage (the rest is intake)
+    text_counts: dict[str, int] = field(default_factory=dict)  # what that stage (or the flow) reported
 
 
 @dataclass
@@ -154,7 +159,7 @@ def fresh_runtime(home: Path) -> Runtime:
     return get_runtime()
 
 
-def new_batch(rt: Runtime, files: list[Path]) -> str:
+def new_batch(rt: Runtime, files: list[Path]) -> tuple[str, str]:
     """A fictional case and an intake batch of ``files`` (what `casefile add` does before the flow)."""
     from tasks.cases import create_case, validate_new_case
     from tasks.intake import create_batch
@@ -172,8 +177,9 @@ def new_batch(rt: Runtime, files: list[Path]) -> str:
     with rt.catalog.session() as session:
         case = create_case(session, new)
         session.flush()
-        batch_id: str = create_batch(session, case.id, files, DOC_TYPE).id
-    return batch_id
+        case_id: str = case.id
+        batch_id: str = create_batch(session, case_id, files, DOC_TYPE).id
+    return case_id, batch_id
 
 
 def check_stored(rt: Runtime, batch_id: str, counts: dict[str, int], corpus: Corpus, run: str) -> dict[str, int]:
@@ -203,10 +209,35 @@ def check_stored(rt: Runtime, batch_id: str, counts: dict[str, int], corpus: Cor
     return {"documents": int(docs), "pages": int(pages), "originals": originals}
 
 
+def make_searchable(rt: Runtime, case_id: str) -> dict[str, int]:
+    """What flows.ingest.make_searchable does, without Prefect: text (OCR, or skipped when it is off) and
+    the search index for every document of the case that needs them, one document after another."""
+    from tasks import doctext
+
+    counts = {"documents": 0, "ocr_pages": 0, "failed_pages": 0, "low_confidence_pages": 0, "indexed_pages": 0}
+    for document_id in doctext.documents_needing_text(rt.catalog, case_id):
+        counts["documents"] += 1
+        if not rt.settings.ocr_enabled:
+            doctext.skip_text(rt.catalog, document_id)
+            continue
+        summary = doctext.extract_text(rt.catalog, rt.store, rt.settings, document_id)
+        for key in ("ocr_pages", "failed_pages", "low_confidence_pages"):
+            counts[key] += int(getattr(summary, key, 0))
+    for document_id in doctext.documents_needing_index(rt.catalog, case_id):
+        counts["indexed_pages"] += doctext.index_document(rt.catalog, rt.index, document_id)
+    return counts
+
+
 def run_plain(
-    rt: Runtime, batch_id: str, workers: int, kinds: dict[int, FileKind], profile: Path | None = None
+    rt: Runtime,
+    case_id: str,
+    batch_id: str,
+    workers: int,
+    kinds: dict[int, FileKind],
+    profile: Path | None = None,
 ) -> tuple[Sample, dict[str, int]]:
-    """The flow's work without Prefect: start the batch, ``ingest_item`` per file, finish the batch."""
+    """The flow's work without Prefect: start the batch, ``ingest_item`` per file (sequentially or on a
+    thread pool), text and index for the case's documents, finish the batch."""
     from tasks import intake
 
     settings = rt.settings
@@ -226,6 +257,9 @@ def run_plain(
         else:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bench-ingest") as pool:
                 results = list(pool.map(one, seqs))
+        intake_done = time.perf_counter()
+        text_counts = make_searchable(rt, case_id)
+        text_done = time.perf_counter()
         counts = intake.finish_batch(rt.catalog, batch_id)
         if profiler:
             profiler.disable()
@@ -237,7 +271,9 @@ def run_plain(
         row["files"] += 1
         row["pages"] += result.pages
         row["seconds"] += seconds
-    return Sample(phase, per_kind), counts
+    sample = Sample(phase, per_kind, text_counts=text_counts)
+    sample.text_seconds = text_done - intake_done
+    return sample, counts
 
 
 # Prefect -----------------------------------------------------------------------------------------------------
@@ -360,6 +396,13 @@ def build_result(
             # The peak RSS is a high-water mark: the first repetition's value shows what this kind of run added.
             "peak_rss_mb_after_first": s.samples[0].phase.peak_rss_mb,
         }
+        if best.text_seconds is not None:
+            intake_seconds = best.phase.seconds - best.text_seconds
+            row["intake_seconds"] = _r(intake_seconds, 4)
+            row["intake_ratio_to_reference"] = _r(intake_seconds / ref, 1)
+            row["text_index_seconds"] = _r(best.text_seconds, 4)
+        if best.text_counts:
+            row["text_counts"] = best.text_counts
         if best.per_kind:
             row["per_kind"] = {
                 kind: {**k, "seconds": _r(k["seconds"], 3), "ms_per_file": _r(1000 * k["seconds"] / k["files"], 1)}
@@ -456,6 +499,16 @@ def format_report(result: dict[str, Any], corpus: Corpus) -> str:
         f"(reference: {_mb(c['bytes']) / ref['seconds']:.0f} MB/s. CPU s: this process, all threads. others: "
         "CPU-seconds used meanwhile by other processes on the machine, the Prefect server excluded)"
     )
+    for key in ("plain_sequential", "plain_threads"):
+        r = runs.get(key)
+        if r and "intake_seconds" in r:
+            line(
+                f"{LABELS[key].format(w=result['ingest_workers'])}: intake {r['intake_seconds']:.3f} s "
+                f"({r['intake_ratio_to_reference']:.0f} x ref), then text + index {r['text_index_seconds']:.3f} s"
+            )
+    text_counts = runs.get("prefect_flow", runs.get("plain_sequential", {})).get("text_counts")
+    if text_counts:
+        line(f"text stage (OCR {'on' if result['ocr'] else 'off'}): {text_counts}")
     prefect = result.get("prefect")
     if prefect:
         flow = runs["prefect_flow"]
@@ -469,8 +522,6 @@ def format_report(result: dict[str, Any], corpus: Corpus) -> str:
             f"{flow['server_cpu_seconds_after_flow']:.1f} s more in the {flow['server_busy_after_flow_seconds']:.1f} s "
             "it stayed busy after the flow returned"
         )
-        if prefect["other_flow_counts"]:
-            line(f"the flow also returned: {prefect['other_flow_counts']} (OCR {'on' if result['ocr'] else 'off'})")
         if "per_file_ms" in prefect:
             line(
                 f"Prefect overhead per file vs plain threads: {prefect['per_file_ms']:.1f} ms wall "
@@ -564,8 +615,7 @@ def run_all(args: argparse.Namespace, root: Path, machine: dict[str, Any]) -> tu
 
     files = expand_inputs([corpus_dir])  # as `casefile add DIR` lists them
     kinds = {seq: kind_of(path.name) for seq, path in enumerate(files)}
-    with measure("import pipeline libraries") as imports:
-        import_pipeline_libraries()
+    import_pipeline_libraries()
 
     series = {key: Series(key) for key in LABELS}
     say("Reference: copy + SHA-256 ...")
@@ -584,10 +634,10 @@ def run_all(args: argparse.Namespace, root: Path, machine: dict[str, Any]) -> tu
     def plain_runs(rep: int) -> None:
         for key, threads in (("plain_sequential", 1), ("plain_threads", workers)):
             rt = fresh_runtime(run_dir / f"{key}-{rep}")
-            batch_id = new_batch(rt, files)
+            case_id, batch_id = new_batch(rt, files)
             say(f"Pipeline without Prefect ({key.replace('_', ', ')}), run {rep + 1}/{args.repeat} ...")
             profile = args.profile if threads == 1 and rep == 0 else None
-            sample, counts = run_plain(rt, batch_id, threads, kinds, profile)
+            sample, counts = run_plain(rt, case_id, batch_id, threads, kinds, profile)
             stored[key] = check_stored(rt, batch_id, counts, corpus, key)
             series[key].samples.append(sample)
 
@@ -600,17 +650,16 @@ def run_all(args: argparse.Namespace, root: Path, machine: dict[str, Any]) -> tu
         # Prefect runs so that load from other processes hits both alike.
         plain_runs(0)
         say("Starting a local Prefect server ...")
-        flow_counts: dict[str, int] = {}
         with prefect_server(run_dir / "prefect-server", run_dir / "settings") as setup:
             for rep in range(args.repeat):
                 if rep:
                     plain_runs(rep)
                 rt = fresh_runtime(run_dir / f"prefect-{rep}")
-                batch_id = new_batch(rt, files)
+                _, batch_id = new_batch(rt, files)
                 say(f"Pipeline with Prefect, run {rep + 1}/{args.repeat} ...")
                 sample, counts = run_flow(setup, batch_id)
                 stored["prefect_flow"] = check_stored(rt, batch_id, counts, corpus, "prefect_flow")
-                flow_counts = {k: v for k, v in counts.items() if k not in OUTCOMES}
+                sample.text_counts = {k: v for k, v in counts.items() if k not in OUTCOMES}
                 series["prefect_flow"].samples.append(sample)
             with measure("empty Prefect flow") as empty:
                 setup.empty_flow()
@@ -623,7 +672,6 @@ def run_all(args: argparse.Namespace, root: Path, machine: dict[str, Any]) -> tu
             "server_processes": server.processes,
             "server_rss_mb": server.rss_mb,
             "server_peak_rss_mb": server.peak_rss_mb,
-            "other_flow_counts": flow_counts,  # what the flow returned besides intake outcomes
         }
 
     own = cpu_seconds() + children_cpu_seconds() - own0  # this process, corpus workers, Prefect server
@@ -632,7 +680,6 @@ def run_all(args: argparse.Namespace, root: Path, machine: dict[str, Any]) -> tu
         "repeat": args.repeat,
         "ocr": args.ocr,
         "ingest_workers": workers,
-        "import_pipeline_libraries_seconds": _r(imports.seconds, 3),
         "whole_run": {
             "wall_seconds": _r(wall, 1),
             "other_cpu_seconds": _r(max(0.0, machine_busy_seconds() - busy0 - own), 1),
