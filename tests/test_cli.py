@@ -34,7 +34,7 @@ def imported_modules(*args: str, home: Path) -> set[str]:
 
 def test_commands_without_flows_do_not_import_prefect(home: Path) -> None:
     case_id = new_case_cli(home)
-    for args in (["--help"], ["docs", case_id], ["case", "show", case_id, "--json"]):
+    for args in (["--help"], ["docs", case_id], ["case", "show", case_id, "--json"], ["search", "amenaza"]):
         modules = imported_modules(*args, home=home)
         assert "click" in modules  # the measurement saw the imports at all
         assert not {m for m in modules if m == "prefect" or m.startswith("prefect.")}, args
