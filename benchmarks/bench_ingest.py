@@ -139,9 +139,8 @@ OUTCOMES = ("pending", "stored", "duplicate", "quarantined", "failed")
 
 
 def isolate_environment(workers: int | None, ocr: bool) -> None:
-    """Use only the defaults (local object store, SQLite catalog) plus the worker count. Unless ``ocr``, the
-    flow's OCR is switched off (CASEFILE_OCR_ENABLED=false, ignored by versions without OCR): this benchmark
-    measures intake, and the plain-function runs do no OCR."""
+    """Use only the defaults (local object store, SQLite catalog) plus the worker count. Unless ``ocr``, OCR
+    is switched off (CASEFILE_OCR_ENABLED=false) for the flow and the plain runs: this benchmark is about intake."""
     for name in list(os.environ):
         if name.startswith("CASEFILE_") and name not in _CASEFILE_VARS_KEPT:
             del os.environ[name]
@@ -582,10 +581,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--workdir",
         type=Path,
-        help="keep everything here; the corpus (DIR/corpus-N-sSEED) is reused by later runs with the same "
-        "--files and --seed. Default: a temporary folder, removed at the end",
+        help="work here: the corpus (DIR/corpus-N-sSEED) is kept and reused by later runs with the same --files and "
+        "--seed. Default: a temporary folder, removed at the end",
     )
-    parser.add_argument("--keep", action="store_true", help="do not remove the temporary folder")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep what the runs wrote (homes, Prefect server log; ~0.4 GB a run)"
+    )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes generating the corpus")
     parser.add_argument("--workers", type=int, help="ingest_workers (default: the setting's default, 4)")
     parser.add_argument("--no-prefect", action="store_true", help="skip the Prefect runs")
@@ -601,9 +602,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def run_all(args: argparse.Namespace, root: Path, machine: dict[str, Any]) -> tuple[dict[str, Any], Corpus]:
+def run_all(
+    args: argparse.Namespace, root: Path, run_dir: Path, machine: dict[str, Any]
+) -> tuple[dict[str, Any], Corpus]:
     started, busy0, own0 = time.perf_counter(), machine_busy_seconds(), cpu_seconds() + children_cpu_seconds()
-    run_dir = Path(tempfile.mkdtemp(prefix=time.strftime("run-%Y%m%d-%H%M%S-"), dir=root))
     corpus_dir = root / f"corpus-{args.files}-s{args.seed}"
     corpus = load_corpus(corpus_dir, args.files, args.seed)
     if corpus is None:
@@ -697,16 +699,17 @@ def main(argv: list[str] | None = None) -> int:
     temporary = args.workdir is None
     root = Path(tempfile.mkdtemp(prefix="casefile-bench-")) if temporary else args.workdir.resolve()
     root.mkdir(parents=True, exist_ok=True)
+    run_dir = Path(tempfile.mkdtemp(prefix=time.strftime("run-%Y%m%d-%H%M%S-"), dir=root))
     try:
-        result, corpus = run_all(args, root, machine)
+        result, corpus = run_all(args, root, run_dir, machine)
     except BenchmarkFailed as exc:
         print(f"BENCHMARK FAILED: {exc}", file=sys.stderr)
         return 1
     finally:
-        if temporary and not args.keep:
-            shutil.rmtree(root, ignore_errors=True)
-        elif temporary:
-            say(f"Kept {root}")
+        if args.keep:
+            say(f"Kept {run_dir}")
+        else:
+            shutil.rmtree(root if temporary else run_dir, ignore_errors=True)
     if args.profile:
         say(f"cProfile of the first sequential plain run written to {args.profile}; top functions (cumulative):")
         stream = io.StringIO()
