@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 # Bump together with a new file in tasks/migrations/versions.
-HEAD_REVISION = "0002_ocr"
+HEAD_REVISION = "0003_packets"
 
 # Crockford-like alphabet without 0/O, 1/I/L, U: easy to read aloud and to type.
 _ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -150,6 +150,51 @@ class IntakeItem(Base):
     sha256: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str | None] = mapped_column(String(40))
     message: Mapped[str | None] = mapped_column(Text)
+
+
+class Translation(Base):
+    """An English translation of a foreign-language document, and what its translator's certificate says."""
+
+    __tablename__ = "translations"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    # The foreign-language document translated, and the translation itself (stored as a document of the case).
+    source_document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), unique=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"))
+    source_language: Mapped[str] = mapped_column(String(8))  # ISO 639-1
+    translator_name: Mapped[str] = mapped_column(String(200))
+    translator_address: Mapped[str] = mapped_column(Text, default="")
+    translator_phone: Mapped[str] = mapped_column(String(60), default="")
+    translator_email: Mapped[str] = mapped_column(String(200), default="")
+    certified_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    document: Mapped[Document] = relationship(foreign_keys=[document_id])
+    source_document: Mapped[Document] = relationship(foreign_keys=[source_document_id])
+
+
+class Exhibit(Base):
+    """One line of a case's exhibit list: which document goes where in the packet, under which letter/number."""
+
+    __tablename__ = "exhibits"
+    __table_args__ = (
+        UniqueConstraint("case_id", "position", name="uq_exhibit_position"),
+        UniqueConstraint("case_id", "label", name="uq_exhibit_label"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # 1-based order in the packet
+    section: Mapped[str] = mapped_column(String(20))  # client | country
+    label: Mapped[str] = mapped_column(String(8))  # A, B, ... or 1, 2, ...
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"))
+    title: Mapped[str] = mapped_column(String(300))
+    doc_date: Mapped[date | None] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(300), default="")
+    language: Mapped[str] = mapped_column(String(8), default="en")  # ISO 639-1 of the document's pages
+
+    document: Mapped[Document] = relationship()
 
 
 class AuditEvent(Base):
