@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 # Bump together with a new file in tasks/migrations/versions.
-HEAD_REVISION = "0003_packets"
+HEAD_REVISION = "0004_requests"
 
 # Crockford-like alphabet without 0/O, 1/I/L, U: easy to read aloud and to type.
 _ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -195,6 +195,96 @@ class Exhibit(Base):
     language: Mapped[str] = mapped_column(String(8), default="en")  # ISO 639-1 of the document's pages
 
     document: Mapped[Document] = relationship()
+
+
+class RecordRequest(Base):
+    """A request for records (or a letter of support) sent to a provider; its id is the reference code printed
+    on the letter and its return cover sheet. Lifecycle and rules: tasks/requests.py."""
+
+    __tablename__ = "record_requests"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)  # "RQ-7KX4M2PA"
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    record_type: Mapped[str] = mapped_column(String(40))  # key in config/record_types.toml
+    provider_key: Mapped[str] = mapped_column(String(60))  # key in config/providers.toml
+    provider_name: Mapped[str] = mapped_column(String(200))
+    provider_email: Mapped[str | None] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(10))  # email | mail | fax | portal
+    language: Mapped[str] = mapped_column(String(8))  # en | es
+    records_description: Mapped[str] = mapped_column(Text, default="")
+    advocate: Mapped[str] = mapped_column(String(40))  # people key in config/practice.toml
+    status: Mapped[str] = mapped_column(String(24), default="draft", index=True)
+    sent_on: Mapped[date | None] = mapped_column(Date)
+    due_on: Mapped[date | None] = mapped_column(Date, index=True)
+    extended_due_on: Mapped[date | None] = mapped_column(Date)
+    at_risk: Mapped[bool] = mapped_column(Boolean, default=False)
+    escalation_step: Mapped[int] = mapped_column(Integer, default=0)  # 0 = no follow-up sent yet
+    letter_document_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"))
+    authorization_document_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    events: Mapped[list[RequestEvent]] = relationship(
+        back_populates="request", order_by="RequestEvent.id", cascade="all, delete-orphan"
+    )
+
+
+class RequestEvent(Base):
+    """The history of a request: status changes, notes, follow-ups, received files, e-mails sent."""
+
+    __tablename__ = "request_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("record_requests.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))  # status | note | follow-up | received | sent-mail
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str | None] = mapped_column(String(24))
+    note: Mapped[str | None] = mapped_column(Text)
+    document_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"))
+
+    request: Mapped[RecordRequest] = relationship(back_populates="events")
+
+
+class OutboundMail(Base):
+    """The idempotency ledger of every e-mail sent: one row per ``dedupe_key``, so a re-run never sends twice."""
+
+    __tablename__ = "outbound_mail"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)  # "request:RQ-..:initial", ...
+    request_id: Mapped[str | None] = mapped_column(ForeignKey("record_requests.id"), index=True)
+    recipients: Mapped[str] = mapped_column(Text)  # comma-separated addresses
+    subject: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | sent | failed | rejected
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(100))  # the error's type name only
+    message_id: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class InboxItem(Base):
+    """A file that arrived for a case (inbox folder, S3 prefix, `request receive`), and where it went: linked to
+    a request (matched) or waiting in the case's inbox for a person to assign. Also the poller's ledger:
+    one row per (source, source_ref, sha256), so a file is processed once."""
+
+    __tablename__ = "inbox_items"
+    __table_args__ = (UniqueConstraint("source", "source_ref", "sha256", name="uq_inbox_source"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    source: Mapped[str] = mapped_column(String(10))  # folder | s3 | cli
+    source_ref: Mapped[str] = mapped_column(String(500))  # path under the inbox folder, or S3 key
+    sha256: Mapped[str] = mapped_column(String(64))
+    document_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"))
+    request_id: Mapped[str | None] = mapped_column(ForeignKey("record_requests.id"))
+    matched_by: Mapped[str | None] = mapped_column(String(12))  # filename | subject | text | qr | manual
+    status: Mapped[str] = mapped_column(String(12))  # linked | unassigned | quarantined | dismissed
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class AuditEvent(Base):
