@@ -10,60 +10,13 @@ import gc
 import json
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-from tasks.errors import CasefileError, ExitCode
-
-JsonDoc = dict[str, Any] | list[Any]
-
-
-def emit(as_json: bool, doc: JsonDoc, human: Callable[[], None]) -> None:
-    if as_json:
-        click.echo(json.dumps(doc, indent=2, sort_keys=False, default=str))
-    else:
-        human()
-
-
-def fail(err: CasefileError, as_json: bool) -> NoReturn:
-    if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "error": {
-                        "type": type(err).__name__,
-                        "message": err.message,
-                        "exit_code": int(err.exit_code),
-                    }
-                }
-            )
-        )
-    click.echo(f"error: {err.message}", err=True)
-    sys.exit(int(err.exit_code))
-
-
-class CasefileGroup(click.Group):
-    """Turns our typed errors into a message and an exit code, in one place."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except CasefileError as err:
-            fail(err, "--json" in sys.argv)
-
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
-
-
-def _runtime() -> Any:
-    from tasks.runtime import get_runtime
-
-    runtime = get_runtime()
-    gc.enable()  # see run(): the imports are done
-    return runtime
+from flows.cli_common import CasefileGroup, _runtime, emit, fail, json_option  # noqa: F401
+from tasks.errors import ExitCode
 
 
 @click.group(cls=CasefileGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -599,6 +552,14 @@ def config_show(as_json: bool) -> None:
             click.echo(f"{key} = {value}")
 
     emit(as_json, doc_out, human)
+
+
+# Command groups kept in their own modules (imported last: they use the helpers above).
+from flows.cli_packet import exhibits, packet, translation  # noqa: E402
+
+main.add_command(exhibits)
+main.add_command(translation)
+main.add_command(packet)
 
 
 def run() -> None:

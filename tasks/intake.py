@@ -678,3 +678,22 @@ def iter_progress(catalog: Catalog, batch_id: str) -> Iterator[int]:
                 select(func.count()).where(IntakeItem.batch_id == batch_id, IntakeItem.outcome != "pending")
             )
         yield int(done or 0)
+
+
+def ingest_now(
+    catalog: Catalog, store: ObjectStore, work_root: Path, limits: Limits, case_id: str, path: Path, doc_type: str
+) -> ItemResult:
+    """Take in one file synchronously, without a flow (a translation, a rendered letter): one batch of one item,
+    recorded like any other. Quarantine is reported by the result's outcome, as in a batch."""
+    with catalog.session() as session:
+        catalog.get_case(session, case_id)
+        batch_id = create_batch(session, case_id, [path], doc_type).id
+    start_batch(catalog, batch_id, work_root, store)
+    try:
+        result = ingest_item(catalog, store, work_root, limits, batch_id, 0)
+    except BaseException as exc:
+        mark_failed(catalog, batch_id, 0, exc)
+        raise
+    finally:
+        finish_batch(catalog, batch_id)
+    return result

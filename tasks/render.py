@@ -303,3 +303,53 @@ def render_pdf(
         tmp.unlink(missing_ok=True)
         raise
     return out
+
+
+def layout(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> Any:
+    """Render ``name`` and lay it out into pages (a ``weasyprint.Document``) without writing a PDF yet: the packet
+    builder counts pages first, then writes many laid-out documents as one PDF with ``write_documents``."""
+    import weasyprint
+
+    html = render_html(env, name, context)
+    fetcher = weasyprint.URLFetcher(allowed_protocols=("data",))
+    try:
+        return weasyprint.HTML(string=html, base_url=None, url_fetcher=fetcher).render()
+    except Exception as exc:  # WeasyPrint raises assorted errors on broken HTML/CSS
+        raise TemplateError(
+            f"The template {name!r} produced a page that cannot be laid out ({type(exc).__name__}). Check the "
+            "practice's copy of the template or its stylesheet.",
+            name,
+        ) from exc
+
+
+def write_documents(
+    documents: list[Any],
+    out: Path,
+    *,
+    identifier: str,
+    created: date | datetime | None = None,
+    title: str | None = None,
+) -> Path:
+    """Write the pages of several laid-out documents, in order, as one PDF (fonts embedded once), atomically.
+    ``identifier`` (derived from the inputs) becomes the PDF's /ID, so the same inputs give the same bytes."""
+    if not documents:
+        raise ValueError("write_documents needs at least one document")
+    merged = documents[0].copy([page for document in documents for page in document.pages])
+    metadata = merged.metadata
+    metadata.created = _pdf_date(created) if created is not None else None
+    metadata.modified = metadata.created
+    if title is not None:
+        metadata.title = title
+    metadata.generator = "casefile"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            digest = hashlib.sha256(identifier.encode("utf-8")).hexdigest()[:32].encode("ascii")
+            merged.write_pdf(fh, pdf_identifier=digest, pdf_version="1.7")
+        tmp.replace(out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out

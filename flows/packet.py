@@ -1,0 +1,66 @@
+"""The `build-packet` flow: one exhibit packet of one case, built, checked and stored.
+
+Parameters are the case id, the profile and options (no client data); the result is ids, counts, sizes and hashes.
+Deployable, so an advocate can trigger it from the Prefect UI (`casefile serve` serves it without a schedule).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows.ingest import retry_if_transient
+from tasks import packet
+from tasks.runtime import get_runtime
+
+
+@task(
+    name="build-packet",
+    task_run_name="packet-{case_id}-{profile}",
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=retry_if_transient,
+    persist_result=False,
+    cache_policy=NO_CACHE,
+)
+def build_task(
+    case_id: str, profile: str, allow_missing_translations: bool, service_date: str | None, signer: str | None
+) -> packet.BuildResult:
+    rt = get_runtime()
+    options = packet.BuildOptions(
+        profile=profile,
+        allow_missing_translations=allow_missing_translations,
+        service_date=date.fromisoformat(service_date) if service_date else None,
+        signer=signer,
+    )
+    return packet.build_packet(rt.catalog, rt.store, rt.settings, case_id, options)
+
+
+@flow(name="build-packet", persist_result=False)
+def build_packet_flow(
+    case_id: str,
+    profile: str = "eoir",
+    allow_missing_translations: bool = False,
+    service_date: str | None = None,
+    signer: str | None = None,
+) -> dict[str, Any]:
+    """Build the exhibit packet of ``case_id`` for ``profile`` (eoir, uscis, or a practice's own profile)."""
+    result = build_task(case_id.upper(), profile, allow_missing_translations, service_date, signer)
+    create_markdown_artifact(
+        key=f"packet-{result.build_id.lower()}",
+        markdown=packet.artifact_markdown(result),
+        description=f"Exhibit packet {result.build_id} of case {result.case_id}",
+    )
+    get_run_logger().info(
+        "packet %s of case %s: %d pages, %d part(s)%s",
+        result.build_id,
+        result.case_id,
+        result.pages,
+        len(result.parts),
+        " (already built)" if result.reused else "",
+    )
+    return result.summary()
