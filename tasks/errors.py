@@ -204,3 +204,28 @@ class SearchIndexBusy(SearchIndexError):
             self, f"The search index at {path} is busy (probably being rebuilt). Try again in a few minutes."
         )
         self.path = path
+
+
+# E-mail ----------------------------------------------------------------------------------------------------
+# Messages name the SMTP server and the remedy; never a message's body, subject or a client's details.
+class MailError(CasefileError):
+    """An e-mail could not be sent."""
+
+
+class MailTransientError(MailError):
+    """Worth retrying later: the SMTP server is unreachable, timed out, or answered 4xx (try again later)."""
+
+    exit_code = ExitCode.TRANSIENT
+
+
+class MailRejected(MailError):
+    """The SMTP server refused the message for good (5xx), usually a recipient address. Never retried as it is:
+    fix the address (providers file, practice file) and the next run sends it."""
+
+    def __init__(self, message: str, refused: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.refused = refused
+
+
+class MailConfigError(ConfigError):
+    """The mail settings do not work: authentication refused, TLS not offered, no sender address."""

@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +25,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 class StorageBackend(StrEnum):
     LOCAL = "local"
     S3 = "s3"
+
+
+class SmtpSecurity(StrEnum):
+    NONE = "none"  # plain SMTP: loopback or a trusted relay only
+    STARTTLS = "starttls"  # usually port 587
+    SSL = "ssl"  # implicit TLS, usually port 465
 
 
 def default_home() -> Path:
@@ -68,6 +74,25 @@ class Settings(BaseSettings):
     max_image_pixels: int = 100_000_000  # a 12 MP phone photo is 12e6; a 600-dpi letter scan ~34e6
 
     prefect_api_url: str | None = None  # a Prefect server to use; default: the local one if running, else ephemeral
+
+    # E-mail (tasks/mail.py). The default points at a loopback test server (`python -m tasks.mailserver`), so a
+    # fresh install can never mail anyone by accident; a practice sets its provider's host, port 587 + starttls
+    # (or 465 + ssl) and credentials.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=8025, ge=1, le=65535)
+    smtp_security: SmtpSecurity = SmtpSecurity.NONE
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None  # shown as ********** by `casefile config`; never logged
+    smtp_timeout: float = Field(default=30.0, gt=0)  # seconds per SMTP connection/command
+    smtp_ca_file: Path | None = None  # extra CA bundle to trust (a practice's own relay); default: the system's
+    mail_from: str | None = None  # default: the practice's e-mail in config/practice.toml
+    mail_send_interval: float = Field(default=0.0, ge=0)  # seconds between two e-mails of one run (provider limits)
+
+    # Scheduled work served by `casefile serve` (flows/serve.py).
+    chase_cron: str = "0 8 * * 1-5"  # the overdue check: weekday mornings
+    chase_timezone: str = "America/New_York"
+    chase_interval_seconds: float | None = Field(default=None, gt=0)  # testing only: replaces chase_cron when set
+    inbox_poll_seconds: float = Field(default=300.0, gt=0)  # how often the inbox is polled
 
     @field_validator("home", "config_dir", "templates_dir", mode="after")
     @classmethod

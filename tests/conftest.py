@@ -17,6 +17,7 @@ from tasks.storage import LocalObjectStore, ObjectStore, S3ObjectStore
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from tasks.mailserver import LoopbackSmtp
     from tasks.runtime import Runtime
 
 
@@ -174,3 +175,21 @@ def new_case_cli(home: Path, *extra: str, client: str = CLIENT_NAME, a_number: s
     assert proc.returncode == 0, proc.stderr
     case_id: str = json.loads(proc.stdout)["id"]
     return case_id
+
+
+# SMTP -------------------------------------------------------------------------------------------------
+# A real SMTP server (aiosmtpd) on loopback per test; CASEFILE_SMTP_* point casefile at it.
+
+
+@pytest.fixture
+def smtp_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackSmtp]:
+    from tasks.mailserver import LoopbackSmtp
+
+    server = LoopbackSmtp(folder=tmp_path / "smtp-received")
+    with server:
+        for key, value in server.env().items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("CASEFILE_MAIL_FROM", "records@example.org")
+        monkeypatch.delenv("CASEFILE_SMTP_USERNAME", raising=False)
+        monkeypatch.delenv("CASEFILE_SMTP_PASSWORD", raising=False)
+        yield server
