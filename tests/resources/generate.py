@@ -173,6 +173,99 @@ CONSTANCIA_ES: list[str] = [
     "DOCUMENTO FICTICIO PARA PRUEBAS",
 ]
 
+# English translations of the Spanish samples (what `casefile translation add` links; the demo uses them).
+TRANSLATION_HEADER = "ENGLISH TRANSLATION - FICTIONAL TEST DOCUMENT"
+
+DENUNCIA_EN: list[list[str]] = [
+    [
+        "# NATIONAL POLICE - SAN ISIDRO STATION (FICTIONAL)",
+        TRANSLATION_HEADER,
+        "",
+        "# COMPLAINT No. 2023-SI-004512",
+        "Date: August 18, 2023        Time: 09:40",
+        f"Complainant: {CLIENT_NAME}",
+        "Identity document: 0000000-EJEMPLO (fictional)",
+        "Date of birth: March 14, 1990",
+        "Address: Calle de la Prueba 123, Barrio Centro, San Isidro",
+        "",
+        "# Statement of facts",
+        "The complainant states that on August 17, 2023, at approximately 7:30 p.m., two men with their faces "
+        "covered forced their way into her home. One of them carried a firearm and the other a metal pipe with "
+        "which he struck her on the left arm.",
+        "The attackers demanded that she leave the neighborhood and told her, word for word: \"if you don't leave "
+        "this week, we will kill you and your family.\" The complainant understands these words as a death threat.",
+        "She adds that for three months she has been receiving intimidating messages on her telephone and that "
+        "her neighbor, Mr. Tomás Ejemplo, saw the attackers flee.",
+    ],
+    [
+        "# Medical care",
+        "The complainant was treated that same night in the emergency department of the Hospital General de San "
+        "Isidro (fictional), where a four-centimeter wound on her left forearm was sutured.",
+        "",
+        "# Proceedings",
+        "The complaint is registered for the offenses of bodily injury, breaking and entering, and death threat. "
+        "A copy is sent to the duty prosecutor's office and the complainant is informed of her right to request "
+        "protective measures.",
+        "",
+        "Having read this statement, the complainant confirms its content and signs in agreement.",
+        "",
+        "Signature of the complainant: [signature]",
+        "Officer in charge: Sergeant Julián Ejemplo Pérez (fictional), badge 0000",
+        "Seal: SAN ISIDRO STATION - CERTIFIED COPY (FICTIONAL)",
+    ],
+]
+
+CARTA_DE_APOYO_EN: list[list[str]] = [
+    [
+        TRANSLATION_HEADER,
+        "",
+        "San Isidro, January 5, 2024",
+        "",
+        "To whom it may concern:",
+        "",
+        f"I, Rosa Elena Ejemplo (fictional), declare that I have known {CLIENT_NAME} for more than ten years, "
+        "because we were neighbors in Barrio Centro, San Isidro.",
+        "I know that in August 2023 two armed men entered her house, beat her and threatened to kill her. I saw "
+        "her that night with her injured arm and went with her to the hospital.",
+        "María is an honest and hard-working person. She had to flee because her life was in danger.",
+        "",
+        "Sincerely,",
+        "Rosa Elena Ejemplo",
+        "Telephone: +00 555 0100 (fictional)",
+        "",
+        "FICTIONAL SUPPORT LETTER FOR TESTING",
+    ]
+]
+
+CONSTANCIA_EN: list[list[str]] = [
+    [
+        "# EXAMPLE COMMUNITY CHURCH (FICTIONAL)",
+        TRANSLATION_HEADER,
+        "Bronx, New York, February 20, 2024",
+        "",
+        "# CERTIFICATE",
+        "",
+        f"We hereby certify that Mrs. {CLIENT_NAME} has attended our congregation every Sunday since November "
+        "2023 and volunteers at the food bank.",
+        "This certificate is issued at her request, for whatever purposes she deems appropriate.",
+        "",
+        "Pastor Andrés Ejemplo (fictional)",
+        "",
+        "FICTIONAL DOCUMENT FOR TESTING",
+    ]
+]
+
+ID_CARD_EN: list[list[str]] = [
+    [
+        "# REPUBLIC OF EXAMPLE - IDENTITY CARD (FICTIONAL)",
+        TRANSLATION_HEADER,
+        "",
+        "SPECIMEN - FICTIONAL",
+        f"Name: {CLIENT_NAME}",
+        "This translation exists only to test the software. The card it translates is fictional.",
+    ]
+]
+
 SCHOOL_RECORD_EN: list[list[str]] = [
     [
         "# Bronx Example Public School 000 (fictional)",
@@ -720,6 +813,13 @@ def generate_all(out_dir: Path = RESOURCES_DIR) -> list[Path]:
     make_photo_jpeg(target(sample / "phone_photo_rotated.jpg"), CONSTANCIA_ES, orientation=6, seed=12)
     make_multipage_tiff(target(sample / "school_record_2pages.tif"), SCHOOL_RECORD_EN)
     make_id_card_png(target(sample / "id_card.png"))
+
+    translations = out_dir / "translations"  # English translations of the Spanish samples (not added by `add`)
+    translations.mkdir(parents=True, exist_ok=True)
+    make_born_digital_pdf(target(translations / "denuncia_scan_es.en.pdf"), DENUNCIA_EN)
+    make_born_digital_pdf(target(translations / "phone_photo_letter.en.pdf"), CARTA_DE_APOYO_EN)
+    make_born_digital_pdf(target(translations / "phone_photo_rotated.en.pdf"), CONSTANCIA_EN)
+    make_born_digital_pdf(target(translations / "id_card.en.pdf"), ID_CARD_EN)
 
     make_truncated_pdf(target(broken / "truncated.pdf"), TRUNCATED_SOURCE, fraction=0.6)
     make_encrypted_pdf(target(broken / "encrypted.pdf"), ENCRYPTED_SOURCE, ENCRYPTED_PASSWORD)
