@@ -516,10 +516,17 @@ def demo(as_json: bool) -> None:
         summary["document_list"] = [_doc_row(d) for d in rt.catalog.get_case(session, case_id).documents]
     query = '"amenaza de muerte"'
     hits = search_rows(rt, query, case_id=case_id, language=None, doc_type=None, limit=5)
+    exhibit_rows = demo_exhibits(rt, case_id, samples.parent / "translations")
+    from flows.cli_packet import run_packet_flow
+
+    built = run_packet_flow(case_id, "eoir", False, None, None)
+    location = rt.store.url(f"packets/{case_id}/{built['build_id']}/")
     result = {
         "case": summary,
         "ingest": report,
         "search": {"query": query, "hits": hits},
+        "exhibits": exhibit_rows,
+        "packet": {**built, "location": location},
         "home": str(rt.settings.home),
     }
 
@@ -530,10 +537,69 @@ def demo(as_json: bool) -> None:
         _print_docs(summary["document_list"])
         click.echo(f"\nSearch across the case, accents and case ignored: casefile search {query} --case {case_id}")
         print_hits(hits)
+        click.echo("\nExhibit list (English translations linked behind each Spanish document):")
+        for row in exhibit_rows:
+            note = f" + translation {row['translation']}" if row["translation"] else ""
+            click.echo(f"  {row['label']}  {row['document']}  {row['language']}  {row['title']}{note}")
+        click.echo("")
+        from flows.cli_packet import print_build
+
+        print_build(built)
+        click.echo(f"EOIR packet stored at {location}")
+        click.echo(f"  download it: casefile packet get {case_id} -o packet/")
         click.echo(f"\nEverything is under {rt.settings.home}. Try: casefile case show {case_id}")
 
     emit(as_json, result, human)
     sys.exit(batch_exit_code(report))
+
+
+DEMO_TITLES = {
+    "medical_record_en.pdf": ("Emergency room record, Bronx Example Medical Center", "2024-02-12"),
+    "denuncia_scan_es.pdf": ("Police report (denuncia) of August 18, 2023", "2023-08-18"),
+    "phone_photo_letter.jpg": ("Letter of support from Rosa Elena Ejemplo", "2024-01-05"),
+    "phone_photo_rotated.jpg": ("Certificate of church membership", "2024-02-20"),
+    "school_record_2pages.tif": ("School record of the respondent's son", "2024-02-27"),
+    "id_card.png": ("Identity card", None),
+}
+
+
+def demo_exhibits(rt: Any, case_id: str, translations: Path) -> list[dict[str, Any]]:
+    """The demo's exhibit list (titles and dates an advocate would type) and its translations (fictional translator)."""
+    from datetime import date
+
+    from tasks.exhibits import Plan, PlanRow, TranslatorInfo, add_translation, save_plan
+
+    with rt.catalog.session() as session:
+        docs = [(d.id, d.original_name) for d in rt.catalog.get_case(session, case_id).documents if d.status == "ready"]
+    rows = []
+    for doc_id, name in docs:
+        title, when = DEMO_TITLES.get(name, (Path(name).stem, None))
+        language = "es" if (translations / f"{Path(name).stem}.en.pdf").exists() else "en"
+        rows.append(
+            PlanRow("client", doc_id, title, date=date.fromisoformat(when) if when else None, language=language)
+        )
+    save_plan(rt.catalog, Plan(case_id, rows), "demo plan")
+    translator = TranslatorInfo(
+        "Sam Translator (fictional)", "2 Example Avenue; Queens, NY 11100", "(718) 555-0199", "sam@example.org"
+    )
+    linked = {}
+    for doc_id, name in docs:
+        english = translations / f"{Path(name).stem}.en.pdf"
+        if english.exists():
+            linked[doc_id] = add_translation(rt, case_id, doc_id, english, translator, date(2027, 1, 20), "es")["id"]
+    with rt.catalog.session() as session:
+        from tasks.exhibits import list_exhibits
+
+        return [
+            {
+                "label": e.label,
+                "document": e.document_id,
+                "title": e.title,
+                "language": e.language,
+                "translation": linked.get(e.document_id),
+            }
+            for e in list_exhibits(session, case_id)
+        ]
 
 
 @main.command("config")
@@ -556,10 +622,15 @@ def config_show(as_json: bool) -> None:
 
 # Command groups kept in their own modules (imported last: they use the helpers above).
 from flows.cli_packet import exhibits, packet, translation  # noqa: E402
+from flows.cli_serve import serve  # noqa: E402
 
 main.add_command(exhibits)
 main.add_command(translation)
 main.add_command(packet)
+from flows.cli_requests import request  # noqa: E402
+
+main.add_command(request)
+main.add_command(serve)
 
 
 def run() -> None:

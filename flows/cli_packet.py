@@ -144,31 +144,13 @@ def translation_add(
     as_json: bool,
 ) -> None:
     """Add FILE as the English translation of document --for, with the certificate's data."""
-    from tasks import doctext
     from tasks.cases import parse_date
-    from tasks.exhibits import TranslatorInfo, link_translation, translation_row
-    from tasks.intake import Outcome, ingest_now
+    from tasks.exhibits import TranslatorInfo, add_translation
 
     rt = _runtime()
-    info = TranslatorInfo(translator, address, phone, email)
-    info.validate()  # before anything is stored
     when = parse_date(certified, "--date") if certified else _today()
-    with rt.catalog.session() as session:
-        case = rt.catalog.get_case(session, case_id)
-        rt.catalog.get_document(session, for_doc)
-    result = ingest_now(rt.catalog, rt.store, rt.settings.work_dir, rt.limits, case.id, file, "translation")
-    if result.outcome not in (Outcome.STORED, Outcome.DUPLICATE) or result.document_id is None:
-        raise ValidationError(
-            f"{file} could not be taken in ({result.reason or result.outcome.value}); see `casefile docs {case.id}`. "
-            "Save the translation as a PDF and try again."
-        )
-    if rt.settings.ocr_enabled:
-        doctext.extract_text(rt.catalog, rt.store, rt.settings, result.document_id)
-    else:
-        doctext.skip_text(rt.catalog, result.document_id)
-    doctext.index_document(rt.catalog, rt.index, result.document_id)
-    with rt.catalog.session() as session:
-        row = translation_row(link_translation(session, case.id, for_doc, result.document_id, info, when, language))
+    info = TranslatorInfo(translator, address, phone, email)
+    row = add_translation(rt, case_id, for_doc, file, info, when, language)
 
     def human() -> None:
         click.echo(

@@ -18,13 +18,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from tasks.catalog import Catalog, Document, Exhibit, Translation, audit, current_actor, new_id
 from tasks.errors import ValidationError
+
+if TYPE_CHECKING:
+    from tasks.runtime import Runtime
 
 CLIENT, COUNTRY = "client", "country"
 SECTIONS = (CLIENT, COUNTRY)
@@ -437,3 +440,40 @@ def translation_row(t: Translation) -> dict[str, Any]:
         "translator": t.translator_name,
         "certified_on": t.certified_on.isoformat(),
     }
+
+
+def add_translation(
+    runtime: Runtime,
+    case_id: str,
+    source_document_id: str,
+    path: Path,
+    translator: TranslatorInfo,
+    certified_on: date,
+    source_language: str | None = None,
+) -> dict[str, Any]:
+    """Take in ``path`` (the English translation) as a document of the case, make its text searchable, and link it
+    to ``source_document_id`` with the certificate's data. Returns the translation's row (ids and dates only)."""
+    from tasks import doctext
+    from tasks.intake import Outcome, ingest_now
+
+    translator.validate()  # before anything is stored
+    catalog = runtime.catalog
+    with catalog.session() as session:
+        case_id = catalog.get_case(session, case_id).id
+        catalog.get_document(session, source_document_id)
+    result = ingest_now(catalog, runtime.store, runtime.settings.work_dir, runtime.limits, case_id, path, "translation")
+    if result.outcome not in (Outcome.STORED, Outcome.DUPLICATE) or result.document_id is None:
+        raise TranslationError(
+            f"{path} could not be taken in ({result.reason or result.outcome.value}); see `casefile docs {case_id}`. "
+            "Save the translation as a PDF and try again."
+        )
+    if runtime.settings.ocr_enabled:
+        doctext.extract_text(catalog, runtime.store, runtime.settings, result.document_id)
+    else:
+        doctext.skip_text(catalog, result.document_id)
+    doctext.index_document(catalog, runtime.index, result.document_id)
+    with catalog.session() as session:
+        linked = link_translation(
+            session, case_id, source_document_id, result.document_id, translator, certified_on, source_language
+        )
+        return translation_row(linked)

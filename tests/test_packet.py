@@ -1,0 +1,553 @@
+"""Exhibit packets: plans, translations, and real builds checked by opening the output PDFs.
+
+Builds run as plain function calls (tasks.packet.build_packet) on real documents taken in by the real intake, with
+OCR off for speed (languages are set in the plan); the CLI test at the end runs the real Prefect flow.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from conftest import RESOURCES, new_case_cli, run_cli
+from PIL import Image, ImageDraw
+from pypdf import PdfReader
+
+from tasks import packet
+from tasks.exhibits import PlanInvalid, TranslatorInfo, dump_plan, link_translation, parse_plan, propose_plan, save_plan
+from tasks.intake import Outcome, ingest_now
+
+if TYPE_CHECKING:
+    from tasks.runtime import Runtime
+
+SAMPLE = RESOURCES / "sample"
+TRANSLATIONS = RESOURCES / "translations"
+SERVICE_DATE = date(2027, 2, 1)
+TRANSLATOR = TranslatorInfo("Sam Translator (fictional)", "2 Example Avenue; Queens, NY 11100", "(718) 555-0199")
+TYPES = {"medical": "Medical record", "police": "Police report", "country-conditions": "Country-conditions report"}
+
+
+@pytest.fixture(autouse=True)
+def _no_ocr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASEFILE_OCR_ENABLED", "false")
+
+
+def _add(rt: Runtime, case_id: str, path: Path, doc_type: str = "unclassified") -> str:
+    from tasks import doctext
+
+    result = ingest_now(rt.catalog, rt.store, rt.settings.work_dir, rt.limits, case_id, path, doc_type)
+    assert result.outcome in (Outcome.STORED, Outcome.DUPLICATE) and result.document_id, result
+    doctext.skip_text(rt.catalog, result.document_id)
+    return result.document_id
+
+
+def _edge_pdf(path: Path, size: tuple[float, float] = (612, 792)) -> Path:
+    """A born-digital page whose black frame touches all four edges, with a centred word."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format=size)
+    pdf.set_auto_page_break(False)
+    pdf.add_page()
+    pdf.set_fill_color(0, 0, 0)
+    w, h = size
+    for x, y, bw, bh in ((0, 0, w, 12), (0, h - 12, w, 12), (0, 0, 12, h), (w - 12, 0, 12, h)):
+        pdf.rect(x, y, bw, bh, style="F")
+    pdf.set_font("helvetica", size=28)
+    pdf.set_xy(0, h / 2)
+    pdf.cell(w, 30, "EDGE TEST PAGE", align="C")
+    pdf.output(str(path))
+    return path
+
+
+def _photo(path: Path, size: tuple[int, int] = (3000, 4000)) -> Path:
+    """A 12-megapixel "phone photo" of a page (smooth, so the JPEG stays a few MB at most)."""
+    image = Image.new("RGB", size, (236, 232, 220))
+    draw = ImageDraw.Draw(image)
+    for i in range(40):
+        y = 300 + i * 85
+        draw.rectangle((300, y, size[0] - 300 - (i % 5) * 200, y + 30), fill=(40, 40, 45))
+    image.save(path, "JPEG", quality=90)
+    return path
+
+
+def _plan(rt: Runtime, case_id: str, rows: list[dict[str, Any]]) -> None:
+    import yaml
+
+    text = yaml.safe_dump({"case": case_id, "exhibits": rows}, sort_keys=False)
+    save_plan(rt.catalog, parse_plan(text, "plan.yaml", case_id), "plan.yaml")
+
+
+@pytest.fixture
+def built_case(runtime: Runtime, case_id: str, tmp_path: Path) -> dict[str, str]:
+    """A case with four exhibits: an English medical record, a Spanish police report with its translation, a page
+    touching every edge, a 12-MP photo; plus a numbered country-conditions report."""
+    docs = {
+        "medical": _add(runtime, case_id, SAMPLE / "medical_record_en.pdf", "medical"),
+        "denuncia": _add(runtime, case_id, SAMPLE / "denuncia_scan_es.pdf", "police"),
+        "edge": _add(runtime, case_id, _edge_pdf(tmp_path / "edge.pdf")),
+        "photo": _add(runtime, case_id, _photo(tmp_path / "photo.jpg")),
+        "report": _add(runtime, case_id, _edge_pdf(tmp_path / "a4-report.pdf", (595.28, 841.89)), "country-conditions"),
+    }
+    _plan(
+        runtime,
+        case_id,
+        [
+            {"document": docs["medical"], "title": "Emergency room record", "date": "2023-08-18", "source": "Hospital"},
+            {"document": docs["denuncia"], "title": "Police report (denuncia)", "language": "es", "source": "Police"},
+            {"document": docs["edge"], "title": "Edge test page"},
+            {"document": docs["photo"], "title": "Photo of a letter"},
+            {"document": docs["report"], "title": "Country report", "section": "country"},
+        ],
+    )
+    return docs
+
+
+def _translate(rt: Runtime, case_id: str, doc_id: str) -> str:
+    tdoc = _add(rt, case_id, TRANSLATIONS / "denuncia_scan_es.en.pdf")
+    with rt.catalog.session() as session:
+        return link_translation(session, case_id, doc_id, tdoc, TRANSLATOR, date(2027, 1, 20), "es").id
+
+
+def _build(rt: Runtime, case_id: str, **options: Any) -> packet.BuildResult:
+    opts = packet.BuildOptions(service_date=SERVICE_DATE, **options)
+    return packet.build_packet(rt.catalog, rt.store, rt.settings, case_id, opts)
+
+
+def _download(rt: Runtime, result: packet.BuildResult, dest: Path) -> list[Path]:
+    out = packet.download_build(rt.store, result.case_id, result.build_id, dest)
+    return [Path(f["path"]) for f in out["files"]]
+
+
+def _outline(reader: PdfReader) -> list[tuple[str, int, list[tuple[str, int]]]]:
+    entries: list[tuple[str, int, list[tuple[str, int]]]] = []
+    for item in reader.outline:
+        if isinstance(item, list):
+            parent = entries[-1]
+            parent[2].extend((c.title, reader.get_destination_page_number(c)) for c in item)  # type: ignore[union-attr]
+        else:
+            entries.append((item.title, reader.get_destination_page_number(item), []))
+    return entries
+
+
+def _band_text(reader: PdfReader, index: int, band: float = 54.0) -> str:
+    """Text drawn in the bottom band of a page (where the page number goes)."""
+    parts: list[str] = []
+
+    def visit(text: str, cm: Any, tm: Any, _font: Any, _size: Any) -> None:
+        y = tm[5] * cm[3] + cm[5] if cm else tm[5]
+        if text.strip() and y < band:
+            parts.append(text)
+
+    reader.pages[index].extract_text(visitor_text=visit)
+    return "".join(parts).strip()
+
+
+# Plans ------------------------------------------------------------------------------------------------------------
+def test_plan_proposal_letters_client_documents_and_numbers_country_conditions(
+    runtime: Runtime, case_id: str, tmp_path: Path
+) -> None:
+    medical = _add(runtime, case_id, SAMPLE / "medical_record_en.pdf", "medical")
+    report = _add(runtime, case_id, _edge_pdf(tmp_path / "r.pdf"), "country-conditions")
+    police = _add(runtime, case_id, SAMPLE / "denuncia_scan_es.pdf", "police")
+    plan = propose_plan(runtime.catalog, case_id, TYPES)
+    assert [(r.document, r.label, r.section) for r in plan.rows] == [
+        (medical, "A", "client"),
+        (police, "B", "client"),
+        (report, "1", "country"),
+    ]
+    assert plan.rows[0].title.startswith("Medical record")
+    # The YAML round-trips into the same list, and CSV does too.
+    for fmt, name in (("yaml", "plan.yaml"), ("csv", "plan.csv")):
+        parsed = parse_plan(dump_plan(plan, fmt), name, case_id)
+        assert [(r.document, r.label, r.title) for r in parsed.rows] == [
+            (r.document, r.label, r.title) for r in plan.rows
+        ]
+    saved = save_plan(runtime.catalog, parse_plan(dump_plan(plan, "yaml"), "p.yaml", case_id), "p.yaml")
+    assert [e.label for e in saved] == ["A", "B", "1"]
+
+
+def test_a_bad_plan_lists_every_problem_with_its_line(runtime: Runtime, case_id: str) -> None:
+    medical = _add(runtime, case_id, SAMPLE / "medical_record_en.pdf")
+    text = f"""case: {case_id}
+exhibits:
+- document: {medical}
+  title: Good one
+- document: D-NOTREAL2
+  title: Missing document
+- document: {medical}
+  title: Same document again
+  date: 2024-13-45
+- document: {medical}
+  title: ""
+  section: appendix
+  colour: red
+"""
+    with pytest.raises(PlanInvalid) as info:
+        save_plan(runtime.catalog, parse_plan(text, "plan.yaml", case_id), "plan.yaml")
+    problems = "\n".join(info.value.problems)
+    # Field problems are reported together, before any catalog lookup.
+    assert "line 7" in problems and "2024-13-45" in problems
+    assert "line 10" in problems and "title" in problems and "appendix" in problems and "colour" in problems
+    fixed = text.replace("  date: 2024-13-45\n", "").replace(
+        'title: ""\n  section: appendix\n  colour: red', "title: x"
+    )
+    with pytest.raises(PlanInvalid) as info:
+        save_plan(runtime.catalog, parse_plan(fixed, "plan.yaml", case_id), "plan.yaml")
+    problems = "\n".join(info.value.problems)
+    assert "line 5: document D-NOTREAL2 is not in case" in problems
+    assert "line 7: document" in problems and "already exhibit on line 3" in problems
+    with pytest.raises(PlanInvalid, match="not valid YAML"):
+        parse_plan("exhibits: [\n", "broken.yaml", case_id)
+
+
+# Builds -------------------------------------------------------------------------------------------------------------
+def test_build_refuses_a_foreign_exhibit_without_translation(
+    runtime: Runtime, case_id: str, built_case: dict[str, str]
+) -> None:
+    with pytest.raises(packet.MissingTranslations) as info:
+        _build(runtime, case_id)
+    assert info.value.missing == [("B", built_case["denuncia"], "es")]
+    assert "Exhibit B" in info.value.message and "--allow-missing-translations" in info.value.message
+    assert list(runtime.store.list("packets/")) == []
+
+
+def test_override_is_recorded_in_the_manifest(runtime: Runtime, case_id: str, built_case: dict[str, str]) -> None:
+    result = _build(runtime, case_id, allow_missing_translations=True)
+    manifest = packet.load_manifest(runtime.store, case_id, result.build_id)
+    assert manifest["overrides"][0]["override"] == "allow-missing-translations"
+    assert manifest["overrides"][0]["exhibits"] == ["B"]
+    assert result.missing_translations == ["B"]
+
+
+def test_eoir_packet_pages_numbers_outline_and_translation_order(
+    runtime: Runtime, case_id: str, built_case: dict[str, str], tmp_path: Path
+) -> None:
+    translation = _translate(runtime, case_id, built_case["denuncia"])
+    result = _build(runtime, case_id)
+    assert len(result.parts) == 1
+    (path,) = _download(runtime, result, tmp_path / "out")
+    reader = PdfReader(path)
+    n = len(reader.pages)
+    assert n == result.pages
+    # cover, list, 5 tabs, 2+2+1+1+1 document pages, 2 translation pages + 1 certificate, certificate of service
+    assert n == 1 + 1 + 5 + 7 + 3 + 1
+
+    # Every page is letter size, upright, and carries its number in the bottom margin; labels match.
+    for i, page in enumerate(reader.pages):
+        assert (round(float(page.mediabox.width)), round(float(page.mediabox.height))) == (612, 792)
+        assert page.get("/Rotate", 0) == 0
+        assert _band_text(reader, i) == str(i + 1), f"page {i + 1}"
+    assert [reader.page_labels[i] for i in range(n)] == [str(i + 1) for i in range(n)]
+
+    outline = _outline(reader)
+    titles = [t for t, _p, _c in outline]
+    assert titles[:2] == ["Cover page", "Index of Exhibits"] and titles[-1] == "Certificate of service"
+    assert titles[2:-1] == [
+        "Exhibit A: Emergency room record",
+        "Exhibit B: Police report (denuncia)",
+        "Exhibit C: Edge test page",
+        "Exhibit D: Photo of a letter",
+        "Exhibit 1: Country report",
+    ]
+    # Translation order: the document, then its English translation, then the translator's certificate.
+    _t, b_page, children = outline[3]
+    assert [c[0] for c in children] == ["Document", "English translation", "Translator's certificate"]
+    assert b_page < children[0][1] < children[1][1] < children[2][1] < outline[4][1]
+    cert_text = reader.pages[children[2][1]].extract_text()
+    assert "Sam Translator (fictional)" in cert_text and "Spanish" in cert_text and "English" in cert_text
+    assert "competent" in cert_text.lower()
+
+    # The exhibit list's printed ranges match the outline: first = the tab page, last = the page before the next.
+    list_text = reader.pages[1].extract_text()
+    starts = [p for _t, p, _c in outline[2:]]
+    for k, (title, start, _c) in enumerate(outline[2:-1]):
+        first, last = start + 1, starts[k + 1]
+        label = title.split(":")[0].split()[1]
+        assert re.search(rf"\b{label}\b.*?\b{first}\s*[-–]\s*{last}\b", list_text, re.S), (label, first, last)
+    manifest = packet.load_manifest(runtime.store, case_id, result.build_id)
+    assert manifest["inputs"][1]["translation"]["id"] == translation
+    assert [e["first_page"] for e in manifest["exhibits"]] == [s + 1 for s in starts[:-1]]
+    assert manifest["outputs"][0]["sha256"] == result.parts[0].sha256
+    assert "Maria" not in json.dumps(manifest) and "123456789" not in json.dumps(manifest)
+
+    subprocess.run(["qpdf", "--check", str(path)], check=True, capture_output=True, timeout=60)
+
+
+def test_rebuild_of_the_same_inputs_is_byte_identical(
+    runtime: Runtime, case_id: str, built_case: dict[str, str], tmp_path: Path
+) -> None:
+    _translate(runtime, case_id, built_case["denuncia"])
+    first = _build(runtime, case_id)
+    again = _build(runtime, case_id)
+    assert again.reused and again.build_id == first.build_id
+    # Remove the stored build entirely and build it from scratch: the same id and the same bytes.
+    for key in list(runtime.store.list(f"packets/{case_id}/")):
+        runtime.store.delete(key)
+    rebuilt = _build(runtime, case_id)
+    assert not rebuilt.reused and rebuilt.build_id == first.build_id
+    assert [p.sha256 for p in rebuilt.parts] == [p.sha256 for p in first.parts]
+    # A different service date is a different input: a different build.
+    other = packet.build_packet(
+        runtime.catalog, runtime.store, runtime.settings, case_id, packet.BuildOptions(service_date=date(2027, 2, 2))
+    )
+    assert other.build_id != first.build_id
+    assert {b["build_id"] for b in packet.list_builds(runtime.store, case_id)} == {first.build_id, other.build_id}
+
+
+def test_photo_pages_are_downsampled_in_the_packet_only(
+    runtime: Runtime, case_id: str, built_case: dict[str, str], tmp_path: Path
+) -> None:
+    result = _build(runtime, case_id, allow_missing_translations=True)
+    assert result.images_downsampled >= 1 and result.bytes_saved > 500_000
+    with runtime.catalog.session() as session:
+        photo = runtime.catalog.get_document(session, built_case["photo"])
+        original_key, original_sha = photo.original_key, photo.sha256
+    assert original_key is not None
+    assert runtime.store.download(original_key, tmp_path / "orig.jpg") == original_sha  # the original is untouched
+    (path,) = _download(runtime, result, tmp_path / "out")
+    assert path.stat().st_size < (tmp_path / "orig.jpg").stat().st_size
+
+
+def test_stamp_sits_in_the_margin_below_content_on_an_edge_to_edge_page(
+    runtime: Runtime, case_id: str, built_case: dict[str, str], tmp_path: Path
+) -> None:
+    result = _build(runtime, case_id, allow_missing_translations=True)
+    (path,) = _download(runtime, result, tmp_path / "out")
+    reader = PdfReader(path)
+    outline = _outline(reader)
+    edge_page = next(p for t, p, _c in outline if t.startswith("Exhibit C")) + 1  # after the tab page
+    dpi = 50
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-r",
+            str(dpi),
+            "-gray",
+            "-png",
+            "-f",
+            str(edge_page + 1),
+            "-l",
+            str(edge_page + 1),
+            str(path),
+            str(tmp_path / "page"),
+        ],
+        check=True,
+        timeout=60,
+    )
+    (png,) = tmp_path.glob("page*.png")
+    image = Image.open(png).convert("L")
+    width, height = image.size
+    dark_rows = [y for y in range(height) if min(image.crop((0, y, width, y + 1)).getdata()) < 128]
+    band_top = height - round(54 / 72 * dpi)
+    content_rows = [y for y in dark_rows if y < band_top]
+    stamp_rows = [y for y in dark_rows if y >= band_top]
+    assert content_rows and stamp_rows
+    # The frame that touched every edge of the source page is now inside the page, above the stamp band.
+    assert min(content_rows) > 0 and max(content_rows) < band_top - 2
+    assert max(stamp_rows) < height - 1
+    stamp_box = image.crop((0, band_top, width, height)).point(lambda v: 255 if v < 128 else 0).getbbox()
+    assert stamp_box is not None and stamp_box[0] > width * 0.3 and stamp_box[2] < width * 0.7  # centred number
+    assert _band_text(reader, edge_page) == str(edge_page + 1)
+
+
+def test_split_into_parts_under_the_size_limit_keeps_numbering(
+    runtime: Runtime, case_id: str, built_case: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(runtime.settings.config_dir, config)
+    profile = (config / "profiles" / "eoir.toml").read_text(encoding="utf-8")
+    limit = 200_000
+    (config / "profiles" / "eoir.toml").write_text(
+        profile.replace("max_bytes = 26_214_400", f"max_bytes = {limit}"), encoding="utf-8"
+    )
+    settings = runtime.settings.model_copy(update={"config_dir": config})
+    result = packet.build_packet(
+        runtime.catalog,
+        runtime.store,
+        settings,
+        case_id,
+        packet.BuildOptions(service_date=SERVICE_DATE, allow_missing_translations=True),
+    )
+    assert len(result.parts) >= 2
+    assert [p.name for p in result.parts] == [
+        f"{case_id}-eoir-exhibits-part{i:02d}.pdf" for i in range(1, len(result.parts) + 1)
+    ]
+    paths = _download(runtime, result, tmp_path / "out")
+    expected = 1
+    exhibit_parts: dict[str, set[int]] = {}
+    for k, (path, part) in enumerate(zip(paths, result.parts, strict=True)):
+        assert path.stat().st_size <= limit
+        reader = PdfReader(path)
+        assert part.first_page == expected
+        for i in range(len(reader.pages)):
+            assert _band_text(reader, i) == str(expected), (path.name, i)
+            assert reader.page_labels[i] == str(expected)
+            expected += 1
+        for title, _p, _c in _outline(reader):
+            exhibit_parts.setdefault(title.removesuffix(" (continued)"), set()).add(k)
+    assert expected - 1 == result.pages
+    # No exhibit is cut across parts unless it is bigger than the limit on its own.
+    split = [t for t, parts in exhibit_parts.items() if len(parts) > 1]
+    assert all("Photo" in t for t in split), split
+
+
+def test_uscis_packet_labels_every_exhibit_page(
+    runtime: Runtime, case_id: str, built_case: dict[str, str], tmp_path: Path
+) -> None:
+    _translate(runtime, case_id, built_case["denuncia"])
+    result = _build(runtime, case_id, profile="uscis")
+    (path,) = _download(runtime, result, tmp_path / "out")
+    reader = PdfReader(path)
+    outline = _outline(reader)
+    assert [t for t, _p, _c in outline[:2]] == ["Cover letter", "Exhibit Index"]
+    b_start = next(p for t, p, _c in outline if t.startswith("Exhibit B"))
+    c_start = next(p for t, p, _c in outline if t.startswith("Exhibit C"))
+    n = c_start - b_start  # document + translation + certificate, no tab pages
+    assert n == 2 + 2 + 1
+    for i in range(n):
+        text = reader.pages[b_start + i].extract_text()
+        assert f"Exhibit B, page {i + 1} of {n}" in text
+    assert "Exhibit" not in _band_text(reader, 0, band=72)  # the cover letter is not labelled
+    letter = reader.pages[0].extract_text()
+    assert "Exhibit A" in letter and "Exhibit 1" not in letter  # one lettered series for USCIS
+    assert "Exhibit E" in letter
+
+
+def test_markup_in_client_supplied_text_is_printed_literally(
+    runtime: Runtime, case_id: str, built_case: dict[str, str], tmp_path: Path
+) -> None:
+    hostile = '<b>Carta</b> & "apoyo" <script>x</script>'
+    _plan(runtime, case_id, [{"document": built_case["medical"], "title": hostile}])
+    result = _build(runtime, case_id)
+    (path,) = _download(runtime, result, tmp_path / "out")
+    text = PdfReader(path).pages[1].extract_text()
+    assert "<b>Carta</b>" in text and "<script>x</script>" in text
+
+
+def test_a_failed_build_leaves_nothing_that_looks_finished(
+    runtime: Runtime, case_id: str, built_case: dict[str, str], tmp_path: Path
+) -> None:
+    from tasks.render import TemplateError
+
+    overrides = tmp_path / "overrides" / "packet"
+    overrides.mkdir(parents=True)
+    (overrides / "certificate_of_service.html.j2").write_text("{{ service.no_such_field }}", encoding="utf-8")
+    settings = runtime.settings.model_copy(update={"template_overrides": tmp_path / "overrides"})
+    with pytest.raises(TemplateError, match="no_such_field"):
+        packet.build_packet(
+            runtime.catalog,
+            runtime.store,
+            settings,
+            case_id,
+            packet.BuildOptions(service_date=SERVICE_DATE, allow_missing_translations=True),
+        )
+    assert list(runtime.store.list("packets/")) == []
+    assert packet.list_builds(runtime.store, case_id) == []
+    assert not list((runtime.settings.work_dir).glob("packet-*"))
+
+
+# CLI + Prefect ------------------------------------------------------------------------------------------------------
+@pytest.mark.prefect
+def test_cli_plan_set_translate_build_list_get_check(prefect_api: str, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {"CASEFILE_OCR_ENABLED": "false"}
+    case_id = new_case_cli(home)
+    proc = run_cli(
+        "add",
+        case_id,
+        str(SAMPLE / "medical_record_en.pdf"),
+        str(SAMPLE / "denuncia_scan_es.pdf"),
+        "--json",
+        home=home,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    docs = {Path(i["file"]).name: i["document_id"] for i in json.loads(proc.stdout)["items"]}
+
+    plan_file = tmp_path / "plan.yaml"
+    proc = run_cli("exhibits", "plan", case_id, "-o", str(plan_file), "--json", home=home, env=env)
+    assert proc.returncode == 0, proc.stderr
+    text = plan_file.read_text(encoding="utf-8")
+    # OCR is off here, so mark the Spanish document's language by hand, as an advocate would.
+    import yaml
+
+    plan = yaml.safe_load(text)
+    for row in plan["exhibits"]:
+        if row["document"] == docs["denuncia_scan_es.pdf"]:
+            row["language"] = "es"
+    plan_file.write_text(yaml.safe_dump(plan), encoding="utf-8")
+    proc = run_cli("exhibits", "set", case_id, str(plan_file), "--json", home=home, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert [e["label"] for e in json.loads(proc.stdout)["exhibits"]] == ["A", "B"]
+
+    proc = run_cli("packet", "build", case_id, "--json", home=home, env=env)
+    assert proc.returncode != 0
+    err = json.loads(proc.stdout)["error"]
+    assert err["type"] == "MissingTranslations" and "Exhibit B" in err["message"]
+
+    proc = run_cli(
+        "translation",
+        "add",
+        case_id,
+        str(TRANSLATIONS / "denuncia_scan_es.en.pdf"),
+        "--for",
+        docs["denuncia_scan_es.pdf"],
+        "--translator",
+        "Sam Translator (fictional)",
+        "--address",
+        "2 Example Avenue; Queens, NY 11100",
+        "--phone",
+        "(718) 555-0199",
+        "--json",
+        home=home,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["for"] == docs["denuncia_scan_es.pdf"]
+
+    proc = run_cli("packet", "build", case_id, "--service-date", "2027-02-01", "--json", home=home, env=env)
+    assert proc.returncode == 0, proc.stderr
+    built = json.loads(proc.stdout)
+    assert built["pages"] == 1 + 1 + 2 + 2 + 2 + 2 + 1 + 1 and len(built["parts"]) == 1
+
+    proc = run_cli("packet", "list", case_id, "--json", home=home)
+    assert [b["build_id"] for b in json.loads(proc.stdout)] == [built["build_id"]]
+    out = tmp_path / "download"
+    proc = run_cli("packet", "get", case_id, "-o", str(out), "--json", home=home)
+    assert proc.returncode == 0, proc.stderr
+    (got,) = json.loads(proc.stdout)["files"]
+    pdf = Path(got["path"])
+    assert got["sha256"] == built["parts"][0]["sha256"]
+
+    proc = run_cli("packet", "check", str(pdf), "--profile", "eoir", "--json", home=home)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["findings"] == [] or all(
+        f["severity"] != "error" for f in json.loads(proc.stdout)["findings"]
+    )
+    # Drop one page: the check finds the gap in the numbering and refuses.
+    import pikepdf
+
+    with pikepdf.open(pdf) as broken:
+        del broken.pages[5]
+        broken.save(tmp_path / "gap.pdf")
+    proc = run_cli("packet", "check", str(tmp_path / "gap.pdf"), "--json", home=home)
+    assert proc.returncode == 4
+    assert any(f["severity"] == "error" for f in json.loads(proc.stdout)["findings"])
+
+
+def test_the_prefect_artifact_has_titles_and_ranges_but_no_client_data(
+    runtime: Runtime, case_id: str, built_case: dict[str, str]
+) -> None:
+    from conftest import A_NUMBER, CLIENT_NAME
+
+    result = _build(runtime, case_id, allow_missing_translations=True)
+    md = packet.artifact_markdown(result)
+    assert "| A | Emergency room record |" in md and result.parts[0].name in md
+    assert CLIENT_NAME not in md and A_NUMBER not in md and "123-456-789" not in md
+    assert "Built without translations for:** B" in md
