@@ -1,0 +1,322 @@
+"""Record requests: config, due-date rules, the lifecycle, at-risk flags, overdue marking, matching and the inbox."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tasks.catalog import AuditEvent, Document, InboxItem, RecordRequest, RequestEvent
+from tasks.errors import ConfigError, InvalidTransition, RequestNotFound, ValidationError
+from tasks.reqconfig import DayUnit, RequestConfig, load_request_config
+from tasks.reqdates import add_business_days, due_date, extended_due_date, is_business_day
+from tasks.requests import (
+    TRANSITIONS,
+    Status,
+    create_request,
+    due_escalation_steps,
+    find_references,
+    get_request,
+    list_requests,
+    mark_overdue,
+    match_document,
+    normalise_reference,
+    transition,
+)
+from tasks.settings import REPO_ROOT
+
+if TYPE_CHECKING:
+    from tasks.runtime import Runtime
+
+CONFIG = REPO_ROOT / "config"
+
+
+@pytest.fixture(scope="module")
+def config() -> RequestConfig:
+    return load_request_config(CONFIG, REPO_ROOT / "templates")
+
+
+# Config ---------------------------------------------------------------------------------------------------------
+def test_config_has_the_required_types_and_defaults(config: RequestConfig) -> None:
+    required = {"medical", "school", "court-disposition", "police", "foia-uscis", "foia-ice", "foia-cbp", "foia-eoir",
+                "foreign-civil", "support-letter"}  # fmt: skip
+    assert required <= set(config.types)
+    medical, school, foia = config.types["medical"], config.types["school"], config.types["foia-uscis"]
+    assert (medical.unit, medical.days, medical.extension_days) == (DayUnit.CALENDAR, 30, 30)
+    assert medical.authorization == "hipaa-authorization"
+    assert (school.days, school.extension_days, school.authorization) == (45, 0, "ferpa-consent")
+    assert (foia.unit, foia.days, foia.extension_days) == (DayUnit.BUSINESS, 20, 10)
+    assert foia.authorization == "foia-identity"
+    assert config.types["support-letter"].enclosures == ("support-guide",)
+    assert [s.days_after_due for s in medical.escalation] == [0, 10, 20]
+    assert medical.escalation[-1].to == "supervisor"
+    for provider in config.providers.values():  # fictional data only
+        domain = (provider.email or "x@example.org").rpartition("@")[2]
+        assert domain.split(".", domain.count(".") - 1)[-1] in ("example.org", "example.com", "example.mx"), domain
+
+
+def _copy_config(tmp_path: Path) -> Path:
+    target = tmp_path / "config"
+    shutil.copytree(CONFIG, target)
+    return target
+
+
+def test_bad_config_names_file_and_key(tmp_path: Path) -> None:
+    cfg = _copy_config(tmp_path)
+    path = cfg / "record_types.toml"
+    path.write_text(path.read_text().replace('unit = "business", days = 20', 'unit = "weekly", days = 20', 1))
+    with pytest.raises(ConfigError) as err:
+        load_request_config(cfg)
+    assert "record_types.toml" in err.value.message and "types.foia-uscis.response.unit" in err.value.message
+
+    cfg2 = _copy_config(tmp_path / "b")
+    providers = cfg2 / "providers.toml"
+    providers.write_text(providers.read_text().replace('serves = ["medical"]', 'serves = ["dental"]', 1))
+    with pytest.raises(ConfigError) as err2:
+        load_request_config(cfg2)
+    assert "providers.toml" in err2.value.message and "providers.metro-general.serves" in err2.value.message
+
+
+# Dates ----------------------------------------------------------------------------------------------------------
+def test_business_days_skip_weekends_and_federal_holidays() -> None:
+    assert not is_business_day(date(2026, 11, 26))  # Thanksgiving
+    assert not is_business_day(date(2026, 12, 25))  # Christmas
+    assert not is_business_day(date(2026, 11, 28))  # Saturday
+    assert is_business_day(date(2026, 11, 27))  # the Friday after Thanksgiving is not a federal holiday
+    # Wednesday before Thanksgiving + 1 business day -> Friday.
+    assert add_business_days(date(2026, 11, 25), 1) == date(2026, 11, 27)
+    # Friday + 1 -> Monday.
+    assert add_business_days(date(2026, 11, 20), 1) == date(2026, 11, 23)
+    # Across Christmas and New Year's Day 2027.
+    assert add_business_days(date(2026, 12, 24), 3) == date(2026, 12, 30)
+    assert add_business_days(date(2026, 12, 31), 1) == date(2027, 1, 4)
+
+
+def test_foia_due_dates_and_unusual_circumstances(config: RequestConfig) -> None:
+    foia = config.types["foia-ice"]
+    # 20 business days from Friday 2026-11-20, skipping Thanksgiving: Monday 2026-12-21.
+    due = due_date(foia, date(2026, 11, 20))
+    assert due == date(2026, 12, 21)
+    # +10 business days, skipping Christmas and New Year's Day: 2027-01-06.
+    assert extended_due_date(foia, due) == date(2027, 1, 6)
+
+
+def test_calendar_day_rules_and_extensions(config: RequestConfig) -> None:
+    medical, school = config.types["medical"], config.types["school"]
+    # HIPAA: 30 calendar days, not moved off a weekend (2026-11-29 is a Sunday), one 30-day extension.
+    assert due_date(medical, date(2026, 10, 30)) == date(2026, 11, 29)
+    assert extended_due_date(medical, date(2026, 11, 29)) == date(2026, 12, 29)
+    assert due_date(school, date(2026, 11, 1)) == date(2026, 12, 16)
+    assert extended_due_date(school, date(2026, 12, 16)) is None
+    # Types with roll_forward: a due date on Thanksgiving moves to Friday.
+    court = config.types["court-disposition"]
+    assert due_date(court, date(2026, 10, 27)) == date(2026, 11, 27)
+    assert due_date(court, date(2026, 11, 25)) == date(2026, 12, 28)  # 12-25 + weekend -> Monday 12-28
+
+
+# Lifecycle ------------------------------------------------------------------------------------------------------
+def _new(runtime: Runtime, config: RequestConfig, case_id: str, record_type: str = "medical", **kw: str) -> str:
+    provider = kw.pop("provider", "metro-general")
+    with runtime.catalog.session() as session:
+        req = create_request(
+            session, config, case_id=case_id, record_type=record_type, provider_key=provider, actor="tester", **kw
+        )
+        return req.id
+
+
+def _move(runtime: Runtime, config: RequestConfig, ref: str, to: Status | str, **kw: object) -> None:
+    with runtime.catalog.session() as session:
+        transition(
+            session, config, get_request(session, ref), to, actor="tester", config_dir=runtime.settings.config_dir,
+            **kw,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+
+def _path_to(status: Status) -> list[Status]:
+    """A shortest path of allowed transitions from draft to ``status``."""
+    paths = {Status.DRAFT: [Status.DRAFT]}
+    frontier = [Status.DRAFT]
+    while frontier:
+        nxt = []
+        for s in frontier:
+            for t in sorted(TRANSITIONS[s]):
+                if t not in paths:
+                    paths[t] = [*paths[s], t]
+                    nxt.append(t)
+        frontier = nxt
+    return paths[status]
+
+
+def test_every_transition_allowed_or_refused(runtime: Runtime, case_id: str, config: RequestConfig) -> None:
+    """For every (from, to) pair: allowed ones succeed and leave an event; the others raise InvalidTransition."""
+    every = list(Status)
+    assert all(s in TRANSITIONS for s in every)
+    for source in every:
+        ref = _new(runtime, config, case_id)
+        for step in _path_to(source)[1:]:
+            _move(runtime, config, ref, step, on=date(2026, 11, 2) if step is Status.SENT else None)
+        for target in every:
+            with runtime.catalog.session() as session:
+                req = get_request(session, ref)
+                before = len(req.events)
+                if target in TRANSITIONS[source]:
+                    transition(session, config, req, target, actor="tester", config_dir=runtime.settings.config_dir)
+                    assert req.status == target.value and len(req.events) > before
+                    session.rollback()  # try the next target from the same state
+                else:
+                    with pytest.raises(InvalidTransition) as err:
+                        transition(session, config, req, target, actor="tester", config_dir=runtime.settings.config_dir)
+                    assert err.value.from_status == source.value and err.value.to_status == target.value
+                    assert ref in err.value.message
+                    assert req.status == source.value
+    # "received" before "sent" is refused, naming what is allowed.
+    ref = _new(runtime, config, case_id)
+    with pytest.raises(InvalidTransition) as refused:
+        _move(runtime, config, ref, Status.RECEIVED)
+    assert refused.value.allowed == ("cancelled", "sent")
+    assert refused.value.exit_code == ValidationError.exit_code
+
+
+def test_sent_records_dates_events_and_audit(runtime: Runtime, case_id: str, config: RequestConfig) -> None:
+    ref = _new(runtime, config, case_id, "foia-ice", provider="ice-foia")
+    _move(runtime, config, ref, Status.SENT, on=date(2026, 11, 20))
+    with runtime.catalog.session() as session:
+        req = get_request(session, ref)
+        assert (req.sent_on, req.due_on) == (date(2026, 11, 20), date(2026, 12, 21))
+        kinds = [(e.kind, e.from_status, e.to_status, e.actor) for e in req.events]
+        assert kinds[:2] == [("status", None, "draft", "tester"), ("status", "draft", "sent", "tester")]
+        audits = session.query(AuditEvent).filter(AuditEvent.entity == "request", AuditEvent.entity_id == ref).all()
+        assert [a.action for a in audits][:2] == ["status:draft", "status:sent"]
+    _move(runtime, config, ref, Status.EXTENDED)
+    with runtime.catalog.session() as session:
+        assert get_request(session, ref).extended_due_on == date(2027, 1, 6)
+    with pytest.raises(InvalidTransition):  # extended -> extended is not a transition
+        _move(runtime, config, ref, Status.EXTENDED)
+
+
+def test_extension_refused_when_the_rule_allows_none(runtime: Runtime, case_id: str, config: RequestConfig) -> None:
+    ref = _new(runtime, config, case_id, "school", provider="ps-example")
+    _move(runtime, config, ref, Status.SENT, on=date(2026, 11, 2))
+    with pytest.raises(ValidationError):
+        _move(runtime, config, ref, Status.EXTENDED)
+    _move(runtime, config, ref, Status.EXTENDED, new_due=date(2027, 1, 15))  # the school's own date
+    with runtime.catalog.session() as session:
+        assert get_request(session, ref).extended_due_on == date(2027, 1, 15)
+
+
+def test_at_risk_flagged_the_day_it_is_sent(runtime: Runtime, case_id: str, config: RequestConfig) -> None:
+    """The fictional case's hearing is 2027-03-04 (individual): filing deadline 30 days before, 2027-02-02."""
+    early = _new(runtime, config, case_id, "medical")
+    _move(runtime, config, early, Status.SENT, on=date(2026, 11, 2))  # due 2026-12-02: in time
+    late = _new(runtime, config, case_id, "foreign-civil", provider="registro-civil-oaxaca")
+    _move(runtime, config, late, Status.SENT, on=date(2026, 12, 21))  # due 60 days later: 2027-02-19, too late
+    extended = _new(runtime, config, case_id, "medical")
+    _move(runtime, config, extended, Status.SENT, on=date(2026, 12, 15))  # due 2027-01-14: in time...
+    with runtime.catalog.session() as session:
+        assert not get_request(session, early).at_risk
+        assert get_request(session, late).at_risk
+        assert any(e.kind == "note" and "At risk" in (e.note or "") for e in get_request(session, late).events)
+        assert not get_request(session, extended).at_risk
+    _move(runtime, config, extended, Status.EXTENDED)  # ...until extended to 2027-02-13
+    with runtime.catalog.session() as session:
+        assert get_request(session, extended).at_risk
+        flagged = {r.id for r in list_requests(session, case_id=case_id, at_risk=True)}
+    assert flagged == {late, extended}
+
+
+def test_mark_overdue_and_escalation_steps(runtime: Runtime, case_id: str, config: RequestConfig) -> None:
+    ref = _new(runtime, config, case_id, "medical")
+    _move(runtime, config, ref, Status.SENT, on=date(2026, 10, 1))  # due 2026-10-31
+    draft = _new(runtime, config, case_id, "medical")
+    with runtime.catalog.session() as session:
+        cfg_dir = runtime.settings.config_dir
+        assert mark_overdue(session, config, date(2026, 10, 31), actor="run", config_dir=cfg_dir) == []  # due today
+        assert mark_overdue(session, config, date(2026, 11, 1), actor="run", config_dir=cfg_dir) == [ref]
+        assert mark_overdue(session, config, date(2026, 11, 1), actor="run", config_dir=cfg_dir) == []  # idempotent
+        req = get_request(session, ref)
+        assert req.status == "overdue"
+        assert [s.step for s in due_escalation_steps(config, req, date(2026, 11, 1))] == [1]
+        assert [s.step for s in due_escalation_steps(config, req, date(2026, 11, 20))] == [1, 2, 3]
+        assert {r.id for r in list_requests(session, overdue=True)} == {ref}
+        assert draft not in {r.id for r in list_requests(session, due_within=365)}
+
+
+# Matching -------------------------------------------------------------------------------------------------------
+def test_find_references_tolerates_what_ocr_and_people_do() -> None:
+    assert find_references("Re: RQ-7KX4M2PA and rq-7kx4m2pa, RQ 9YXARW77; RQ–2MQH6P3V") == [
+        "RQ-7KX4M2PA",
+        "RQ-9YXARW77",
+        "RQ-2MQH6P3V",
+    ]
+    assert find_references("XRQ-7KX4M2PA RQ-7KX4M2PAB RQ-0KX4M2PA") == []  # glued, too long, 0 is not in the code
+    assert normalise_reference("7kx4m2pa") == "RQ-7KX4M2PA"
+
+
+def _doc(runtime: Runtime, case_id: str, name: str, sha: str, text: str = "") -> str:
+    from tasks.catalog import Page
+
+    with runtime.catalog.session() as session:
+        doc = Document(
+            id=f"D-T{sha[:7].upper()}", case_id=case_id, sha256=sha * 8, original_name=name, size_bytes=1,
+            kind="pdf", status="ready", page_count=1,
+        )  # fmt: skip
+        doc.pages = [Page(number=1, width_pt=612, height_pt=792, text=text)]
+        session.add(doc)
+        return doc.id
+
+
+def test_match_by_file_name_subject_and_text_else_inbox(runtime: Runtime, case_id: str, config: RequestConfig) -> None:
+    from tasks.requests import route_document
+
+    ref = _new(runtime, config, case_id)
+    _move(runtime, config, ref, Status.SENT, on=date(2026, 11, 2))
+    by_name = _doc(runtime, case_id, f"scan_{ref.lower()}.pdf", "a1b2c3d4")
+    by_subject = _doc(runtime, case_id, "records.pdf", "b1b2c3d4")
+    by_text = _doc(runtime, case_id, "scan0001.pdf", "c1b2c3d4", text=f"RETURN COVER SHEET\n{ref}\nDue by")
+    nothing = _doc(runtime, case_id, "scan0002.pdf", "d1b2c3d4", text="Discharge summary, no code")
+    unknown = _doc(runtime, case_id, "RQ-ZZZZZZZZ.pdf", "e1b2c3d4")
+    with runtime.catalog.session() as session:
+        assert match_document(session, session.get(Document, by_name)).matched_by == "filename"  # type: ignore[arg-type]
+        m = match_document(session, session.get(Document, by_subject), subject=f"Re: {ref} records")  # type: ignore[arg-type]
+        assert (m.request_id, m.matched_by) == (ref, "subject")
+        assert match_document(session, session.get(Document, by_text)).matched_by == "text"  # type: ignore[arg-type]
+        assert match_document(session, session.get(Document, nothing)).request_id is None  # type: ignore[arg-type]
+        m2 = match_document(session, session.get(Document, unknown))  # type: ignore[arg-type]
+        assert m2.request_id is None and m2.candidates == ("RQ-ZZZZZZZZ",)
+        args = {"actor": "inbox", "config_dir": runtime.settings.config_dir, "source": "folder"}
+        linked = route_document(session, config, session.get(Document, by_text), source_ref="a", **args)  # type: ignore[arg-type]
+        waiting = route_document(session, config, session.get(Document, nothing), source_ref="b", **args)  # type: ignore[arg-type]
+        again = route_document(session, config, session.get(Document, by_text), source_ref="a", **args)  # type: ignore[arg-type]
+        assert (linked.status, linked.request_id, linked.matched_by) == ("linked", ref, "text")
+        assert again.id == linked.id  # processed once
+        assert (waiting.status, waiting.request_id) == ("unassigned", None)
+        req = get_request(session, ref)
+        assert req.status == "partially-received"  # an automatic match: a person confirms it is complete
+        received = [e.document_id for e in req.events if e.kind == "received"]
+        assert received == [by_text]
+        assert session.query(InboxItem).filter_by(status="unassigned").count() == 1
+
+
+def test_unknown_reference_is_a_typed_error(runtime: Runtime) -> None:
+    with runtime.catalog.session() as session, pytest.raises(RequestNotFound):
+        get_request(session, "RQ-22222222")
+
+
+def test_request_checks_provider_channel_and_advocate(runtime: Runtime, case_id: str, config: RequestConfig) -> None:
+    with pytest.raises(ValidationError):
+        _new(runtime, config, case_id, "medical", provider="no-such-provider")
+    with pytest.raises(ValidationError):
+        _new(runtime, config, case_id, "dental")
+    with pytest.raises(ValidationError):
+        _new(runtime, config, case_id, "medical", advocate="nobody")
+    ref = _new(runtime, config, case_id, "medical", provider="clinica-esperanza", channel="mail")
+    ref2 = _new(runtime, config, case_id, "foia-uscis", provider="uscis-foia")
+    with runtime.catalog.session() as session:
+        req = session.get(RecordRequest, ref)
+        assert req is not None and (req.language, req.channel, req.advocate) == ("es", "mail", "avega")
+        assert session.get(RecordRequest, ref2).language == "en"  # type: ignore[union-attr]
+        assert session.query(RequestEvent).filter_by(request_id=ref).count() == 1
+    assert date.today() - timedelta(days=1) < date.today()
