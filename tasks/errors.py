@@ -229,3 +229,27 @@ class MailRejected(MailError):
 
 class MailConfigError(ConfigError):
     """The mail settings do not work: authentication refused, TLS not offered, no sender address."""
+
+
+# Record requests -------------------------------------------------------------------------------------------
+class RequestNotFound(NotFoundError):
+    def __init__(self, ref: str) -> None:
+        super().__init__(
+            f"No record request with reference {ref!r}. Run `casefile request list` to see the references."
+        )
+        self.ref = ref
+
+
+class InvalidTransition(ValidationError):
+    """A status change the request lifecycle does not allow (no "received" before "sent")."""
+
+    def __init__(self, request_id: str, from_status: str, to_status: str, allowed: tuple[str, ...]) -> None:
+        can = ", ".join(allowed) if allowed else "nothing (it is final)"
+        super().__init__(
+            f"Record request {request_id} is {from_status!r}; it cannot become {to_status!r}. From {from_status!r} "
+            f"it can become: {can}."
+        )
+        self.request_id = request_id
+        self.from_status = from_status
+        self.to_status = to_status
+        self.allowed = allowed

@@ -111,6 +111,28 @@ def format_date(value: date | datetime | str) -> str:
     return f"{_MONTHS[d.month - 1]} {d.day}, {d.year}"
 
 
+_MESES = (
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+)
+
+
+def format_date_es(value: date | datetime | str) -> str:
+    """2027-03-04 -> '4 de marzo de 2027' (Spanish letters and forms)."""
+    d = _as_date(value)
+    return f"{d.day} de {_MESES[d.month - 1]} de {d.year}"
+
+
 def format_time(value: time | datetime | str) -> str:
     """09:00 -> '9:00 AM'; 13:30 -> '1:30 PM'."""
     t = value.time() if isinstance(value, datetime) else value
@@ -150,6 +172,7 @@ def make_environment(templates_dir: Path, override_dir: Path | None = None) -> j
     env.filters.update(
         {
             "format_date": format_date,
+            "format_date_es": format_date_es,
             "format_time": format_time,
             "a_number": format_a_number_filter,
             "page_range": page_range,
