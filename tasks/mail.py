@@ -365,6 +365,18 @@ def send_once(
         log.warning("mail %s (request %s) failed: %s", key_hash, request_id or "-", exc.log_summary())
         raise
     # Any other exception (a bug, an interrupt) leaves the claim as it is: pending, attempt counted; next run retries.
+    refused_to = set(result.refused) & set(normalise_recipients(message.to))
+    if refused_to:
+        # The main recipient (the provider) refused, a copy (the advocate) took it: for the ledger that is a refusal,
+        # so the message goes again, to every recipient, once the address is corrected.
+        record(REJECTED, "MailRejected")
+        log.warning("mail %s (request %s) rejected for its main recipient", key_hash, request_id or "-")
+        raise MailRejected(
+            f"{_where(settings)} refused the main recipient address of the e-mail {key_hash} (request "
+            f"{request_id or '-'}); the copies went out. Check the address in config/providers.toml; it is not "
+            "retried until the address changes.",
+            tuple(sorted(refused_to)),
+        )
     record(SENT, None, result.refused)
     log.info("mail %s (request %s) sent, attempt %d", key_hash, request_id or "-", attempts)
     return SendOutcome(dedupe_key, "sent", message_id, attempts, mail_id, result.refused)
