@@ -1,0 +1,140 @@
+"""The overdue check as a Prefect flow: `chase-overdue`, served on a cron schedule by `casefile serve`.
+
+The same steps as tasks/chase.py ``run_chase``, each a task: one per request (so one request's retries do not
+repeat another's e-mails) and one per advocate's digest. Only ``MailTransientError`` is retried; a refused address
+is reported, never retried. Every send goes through the outbound_mail ledger, so a retried task or a re-run flow
+never sends an e-mail twice. Parameters, results and the artifact carry request ids, dates and counts only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from prefect import State, flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from tasks import chase
+from tasks.errors import MailTransientError, ValidationError
+from tasks.runtime import get_runtime
+
+ARTIFACT_KEY = "chase-overdue"
+
+
+def retry_if_mail_transient(_task: Any, _task_run: Any, state: State[Any]) -> bool:
+    """Retry an SMTP server that is down, slow or says 4xx; never a refused address, a bad template or a bug."""
+    try:
+        state.result()
+    except MailTransientError:
+        return True
+    except BaseException:
+        return False
+    return False
+
+
+@task(name="plan-chase", persist_result=False, cache_policy=NO_CACHE)
+def plan_task(today: date) -> dict[str, list[str]]:
+    plan = chase.plan_chase(get_runtime(), today)
+    return {"overdue_marked": plan.overdue_marked, "request_ids": plan.request_ids, "advocates": plan.advocates}
+
+
+@task(
+    name="chase-request",
+    task_run_name="chase-{request_id}",
+    retries=2,
+    retry_delay_seconds=[10, 60],
+    retry_condition_fn=retry_if_mail_transient,
+    persist_result=False,
+    cache_policy=NO_CACHE,
+)
+def chase_request_task(request_id: str, today: date) -> dict[str, Any]:
+    return asdict(chase.chase_request(get_runtime(), request_id, today))
+
+
+@task(
+    name="send-digest",
+    retries=2,
+    retry_delay_seconds=[10, 60],
+    retry_condition_fn=retry_if_mail_transient,
+    persist_result=False,
+    cache_policy=NO_CACHE,
+)
+def digest_task(advocate: str, today: date) -> str:
+    return chase.send_digest(get_runtime(), advocate, today)
+
+
+def parse_today(value: str | None, timezone: str) -> date:
+    if value is None:
+        return datetime.now(ZoneInfo(timezone)).date()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(f"The date {value!r} is not a date; write it as YYYY-MM-DD.") from None
+
+
+def summary_markdown(summary: chase.ChaseSummary) -> str:
+    rows = "\n".join(f"| {key.replace('_', ' ')} | {value} |" for key, value in summary.counts().items())
+    parts = [f"# Overdue check {summary.today.isoformat()}", "", "| what | count |", "|---|---|", rows, ""]
+    for title, ids in (
+        ("Became overdue", summary.overdue_marked),
+        ("Follow-ups e-mailed", summary.followups_emailed),
+        ("Letters to print and mail", summary.letters_to_post),
+        ("Escalated", summary.escalated),
+        ("Refused for good", summary.rejected),
+        ("Left for the next run", summary.failed),
+    ):
+        if ids:
+            parts += [f"**{title}:** " + ", ".join(ids), ""]
+    return "\n".join(parts)
+
+
+@flow(name="chase-overdue", persist_result=False)
+def chase_overdue(today: str | None = None) -> dict[str, int]:
+    """Mark overdue requests, send the follow-ups and escalations due, and one digest per advocate.
+
+    ``today`` (YYYY-MM-DD) replays a given day; default: today in the ``chase_timezone`` setting.
+    """
+    logger = get_run_logger()
+    rt = get_runtime()
+    day = parse_today(today, rt.settings.chase_timezone)
+    interval = rt.settings.mail_send_interval
+    summary = chase.ChaseSummary(day)
+    with chase.chase_lock(rt.settings.home):
+        plan = plan_task(day)
+        summary.overdue_marked = plan["overdue_marked"]
+        for request_id in plan["request_ids"]:
+            try:
+                result = chase.RequestResult(**chase_request_task(request_id, day))
+            except MailTransientError:
+                summary.failed.append(request_id)
+                continue
+            summary.add(result)
+            if result.sends and interval:
+                time.sleep(interval)
+        for advocate in plan["advocates"]:
+            try:
+                status = digest_task(advocate, day)
+            except MailTransientError:
+                summary.failed.append("digest")
+                continue
+            if status == "sent":
+                summary.digests_sent += 1
+                summary.emails_sent += 1
+            elif status == "rejected":
+                summary.rejected.append("digest")
+    create_markdown_artifact(
+        key=ARTIFACT_KEY,
+        markdown=summary_markdown(summary),
+        description=f"Overdue check {day.isoformat()}: " + ", ".join(f"{k} {v}" for k, v in summary.counts().items()),
+    )
+    logger.info("overdue check %s: %s", day.isoformat(), summary.counts())
+    if summary.failed:
+        raise MailTransientError(
+            f"{len(summary.failed)} e-mail(s) of the overdue check could not be sent now (the SMTP server); the next "
+            "run sends them. The requests concerned kept their state."
+        )
+    return summary.counts()
