@@ -161,6 +161,7 @@ def receive_files(
                 config_dir=rt.settings.config_dir,
                 subject=(subjects or {}).get(ref),
                 qr_reader=reader,
+                file_name=Path(ref).name,
             )
             if routed.status == "linked":
                 result.linked.append(document.id)

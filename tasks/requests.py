@@ -428,13 +428,15 @@ def match_document(
     *,
     subject: str | None = None,
     qr_reader: Any = None,
+    file_name: str | None = None,
 ) -> Match:
     """Which request of the document's case ``document`` answers, by the reference code in (in this order) its
     file name, the e-mail ``subject``, the text of its first pages (text layer or OCR, from the catalog), or a
-    QR code on those pages (``qr_reader(document) -> list[str]`` of decoded texts; see tasks/letters.py)."""
+    QR code on those pages (``qr_reader(document) -> list[str]`` of decoded texts; see tasks/letters.py).
+    ``file_name``: the name the file arrived under (default: the name it was first stored under)."""
     seen: list[str] = []
     sources: list[tuple[str, Any]] = [
-        ("filename", lambda: document.original_name),
+        ("filename", lambda: file_name or document.original_name),
         ("subject", lambda: subject or ""),
         ("text", lambda: "\n".join(_first_pages_text(session, document.id))),
     ]
@@ -471,6 +473,7 @@ def route_document(
     config_dir: Path,
     subject: str | None = None,
     qr_reader: Any = None,
+    file_name: str | None = None,
 ) -> InboxItem:
     """Match an arrived document and record where it went: linked to its request, or into the case's inbox
     (``status`` "unassigned") for a person to assign. Idempotent per (source, source_ref, sha256)."""
@@ -492,7 +495,13 @@ def route_document(
         )
         session.add(item)
         return item
-    match = match_document(session, document, subject=subject, qr_reader=qr_reader)
+    earlier = session.scalar(
+        select(InboxItem).where(InboxItem.document_id == document.id, InboxItem.status == "linked").limit(1)
+    )
+    if earlier is not None:  # the same bytes arrived before and were linked: same document, same request
+        match = Match(earlier.request_id, "duplicate")
+    else:
+        match = match_document(session, document, subject=subject, qr_reader=qr_reader, file_name=file_name)
     item = InboxItem(
         case_id=document.case_id,
         source=source,

@@ -1,0 +1,230 @@
+"""Record-request letters (real PDFs), e-mail to a loopback SMTP server, and what comes back: QR codes read with
+zxing-cpp, OCR of a rasterised cover sheet with real Tesseract, the inbox poller."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import shutil
+import subprocess
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from pypdf import PdfReader
+
+from tasks.catalog import Document, InboxItem, OutboundMail, RecordRequest
+from tasks.errors import MailTransientError
+from tasks.letters import read_qr_codes
+from tasks.reqconfig import load_request_config
+from tasks.reqsend import new_request, request_config, send_request
+from tasks.settings import REPO_ROOT
+
+if TYPE_CHECKING:
+    from tasks.mailserver import LoopbackSmtp
+    from tasks.runtime import Runtime
+
+SAMPLE = REPO_ROOT / "tests" / "resources" / "sample"
+HOSTILE = '<b>ER visit</b> & "2024-05" <script>'
+
+
+def pdf_text(path: Path) -> str:
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+
+
+def _fetch(runtime: Runtime, document_id: str | None, dest: Path) -> Path:
+    assert document_id is not None
+    with runtime.catalog.session() as session:
+        doc = session.get(Document, document_id)
+        assert doc is not None and doc.original_key is not None
+        runtime.store.download(doc.original_key, dest, expected_sha256=doc.sha256)
+    return dest
+
+
+def _request(runtime: Runtime, request_id: str) -> RecordRequest:
+    with runtime.catalog.session() as session:
+        req = session.get(RecordRequest, request_id)
+        assert req is not None
+        return req
+
+
+def test_english_letter_and_authorization_are_real_pdfs(runtime: Runtime, case_id: str, tmp_path: Path) -> None:
+    out = new_request(
+        runtime, case_id=case_id, record_type="medical", provider="metro-general", records=HOSTILE,
+        sent_on=date(2026, 11, 20), actor="tester",
+    )  # fmt: skip
+    ref = out["id"]
+    assert out["status"] == "sent" and out["due_on"] == "2026-12-20" and not out["mailed"]
+    req = _request(runtime, ref)
+    letter = _fetch(runtime, req.letter_document_id, tmp_path / "letter.pdf")
+    text = pdf_text(letter)
+    assert ref in text and "December 20, 2026" in text and "45 CFR 164.524" in text
+    assert HOSTILE in " ".join(text.split())  # escaped: the markup is printed as text, not interpreted
+    assert "RETURN COVER SHEET" in text and "Send to / Enviar a" in text
+    assert len(PdfReader(letter).pages) >= 2
+    auth = " ".join(pdf_text(_fetch(runtime, req.authorization_document_id, tmp_path / "auth.pdf")).split())
+    assert "AUTHORIZATION TO RELEASE PROTECTED HEALTH INFORMATION" in auth and ref in auth
+    # The letters are documents of the case, with a SHA-256, of type "request".
+    with runtime.catalog.session() as session:
+        docs = [session.get(Document, d) for d in out["documents"]]
+        assert all(d is not None and d.doc_type == "request" and len(d.sha256) == 64 for d in docs)
+    # The QR code on the cover sheet reads back as the reference code.
+    assert read_qr_codes(letter) == [ref]
+
+
+def test_spanish_letter_for_a_spanish_provider(runtime: Runtime, case_id: str, tmp_path: Path) -> None:
+    out = new_request(
+        runtime, case_id=case_id, record_type="foreign-civil", provider="registro-civil-oaxaca",
+        records="Acta de nacimiento", sent_on=date(2026, 11, 20), actor="tester",
+    )  # fmt: skip
+    assert out["language"] == "es" and out["due_on"] == "2027-01-19"
+    text = pdf_text(_fetch(runtime, _request(runtime, out["id"]).letter_document_id, tmp_path / "carta.pdf"))
+    assert "Estimados señores" in text and "19 de enero de 2027" in text and out["id"] in text
+    assert out["authorization_document_id"] is None  # foreign civil records need no authorization form
+
+
+def test_support_letter_sends_the_bilingual_guide(runtime: Runtime, case_id: str, tmp_path: Path) -> None:
+    out = new_request(
+        runtime, case_id=case_id, record_type="support-letter", provider="tio-ejemplo", sent_on=date(2026, 11, 2),
+        actor="tester",
+    )  # fmt: skip
+    guide_id = out["documents"][1]
+    guide = " ".join(pdf_text(_fetch(runtime, guide_id, tmp_path / "guide.pdf")).split())
+    assert "HOW TO WRITE A LETTER OF SUPPORT" in guide and "CÓMO ESCRIBIR UNA CARTA DE APOYO" in guide
+    assert "perjury" in guide and "perjurio" in guide
+
+
+def test_email_request_sent_once_and_failed_send_stays_draft(
+    smtp_server: LoopbackSmtp, home: Path, tmp_path: Path
+) -> None:
+    from tasks.cases import create_case, fictional_case
+    from tasks.runtime import get_runtime
+
+    runtime = get_runtime()  # after the SMTP settings are in the environment
+    with runtime.catalog.session() as session:
+        case_id = create_case(session, fictional_case()).id
+    out = new_request(runtime, case_id=case_id, record_type="medical", provider="metro-general", actor="tester")
+    ref = out["id"]
+    assert out["status"] == "sent" and out["mailed"] and out["sent_on"] == date.today().isoformat()
+    assert smtp_server.wait_for(1)
+    [message] = smtp_server.messages
+    assert ref in message.subject and "Maria" not in message.subject  # no client name in the subject
+    assert "him-requests@metro-general.example.org" in message.rcpt_tos
+    attachments = message.attachments()
+    assert len(attachments) == 2
+    for name, mime, data in attachments:
+        assert mime == "application/pdf" and name.startswith(ref)
+        assert len(PdfReader(io.BytesIO(data)).pages) >= 1
+    # Sending again changes nothing and mails nothing.
+    config = request_config(runtime)
+    again = send_request(runtime, config, ref, actor="tester")
+    assert not again.mailed and len(smtp_server.messages) == 1
+    with runtime.catalog.session() as session:
+        row = session.query(OutboundMail).filter_by(dedupe_key=f"request:{ref}:initial").one()
+        assert (row.status, row.attempts, row.request_id) == ("sent", 1, ref)
+
+    # The SMTP server cannot be reached: the request stays a draft, the error is transient, a later send works.
+    from tasks.mailserver import free_port
+    from tasks.settings import load_settings
+
+    unreachable = get_runtime(load_settings(smtp_port=free_port()))  # same catalog, a port nobody listens on
+    with pytest.raises(MailTransientError):
+        new_request(unreachable, case_id=case_id, record_type="school", provider="ps-example", actor="tester")
+    with runtime.catalog.session() as session:
+        draft = session.query(RecordRequest).filter_by(record_type="school").one()
+        assert (draft.status, draft.sent_on) == ("draft", None)
+        draft_id = draft.id
+    assert send_request(runtime, config, draft_id, actor="tester").mailed
+    assert _request(runtime, draft_id).status == "sent"
+    assert smtp_server.wait_for(2) and ref not in smtp_server.messages[1].subject
+
+
+def _rasterise_last_page(pdf: Path, out: Path, dpi: int = 200) -> Path:
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(str(pdf))
+    try:
+        page = document[len(document) - 1]
+        page.render(scale=dpi / 72, grayscale=True).to_pil().save(out)
+        page.close()
+    finally:
+        document.close()
+    return out
+
+
+def test_inbox_poll_matches_by_ocr_qr_and_file_name_else_inbox(
+    runtime: Runtime, case_id: str, tmp_path: Path
+) -> None:
+    """Real ingest and real Tesseract: a scanned cover sheet is matched by its OCR text, a photo of the QR code
+    alone by zxing-cpp, a file named after the code by its name, and a record without a code waits in the inbox.
+    A second poll does nothing; the files move to processed/ byte for byte."""
+    import segno
+
+    from tasks.reqinbox import PROCESSED, inbox_root, poll_inbox
+
+    config = load_request_config(runtime.settings.config_dir)
+    refs = [
+        new_request(
+            runtime, case_id=case_id, record_type=t, provider=p, sent_on=date(2026, 11, 2), actor="tester",
+            config=config,
+        )["id"]
+        for t, p in [("medical", "metro-general"), ("school", "ps-example"), ("police", "example-pd")]
+    ]  # fmt: skip
+    letter = _fetch(runtime, _request(runtime, refs[0]).letter_document_id, tmp_path / "letter.pdf")
+    folder = inbox_root(runtime) / case_id
+    folder.mkdir(parents=True)
+    _rasterise_last_page(letter, folder / "scan0001.png")  # the cover sheet, scanned: no text layer
+    segno.make(refs[1], error="m").save(str(folder / "IMG_0002.png"), scale=8, border=4)  # the QR code alone
+    shutil.copy(SAMPLE / "medical_record_en.pdf", folder / f"{refs[2]} police report.pdf")
+    shutil.copy(SAMPLE / "medical_record_en.pdf", folder / "unlabelled.pdf")  # same bytes, no code
+    hashes = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+
+    result = poll_inbox(runtime, config, actor="inbox")
+    assert result.files == 4 and len(set(result.linked)) == 3 and result.inbox == [] and result.skipped == 0
+    with runtime.catalog.session() as session:
+        items = {i.source_ref.split("/", 1)[1]: i for i in session.query(InboxItem).all()}
+        assert (items["scan0001.png"].request_id, items["scan0001.png"].matched_by) == (refs[0], "text")
+        assert (items["IMG_0002.png"].request_id, items["IMG_0002.png"].matched_by) == (refs[1], "qr")
+        police = items[f"{refs[2]} police report.pdf"]
+        assert (police.request_id, police.matched_by) == (refs[2], "filename")
+        # The same bytes under another name are one document (intake deduplicates), already linked.
+        unlabelled = items["unlabelled.pdf"]
+        assert (unlabelled.document_id, unlabelled.matched_by) == (police.document_id, "duplicate")
+        for ref in refs:
+            assert session.get(RecordRequest, ref).status == "partially-received"  # type: ignore[union-attr]
+
+    moved = folder / PROCESSED
+    assert sorted(p.name for p in folder.iterdir() if p.is_file()) == []
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in moved.iterdir()} == hashes
+    assert poll_inbox(runtime, config, actor="inbox").files == 0  # nothing new
+
+
+def test_unmatched_file_waits_in_the_inbox(runtime: Runtime, case_id: str) -> None:
+    from tasks.reqinbox import inbox_root, poll_inbox
+    from tasks.requests import assign_inbox_item, inbox_items
+
+    config = load_request_config(runtime.settings.config_dir)
+    ref = new_request(
+        runtime, case_id=case_id, record_type="medical", provider="metro-general", sent_on=date(2026, 11, 2),
+        actor="tester", config=config,
+    )["id"]  # fmt: skip
+    folder = inbox_root(runtime) / case_id
+    folder.mkdir(parents=True)
+    shutil.copy(SAMPLE / "medical_record_en.pdf", folder / "from_hospital.pdf")
+    result = poll_inbox(runtime, config, actor="inbox")
+    assert result.linked == [] and len(result.inbox) == 1
+    with runtime.catalog.session() as session:
+        [waiting] = inbox_items(session, case_id)
+        assert waiting.document_id == result.inbox[0]
+        assign_inbox_item(
+            session, config, result.inbox[0], ref, actor="tester", config_dir=runtime.settings.config_dir,
+            complete=True,
+        )  # fmt: skip
+    with runtime.catalog.session() as session:
+        assert inbox_items(session, case_id) == []
+        req = session.get(RecordRequest, ref)
+        assert req is not None and req.status == "received"
+        assert [e.document_id for e in req.events if e.kind == "received"] == result.inbox
