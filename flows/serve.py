@@ -236,6 +236,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = load_settings()
     if args[:1] == ["runner"]:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per API call otherwise
         run_runner(settings)
         return
     try:
