@@ -47,6 +47,7 @@ from tasks.reqconfig import Channel, EscalationStep, RequestConfig, load_request
 from tasks.requests import OPEN_STATUSES, Status, due_escalation_steps, effective_due, mark_overdue, record_followup
 
 if TYPE_CHECKING:
+    from tasks.mailserver import ReceivedMessage
     from tasks.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -434,3 +435,17 @@ def run_chase(runtime: Runtime, today: date) -> ChaseSummary:
                 summary.rejected.append("digest")
     log.info("chase %s: %s", today, summary.counts())
     return summary
+
+
+def chase_once_on_loopback(
+    runtime: Runtime, today: date, folder: Path | None = None
+) -> tuple[ChaseSummary, list[ReceivedMessage]]:
+    """For the demo: run the overdue check once against a loopback SMTP server started for the call (messages
+    also kept as .eml files in ``folder``). Returns the summary and what the server received."""
+    from dataclasses import replace
+
+    from tasks.mailserver import LoopbackSmtp
+
+    with LoopbackSmtp(folder=folder) as server:
+        summary = run_chase(replace(runtime, settings=server.apply(runtime.settings)), today)
+        return summary, server.messages

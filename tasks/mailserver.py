@@ -27,10 +27,13 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+
+if TYPE_CHECKING:
+    from tasks.settings import Settings
 
 # aiosmtpd logs every peer and address at INFO under "mail.log" (and a deprecation notice per login at WARNING);
 # our logs carry no addresses.
@@ -280,6 +283,21 @@ class LoopbackSmtp:
         if self.cert_path is not None:
             env["CASEFILE_SMTP_CA_FILE"] = str(self.cert_path)
         return env
+
+    def apply(self, settings: Settings) -> Settings:
+        """``settings`` with the SMTP fields pointing at this server (no login unless it asks for one)."""
+        from tasks.settings import SmtpSecurity
+
+        return settings.model_copy(
+            update={
+                "smtp_host": self.host,
+                "smtp_port": self.port,
+                "smtp_security": SmtpSecurity(self.tls or "none"),
+                "smtp_ca_file": self.cert_path,
+                "smtp_username": None,
+                "smtp_password": None,
+            }
+        )
 
     # What it received
     @property

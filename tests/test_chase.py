@@ -12,6 +12,7 @@ import sys
 import textwrap
 from collections import Counter
 from datetime import date
+from pathlib import Path
 
 import pytest
 from conftest import A_NUMBER, CLIENT_NAME
@@ -272,3 +273,12 @@ def test_killed_mid_run_then_rerun_sends_everything_once(
         rows = list(session.scalars(select(OutboundMail)))
         assert sorted(r.status for r in rows) == ["sent"] * 4
     assert all(request(runtime, rid).escalation_step == 1 for rid in ids)
+
+
+def test_chase_once_on_loopback_for_the_demo(runtime: Runtime, case_id: str, tmp_path: Path) -> None:
+    from tasks.chase import chase_once_on_loopback
+
+    rid = new_request(runtime, case_id)
+    summary, messages = chase_once_on_loopback(runtime, date(2026, 12, 3), folder=tmp_path / "sent")
+    assert summary.followups_emailed == [f"{rid}#1"] and summary.digests_sent == 1
+    assert len(messages) == 2 and len(list((tmp_path / "sent").glob("*.eml"))) == 2
