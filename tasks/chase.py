@@ -16,8 +16,9 @@ Prefect tasks):
    letters to print and mail, and e-mails refused for good.
 
 Idempotent through the ``outbound_mail`` ledger (tasks/mail.py ``send_once``): dedupe keys
-``followup:<request>:<step>``, ``escalation:<request>:<step>`` and ``digest:<advocate>:<date>``; the letter of a step
-is rendered reproducibly (same inputs, same bytes), so storing it again finds the same document. Running the check
+``followup:<request>:step<N>`` (tasks/reqsend.py ``followup_dedupe_key``), ``escalation:<request>:<N>`` and
+``digest:<advocate>:<date>``; the letter of a step is rendered reproducibly (same inputs, same bytes), so storing it
+again finds the same document. Running the check
 twice a day, or again after a crash, sends nothing twice (see ``send_once`` for the one at-least-once window).
 Two checks never run at once on one machine (a lock file under ``$CASEFILE_HOME``).
 
@@ -44,6 +45,7 @@ from tasks.catalog import OutboundMail, RecordRequest, RequestEvent
 from tasks.errors import CasefileError, ExitCode, MailRejected, MailTransientError
 from tasks.mail import MailMessage, SendOutcome, send_once
 from tasks.reqconfig import Channel, EscalationStep, RequestConfig, load_request_config
+from tasks.reqsend import followup_dedupe_key
 from tasks.requests import OPEN_STATUSES, Status, due_escalation_steps, effective_due, mark_overdue, record_followup
 
 if TYPE_CHECKING:
@@ -204,7 +206,7 @@ def chase_request(runtime: Runtime, request_id: str, today: date, config: Reques
                     outcome = send_once(
                         runtime.catalog,
                         runtime.settings,
-                        f"followup:{request_id}:{step.step}",
+                        followup_dedupe_key(request_id, step.step),
                         message,
                         request_id=request_id,
                     )
