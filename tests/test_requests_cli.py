@@ -1,0 +1,82 @@
+"""`casefile request ...` end to end: the real console script, --json output, typed errors and exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import RESOURCES, new_case_cli, run_cli
+
+pytestmark = pytest.mark.prefect
+
+
+def cli_json(home: Path, *args: str, code: int = 0) -> Any:
+    proc = run_cli(*args, "--json", home=home)
+    assert proc.returncode == code, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_request_cli_round_trip(prefect_api: str, home: Path) -> None:
+    case_id = new_case_cli(home)
+    sent = cli_json(
+        home, "request", "new", case_id, "--type", "medical", "--provider", "metro-general", "--channel", "mail",
+        "--records", "ER visit 2024-05", "--sent", "2026-09-01",
+    )  # fmt: skip
+    ref = sent["id"]
+    assert ref.startswith("RQ-") and sent["status"] == "sent"
+    assert (sent["sent_on"], sent["due_on"], sent["at_risk"]) == ("2026-09-01", "2026-10-01", False)
+    assert sent["letter_document_id"] and sent["authorization_document_id"]
+
+    draft = cli_json(home, "request", "new", case_id, "--type", "police", "--provider", "example-pd")
+    assert draft["status"] == "draft" and draft["channel"] == "portal"
+
+    listed = cli_json(home, "request", "list", "--case", case_id)
+    assert [r["id"] for r in listed] == [ref, draft["id"]]  # soonest due first; drafts last
+    assert [r["id"] for r in cli_json(home, "request", "list", "--overdue")] == [ref]
+
+    # No "received" before "sent": a typed error, exit 2, one JSON document naming the request.
+    refused = cli_json(home, "request", "update", draft["id"], "--status", "received", code=2)
+    assert refused["error"]["type"] == "InvalidTransition" and draft["id"] in refused["error"]["message"]
+    missing = cli_json(home, "request", "show", "RQ-22222222", code=3)
+    assert missing["error"]["type"] == "RequestNotFound"
+
+    updated = cli_json(home, "request", "update", ref, "--status", "acknowledged", "--note", "Called HIM office")
+    assert updated["status"] == "acknowledged" and updated["events"][-1]["note"] == "Called HIM office"
+
+    received = cli_json(home, "request", "receive", ref, str(RESOURCES / "sample" / "medical_record_en.pdf"))
+    assert received["status"] == "received" and len(received["linked_documents"]) == 1
+    assert received["ingest"]["counts"] == {"stored": 1}
+
+    shown = cli_json(home, "request", "show", ref)
+    kinds = [(e["kind"], e["to"]) for e in shown["events"]]
+    assert kinds[0] == ("status", "draft") and ("status", "sent") in kinds and kinds[-1] == ("status", "received")
+    assert any(e["kind"] == "received" and e["document_id"] == received["linked_documents"][0] for e in shown["events"])
+    assert shown["allowed_next"] == ["closed"]
+    docs = cli_json(home, "docs", case_id)
+    assert {d["type"] for d in docs} == {"request", "medical"}
+
+    # The draft is sent by hand through the portal, then recorded.
+    portal = cli_json(home, "request", "send", draft["id"], "--on", "2026-11-20")
+    assert (portal["status"], portal["sent_on"], portal["mailed"]) == ("sent", "2026-11-20", False)
+    assert cli_json(home, "request", "inbox", case_id) == {"case_id": case_id, "items": []}
+
+
+def test_poll_inbox_flow_links_by_file_name(prefect_api: str, home: Path) -> None:
+    """The scheduled flow: files in $CASEFILE_HOME/inbox/<CASE-ID>/ go through the ingest flow and get linked."""
+    import shutil
+
+    from flows.requests import poll_inbox_flow
+
+    case_id = new_case_cli(home)
+    ref = cli_json(
+        home, "request", "new", case_id, "--type", "school", "--provider", "ps-example", "--sent", "2026-11-02"
+    )["id"]
+    folder = home / "inbox" / case_id
+    folder.mkdir(parents=True)
+    shutil.copy(RESOURCES / "sample" / "medical_record_en.pdf", folder / f"{ref}.pdf")
+    summary = poll_inbox_flow()
+    assert (summary["files"], summary["linked"], summary["requests"]) == (1, 1, [ref])
+    assert poll_inbox_flow()["files"] == 0
+    assert cli_json(home, "request", "show", ref)["status"] == "partially-received"
