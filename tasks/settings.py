@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     database_url: str = ""  # default: sqlite file under home
     config_dir: Path = REPO_ROOT / "config"
     templates_dir: Path = REPO_ROOT / "templates"
+    template_overrides: Path | None = None  # a practice's own copies of templates, searched before templates_dir
 
     storage_backend: StorageBackend = StorageBackend.LOCAL
     storage_path: Path | None = None  # default: home/objects
