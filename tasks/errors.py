@@ -142,6 +142,20 @@ class ToolMissing(ToolError):
     exit_code = ExitCode.CONFIG
 
 
+class PacketCheckError(ValidationError):
+    """A file given to the pre-filing check (`casefile packet check`) cannot be read as a PDF at all: missing,
+    corrupt, truncated or not a PDF. Names the file, never its content. Problems found inside a readable PDF
+    are findings in the check's report, not errors."""
+
+    def __init__(self, file: str, problem: str) -> None:
+        super().__init__(
+            f"{file} cannot be checked: {problem}. Check that it is the complete PDF (download or copy it again), "
+            "or rebuild the packet."
+        )
+        self.file = file
+        self.problem = problem
+
+
 # Search ----------------------------------------------------------------------------------------------------
 # Messages never repeat the query: it may hold a client's name. Positions are 1-based character numbers.
 SEARCH_SYNTAX_HELP = (

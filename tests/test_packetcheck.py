@@ -1,0 +1,481 @@
+"""The pre-filing check (tasks/packetcheck.py) on real PDFs: small packets laid out with WeasyPrint (the exhibit
+list from the real template), bookmarks and page labels added with pikepdf, then broken one way at a time."""
+
+from __future__ import annotations
+
+import copy
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pikepdf
+import pytest
+
+from tasks.errors import ConfigError, PacketCheckError
+from tasks.packetcheck import CheckReport, Finding, _Geometry, check_packet, load_profile
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "config"
+DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+ENGLISH = (
+    "The respondent went to the clinic on several occasions after the attack. The physician noted bruises on "
+    "both arms and recommended rest and follow-up visits at the same clinic."
+)
+SPANISH = (
+    "El señor fue amenazado de muerte por miembros de la pandilla en su barrio. La policía no hizo nada para "
+    "protegerlo y su familia tuvo que huir de la ciudad durante la noche."
+)
+
+
+@dataclass
+class Ex:
+    label: str
+    title: str
+    pages: list[str]  # body text of each document page
+    translation: list[str] | None = None  # English translation pages; a certificate page follows
+
+
+@dataclass
+class Plan:
+    """Where everything landed: 0-based page indexes, and the outline the builder would write."""
+
+    bands: list[str | None] = field(default_factory=list)
+    bodies: list[str] = field(default_factory=list)
+    outline: list[tuple[str, int, list[tuple[str, int]]]] = field(default_factory=list)
+    ranges: dict[str, tuple[int, int]] = field(default_factory=dict)  # label -> first, last (0-based)
+
+
+EXHIBITS = [
+    Ex("A", "Medical record", [ENGLISH, ENGLISH]),
+    Ex("B", "Police report", [SPANISH, SPANISH], translation=[ENGLISH]),
+    Ex("1", "Country conditions report", [ENGLISH]),
+]
+
+
+def _plan(profile: str, exhibits: Sequence[Ex]) -> Plan:
+    plan = Plan()
+    eoir = profile == "eoir"
+    front = ["Cover page", "Index of Exhibits"] if eoir else ["Cover letter", "Exhibit Index"]
+    for title in front:
+        plan.outline.append((title, len(plan.bodies), []))
+        plan.bodies.append("LIST" if "Index" in title else f"<h1>{title}</h1>")
+    for ex in exhibits:
+        first = len(plan.bodies)
+        children: list[tuple[str, int]] = []
+        if eoir:
+            plan.bodies.append(f"<h1>Exhibit {ex.label}</h1>")
+        if ex.translation is not None:
+            children.append(("Document", len(plan.bodies)))
+        plan.bodies += [f"<p>{text}</p>" for text in ex.pages]
+        if ex.translation is not None:
+            children.append(("English translation", len(plan.bodies)))
+            plan.bodies += [f"<p>{text}</p>" for text in ex.translation]
+            children.append(("Translator's certificate", len(plan.bodies)))
+            plan.bodies.append("<h1>Certificate of Translation</h1><p>I certify that I am competent.</p>")
+        plan.outline.append((f"Exhibit {ex.label}: {ex.title}", first, children))
+        plan.ranges[ex.label] = (first, len(plan.bodies) - 1)
+    if eoir:
+        plan.outline.append(("Certificate of service", len(plan.bodies), []))
+        plan.bodies.append("<h1>Certificate of Service</h1>")
+    for g in range(len(plan.bodies)):
+        if eoir:
+            plan.bands.append(str(g + 1))
+        else:
+            owner = next((label for label, (a, b) in plan.ranges.items() if a <= g <= b), None)
+            if owner is None:
+                plan.bands.append(None)
+            else:
+                a, b = plan.ranges[owner]
+                plan.bands.append(f"Exhibit {owner}, page {g - a + 1} of {b - a + 1}")
+    return plan
+
+
+def _list_html(profile: str, exhibits: Sequence[Ex], plan: Plan, override: Mapping[str, str]) -> tuple[str, str]:
+    """The exhibit list rendered by the real template: (its stylesheet, its body)."""
+    from tasks.render import make_environment, render_html
+
+    env = make_environment(ROOT / "templates")
+    rows = []
+    for ex in exhibits:
+        a, b = plan.ranges[ex.label]
+        rows.append(
+            {
+                "tab": ex.label,
+                "title": ex.title + " issued by the authorities of the place where it happened, with a long title",
+                "date": "2024-03-05",
+                "source": "Clinic records office",
+                "first_page": a + 1,
+                "last_page": b + 1,
+            }
+        )
+    html = render_html(
+        env,
+        "packet/exhibit_list.html.j2",
+        {
+            "client": {"name": "Test Person", "a_number": "123456789"},
+            "filing_title": "Exhibits",
+            "exhibits": rows,
+            "list_title": "Index of Exhibits" if profile == "eoir" else "Exhibit Index",
+        },
+    )
+    for label, text in override.items():  # a wrong range printed in the list
+        a, b = plan.ranges[label]
+        printed = f"{a + 1}\u2013{b + 1}" if a != b else str(a + 1)
+        html = re.sub(
+            rf'(<td class="tab">{label}</td>.*?<td class="pages">){re.escape(printed)}(</td>)',
+            rf"\g<1>{text}\g<2>",
+            html,
+            count=1,
+            flags=re.DOTALL,
+        )
+    style = re.search(r"<style>(.*?)</style>", html, re.DOTALL)
+    body = re.search(r"<body>(.*)</body>", html, re.DOTALL)
+    assert style and body
+    return style[1], body[1]
+
+
+def _render(plan: Plan, list_css: str, list_body: str, out: Path, position: str) -> None:
+    """One page per body; each page's band text in a margin box of its own (a named page per page)."""
+    import weasyprint
+
+    rules = []
+    pages = []
+    for g, (body, band) in enumerate(zip(plan.bodies, plan.bands, strict=True)):
+        content = f'content: "{band}";' if band is not None else ""
+        size = "11pt" if position == "bottom-center" else "10pt"
+        rules.append(f"@page p{g} {{ @{position} {{ {content} font-size: {size}; }} }} .p{g} {{ page: p{g}; }}")
+        html = list_body if body == "LIST" else body
+        pages.append(f'<section class="p{g}" style="break-before: page">{html}</section>')
+    doc = f"<html><head><style>{list_css}\n{''.join(rules)}</style></head><body>{''.join(pages)}</body></html>"
+    weasyprint.HTML(string=doc).write_pdf(out)
+
+
+def _finish(
+    src: Path, plan: Plan, out: Path, pages: range | None = None, *, labels: bool = True, label_start: int = 1
+) -> Path:
+    """Pages ``pages`` of ``src`` with the builder's bookmarks (those that fall in the range) and page labels."""
+    with pikepdf.open(src) as pdf:
+        keep = pages if pages is not None else range(len(pdf.pages))
+        part = pikepdf.new()
+        part.pages.extend(pdf.pages[keep.start : keep.stop])
+        with part.open_outline() as outline:
+            for title, first, children in plan.outline:
+                kids = [(t, p) for t, p in children if p in keep]
+                if first not in keep and not kids:
+                    continue
+                at = first if first in keep else keep.start
+                item = pikepdf.OutlineItem(title if first in keep else f"{title} (continued)", at - keep.start)
+                for t, p in kids:
+                    item.children.append(pikepdf.OutlineItem(t, p - keep.start))
+                outline.root.append(item)
+        if labels:
+            part.Root.PageLabels = part.make_indirect(
+                pikepdf.Dictionary(
+                    Nums=pikepdf.Array([0, pikepdf.Dictionary(S=pikepdf.Name.D, St=label_start + keep.start)])
+                )
+            )
+        part.save(out)
+    return out
+
+
+def build(
+    tmp: Path,
+    *,
+    profile: str = "eoir",
+    exhibits: Sequence[Ex] = EXHIBITS,
+    bands: Mapping[int, str | None] | None = None,  # 1-based page -> band text (None: nothing)
+    list_override: Mapping[str, str] | None = None,
+    name: str = "packet.pdf",
+) -> tuple[Path, Plan]:
+    plan = _plan(profile, exhibits)
+    for page, text in (bands or {}).items():
+        plan.bands[page - 1] = text
+    css, body = _list_html(profile, exhibits, plan, list_override or {})
+    raw = tmp / f"raw-{name}"
+    _render(plan, css, body, raw, "bottom-center" if profile == "eoir" else "bottom-right")
+    return _finish(raw, plan, tmp / name, labels=profile == "eoir"), plan
+
+
+def codes(report: CheckReport) -> set[tuple[str, str, int | None]]:
+    return {(f.code, f.severity, f.page) for f in report.findings}
+
+
+def only(report: CheckReport, code: str) -> list[Finding]:
+    return [f for f in report.findings if f.code == code]
+
+
+@pytest.fixture(scope="module")
+def eoir() -> dict[str, Any]:
+    return load_profile(CONFIG, "eoir")
+
+
+@pytest.fixture(scope="module")
+def uscis() -> dict[str, Any]:
+    return load_profile(CONFIG, "uscis")
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Plan]:
+    return build(tmp_path_factory.mktemp("good"))
+
+
+@pytest.fixture
+def copy_of(good: tuple[Path, Plan], tmp_path: Path) -> Path:
+    out = tmp_path / "packet.pdf"
+    out.write_bytes(good[0].read_bytes())
+    return out
+
+
+# Profiles ---------------------------------------------------------------------------------------------------------
+def test_load_profile_unknown_name_lists_profiles() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_profile(CONFIG, "bond")
+    assert "eoir" in str(err.value) and "uscis" in str(err.value)
+    with pytest.raises(ConfigError):
+        load_profile(CONFIG, "../eoir")
+
+
+# The good packet --------------------------------------------------------------------------------------------------
+def test_good_eoir_packet_passes(good: tuple[Path, Plan], eoir: dict[str, Any]) -> None:
+    path, plan = good
+    report = check_packet([path], eoir)
+    assert report.ok, report.findings
+    assert report.findings == []
+    (row,) = report.files
+    assert row["name"] == "packet.pdf" and row["pages"] == len(plan.bodies) == 13
+    assert (row["first_number"], row["last_number"]) == (1, 13)
+    assert len(row["sha256"]) == 64 and row["bytes"] == path.stat().st_size
+    as_dict = report.to_dict()
+    assert as_dict["ok"] is True and as_dict["profile"] == "eoir" and as_dict["findings"] == []
+
+
+# Page size, size limit, encryption, fonts -------------------------------------------------------------------------
+def test_wrong_page_size_is_named(copy_of: Path, eoir: dict[str, Any]) -> None:
+    with pikepdf.open(copy_of, allow_overwriting_input=True) as pdf:
+        pdf.pages[3].MediaBox = pikepdf.Array([0, 0, 595, 842])  # A4 in a letter filing
+        pdf.save(copy_of)
+    report = check_packet([copy_of], eoir)
+    assert not report.ok
+    assert codes(report) == {("page-size", "error", 4)}
+    assert "packet.pdf" in only(report, "page-size")[0].message
+
+
+def test_rotated_page_is_read_as_viewed(copy_of: Path, eoir: dict[str, Any]) -> None:
+    with pikepdf.open(copy_of, allow_overwriting_input=True) as pdf:
+        pdf.pages[3].Rotate = 90  # landscape when viewed; its number now runs up the left edge
+        pdf.save(copy_of)
+    report = check_packet([copy_of], eoir)
+    assert ("page-orientation", "warning", 4) in codes(report)
+    assert ("page-number-missing", "error", 4) in codes(report)
+
+
+def test_geometry_maps_user_space_to_the_viewed_page() -> None:
+    g = _Geometry(100, 50, 612, 792, 90)  # CropBox offset by (100, 50), rotated 90 clockwise
+    assert g.size == (792, 612)
+    assert g.point(100 + 612, 50 + 10) == (10, 0)  # the user right edge is the viewed bottom
+    assert _Geometry(0, 0, 612, 792, 270).point(0, 10) == (782, 0)  # the user left edge is the viewed bottom
+    assert _Geometry(0, 0, 612, 792, 180).point(10, 20) == (602, 772)
+
+
+def test_size_limit(good: tuple[Path, Plan], eoir: dict[str, Any]) -> None:
+    profile = copy.deepcopy(eoir)
+    profile["size_limit"]["max_bytes"] = 1000
+    report = check_packet([good[0]], profile)
+    assert codes(report) == {("too-large", "error", None)}
+
+
+def test_encrypted_file_is_a_finding(copy_of: Path, tmp_path: Path, eoir: dict[str, Any]) -> None:
+    locked = tmp_path / "locked.pdf"
+    with pikepdf.open(copy_of) as pdf:
+        pdf.save(locked, encryption=pikepdf.Encryption(user="secret", owner="owner"))
+    report = check_packet([locked], eoir)
+    assert ("encrypted", "error", None) in codes(report)
+    assert not report.ok
+    opened = tmp_path / "open.pdf"  # opens without a password: reported, and checked all the same
+    with pikepdf.open(copy_of) as pdf:
+        pdf.save(opened, encryption=pikepdf.Encryption(user="", owner="owner"))
+    report = check_packet([opened], eoir)
+    assert codes(report) == {("encrypted", "error", None)}
+    assert report.files[0]["last_number"] == 13
+
+
+def test_font_not_embedded(copy_of: Path, eoir: dict[str, Any]) -> None:
+    with pikepdf.open(copy_of, allow_overwriting_input=True) as pdf:
+        page = pdf.pages[4]
+        helvetica = pdf.make_indirect(
+            pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica)
+        )
+        # inside a form XObject: nested resources are walked too
+        form = pikepdf.Stream(pdf, b"BT /FHelv 10 Tf 72 400 Td (Note) Tj ET")
+        form.Type = pikepdf.Name.XObject
+        form.Subtype = pikepdf.Name.Form
+        form.BBox = pikepdf.Array([0, 0, 612, 792])
+        form.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(FHelv=helvetica))
+        shared = page.Resources  # shared by every page: give this page resources of its own
+        xobjects = pikepdf.Dictionary({k: v for k, v in shared.get("/XObject", pikepdf.Dictionary()).items()})
+        xobjects.FmHelv = pdf.make_indirect(form)
+        own = pikepdf.Dictionary({k: v for k, v in shared.items() if k != "/XObject"})
+        own.XObject = xobjects
+        page.Resources = own
+        name = "/FmHelv"
+        page.contents_add(pikepdf.Stream(pdf, f"q {name} Do Q".encode()), prepend=False)
+        pdf.save(copy_of)
+    report = check_packet([copy_of], eoir)
+    (finding,) = only(report, "font-not-embedded")
+    assert (finding.severity, finding.page) == ("error", 5)
+    assert "Helvetica" in finding.message
+    assert codes(report) == {("font-not-embedded", "error", 5)}
+
+
+# Errors -----------------------------------------------------------------------------------------------------------
+def test_corrupt_or_missing_file_is_a_typed_error(tmp_path: Path, eoir: dict[str, Any]) -> None:
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(b"%PDF-1.7\nthis is not really a PDF at all\n")
+    with pytest.raises(PacketCheckError) as err:
+        check_packet([bad], eoir)
+    assert err.value.file == "bad.pdf"
+    with pytest.raises(PacketCheckError):
+        check_packet([tmp_path / "nowhere.pdf"], eoir)
+
+
+def test_damaged_structure_fails_qpdf_check(copy_of: Path, eoir: dict[str, Any]) -> None:
+    data = copy_of.read_bytes()
+    start = data.rindex(b"startxref")
+    data = data[:start] + re.sub(rb"startxref\s+\d+", b"startxref\n17", data[start:])
+    copy_of.write_bytes(data)  # readers recover by scanning the file; qpdf --check says it is damaged
+    report = check_packet([copy_of], eoir)
+    (finding,) = only(report, "qpdf-check")
+    assert finding.severity == "error"
+    assert str(copy_of.parent) not in finding.message
+
+
+# Numbering --------------------------------------------------------------------------------------------------------
+def test_missing_number(tmp_path: Path, eoir: dict[str, Any]) -> None:
+    path, _ = build(tmp_path, bands={7: None})
+    report = check_packet([path], eoir)
+    assert codes(report) == {("page-number-missing", "error", 7)}
+
+
+def test_numbers_out_of_order(tmp_path: Path, eoir: dict[str, Any]) -> None:
+    path, _ = build(tmp_path, bands={4: "5", 5: "4"})
+    report = check_packet([path], eoir)
+    gaps = {(f.code, f.page) for f in report.findings if f.code.startswith(("numbering", "page-number"))}
+    assert gaps == {("numbering-gap", 4), ("numbering-gap", 5)}  # both swapped pages, nothing after them
+    assert ("page-labels", "error", 4) in codes(report)  # the viewer's labels no longer match the print
+    assert "expected 4" in only(report, "numbering-gap")[0].message
+
+
+def test_split_packet_numbering_continues_across_parts(
+    good: tuple[Path, Plan], tmp_path: Path, eoir: dict[str, Any]
+) -> None:
+    _, plan = good
+    raw = good[0].parent / "raw-packet.pdf"
+    part1 = _finish(raw, plan, tmp_path / "packet-part01.pdf", range(0, 5))  # cover, list, exhibit A
+    part2 = _finish(raw, plan, tmp_path / "packet-part02.pdf", range(5, 13))  # exhibits B, 1, certificate
+    report = check_packet([part1, part2], eoir)
+    assert report.ok, report.findings
+    assert [(f["first_number"], f["last_number"]) for f in report.files] == [(1, 5), (6, 13)]
+
+    gap = _finish(raw, plan, tmp_path / "gap-part02.pdf", range(6, 13))  # page 6 (exhibit B's tab) lost
+    report = check_packet([part1, gap], eoir)
+    assert ("numbering-gap", "error", 1) in codes(report)
+    (finding,) = only(report, "numbering-gap")
+    assert finding.file == "gap-part02.pdf"
+
+
+def test_page_labels_must_match_printed_numbers(good: tuple[Path, Plan], tmp_path: Path, eoir: dict[str, Any]) -> None:
+    raw = good[0].parent / "raw-packet.pdf"
+    path = _finish(raw, good[1], tmp_path / "labels.pdf", label_start=2)
+    report = check_packet([path], eoir)
+    assert codes(report) == {("page-labels", "error", 1)}
+    path = _finish(raw, good[1], tmp_path / "nolabels.pdf", labels=False)
+    assert codes(check_packet([path], eoir)) == {("page-labels", "error", None)}
+
+
+# Exhibit list and outline -----------------------------------------------------------------------------------------
+def test_list_range_not_matching_outline(tmp_path: Path, eoir: dict[str, Any]) -> None:
+    path, _ = build(tmp_path, list_override={"B": "6-9"})
+    report = check_packet([path], eoir)
+    (finding,) = only(report, "range-mismatch")
+    assert (finding.severity, finding.page) == ("error", 2)  # on the exhibit list's page
+    assert "exhibit B" in finding.message and "6-10" in finding.message
+    assert codes(report) == {("range-mismatch", "error", 2)}
+
+
+def test_missing_outline(good: tuple[Path, Plan], tmp_path: Path, eoir: dict[str, Any]) -> None:
+    path = tmp_path / "flat.pdf"
+    with pikepdf.open(good[0]) as pdf:
+        del pdf.Root.Outlines
+        pdf.save(path)
+    report = check_packet([path], eoir)
+    assert ("no-outline", "error", None) in codes(report)
+
+
+# Translations -----------------------------------------------------------------------------------------------------
+def test_spanish_exhibit_without_translation(tmp_path: Path, eoir: dict[str, Any]) -> None:
+    exhibits = [EXHIBITS[0], Ex("B", "Police report", [SPANISH, SPANISH]), EXHIBITS[2]]
+    path, _ = build(tmp_path, exhibits=exhibits)
+    report = check_packet([path], eoir)
+    assert codes(report) == {("translation-missing", "error", 6)}  # at exhibit B's tab page
+    message = only(report, "translation-missing")[0].message
+    assert "exhibit B" in message and "amenazado" not in message
+
+    allowed = check_packet([path], eoir, expect_translations=False)
+    assert codes(allowed) == {("translation-missing", "warning", 6)}
+    assert allowed.ok
+
+
+# USCIS ------------------------------------------------------------------------------------------------------------
+def test_uscis_labels(tmp_path: Path, uscis: dict[str, Any]) -> None:
+    path, plan = build(tmp_path, profile="uscis", name="uscis.pdf")
+    report = check_packet([path], uscis)
+    assert report.ok, report.findings
+    assert report.findings == []
+    assert plan.bands[:3] == [None, None, "Exhibit A, page 1 of 2"]
+
+    path, _ = build(
+        tmp_path,
+        profile="uscis",
+        name="wrong.pdf",
+        bands={4: "Exhibit A, page 3 of 2", 5: None, 1: "Exhibit A, page 1 of 9"},
+    )
+    report = check_packet([path], uscis)
+    assert codes(report) == {
+        ("stamp-mismatch", "error", 4),
+        ("stamp-missing", "error", 5),
+        ("stamp-unexpected", "error", 1),
+    }
+
+
+# Performance ------------------------------------------------------------------------------------------------------
+def test_thousand_pages_in_seconds(tmp_path: Path, eoir: dict[str, Any]) -> None:
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="letter")
+    pdf.add_font("dv", fname=str(DEJAVU))
+    pdf.set_font("dv", size=11)
+    for n in range(1, 1001):
+        pdf.add_page()
+        for k in range(30):
+            pdf.text(72, 90 + 20 * k, "The respondent reported the threats to the local police, then left.")
+        pdf.text(300, 792 - 36, str(n))  # fpdf2 measures y from the top
+    raw = tmp_path / "raw.pdf"
+    pdf.output(str(raw))
+    path = tmp_path / "big.pdf"
+    with pikepdf.open(raw) as big:
+        with big.open_outline() as outline:
+            outline.root.append(pikepdf.OutlineItem("Cover page", 0))
+            outline.root.append(pikepdf.OutlineItem("Index of Exhibits", 1))
+            outline.root.append(pikepdf.OutlineItem("Certificate of service", 999))
+        big.Root.PageLabels = pikepdf.Dictionary(Nums=pikepdf.Array([0, pikepdf.Dictionary(S=pikepdf.Name.D)]))
+        big.save(path)
+    started = time.monotonic()
+    report = check_packet([path], eoir)
+    elapsed = time.monotonic() - started
+    assert report.ok, report.findings[:5]
+    assert report.files[0]["last_number"] == 1000
+    assert elapsed < 10, elapsed
