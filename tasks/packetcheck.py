@@ -826,7 +826,7 @@ class _QpdfRuns:
             raise ToolError(f"qpdf could not be started ({type(exc).__name__}). {QPDF_INSTALL_HINT}") from exc
 
     def results(self) -> list[tuple[int, str, str]]:
-        results = []
+        results: list[tuple[int, str, str]] = []
         for path, proc in zip(self.paths, self.procs, strict=True):
             remaining = max(1.0, QPDF_TIMEOUT - (time.monotonic() - self.started))
             try:
@@ -837,7 +837,7 @@ class _QpdfRuns:
                     f"`qpdf --check` of {path.name} did not finish in {QPDF_TIMEOUT:g} s; try again on a less busy "
                     "machine."
                 ) from exc
-            log.debug("qpdf --check: file %s exit %s", path.name, proc.returncode)
+            log.debug("qpdf --check: file %d of %d, exit %s", len(results) + 1, len(self.paths), proc.returncode)
             results.append((proc.returncode, stdout, stderr))
         return results
 
@@ -1000,6 +1000,29 @@ def _structure(files: Sequence[_File], cfg: _Config, out: _Findings, total: int)
                 f"{info.name}: no bookmark titled {', '.join(repr(t) for t in missing)}; the {cfg.name} profile's "
                 f"packet has bookmarks {', '.join(repr(t) for t in expected)} and one per exhibit "
                 f"('{cfg.tab_label} A: ...'). Rebuild the packet.",
+            )
+        first_exhibit = exhibits[0].entry.g if exhibits else None
+        last_exhibit = exhibits[-1].entry.g if exhibits else None
+        misplaced = [
+            e.title
+            for e in entries
+            if first_exhibit is not None
+            and last_exhibit is not None
+            and (
+                (e.title in cfg.front_titles and e.g > first_exhibit)
+                or (e.title in cfg.back_titles and e.g < last_exhibit)
+            )
+        ]
+        if misplaced:
+            info = files[0]
+            out.add(
+                "outline-mismatch",
+                ERROR,
+                info.name,
+                None,
+                f"{info.name}: the bookmark(s) {', '.join(repr(t) for t in misplaced)} are on the wrong side of the "
+                f"exhibits; the {cfg.name} profile's order is {', '.join(repr(t) for t in cfg.front_titles)}, the "
+                f"exhibits, then {', '.join(repr(t) for t in cfg.back_titles) or 'nothing'}. Rebuild the packet.",
             )
         extra = len(others) - len([t for t in others if t in expected])
         if extra:

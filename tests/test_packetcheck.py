@@ -14,7 +14,7 @@ from typing import Any
 import pikepdf
 import pytest
 
-from tasks.errors import ConfigError, PacketCheckError
+from tasks.errors import ConfigError, PacketCheckError, ToolMissing
 from tasks.packetcheck import CheckReport, Finding, _Geometry, check_packet, load_profile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -200,7 +200,13 @@ def build(
     return _finish(raw, plan, tmp / name, labels=profile == "eoir"), plan
 
 
+CONFIDENTIAL = ("Test Person", "Medical record", "Police report", "Country conditions", "amenazado", "respondent")
+
+
 def codes(report: CheckReport) -> set[tuple[str, str, int | None]]:
+    """(code, severity, page) of every finding; and no finding quotes a name, a title or page text."""
+    for finding in report.findings:
+        assert not any(secret.lower() in finding.message.lower() for secret in CONFIDENTIAL), finding.message
     return {(f.code, f.severity, f.page) for f in report.findings}
 
 
@@ -342,12 +348,22 @@ def test_corrupt_or_missing_file_is_a_typed_error(tmp_path: Path, eoir: dict[str
         check_packet([tmp_path / "nowhere.pdf"], eoir)
 
 
+def test_missing_qpdf_is_a_typed_error(
+    good: tuple[Path, Plan], eoir: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "")
+    with pytest.raises(ToolMissing) as err:
+        check_packet([good[0]], eoir)
+    assert "apt-get install qpdf" in str(err.value)
+
+
 def test_damaged_structure_fails_qpdf_check(copy_of: Path, eoir: dict[str, Any]) -> None:
     data = copy_of.read_bytes()
     start = data.rindex(b"startxref")
     data = data[:start] + re.sub(rb"startxref\s+\d+", b"startxref\n17", data[start:])
     copy_of.write_bytes(data)  # readers recover by scanning the file; qpdf --check says it is damaged
     report = check_packet([copy_of], eoir)
+    assert codes(report) == {("qpdf-check", "error", None)}
     (finding,) = only(report, "qpdf-check")
     assert finding.severity == "error"
     assert str(copy_of.parent) not in finding.message
@@ -413,6 +429,17 @@ def test_missing_outline(good: tuple[Path, Plan], tmp_path: Path, eoir: dict[str
         pdf.save(path)
     report = check_packet([path], eoir)
     assert ("no-outline", "error", None) in codes(report)
+
+
+def test_outline_out_of_order(good: tuple[Path, Plan], tmp_path: Path, eoir: dict[str, Any]) -> None:
+    raw = good[0].parent / "raw-packet.pdf"
+    plan = copy.deepcopy(good[1])
+    title, _page, children = plan.outline[-1]
+    plan.outline[-1] = (title, 0, children)  # "Certificate of service" pointing at the cover
+    report = check_packet([_finish(raw, plan, tmp_path / "order.pdf")], eoir)
+    found = codes(report)
+    assert ("outline-order", "error", 1) in found
+    assert ("outline-mismatch", "error", None) in found
 
 
 # Translations -----------------------------------------------------------------------------------------------------
