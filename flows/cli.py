@@ -499,7 +499,10 @@ def add(case_id: str, paths: tuple[Path, ...], doc_type: str, as_json: bool) -> 
 @main.command("demo")
 @json_option
 def demo(as_json: bool) -> None:
-    """Create a fictional case and ingest the sample documents through a real flow run."""
+    """The main job on fictional data: a case, its documents (OCR, search), record requests, the EOIR packet.
+
+    Creates a fictional case, ingests the sample documents through a real flow run, searches them, sends record
+    requests to a loopback SMTP server and receives an answer, then builds the case's exhibit packet."""
     from tasks.cases import case_summary, create_case, fictional_case
     from tasks.settings import REPO_ROOT
 
@@ -516,6 +519,9 @@ def demo(as_json: bool) -> None:
         summary["document_list"] = [_doc_row(d) for d in rt.catalog.get_case(session, case_id).documents]
     query = '"amenaza de muerte"'
     hits = search_rows(rt, query, case_id=case_id, language=None, doc_type=None, limit=5)
+    from flows.demo import demo_exhibits, demo_requests, print_requests
+
+    requests = demo_requests(rt, case_id, samples.parent / "responses")
     exhibit_rows = demo_exhibits(rt, case_id, samples.parent / "translations")
     from flows.cli_packet import run_packet_flow
 
@@ -525,6 +531,7 @@ def demo(as_json: bool) -> None:
         "case": summary,
         "ingest": report,
         "search": {"query": query, "hits": hits},
+        "requests": requests,
         "exhibits": exhibit_rows,
         "packet": {**built, "location": location},
         "home": str(rt.settings.home),
@@ -537,6 +544,7 @@ def demo(as_json: bool) -> None:
         _print_docs(summary["document_list"])
         click.echo(f"\nSearch across the case, accents and case ignored: casefile search {query} --case {case_id}")
         print_hits(hits)
+        print_requests(requests)
         click.echo("\nExhibit list (English translations linked behind each Spanish document):")
         for row in exhibit_rows:
             note = f" + translation {row['translation']}" if row["translation"] else ""
@@ -551,55 +559,6 @@ def demo(as_json: bool) -> None:
 
     emit(as_json, result, human)
     sys.exit(batch_exit_code(report))
-
-
-DEMO_TITLES = {
-    "medical_record_en.pdf": ("Emergency room record, Bronx Example Medical Center", "2024-02-12"),
-    "denuncia_scan_es.pdf": ("Police report (denuncia) of August 18, 2023", "2023-08-18"),
-    "phone_photo_letter.jpg": ("Letter of support from Rosa Elena Ejemplo", "2024-01-05"),
-    "phone_photo_rotated.jpg": ("Certificate of church membership", "2024-02-20"),
-    "school_record_2pages.tif": ("School record of the respondent's son", "2024-02-27"),
-    "id_card.png": ("Identity card", None),
-}
-
-
-def demo_exhibits(rt: Any, case_id: str, translations: Path) -> list[dict[str, Any]]:
-    """The demo's exhibit list (titles and dates an advocate would type) and its translations (fictional translator)."""
-    from datetime import date
-
-    from tasks.exhibits import Plan, PlanRow, TranslatorInfo, add_translation, save_plan
-
-    with rt.catalog.session() as session:
-        docs = [(d.id, d.original_name) for d in rt.catalog.get_case(session, case_id).documents if d.status == "ready"]
-    rows = []
-    for doc_id, name in docs:
-        title, when = DEMO_TITLES.get(name, (Path(name).stem, None))
-        language = "es" if (translations / f"{Path(name).stem}.en.pdf").exists() else "en"
-        rows.append(
-            PlanRow("client", doc_id, title, date=date.fromisoformat(when) if when else None, language=language)
-        )
-    save_plan(rt.catalog, Plan(case_id, rows), "demo plan")
-    translator = TranslatorInfo(
-        "Sam Translator (fictional)", "2 Example Avenue; Queens, NY 11100", "(718) 555-0199", "sam@example.org"
-    )
-    linked = {}
-    for doc_id, name in docs:
-        english = translations / f"{Path(name).stem}.en.pdf"
-        if english.exists():
-            linked[doc_id] = add_translation(rt, case_id, doc_id, english, translator, date(2027, 1, 20), "es")["id"]
-    with rt.catalog.session() as session:
-        from tasks.exhibits import list_exhibits
-
-        return [
-            {
-                "label": e.label,
-                "document": e.document_id,
-                "title": e.title,
-                "language": e.language,
-                "translation": linked.get(e.document_id),
-            }
-            for e in list_exhibits(session, case_id)
-        ]
 
 
 @main.command("config")

@@ -30,7 +30,7 @@ import sys
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flows.prefect_env import local_server_url
 from flows.server import LocalPrefectServer
@@ -64,6 +64,8 @@ def build_deployments(settings: Settings) -> list[RunnerDeployment]:
     from prefect.types.entrypoint import EntrypointType
 
     from flows.chase import chase_overdue
+    from flows.packet import build_packet_flow
+    from flows.requests import poll_inbox_flow
 
     if settings.chase_interval_seconds:
         chase_schedule = Interval(timedelta(seconds=settings.chase_interval_seconds), timezone=settings.chase_timezone)
@@ -78,30 +80,24 @@ def build_deployments(settings: Settings) -> list[RunnerDeployment]:
         tags=["casefile", "requests"],
     )
     assert isinstance(chase_deployment, RunnerDeployment)  # called outside an event loop: never a coroutine
-    deployments = [chase_deployment]
-    poll = _poll_inbox_flow()
-    if poll is not None:
-        poll_deployment = poll.to_deployment(
-            name="scheduled",
-            schedules=[Interval(timedelta(seconds=settings.inbox_poll_seconds))],
-            concurrency_limit=1,
-            entrypoint_type=EntrypointType.MODULE_PATH,
-            description="Take in what arrived in the inbox folder (and S3 prefix) and match it to requests.",
-            tags=["casefile", "requests"],
-        )
-        assert isinstance(poll_deployment, RunnerDeployment)
-        deployments.append(poll_deployment)
-    return deployments
-
-
-def _poll_inbox_flow() -> Any:
-    import importlib
-
-    try:
-        request_flows = importlib.import_module("flows.requests")
-    except ImportError:  # the requests flows are not part of this build yet
-        return None
-    return getattr(request_flows, "poll_inbox_flow", None)
+    poll_deployment = poll_inbox_flow.to_deployment(
+        name="scheduled",
+        schedules=[Interval(timedelta(seconds=settings.inbox_poll_seconds))],
+        concurrency_limit=1,
+        entrypoint_type=EntrypointType.MODULE_PATH,
+        description="Take in what arrived in the inbox folder (and S3 prefix) and match it to requests.",
+        tags=["casefile", "requests"],
+    )
+    assert isinstance(poll_deployment, RunnerDeployment)
+    # No schedule: an advocate triggers it from the Prefect UI ("Run" with the case id and profile) or the API.
+    packet_deployment = build_packet_flow.to_deployment(
+        name="on-demand",
+        entrypoint_type=EntrypointType.MODULE_PATH,
+        description="Build, check and store one case's exhibit packet (parameters: case id, filing profile).",
+        tags=["casefile", "packets"],
+    )
+    assert isinstance(packet_deployment, RunnerDeployment)
+    return [chase_deployment, poll_deployment, packet_deployment]
 
 
 def run_runner(settings: Settings) -> None:

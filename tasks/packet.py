@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 PACKETS_PREFIX = "packets"
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
-_PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
@@ -91,21 +90,13 @@ class BuildNotFound(NotFoundError):
 
 
 # Configuration ----------------------------------------------------------------------------------------------------
-def available_profiles(config_dir: Path) -> list[str]:
-    return sorted(p.stem for p in (config_dir / "profiles").glob("*.toml"))
-
-
 def load_profile(config_dir: Path, name: str) -> dict[str, Any]:
-    """config/profiles/<name>.toml; an unknown name is a ConfigError listing the profiles there are."""
-    if not _PROFILE_NAME.match(name) or not (config_dir / "profiles" / f"{name}.toml").is_file():
-        raise ConfigError(
-            f"There is no filing profile {name!r}. Profiles: {', '.join(available_profiles(config_dir)) or 'none'} "
-            f"(files in {config_dir / 'profiles'})."
-        )
-    profile = load_toml(config_dir, f"profiles/{name}.toml")
-    for section in ("profile", "page", "exhibits", "translations"):
-        if not isinstance(profile.get(section), dict):
-            raise ConfigError(f"The filing profile {config_dir / 'profiles' / (name + '.toml')} has no [{section}].")
+    """config/profiles/<name>.toml (the check's loader), also requiring the [translations] table the builder reads."""
+    from tasks.packetcheck import load_profile as load
+
+    profile = load(config_dir, name)
+    if not isinstance(profile.get("translations"), dict):
+        raise ConfigError(f"The filing profile {config_dir / 'profiles' / (name + '.toml')} has no [translations].")
     return profile
 
 

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from tasks.catalog import RecordRequest, RequestEvent
 from tasks.errors import ValidationError
-from tasks.letters import request_mail, store_followup_document, store_request_documents
-from tasks.reqconfig import Channel, EscalationStep, RequestConfig, load_request_config
-from tasks.requests import Status, create_request, record_followup, request_summary, transition
+from tasks.letters import request_mail, store_request_documents
+from tasks.reqconfig import Channel, RequestConfig, load_request_config
+from tasks.requests import Status, create_request, request_summary, transition
 
 if TYPE_CHECKING:
     from tasks.runtime import Runtime
@@ -127,23 +127,3 @@ def channel_of(rt: Runtime, request_id: str) -> Channel:
         req = session.get(RecordRequest, request_id)
         assert req is not None
         return Channel(req.channel)
-
-
-def send_followup(
-    rt: Runtime, config: RequestConfig, request_id: str, step: EscalationStep, *, actor: str, today: date
-) -> str:
-    """Escalation ``step`` to the provider for one request: render and store the follow-up letter, e-mail it (when
-    the request goes by e-mail) once per step through the ledger (``followup:<REF>:step<N>``), and record the step.
-    Returns the follow-up letter's document id. For the chase run (flows/chase.py)."""
-    document_id = store_followup_document(rt, config, request_id, step.step, letter_date=today)
-    if channel_of(rt, request_id) is Channel.EMAIL:
-        from tasks.mail import send_once
-
-        message = request_mail(rt, config, request_id, [document_id], letter_date=today, followup_step=step.step)
-        send_once(rt.catalog, rt.settings, followup_dedupe_key(request_id, step.step), message, request_id=request_id)
-    with rt.catalog.session() as session:
-        req = session.get(RecordRequest, request_id)
-        assert req is not None
-        if req.escalation_step < step.step:
-            record_followup(session, req, step, actor=actor, document_id=document_id)
-    return document_id

@@ -125,13 +125,19 @@ def _download(rt: Runtime, result: packet.BuildResult, dest: Path) -> list[Path]
 
 
 def _outline(reader: PdfReader) -> list[tuple[str, int, list[tuple[str, int]]]]:
+    """Top-level bookmarks as (title, 0-based page, children)."""
     entries: list[tuple[str, int, list[tuple[str, int]]]] = []
+
+    def where(item: Any) -> tuple[str, int]:
+        page = reader.get_destination_page_number(item)
+        assert page is not None
+        return str(item.title), page
+
     for item in reader.outline:
         if isinstance(item, list):
-            parent = entries[-1]
-            parent[2].extend((c.title, reader.get_destination_page_number(c)) for c in item)  # type: ignore[union-attr]
+            entries[-1][2].extend(where(c) for c in item)
         else:
-            entries.append((item.title, reader.get_destination_page_number(item), []))
+            entries.append((*where(item), []))
     return entries
 
 

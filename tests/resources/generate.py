@@ -266,6 +266,24 @@ ID_CARD_EN: list[list[str]] = [
     ]
 ]
 
+# A provider's answer to a record request (the demo drops it in the case's inbox folder under the request's code).
+RECORDS_REPLY_EN: list[list[str]] = [
+    [
+        "# Metro General Hospital - Health Information Management (fictional)",
+        "500 Example Avenue, Room 120, New York, NY 10001",
+        "SYNTHETIC TEST DOCUMENT - NOT A REAL MEDICAL RECORD",
+        "",
+        "# Response to a request for records",
+        f"Patient: {CLIENT_NAME}",
+        "Records enclosed: Emergency department visit of May 14, 2024 (triage note, physician note, discharge).",
+        "Triage: patient reports pain in the left forearm after a fall at work. Vital signs normal.",
+        "Physician note: X-ray of the left forearm shows no fracture. Old healed scar noted on the forearm.",
+        "Discharge: ibuprofen as needed; follow up with primary care in two weeks.",
+        "",
+        "Certified a true copy of the records on file. Custodian of records: Pat Example (fictional).",
+    ]
+]
+
 SCHOOL_RECORD_EN: list[list[str]] = [
     [
         "# Bronx Example Public School 000 (fictional)",
@@ -820,6 +838,10 @@ def generate_all(out_dir: Path = RESOURCES_DIR) -> list[Path]:
     make_born_digital_pdf(target(translations / "phone_photo_letter.en.pdf"), CARTA_DE_APOYO_EN)
     make_born_digital_pdf(target(translations / "phone_photo_rotated.en.pdf"), CONSTANCIA_EN)
     make_born_digital_pdf(target(translations / "id_card.en.pdf"), ID_CARD_EN)
+
+    responses = out_dir / "responses"  # answers to record requests (the demo receives one)
+    responses.mkdir(parents=True, exist_ok=True)
+    make_born_digital_pdf(target(responses / "metro_general_records.pdf"), RECORDS_REPLY_EN)
 
     make_truncated_pdf(target(broken / "truncated.pdf"), TRUNCATED_SOURCE, fraction=0.6)
     make_encrypted_pdf(target(broken / "encrypted.pdf"), ENCRYPTED_SOURCE, ENCRYPTED_PASSWORD)
