@@ -156,6 +156,22 @@ class PacketCheckError(ValidationError):
         self.problem = problem
 
 
+class PacketInputError(ValidationError):
+    """A page of an exhibit's PDF cannot be placed into a packet (no usable page box, an invalid rotation,
+    unreadable content). Names the document (as the caller identifies it) and the 1-based page number, never
+    the page's content."""
+
+    def __init__(self, source: str, page: int, problem: str) -> None:
+        super().__init__(
+            f"Page {page} of {source} cannot be placed in the packet: {problem}. Re-save the document as a new PDF "
+            "(open it and print it to PDF, or scan the paper again), add it again and use the new document in the "
+            "exhibit list."
+        )
+        self.source = source
+        self.page = page
+        self.problem = problem
+
+
 # Search ----------------------------------------------------------------------------------------------------
 # Messages never repeat the query: it may hold a client's name. Positions are 1-based character numbers.
 SEARCH_SYNTAX_HELP = (
