@@ -526,7 +526,9 @@ def demo(as_json: bool) -> None:
     from flows.cli_packet import run_packet_flow
 
     built = run_packet_flow(case_id, "eoir", False, None, None)
-    location = rt.store.url(f"packets/{case_id}/{built['build_id']}/")
+    from tasks.packet import build_location
+
+    location = build_location(rt.store, case_id, built["build_id"])
     result = {
         "case": summary,
         "ingest": report,

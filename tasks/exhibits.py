@@ -206,9 +206,16 @@ def dump_plan(plan: Plan, fmt: str) -> str:
 def _yaml_rows(text: str, path: str) -> tuple[str | None, list[tuple[int, Any]]]:
     import yaml
 
+    class PlanLoader(yaml.SafeLoader):
+        """Safe YAML without implicit dates: "2024-13-45" must be a problem on its line, not a crash."""
+
+    PlanLoader.yaml_implicit_resolvers = {
+        key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
     try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=PlanLoader)
+        data = yaml.load(text, Loader=PlanLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "somewhere"
@@ -395,7 +402,8 @@ def link_translation(
         raise TranslationError(f"The translation document {translation_document_id} is not in case {case_id}.")
     if source.id == target.id:
         raise TranslationError(f"Document {source.id} cannot be its own translation; add the English version.")
-    language = (source_language or document_language(source)).lower()
+    planned = session.scalar(select(Exhibit.language).where(Exhibit.document_id == source.id))
+    language = (source_language or (planned if planned and planned != "en" else document_language(source))).lower()
     if language == "en":
         raise TranslationError(
             f"Document {source.id} reads as English; pass --language with its language (for example es) if it is not."

@@ -39,7 +39,7 @@ from sqlalchemy import select
 from tasks.catalog import Catalog, Translation, audit, current_actor
 from tasks.config_files import load_toml
 from tasks.errors import CasefileError, ConfigError, IntegrityError, NotFoundError, ValidationError
-from tasks.exhibits import LANGUAGE_NAMES, list_exhibits
+from tasks.exhibits import CLIENT, COUNTRY, DEFAULT_SCHEMES, LANGUAGE_NAMES, assign_labels, list_exhibits
 from tasks.settings import Settings
 from tasks.storage import ObjectStore
 
@@ -226,6 +226,18 @@ def gather(catalog: Catalog, settings: Settings, case_id: str, options: BuildOpt
             exhibits.append(
                 ExhibitInput(e.label, e.section, e.title, e.doc_date, e.source, e.language, _source_pdf(doc), tinput)
             )
+        # Labels: the profile's schemes (USCIS letters every exhibit in one series) unless the advocate chose
+        # their own labels in the plan (then those are kept as they are).
+        sections = [e.section for e in exhibits]
+        if [e.label for e in exhibits] == assign_labels(sections, DEFAULT_SCHEMES):
+            schemes = {
+                CLIENT: str(profile["exhibits"].get("client_scheme", "letters")),
+                COUNTRY: str(profile["exhibits"].get("country_conditions_scheme", "numbers")),
+            }
+            relabel = dict(zip([e.label for e in exhibits], assign_labels(sections, schemes), strict=True))
+            for item in exhibits:
+                item.label = relabel[item.label]
+            missing = [(relabel[label], doc, lang) for label, doc, lang in missing]
         signer = person(practice, options.signer)
         firm = practice["practice"]
         service_date = options.service_date or today
@@ -559,10 +571,11 @@ def _apply_outline(pdf: Any, entries: Sequence[OutlineEntry], first: int, last: 
     import pikepdf
 
     with pdf.open_outline() as outline:
-        for entry in entries:
+        for i, entry in enumerate(entries):
+            end = entries[i + 1].page if i + 1 < len(entries) else last
             inside = first <= entry.page < last
             kids = [c for c in entry.children if first <= c.page < last]
-            if not inside and not kids:
+            if not inside and not (entry.page < first < end):  # neither starts nor continues in this part
                 continue
             page = entry.page if inside else first
             item = pikepdf.OutlineItem(entry.title if inside else f"{entry.title} {continued}", page - first)
@@ -954,6 +967,11 @@ def _result_from_manifest(manifest: Mapping[str, Any], *, reused: bool = False) 
     )
 
 
+def build_location(store: ObjectStore, case_id: str, build_id: str) -> str:
+    """Where a build's files are, for people: the store's location and the build's prefix."""
+    return f"{store.describe().rstrip('/')}/{_prefix(case_id, build_id)}"
+
+
 def list_builds(store: ObjectStore, case_id: str) -> list[dict[str, Any]]:
     """Finished builds of a case (those with a manifest), oldest first."""
     rows = []
@@ -970,7 +988,7 @@ def list_builds(store: ObjectStore, case_id: str) -> list[dict[str, Any]]:
                 "parts": len(manifest["outputs"]),
                 "bytes": sum(p["bytes"] for p in manifest["outputs"]),
                 "overrides": [o["override"] for o in manifest.get("overrides", [])],
-                "location": store.url(key.rsplit("/", 1)[0] + "/"),
+                "location": build_location(store, case_id.upper(), manifest["build_id"]),
             }
         )
     return sorted(rows, key=lambda r: (r["created_at"], r["build_id"]))

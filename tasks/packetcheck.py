@@ -44,7 +44,9 @@ What is checked, and the conventions of the builder it relies on (tasks/packet.p
   pages are read; pages without text (scans without OCR) cannot be told apart and give no finding.
 - ``font-not-embedded``: every font in the resources of every page, of the form XObjects and tiling patterns they
   use (nested), and of annotation appearance streams has its font program embedded (FontFile, FontFile2,
-  FontFile3; Type3 fonts are embedded by nature). Fonts listed in resources count as used.
+  FontFile3; Type3 fonts are embedded by nature). Fonts listed in resources count as used. One of the 14 standard
+  fonts (Helvetica, Times, Courier, Symbol, ZapfDingbats; also their Arial/Times New Roman/Courier New aliases)
+  not embedded is a warning: every reader and printer has them. Any other font is an error.
 - ``qpdf-check``: ``qpdf --check`` passes (exit 0); otherwise qpdf's first problem line, with the path reduced to
   the file name (qpdf prints no document text).
 
@@ -592,6 +594,17 @@ def _page_labels(root: Any, pages: int) -> list[str | None] | None:
     return labels
 
 
+_STANDARD_FONTS = re.compile(
+    r"^/?(?:[A-Z]{6}\+)?(?:Helvetica|Arial|Times|TimesNewRoman|Courier|CourierNew|Symbol|ZapfDingbats)"
+    r"(?:[-,](?:Bold|Italic|Oblique|BoldItalic|BoldOblique|Roman|MT|PSMT|BoldMT|ItalicMT))*$",
+    re.I,
+)
+
+
+def _standard_font(name: str) -> bool:
+    return bool(_STANDARD_FONTS.match(name.strip()))
+
+
 def _read_structure(path: Path, index: int, cfg: _Config, out: _Findings, fonts: _FontWalker) -> _File:
     from pypdf import PasswordType, PdfReader
     from pypdf.errors import PyPdfError
@@ -642,9 +655,11 @@ def _read_structure(path: Path, index: int, cfg: _Config, out: _Findings, fonts:
                 missing_fonts.setdefault(font, []).append(number)
         for font, numbers in sorted(missing_fonts.items(), key=lambda item: (item[1][0], item[0])):
             others = f" and {len(numbers) - 1} other page(s)" if len(numbers) > 1 else ""
+            # The 14 standard fonts (Helvetica, Times, Courier, Symbol, ZapfDingbats) come with every PDF reader and
+            # printer, so an exhibit using them prints the same everywhere: a warning; any other font is an error.
             out.add(
                 "font-not-embedded",
-                ERROR,
+                WARNING if _standard_font(font) else ERROR,
                 name,
                 numbers[0],
                 f"{name}, page {numbers[0]}{others}: the font {font} is not embedded, so the pages may print "

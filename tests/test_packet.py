@@ -310,12 +310,14 @@ def test_photo_pages_are_downsampled_in_the_packet_only(
     runtime: Runtime, case_id: str, built_case: dict[str, str], tmp_path: Path
 ) -> None:
     result = _build(runtime, case_id, allow_missing_translations=True)
-    assert result.images_downsampled >= 1 and result.bytes_saved > 500_000
     with runtime.catalog.session() as session:
         photo = runtime.catalog.get_document(session, built_case["photo"])
         original_key, original_sha = photo.original_key, photo.sha256
     assert original_key is not None
     assert runtime.store.download(original_key, tmp_path / "orig.jpg") == original_sha  # the original is untouched
+    # 3000x4000 px fitted into about 7 x 9.3 in is about 430 dpi: resampled to 300 dpi, about half the pixels.
+    assert result.images_downsampled == 1
+    assert result.bytes_saved > (tmp_path / "orig.jpg").stat().st_size * 0.3
     (path,) = _download(runtime, result, tmp_path / "out")
     assert path.stat().st_size < (tmp_path / "orig.jpg").stat().st_size
 
@@ -349,7 +351,8 @@ def test_stamp_sits_in_the_margin_below_content_on_an_edge_to_edge_page(
     (png,) = tmp_path.glob("page*.png")
     image = Image.open(png).convert("L")
     width, height = image.size
-    dark_rows = [y for y in range(height) if min(image.crop((0, y, width, y + 1)).getdata()) < 128]
+    rows = image.tobytes()  # 8-bit grey, one byte per pixel, row after row
+    dark_rows = [y for y in range(height) if min(rows[y * width : (y + 1) * width]) < 128]
     band_top = height - round(54 / 72 * dpi)
     content_rows = [y for y in dark_rows if y < band_top]
     stamp_rows = [y for y in dark_rows if y >= band_top]
@@ -368,7 +371,7 @@ def test_split_into_parts_under_the_size_limit_keeps_numbering(
     config = tmp_path / "config"
     shutil.copytree(runtime.settings.config_dir, config)
     profile = (config / "profiles" / "eoir.toml").read_text(encoding="utf-8")
-    limit = 200_000
+    limit = 250_000  # the police report scan and the photo exhibit are each larger than this on their own
     (config / "profiles" / "eoir.toml").write_text(
         profile.replace("max_bytes = 26_214_400", f"max_bytes = {limit}"), encoding="utf-8"
     )
@@ -400,7 +403,7 @@ def test_split_into_parts_under_the_size_limit_keeps_numbering(
     assert expected - 1 == result.pages
     # No exhibit is cut across parts unless it is bigger than the limit on its own.
     split = [t for t, parts in exhibit_parts.items() if len(parts) > 1]
-    assert all("Photo" in t for t in split), split
+    assert split and all(t.startswith(("Exhibit B", "Exhibit D")) for t in split), split
 
 
 def test_uscis_packet_labels_every_exhibit_page(
@@ -490,12 +493,14 @@ def test_cli_plan_set_translate_build_list_get_check(prefect_api: str, tmp_path:
     plan_file.write_text(yaml.safe_dump(plan), encoding="utf-8")
     proc = run_cli("exhibits", "set", case_id, str(plan_file), "--json", home=home, env=env)
     assert proc.returncode == 0, proc.stderr
-    assert [e["label"] for e in json.loads(proc.stdout)["exhibits"]] == ["A", "B"]
+    saved = json.loads(proc.stdout)["exhibits"]
+    assert [e["label"] for e in saved] == ["A", "B"]
+    spanish = next(e["label"] for e in saved if e["document"] == docs["denuncia_scan_es.pdf"])
 
     proc = run_cli("packet", "build", case_id, "--json", home=home, env=env)
     assert proc.returncode != 0
     err = json.loads(proc.stdout)["error"]
-    assert err["type"] == "MissingTranslations" and "Exhibit B" in err["message"]
+    assert err["type"] == "MissingTranslations" and f"Exhibit {spanish}:" in err["message"]
 
     proc = run_cli(
         "translation",
