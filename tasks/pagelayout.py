@@ -557,7 +557,7 @@ def _font_program(path: str) -> _FontProgram:
     options.recalc_timestamp = False
     options.drop_tables = [*options.drop_tables, "GSUB", "GPOS", "GDEF", "kern", "FFTM"]
     try:
-        font = TTFont(path, recalcTimestamp=False, lazy=False)
+        font = TTFont(path, recalcTimestamp=False)
     except Exception as exc:  # fontTools raises many types for a damaged file
         raise ToolMissing(
             f"The page-number font {path} cannot be read. Reinstall the Debian package {STAMP_FONT_PACKAGE} "
@@ -657,7 +657,10 @@ def _stamp_font(pdf: pikepdf.Pdf, program: _FontProgram) -> pikepdf.Object:
             ToUnicode=to_unicode,
         )
     )
+    _FONT_OBJECTS.pop(id(pdf), None)
     _FONT_OBJECTS[id(pdf)] = font.objgen
+    while len(_FONT_OBJECTS) > 256:  # a long-lived worker: forget the oldest (that PDF gets a new font if reused)
+        del _FONT_OBJECTS[next(iter(_FONT_OBJECTS))]
     return font
 
 
@@ -970,7 +973,9 @@ def _resample(job: _Job) -> bytes | None:
             im.draft(mode, (job.new_width, job.new_height))  # libjpeg's scaled decode: fast, deterministic
         else:
             im = Image.frombytes(mode, (job.width, job.height), job.data[: job.width * job.height * job.components])
-        im = im.convert(mode).resize((job.new_width, job.new_height), Image.Resampling.LANCZOS)
+        # bicubic after a box reduction by whole factors (reducing_gap): a third faster than Lanczos on 12 MP photos
+        # and as good for reductions this size
+        im = im.convert(mode).resize((job.new_width, job.new_height), Image.Resampling.BICUBIC, reducing_gap=3.0)
         out = io.BytesIO()
         im.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=False)
     except (OSError, ValueError, Image.DecompressionBombError):
@@ -991,6 +996,15 @@ def _batches(jobs: Iterator[_Job | None], size: int) -> Iterator[list[_Job]]:
         yield batch
 
 
+def _encoded_size(image: pikepdf.Object) -> int:
+    """The image's encoded size: its /Length (not reading the data, which may be a large mapped file), else the
+    length of its raw data."""
+    length = image.get("/Length")
+    if isinstance(length, int) and length >= 0:
+        return length
+    return len(image.read_raw_bytes())
+
+
 def downsample_images(
     pdf: pikepdf.Pdf, layout: PageLayout, *, tolerance: float = DOWNSAMPLE_TOLERANCE, workers: int | None = None
 ) -> DownsampleReport:
@@ -1008,9 +1022,9 @@ def downsample_images(
     inline images are left as they are. An image whose resampled stream would not be smaller is left as it was.
 
     The images of ``pdf`` are changed in memory; the caller never saves ``pdf`` over a stored original (pages put
-    into a packet by ``place_pages`` are copies). Resampling runs in ``workers`` threads (default: up to 4, by
-    CPU count), a few images at a time to bound memory; results are applied in page order, so the same input gives
-    the same bytes.
+    into a packet by ``place_pages`` are copies). Resampling runs in ``workers`` threads (default: 2, or 1 on one
+    CPU), one image per thread at a time to bound memory (a 12 MP photo needs about 80 MB while resampled);
+    results are applied in page order, so the same input gives the same bytes.
     """
     walker = _Walker()
     for page in pdf.pages:
@@ -1020,12 +1034,12 @@ def downsample_images(
     changed = 0
     sizes: dict[tuple[int, int], int] = {}
     for key, drawn in walker.drawn.items():
-        sizes[key] = len(drawn.image.read_raw_bytes())
+        sizes[key] = _encoded_size(drawn.image)
         before += sizes[key]
-    workers = workers or max(1, min(4, os.cpu_count() or 1))
+    workers = workers or max(1, min(2, os.cpu_count() or 1))
     jobs = (_job(key, drawn, layout.image_dpi, tolerance) for key, drawn in walker.drawn.items())
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for batch in _batches(jobs, 2 * workers):
+        for batch in _batches(jobs, workers):
             for job, data in zip(batch, pool.map(_resample, batch), strict=True):
                 if data is None or len(data) >= sizes[job.key]:
                     continue
