@@ -319,7 +319,8 @@ _SKIPPED_ANNOTATIONS = ("/Link", "/Popup")
 
 def _copy(dest: pikepdf.Pdf, obj: Any) -> Any:
     """``obj`` of another PDF as an object of ``dest``: indirect objects through qpdf's foreign-object copy (each
-    copied once per source PDF, stream data copied lazily at save time), direct containers member by member."""
+    copied once per source PDF; pikepdf copies stream data into memory at once, encoded as it is), direct
+    containers member by member (qpdf copies only indirect objects)."""
     if not isinstance(obj, pikepdf.Object):
         return obj
     if obj.is_indirect:
