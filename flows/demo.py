@@ -108,9 +108,15 @@ def demo_exhibits(rt: Any, case_id: str, translations: Path) -> list[dict[str, A
             for d in rt.catalog.get_case(session, case_id).documents
             if d.status == "ready" and d.doc_type not in ("request", "translation")
         ]
+    order = list(DEMO_TITLES)
+
+    def demo_name(name: str) -> str:  # the hospital's answer arrived named after its request: RQ-XXXXXXXX-records.pdf
+        return "metro_general_records.pdf" if name.endswith("-records.pdf") else name
+
+    docs.sort(key=lambda d: order.index(demo_name(d[1])) if demo_name(d[1]) in order else len(order))
     rows = []
     for doc_id, name in docs:
-        title, when = DEMO_TITLES.get(name, (Path(name).stem, None))
+        title, when = DEMO_TITLES.get(demo_name(name), (Path(name).stem, None))
         language = "es" if (translations / f"{Path(name).stem}.en.pdf").exists() else "en"
         rows.append(
             PlanRow("client", doc_id, title, date=date.fromisoformat(when) if when else None, language=language)

@@ -1,0 +1,55 @@
+"""The README's first command: `casefile demo` runs the main job end to end on the fictional samples."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import run_cli
+from pypdf import PdfReader
+
+pytestmark = [pytest.mark.prefect, pytest.mark.slow]
+
+
+def test_demo_runs_the_main_job_end_to_end(prefect_api: str, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    proc = run_cli("demo", "--json", home=home, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = json.loads(proc.stdout)
+    case_id = doc["case"]["id"]
+
+    # Intake, OCR and search.
+    assert doc["ingest"]["counts"]["stored"] == 6
+    assert any(hit["document_id"] for hit in doc["search"]["hits"])
+
+    # Record requests: e-mailed to the loopback server, one answer matched from the inbox, one overdue.
+    requests = {r["type"]: r for r in doc["requests"]["requests"]}
+    assert set(requests) == {"medical", "school", "foreign-civil", "police"}
+    assert requests["medical"]["status"] == "partially-received"
+    assert doc["requests"]["received"]["linked"] == 1
+    assert doc["requests"]["overdue"] == [requests["police"]["id"]]
+    messages = doc["requests"]["mail"]["messages"]
+    for kind in ("medical", "school", "foreign-civil"):  # each request went out with its letter attached
+        sent = [m for m in messages if requests[kind]["id"] in m["subject"]]
+        assert len(sent) == 1 and sent[0]["attachments"] >= 1, (kind, messages)
+
+    # The exhibit list: every Spanish document has its translation linked.
+    exhibits = doc["exhibits"]
+    assert [e["label"] for e in exhibits][:3] == ["A", "B", "C"]
+    assert all(e["translation"] for e in exhibits if e["language"] == "es")
+    assert sum(e["language"] == "es" for e in exhibits) == 4
+
+    # The finished EOIR packet is in the object store; download it, verify it, and check it against the profile.
+    packet = doc["packet"]
+    assert packet["profile"] == "eoir" and packet["location"].endswith(f"packets/{case_id}/{packet['build_id']}/")
+    out = tmp_path / "packet"
+    got = run_cli("packet", "get", case_id, "-o", str(out), "--json", home=home)
+    assert got.returncode == 0, got.stderr
+    (part,) = json.loads(got.stdout)["files"]
+    assert len(PdfReader(part["path"]).pages) == packet["pages"]
+    check = run_cli("packet", "check", part["path"], "--profile", "eoir", "--json", home=home)
+    assert check.returncode == 0, check.stdout
+    assert json.loads(check.stdout)["findings"] == [] or all(
+        f["severity"] == "warning" for f in json.loads(check.stdout)["findings"]
+    )
