@@ -28,7 +28,8 @@ def poll_inbox_flow(case_ids: list[str] | None = None, s3_prefix: str | None = N
     def ingest(batch_id: str) -> None:
         ingest_case(batch_id)
 
-    result = poll_inbox(rt, request_config(rt), case_ids=case_ids, s3_prefix=s3_prefix, ingest=ingest, actor="inbox")
+    prefix = s3_prefix if s3_prefix is not None else rt.settings.inbox_s3_prefix
+    result = poll_inbox(rt, request_config(rt), case_ids=case_ids, s3_prefix=prefix, ingest=ingest, actor="inbox")
     summary = result.as_dict()
     create_table_artifact(
         key="poll-inbox",

@@ -126,8 +126,8 @@ def letter_context(
         "client": {"name": case.client_name, "a_number": case.a_number},
         "request": {
             "id": req.id,
-            "type_label": rtype.label,
-            "legal_basis": rtype.legal_basis,
+            "type_label": rtype.label_for(req.language),
+            "legal_basis": rtype.legal_basis_for(req.language),
             "agency": rtype.agency,
             "records": req.records_description,
             "days": rtype.days,

@@ -712,7 +712,7 @@ def assemble(inputs: PacketInputs, env: Any, work: Path, build_id: str) -> _Buil
                         f"Document {seg.source.document_id} has {len(src.pages)} pages in its PDF but {seg.pages} in "
                         "the catalog; run `casefile reindex` or re-add the document."
                     )
-                place_pages(full, src, number_layout, None, fit=True)
+                place_pages(full, src, number_layout, None, fit=True, source=f"document {seg.source.document_id}")
         total = len(full.pages)
         report = downsample_images(full, number_layout)
         numbers, stamps = _labels(segments, inputs)

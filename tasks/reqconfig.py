@@ -71,6 +71,14 @@ class RecordType:
     document_type: str
     escalation: tuple[EscalationStep, ...]
     agency: str | None = None
+    label_es: str | None = None  # for letters in Spanish; the English text when absent
+    legal_basis_es: str | None = None
+
+    def label_for(self, language: str) -> str:
+        return self.label_es if language == "es" and self.label_es else self.label
+
+    def legal_basis_for(self, language: str) -> str:
+        return self.legal_basis_es if language == "es" and self.legal_basis_es else self.legal_basis
 
     def letter_template(self, language: str) -> str:
         return self.letters.get(language) or self.letters["en"]
@@ -254,6 +262,8 @@ def load_request_config(config_dir: Path, templates_dir: Path | None = None) -> 
             key=key,
             label=r.get("label", str),
             legal_basis=r.get("legal_basis", str),
+            label_es=r.get("label_es", str, None),
+            legal_basis_es=r.get("legal_basis_es", str, None),
             unit=DayUnit(response.choice("unit", DayUnit)),
             days=response.nonneg("days"),
             extension_days=r.nonneg("extension", 0),

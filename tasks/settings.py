@@ -94,6 +94,7 @@ class Settings(BaseSettings):
     chase_timezone: str = "America/New_York"
     chase_interval_seconds: float | None = Field(default=None, gt=0)  # testing only: replaces chase_cron when set
     inbox_poll_seconds: float = Field(default=300.0, gt=0)  # how often the inbox is polled
+    inbox_s3_prefix: str | None = None  # also poll objects under <prefix><CASE-ID>/ in the object store
 
     @field_validator("home", "config_dir", "templates_dir", mode="after")
     @classmethod

@@ -228,3 +228,35 @@ def test_unmatched_file_waits_in_the_inbox(runtime: Runtime, case_id: str) -> No
         req = session.get(RecordRequest, ref)
         assert req is not None and req.status == "received"
         assert [e.document_id for e in req.events if e.kind == "received"] == result.inbox
+
+
+@pytest.mark.s3
+def test_inbox_poll_takes_in_objects_under_an_s3_prefix_once(runtime: Runtime, case_id: str, s3_store: object) -> None:
+    """Answers uploaded to S3 (moto over HTTP) under <prefix><CASE-ID>/ are taken in and matched, each object once;
+    the objects stay where they are (the ledger remembers them)."""
+    from dataclasses import replace
+
+    from tasks.reqinbox import poll_inbox
+    from tasks.storage import S3ObjectStore
+
+    assert isinstance(s3_store, S3ObjectStore)
+    rt = replace(runtime, store=s3_store)
+    config = load_request_config(runtime.settings.config_dir)
+    ref = new_request(
+        rt, case_id=case_id, record_type="medical", provider="metro-general", sent_on=date(2026, 11, 2),
+        actor="tester", config=config,
+    )["id"]  # fmt: skip
+    body = (SAMPLE / "medical_record_en.pdf").read_bytes()
+    s3_store.put_bytes(f"incoming/{case_id}/{ref}-records.pdf", body)
+    s3_store.put_bytes(f"incoming/{case_id}/notes.txt", b"not a record")  # not a supported file: left alone
+    s3_store.put_bytes("incoming/C-NOSUCH/x.pdf", body)  # an unknown case: skipped
+
+    result = poll_inbox(rt, config, s3_prefix="incoming/", inbox_dir=Path("/nonexistent"), actor="inbox")
+    assert result.files == 1 and len(result.linked) == 1 and result.requests == [ref]
+    assert _request(rt, ref).status == "partially-received"
+    with rt.catalog.session() as session:
+        doc = session.get(Document, result.linked[0])
+        assert doc is not None and doc.sha256 == hashlib.sha256(body).hexdigest()
+    assert s3_store.get_bytes(f"incoming/{case_id}/{ref}-records.pdf") == body  # kept in place
+    again = poll_inbox(rt, config, s3_prefix="incoming/", inbox_dir=Path("/nonexistent"), actor="inbox")
+    assert again.files == 0 and again.skipped == 1
