@@ -83,6 +83,9 @@ def test_spanish_letter_for_a_spanish_provider(runtime: Runtime, case_id: str, t
     assert out["language"] == "es" and out["due_on"] == "2027-01-19"
     text = pdf_text(_fetch(runtime, _request(runtime, out["id"]).letter_document_id, tmp_path / "carta.pdf"))
     assert "Estimados señores" in text and "19 de enero de 2027" in text and out["id"] in text
+    flat = " ".join(text.split())
+    assert "registro civil o de la policía del país que los expide" in flat  # the legal basis in Spanish too
+    assert "issuing country" not in flat
     assert out["authorization_document_id"] is None  # foreign civil records need no authorization form
 
 
