@@ -293,39 +293,10 @@ def render_pdf(
 
     ``created`` (derived from the inputs, e.g. the build's date, never "now") becomes the PDF's creation and
     modification date; without it the PDF carries no date at all. ``title`` goes into the PDF's metadata.
+    The PDF's /ID is a digest of the template's source and the context: one input, one identical file.
     """
-    import weasyprint  # imported here: it loads Pango through cffi, which commands that never render need not pay
-
-    html = render_html(env, name, context)
-    fetcher = weasyprint.URLFetcher(allowed_protocols=("data",))
-    try:
-        document = weasyprint.HTML(string=html, base_url=None, url_fetcher=fetcher).render()
-    except Exception as exc:  # WeasyPrint raises assorted errors on broken HTML/CSS
-        raise TemplateError(
-            f"The template {name!r} produced a page that cannot be laid out ({type(exc).__name__}). Check the "
-            "practice's copy of the template or its stylesheet.",
-            name,
-        ) from exc
-    metadata = document.metadata
-    metadata.created = _pdf_date(created) if created is not None else None
-    metadata.modified = metadata.created
-    if title is not None:
-        metadata.title = title
-    metadata.generator = "casefile"
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            document.write_pdf(fh, pdf_identifier=_fingerprint(env, name, context), pdf_version="1.7")
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return out
+    identifier = _fingerprint(env, name, context).decode("ascii")
+    return write_documents([layout(env, name, context)], out, identifier=identifier, created=created, title=title)
 
 
 def layout(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> Any:
@@ -371,6 +342,8 @@ def write_documents(
         with os.fdopen(fd, "wb") as fh:
             digest = hashlib.sha256(identifier.encode("utf-8")).hexdigest()[:32].encode("ascii")
             merged.write_pdf(fh, pdf_identifier=digest, pdf_version="1.7")
+            fh.flush()
+            os.fsync(fh.fileno())
         tmp.replace(out)
     except BaseException:
         tmp.unlink(missing_ok=True)
