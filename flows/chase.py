@@ -8,7 +8,6 @@ never sends an e-mail twice. Parameters, results and the artifact carry request 
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
@@ -101,31 +100,13 @@ def chase_overdue(today: str | None = None) -> dict[str, int]:
     logger = get_run_logger()
     rt = get_runtime()
     day = parse_today(today, rt.settings.chase_timezone)
-    interval = rt.settings.mail_send_interval
-    summary = chase.ChaseSummary(day)
-    with chase.chase_lock(rt.settings.home):
-        plan = plan_task(day)
-        summary.overdue_marked = plan["overdue_marked"]
-        for request_id in plan["request_ids"]:
-            try:
-                result = chase.RequestResult(**chase_request_task(request_id, day))
-            except MailTransientError:
-                summary.failed.append(request_id)
-                continue
-            summary.add(result)
-            if result.sends and interval:
-                time.sleep(interval)
-        for advocate in plan["advocates"]:
-            try:
-                status = digest_task(advocate, day)
-            except MailTransientError:
-                summary.failed.append("digest")
-                continue
-            if status == "sent":
-                summary.digests_sent += 1
-                summary.emails_sent += 1
-            elif status == "rejected":
-                summary.rejected.append("digest")
+    summary = chase.run_chase(
+        rt,
+        day,
+        plan_step=lambda d: chase.ChasePlan(**plan_task(d)),
+        request_step=lambda request_id, d: chase.RequestResult(**chase_request_task(request_id, d)),
+        digest_step=digest_task,
+    )
     create_markdown_artifact(
         key=ARTIFACT_KEY,
         markdown=summary_markdown(summary),

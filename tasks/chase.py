@@ -33,7 +33,7 @@ import contextlib
 import fcntl
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -405,17 +405,37 @@ def send_digest(runtime: Runtime, advocate_key: str, today: date, config: Reques
 
 
 # The whole check ------------------------------------------------------------------------------------------------
-def run_chase(runtime: Runtime, today: date) -> ChaseSummary:
-    """Mark overdue, follow up, escalate, digest; once per request step and per advocate and day."""
+PlanStep = Callable[[date], ChasePlan]
+RequestStep = Callable[[str, date], RequestResult]
+DigestStep = Callable[[str, date], str]
+
+
+def run_chase(
+    runtime: Runtime,
+    today: date,
+    *,
+    plan_step: PlanStep | None = None,
+    request_step: RequestStep | None = None,
+    digest_step: DigestStep | None = None,
+) -> ChaseSummary:
+    """Mark overdue, follow up, escalate, digest; once per request step and per advocate and day.
+
+    The steps default to the plain functions of this module; flows/chase.py passes its Prefect tasks instead (one
+    task per request and per digest, retried on transient mail errors), so both run the same loop."""
+    config: RequestConfig | None = None
+    if plan_step is None or request_step is None or digest_step is None:
+        config = load_config(runtime)
+    plan_step = plan_step or (lambda day: plan_chase(runtime, day, config))
+    request_step = request_step or (lambda request_id, day: chase_request(runtime, request_id, day, config))
+    digest_step = digest_step or (lambda advocate, day: send_digest(runtime, advocate, day, config))
     summary = ChaseSummary(today)
     interval = runtime.settings.mail_send_interval
     with chase_lock(runtime.settings.home):
-        config = load_config(runtime)
-        plan = plan_chase(runtime, today, config)
+        plan = plan_step(today)
         summary.overdue_marked = plan.overdue_marked
         for request_id in plan.request_ids:
             try:
-                result = chase_request(runtime, request_id, today, config)
+                result = request_step(request_id, today)
             except MailTransientError:
                 summary.failed.append(request_id)
                 continue
@@ -424,7 +444,7 @@ def run_chase(runtime: Runtime, today: date) -> ChaseSummary:
                 time.sleep(interval)
         for advocate in plan.advocates:
             try:
-                status = send_digest(runtime, advocate, today, config)
+                status = digest_step(advocate, today)
             except MailTransientError:
                 summary.failed.append("digest")
                 continue
