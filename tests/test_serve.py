@@ -111,6 +111,10 @@ def test_serve_fires_the_schedule_and_stops_cleanly(
             lambda: url_file.exists() and url_file.read_text().strip(), 90, "the Prefect server", proc, log
         )
         _wait_for(lambda: _completed_chase_runs(api_url), 90, "a completed scheduled chase run", proc, log)
+        deployments = {d["name"]: d for d in _api(api_url, "/deployments/filter", {})}
+        assert {"scheduled", "on-demand"} <= set(deployments)
+        assert deployments["on-demand"]["entrypoint"] == "flows.packet.build_packet_flow"  # run from the UI
+        assert not deployments["on-demand"].get("schedules")
         children = {p.pid for p in psutil.Process(proc.pid).children(recursive=True)}
         assert len(children) >= 2  # the server and the runner at least
     finally:
