@@ -209,16 +209,13 @@ def check_stored(rt: Runtime, batch_id: str, counts: dict[str, int], corpus: Cor
 
 
 def make_searchable(rt: Runtime, case_id: str) -> dict[str, int]:
-    """What flows.ingest.make_searchable does, without Prefect: text (OCR, or skipped when it is off) and
+    """What flows.ingest.make_searchable does, without Prefect: text (OCR, or text layers only when it is off) and
     the search index for every document of the case that needs them, one document after another."""
     from tasks import doctext
 
     counts = {"documents": 0, "ocr_pages": 0, "failed_pages": 0, "low_confidence_pages": 0, "indexed_pages": 0}
     for document_id in doctext.documents_needing_text(rt.catalog, case_id):
         counts["documents"] += 1
-        if not rt.settings.ocr_enabled:
-            doctext.skip_text(rt.catalog, document_id)
-            continue
         summary = doctext.extract_text(rt.catalog, rt.store, rt.settings, document_id)
         for key in ("ocr_pages", "failed_pages", "low_confidence_pages"):
             counts[key] += int(getattr(summary, key, 0))

@@ -59,10 +59,7 @@ def ingest_file(batch_id: str, seq: int) -> dict[str, Any]:
 )
 def extract_text(document_id: str) -> dict[str, Any]:
     """OCR what needs it (a process pool inside: one task per document, not per page)."""
-    rt = get_runtime()
-    if not rt.settings.ocr_enabled:
-        doctext.skip_text(rt.catalog, document_id)
-        return {"document_id": document_id, "ocr_status": "skipped"}
+    rt = get_runtime()  # with ocr_enabled off, text layers are still read; pages that need OCR are skipped
     return asdict(doctext.extract_text(rt.catalog, rt.store, rt.settings, document_id))
 
 

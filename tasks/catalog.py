@@ -113,7 +113,7 @@ class Page(Base):
     image_height_px: Mapped[int] = mapped_column(Integer, default=0)
     # Text of the page: from its own text layer or from OCR. None until the page was processed.
     text: Mapped[str | None] = mapped_column(Text)
-    text_source: Mapped[str | None] = mapped_column(String(20))  # text-layer | ocr | blank | failed
+    text_source: Mapped[str | None] = mapped_column(String(20))  # text-layer | ocr | blank | skipped | failed
     ocr_confidence: Mapped[float | None]
     language: Mapped[str | None] = mapped_column(String(8))  # ISO 639-1
     low_confidence: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")

@@ -89,7 +89,8 @@ def extract_text(catalog: Catalog, store: ObjectStore, settings: Settings, docum
     if key is None or sha is None:
         raise CasefileError(f"Document {document_id} has no PDF to read; add its original again.")
 
-    check_languages(settings.ocr_languages)  # a missing language pack is a setup error, not a bad page
+    if settings.ocr_enabled:
+        check_languages(settings.ocr_languages)  # a missing language pack is a setup error, not a bad page
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"text-{document_id}-", dir=settings.work_dir))
     try:
@@ -103,6 +104,7 @@ def extract_text(catalog: Catalog, store: ObjectStore, settings: Settings, docum
             page_timeout=settings.ocr_page_timeout,
             min_confidence=settings.ocr_min_confidence,
             dpi=settings.ocr_dpi,
+            ocr=settings.ocr_enabled,
         )
         searchable_key, searchable_sha = key, sha
         if result.searchable_pdf is not None:
@@ -136,7 +138,8 @@ def extract_text(catalog: Catalog, store: ObjectStore, settings: Settings, docum
                 else None
             )
         with_text = sum(p.source in ("ocr", "text-layer") for p in result.pages)
-        doc.ocr_status = _status(result.failed_pages, with_text)
+        skipped = any(p.source == "skipped" for p in result.pages)
+        doc.ocr_status = "skipped" if skipped else _status(result.failed_pages, with_text)
         doc.searchable_key, doc.searchable_sha256 = searchable_key, searchable_sha
         doc.indexed_at = None
         summary = _summary(doc)
@@ -172,7 +175,7 @@ def _status(failed: int, with_text: int) -> str:
 
 
 def skip_text(catalog: Catalog, document_id: str) -> None:
-    """OCR is switched off (setting ocr_enabled): keep the document's own text layer only, later."""
+    """Leave a document's text alone (its pages keep no text; `casefile reindex` does not change that)."""
     with catalog.session() as session:
         doc = catalog.get_document(session, document_id)
         if doc.ocr_status == "pending":

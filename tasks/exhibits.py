@@ -475,10 +475,7 @@ def add_translation(
             f"{path} could not be taken in ({result.reason or result.outcome.value}); see `casefile docs {case_id}`. "
             "Save the translation as a PDF and try again."
         )
-    if runtime.settings.ocr_enabled:
-        doctext.extract_text(catalog, runtime.store, runtime.settings, result.document_id)
-    else:
-        doctext.skip_text(catalog, result.document_id)
+    doctext.extract_text(catalog, runtime.store, runtime.settings, result.document_id)
     doctext.index_document(catalog, runtime.index, result.document_id)
     with catalog.session() as session:
         linked = link_translation(

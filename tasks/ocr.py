@@ -62,7 +62,7 @@ from tasks.errors import CasefileError, QuarantinedFile, QuarantineReason, ToolE
 
 log = logging.getLogger(__name__)
 
-PageSource = Literal["text-layer", "ocr", "failed", "blank"]
+PageSource = Literal["text-layer", "ocr", "failed", "blank", "skipped"]
 
 DEFAULT_LANGUAGES = "eng+spa"
 
@@ -113,8 +113,9 @@ class Word:
 class PageResult:
     """What one page came to.
 
-    ``source`` is "text-layer" (its own text was usable; not OCR'd), "ocr", "blank" (no ink; no OCR) or
-    "failed" (``error`` says why; the page is copied without a text layer). ``confidence`` is the mean word
+    ``source`` is "text-layer" (its own text was usable; not OCR'd), "ocr", "blank" (no ink; no OCR),
+    "skipped" (it needed OCR but OCR is switched off) or "failed" (``error`` says why; the page is copied without
+    a text layer). ``confidence`` is the mean word
     confidence of an OCR'd page (None otherwise, or when OCR found no words, as on a photograph).
     ``low_confidence`` flags OCR'd pages under ``min_confidence``, or with ink but no words (a photograph,
     handwriting), for a person to check. ``language`` is the majority language (ISO 639-1) and
@@ -516,14 +517,18 @@ def _plan_page(
     dpi: int,
     page_timeout: float,
     osd: bool,
+    ocr: bool = True,
 ) -> PageResult | _Plan:
-    """A finished text-layer result, or the plan to OCR the page."""
+    """A finished text-layer result, or the plan to OCR the page. Without ``ocr``, any usable text layer is kept
+    (even a short one over a scanned image, which OCR would otherwise redo)."""
     geometry = PageGeometry.of(page)
     width, height = geometry.view_size()
     raw = _page_text(text_page)
     quality = assess_text_layer(raw)
     if quality.usable and (
-        quality.letters >= SUBSTANTIAL_TEXT_LETTERS or _image_coverage(text_page, geometry) < IMAGE_COVERAGE_FOR_OCR
+        not ocr
+        or quality.letters >= SUBSTANTIAL_TEXT_LETTERS
+        or _image_coverage(text_page, geometry) < IMAGE_COVERAGE_FOR_OCR
     ):
         return PageResult(number, "text-layer", text=_clean_text(raw), width=width, height=height)
     log.debug("page %d: OCR (%s)", number, quality.reason or "short text over a scanned image")
@@ -988,11 +993,12 @@ def _plan_one(
     dpi: int,
     page_timeout: float,
     osd: bool,
+    ocr: bool = True,
 ) -> PageResult | _Plan:
     text_page = text_doc[number - 1]
     try:
         return _plan_page(
-            number, page, text_page, pdf, languages=languages, dpi=dpi, page_timeout=page_timeout, osd=osd
+            number, page, text_page, pdf, languages=languages, dpi=dpi, page_timeout=page_timeout, osd=osd, ocr=ocr
         )
     finally:
         text_page.close()
@@ -1040,6 +1046,7 @@ def ocr_document(
     osd: bool = True,
     fix_rotation: bool = True,
     language_candidates: tuple[str, ...] | None = None,
+    ocr: bool = True,
 ) -> DocumentOcr:
     """OCR the pages of ``pdf`` that need it and write the searchable PDF to ``out_pdf`` (a new file).
 
@@ -1049,7 +1056,9 @@ def ocr_document(
     resolution pages are rendered at when they are not one embedded image; ``osd`` whether poorly recognised
     pages get an orientation check; ``fix_rotation`` whether pages OSD found sideways get a /Rotate that makes
     them read upright in the searchable PDF. ``language_candidates`` are the ISO 639-1 codes language
-    identification chooses from (default: those of ``languages`` plus English and Spanish).
+    identification chooses from (default: those of ``languages`` plus English and Spanish). ``ocr=False`` (the
+    ``ocr_enabled`` setting off) reads text layers only: pages that would need OCR are recorded as "skipped",
+    nothing is rendered and Tesseract is never called.
 
     The input is never modified. ``out_pdf`` is written (atomically) only when at least one page got an OCR
     text layer; ``DocumentOcr.searchable_pdf`` is None otherwise. Raises ``QuarantinedFile`` if the PDF cannot
@@ -1107,7 +1116,7 @@ def ocr_document(
         for index, page in enumerate(source.pages):
             number = index + 1
             try:
-                planned = _plan_one(number, page, text_doc, pdf, languages, dpi, page_timeout, osd)
+                planned = _plan_one(number, page, text_doc, pdf, languages, dpi, page_timeout, osd, ocr)
             except (pikepdf.PikepdfError, pdfium.PdfiumError, ValueError, TypeError) as exc:
                 log.warning("page %d: cannot be read (%s)", number, type(exc).__name__)
                 reason = f"the page cannot be read ({type(exc).__name__}); it is copied as it is"
@@ -1115,6 +1124,9 @@ def ocr_document(
                 continue
             if isinstance(planned, PageResult):
                 results[number] = _with_language(planned, candidates)
+                continue
+            if not ocr:
+                results[number] = PageResult(number, "skipped")
                 continue
             plans[number] = planned
             for outcome in runner.submit(planned.job):

@@ -79,10 +79,7 @@ def ingest_plain(rt: Runtime) -> IngestBatch:
         with rt.catalog.session() as session:
             case_id = rt.catalog.get_batch(session, batch_id).case_id
         for document_id in doctext.documents_needing_text(rt.catalog, case_id):
-            if rt.settings.ocr_enabled:
-                doctext.extract_text(rt.catalog, rt.store, rt.settings, document_id)
-            else:
-                doctext.skip_text(rt.catalog, document_id)
+            doctext.extract_text(rt.catalog, rt.store, rt.settings, document_id)  # text layers only when OCR is off
         for document_id in doctext.documents_needing_index(rt.catalog, case_id):
             doctext.index_document(rt.catalog, rt.index, document_id)
         intake.finish_batch(rt.catalog, batch_id)

@@ -388,6 +388,16 @@ def test_born_digital_page_makes_no_ocr_call(small_mixed: Path, ocr_calls: list[
     assert ocr_calls == embedded
 
 
+def test_ocr_switched_off_reads_text_layers_only(small_mixed: Path, ocr_calls: list[bytes], tmp_path: Path) -> None:
+    """ocr_enabled = false: the born-digital page's own text is still read (and so searchable); the scans are
+    recorded as skipped, with no Tesseract call and no searchable PDF."""
+    result = ocr_document(small_mixed, tmp_path / "out.pdf", workers=1, ocr=False)
+    assert [p.source for p in result.pages] == ["skipped", "text-layer", "skipped"]
+    assert ocr_calls == [] and result.searchable_pdf is None and not (tmp_path / "out.pdf").exists()
+    assert "healed linear scar" in (result.pages[1].text or "")
+    assert result.pages[1].language == "en"
+
+
 def test_failing_tesseract_fails_only_that_page(
     small_mixed: Path, ocr_calls: list[bytes], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
