@@ -459,7 +459,7 @@ def _list_rows(inputs: PacketInputs, ranges: Mapping[int, tuple[int, int]]) -> l
 def plan_pages(inputs: PacketInputs, env: Any, start: int) -> tuple[list[Segment], list[Any]]:
     """Lay out the template pages and place every segment, iterating until the exhibit list's page ranges are stable
     (its own length moves every range after it). Returns the segments and the laid-out documents in order."""
-    from tasks.render import layout
+    from tasks.render import layout, layout_many
 
     front, back, tab_name, cert_name = _template_names(inputs.profile)
     profile = inputs.profile
@@ -467,24 +467,32 @@ def plan_pages(inputs: PacketInputs, env: Any, start: int) -> tuple[list[Segment
     certificates = bool(profile["translations"].get("certificate", True))
     ctx = inputs.context
 
+    # Tab pages and translator's certificates: one layout per template for all exhibits (see layout_many).
+    tab_pages = layout_many(env, tab_name, [{**ctx, "tab": e.label, "title": e.title} for e in inputs.exhibits])
+    translated = [e for e in inputs.exhibits if e.translation is not None]
+    cert_contexts: list[Mapping[str, Any]] = []
+    for e in translated:
+        assert e.translation is not None
+        cert_contexts.append(
+            {
+                **ctx,
+                "translator": e.translation.translator,
+                "source_language": LANGUAGE_NAMES.get(e.translation.source_language, e.translation.source_language),
+                "document_title": f"{e.title} ({ctx['tab_label']} {e.label})",
+                "date": e.translation.certified_on,
+            }
+        )
+    cert_pages = dict(zip([id(e) for e in translated], layout_many(env, cert_name, cert_contexts), strict=True))
     per_exhibit: list[list[tuple[str, Any | None, SourcePdf | None, str]]] = []
-    for e in inputs.exhibits:
+    for e, tab_page in zip(inputs.exhibits, tab_pages, strict=True):
         items: list[tuple[str, Any | None, SourcePdf | None, str]] = []
         if tabs:
-            items.append(("tab", layout(env, tab_name, {**ctx, "tab": e.label, "title": e.title}), None, tab_name))
+            items.append(("tab", tab_page, None, tab_name))
         items.append(("document", None, e.document, ""))
         if e.translation is not None:
-            t = e.translation
-            items.append(("translation", None, t.source, ""))
+            items.append(("translation", None, e.translation.source, ""))
             if certificates:
-                cert_ctx = {
-                    **ctx,
-                    "translator": t.translator,
-                    "source_language": LANGUAGE_NAMES.get(t.source_language, t.source_language),
-                    "document_title": f"{e.title} ({ctx['tab_label']} {e.label})",
-                    "date": t.certified_on,
-                }
-                items.append(("certificate", layout(env, cert_name, cert_ctx), None, cert_name))
+                items.append(("certificate", cert_pages[id(e)], None, cert_name))
         per_exhibit.append(items)
     back_docs = [(name, layout(env, name, ctx)) for name in back]
 

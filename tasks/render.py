@@ -15,12 +15,14 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 from types import TracebackType
@@ -316,6 +318,61 @@ def layout(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> An
         ) from exc
 
 
+@dataclass(frozen=True)
+class LaidOut:
+    """The pages of one rendering inside a larger laid-out document (see ``layout_many``)."""
+
+    document: Any  # the weasyprint.Document the pages belong to
+    pages: list[Any]
+
+
+_HEAD = re.compile(r"^(?P<head>.*?<body[^>]*>)(?P<body>.*)(?P<tail></body>\s*</html>\s*)$", re.S | re.I)
+_TITLE = re.compile(r"<title>.*?</title>", re.S | re.I)
+
+
+def layout_many(env: jinja2.Environment, name: str, contexts: Sequence[Mapping[str, Any]]) -> list[LaidOut]:
+    """Lay out template ``name`` once per context, as ONE WeasyPrint document (a layout costs ~40 ms of set-up:
+    40 tab pages take 0.2 s instead of 1.6 s). Each rendering starts on a new page; the pages of each are found
+    by an anchor at its start. Renderings whose <head> differ (beyond <title>) are laid out one by one."""
+    import weasyprint
+
+    htmls = [render_html(env, name, c) for c in contexts]
+    parts = [_HEAD.match(h) for h in htmls]
+    heads = {_TITLE.sub("", m.group("head")) if m else None for m in parts}
+    if len(htmls) < 2 or None in heads or len(heads) != 1:
+        out = []
+        for c in contexts:
+            document = layout(env, name, c)
+            out.append(LaidOut(document, list(document.pages)))
+        return out
+    first = parts[0]
+    assert first is not None
+    sections = []
+    for i, m in enumerate(parts):
+        assert m is not None
+        style = ' style="break-before: page"' if i else ""
+        sections.append(f'<div id="casefile-rendering-{i}"{style}>{m.group("body")}</div>')
+    combined = first.group("head") + "".join(sections) + first.group("tail")
+    fetcher = weasyprint.URLFetcher(allowed_protocols=("data",))
+    try:
+        document = weasyprint.HTML(string=combined, base_url=None, url_fetcher=fetcher).render()
+    except Exception as exc:  # WeasyPrint raises assorted errors on broken HTML/CSS
+        raise TemplateError(
+            f"The template {name!r} produced a page that cannot be laid out ({type(exc).__name__}). Check the "
+            "practice's copy of the template or its stylesheet.",
+            name,
+        ) from exc
+    starts: dict[int, int] = {}
+    for index, page in enumerate(document.pages):
+        for anchor in page.anchors:
+            if anchor.startswith("casefile-rendering-"):
+                starts.setdefault(int(anchor.rsplit("-", 1)[1]), index)
+    if sorted(starts) != list(range(len(htmls))) or starts[0] != 0:
+        raise TemplateError(f"The template {name!r} could not be laid out page by page; check its stylesheet.", name)
+    bounds = [starts[i] for i in range(len(htmls))] + [len(document.pages)]
+    return [LaidOut(document, list(document.pages[a:b])) for a, b in itertools.pairwise(bounds)]
+
+
 def write_documents(
     documents: list[Any],
     out: Path,
@@ -328,7 +385,8 @@ def write_documents(
     ``identifier`` (derived from the inputs) becomes the PDF's /ID, so the same inputs give the same bytes."""
     if not documents:
         raise ValueError("write_documents needs at least one document")
-    merged = documents[0].copy([page for document in documents for page in document.pages])
+    base = documents[0].document if isinstance(documents[0], LaidOut) else documents[0]
+    merged = base.copy([page for document in documents for page in document.pages])
     metadata = merged.metadata
     metadata.created = _pdf_date(created) if created is not None else None
     metadata.modified = metadata.created

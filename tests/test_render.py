@@ -330,3 +330,27 @@ def test_profiles_are_valid_data() -> None:
             assert (TEMPLATES / template).is_file()
     with (PROFILES / "eoir.toml").open("rb") as fh:
         assert tomllib.load(fh)["size_limit"]["max_bytes"] == 25 * 1024 * 1024
+
+
+def test_layout_many_gives_each_rendering_the_pages_it_has_alone(
+    env: jinja2.Environment, sample_context: dict[str, Any], tmp_path: Path
+) -> None:
+    """One WeasyPrint layout for many renderings of a template: each keeps exactly its own pages, in order."""
+    from tasks.render import layout, layout_many, write_documents
+
+    row = sample_context["exhibits"][0]
+    many = [{**row, "tab": str(i), "title": f"Exhibit number {i}"} for i in range(1, 80)]  # several pages
+    contexts = [
+        {**sample_context, "filing_title": "First list"},
+        {**sample_context, "filing_title": "Second list", "exhibits": many},
+        {**sample_context, "filing_title": "Third list"},
+    ]
+    together = layout_many(env, "packet/exhibit_list.html.j2", contexts)
+    alone = [layout(env, "packet/exhibit_list.html.j2", c) for c in contexts]
+    assert [len(t.pages) for t in together] == [len(a.pages) for a in alone]
+    assert len(together[1].pages) > 1
+    out = write_documents(together, tmp_path / "lists.pdf", identifier="test")
+    texts = [page.extract_text() for page in PdfReader(out).pages]
+    assert len(texts) == sum(len(a.pages) for a in alone)
+    assert "First list" in texts[0] and "Second list" in texts[1] and "Third list" in texts[-1]
+    assert "Exhibit number 79" in texts[-2]
