@@ -301,9 +301,8 @@ def packet_get(case_id: str, build_id: str | None, output: Path, as_json: bool) 
 @json_option
 def packet_check(files: tuple[Path, ...], profile: str, allow_missing_translations: bool, as_json: bool) -> None:
     """Check PDFs (one packet, or its parts in order) against a filing profile before filing."""
-    from tasks.packetcheck import check_packet
-
     from tasks.packet import load_profile
+    from tasks.packetcheck import check_packet
     from tasks.settings import load_settings
 
     settings = load_settings()

@@ -158,9 +158,7 @@ def _rasterise_last_page(pdf: Path, out: Path, dpi: int = 200) -> Path:
     return out
 
 
-def test_inbox_poll_matches_by_ocr_qr_and_file_name_else_inbox(
-    runtime: Runtime, case_id: str, tmp_path: Path
-) -> None:
+def test_inbox_poll_matches_by_ocr_qr_and_file_name_else_inbox(runtime: Runtime, case_id: str, tmp_path: Path) -> None:
     """Real ingest and real Tesseract: a scanned cover sheet is matched by its OCR text, a photo of the QR code
     alone by zxing-cpp, a file named after the code by its name, and a record without a code waits in the inbox.
     A second poll does nothing; the files move to processed/ byte for byte."""

@@ -193,7 +193,7 @@ DENUNCIA_EN: list[list[str]] = [
         "covered forced their way into her home. One of them carried a firearm and the other a metal pipe with "
         "which he struck her on the left arm.",
         "The attackers demanded that she leave the neighborhood and told her, word for word: \"if you don't leave "
-        "this week, we will kill you and your family.\" The complainant understands these words as a death threat.",
+        'this week, we will kill you and your family." The complainant understands these words as a death threat.',
         "She adds that for three months she has been receiving intimidating messages on her telephone and that "
         "her neighbor, Mr. Tomás Ejemplo, saw the attackers flee.",
     ],
