@@ -600,9 +600,37 @@ def run() -> None:
     and back on as soon as the runtime is built, before any real work."""
     gc.disable()
     try:
-        main()
+        main()  # click ends every command with SystemExit
+    except SystemExit as exc:
+        code = exc.code
+        status = code if isinstance(code, int) else (0 if code is None else 1)
+        _exit_now(status, None if isinstance(code, int) or code is None else code)
+        raise
     finally:
         gc.enable()
+
+
+def _exit_now(code: int, message: object) -> None:
+    """End the process without the interpreter's teardown (freeing thousands of objects of SQLAlchemy, pydantic
+    and click costs ~0.1 s of a 0.5 s command) when nothing needs it: Prefect was not imported (its temporary
+    server and log handlers shut down at exit) and no other thread runs. The catalog's connections are closed
+    first, and output is flushed. Otherwise returns, and the normal exit happens."""
+    if "prefect" in sys.modules or threading.active_count() > 1:
+        return
+    import logging
+    import os
+
+    if "tasks.runtime" in sys.modules:
+        sys.modules["tasks.runtime"].reset_runtimes()
+    if message is not None:
+        print(message, file=sys.stderr)
+    logging.shutdown()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe (`casefile docs | head`)
+        code = code or 1
+    os._exit(code)
 
 
 if __name__ == "__main__":
