@@ -556,7 +556,8 @@ def _labels(segments: Sequence[Segment], inputs: PacketInputs) -> tuple[list[str
                 label = inputs.exhibits[seg.exhibit].label
                 stamps.append(sfmt.format(label=label, i=n - first + 1, n=last - first + 1))
             else:
-                stamps.append(sfmt.format(label="", i=n, n=total) if front_matter else None)
+                # Front and back matter have no exhibit: when the profile labels them, a plain "Page n of N".
+                stamps.append(f"Page {n} of {total}" if front_matter else None)
     return numbers, stamps
 
 
