@@ -62,6 +62,7 @@ from benchmarks.common import (
     machine_busy_seconds,
     machine_info,
     peak_rss_mb,
+    vm_hwm_mb,
 )
 
 if TYPE_CHECKING:
@@ -716,16 +717,6 @@ class TreePeak:
     descendants: dict[int, tuple[str, float]] = field(default_factory=dict)  # pid: (name, MB)
 
 
-def _vm_hwm_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
 def _sample_tree(pid: int, stop: threading.Event, peak: TreePeak, interval: float = 0.01) -> None:
     import psutil
 
@@ -749,7 +740,7 @@ def _sample_tree(pid: int, stop: threading.Event, peak: TreePeak, interval: floa
                 count += 1
             except psutil.Error:
                 continue
-            hwm = _vm_hwm_mb(proc.pid)  # after exec: the new program's own high-water mark
+            hwm = vm_hwm_mb(proc.pid)  # after exec: the new program's own high-water mark
             if hwm is not None:
                 peak.descendants[proc.pid] = (name, max(peak.descendants.get(proc.pid, ("", 0.0))[1], hwm))
         if total / MB > peak.sum_mb:

@@ -403,7 +403,7 @@ def children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _vm_hwm_mb(pid: int) -> float | None:
+def vm_hwm_mb(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -442,7 +442,7 @@ def tree_stats(pid: int) -> TreeStats:
         stats.processes += 1
         stats.rss_mb += rss / MB
         stats.cpu_seconds += cpu
-        hwm = _vm_hwm_mb(proc.pid)
+        hwm = vm_hwm_mb(proc.pid)
         stats.peak_rss_mb = None if hwm is None or stats.peak_rss_mb is None else stats.peak_rss_mb + hwm
     stats.rss_mb = round(stats.rss_mb, 1)
     stats.cpu_seconds = round(stats.cpu_seconds, 2)
