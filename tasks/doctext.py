@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tasks.catalog import Catalog, Document, audit, utcnow
-from tasks.errors import CasefileError
+from tasks.errors import CasefileError, ValidationError
 from tasks.index import IndexedDocument, IndexedPage, SearchIndex
 from tasks.settings import Settings
 from tasks.storage import ObjectStore, derived_key, sha256_file
@@ -224,12 +224,63 @@ def reindex(catalog: Catalog, index: SearchIndex, case_id: str | None = None) ->
     return written
 
 
+class DocumentInUse(ValidationError):
+    """A document other records point at (an exhibit list, a translation, a record request, the inbox)."""
+
+    def __init__(self, document_id: str, uses: list[str]) -> None:
+        super().__init__(
+            f"Document {document_id} cannot be removed: it is {'; '.join(uses)}. Take it out of those first (for an "
+            "exhibit: `casefile exhibits plan`, edit, `casefile exhibits set`; for a translation: add another with "
+            "`casefile translation add`). Nothing was changed."
+        )
+        self.uses = uses
+
+
+def document_uses(session: Session, document_id: str) -> list[str]:
+    """What refers to a document, in words for its owner (ids and labels only)."""
+    from tasks.catalog import Exhibit, InboxItem, RecordRequest, RequestEvent, Translation
+
+    uses = [
+        f"exhibit {label} of case {case_id}"
+        for label, case_id in session.execute(
+            select(Exhibit.label, Exhibit.case_id).where(Exhibit.document_id == document_id)
+        )
+    ]
+    uses += [
+        f"the translation in {t.id}" if t.document_id == document_id else f"the original translated in {t.id}"
+        for t in session.scalars(
+            select(Translation).where(
+                (Translation.document_id == document_id) | (Translation.source_document_id == document_id)
+            )
+        )
+    ]
+    uses += [
+        f"a letter or form of request {rid}"
+        for rid in session.scalars(
+            select(RecordRequest.id).where(
+                (RecordRequest.letter_document_id == document_id)
+                | (RecordRequest.authorization_document_id == document_id)
+            )
+        )
+    ]
+    uses += [
+        f"what came back for request {rid}"
+        for rid in session.scalars(select(RequestEvent.request_id).where(RequestEvent.document_id == document_id))
+    ]
+    if session.scalar(select(InboxItem.id).where(InboxItem.document_id == document_id).limit(1)) is not None:
+        uses.append("in the case's inbox")
+    return list(dict.fromkeys(uses))
+
+
 def delete_document(catalog: Catalog, index: SearchIndex, document_id: str, actor: str) -> str:
     """Remove a document from the case and its pages from the index. Its objects stay in the store
     (content addressed, possibly shared with another case; nothing is lost)."""
     with catalog.session() as session:
         doc = catalog.get_document(session, document_id)
         doc_id, case_id, sha = doc.id, doc.case_id, doc.sha256
+        uses = document_uses(session, doc_id)
+    if uses:
+        raise DocumentInUse(doc_id, uses)
     index.delete_document(doc_id)
     with catalog.session() as session:
         session.delete(catalog.get_document(session, doc_id))

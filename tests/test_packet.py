@@ -562,3 +562,20 @@ def test_the_prefect_artifact_has_titles_and_ranges_but_no_client_data(
     assert "| A | Emergency room record |" in md and result.parts[0].name in md
     assert CLIENT_NAME not in md and A_NUMBER not in md and "123-456-789" not in md
     assert "Built without translations for:** B" in md
+
+
+def test_a_document_in_use_cannot_be_removed(runtime: Runtime, case_id: str, built_case: dict[str, str]) -> None:
+    """`casefile doc rm` on an exhibit or a translation is refused with what uses it; nothing changes."""
+    from tasks.catalog import Document
+    from tasks.doctext import DocumentInUse, delete_document
+
+    translation = _translate(runtime, case_id, built_case["denuncia"])
+    with pytest.raises(DocumentInUse) as info:
+        delete_document(runtime.catalog, runtime.index, built_case["denuncia"], "tester")
+    assert "exhibit B" in info.value.message and f"original translated in {translation}" in info.value.message
+    with runtime.catalog.session() as session:
+        assert session.get(Document, built_case["denuncia"]) is not None
+    _plan(runtime, case_id, [{"document": built_case["medical"], "title": "Only this one"}])
+    assert delete_document(runtime.catalog, runtime.index, built_case["edge"], "tester") == built_case["edge"]
+    with runtime.catalog.session() as session:
+        assert session.get(Document, built_case["edge"]) is None
