@@ -579,3 +579,25 @@ def test_a_document_in_use_cannot_be_removed(runtime: Runtime, case_id: str, bui
     assert delete_document(runtime.catalog, runtime.index, built_case["edge"], "tester") == built_case["edge"]
     with runtime.catalog.session() as session:
         assert session.get(Document, built_case["edge"]) is None
+
+
+@pytest.mark.s3
+def test_packet_in_s3_over_http(runtime: Runtime, case_id: str, s3_store: object, tmp_path: Path) -> None:
+    """The same build against moto's S3 server: parts and manifest under packets/<case>/<build>/, listed and
+    downloaded with their SHA-256 verified."""
+    from dataclasses import replace
+
+    from tasks.storage import S3ObjectStore
+
+    assert isinstance(s3_store, S3ObjectStore)
+    rt = replace(runtime, store=s3_store)
+    medical = _add(rt, case_id, SAMPLE / "medical_record_en.pdf", "medical")
+    edge = _add(rt, case_id, _edge_pdf(tmp_path / "edge.pdf"))
+    _plan(rt, case_id, [{"document": medical, "title": "Medical record"}, {"document": edge, "title": "Edge"}])
+    result = _build(rt, case_id)
+    keys = list(s3_store.list(f"packets/{case_id}/"))
+    assert keys == sorted([p.key for p in result.parts] + [result.manifest_key])
+    assert [b["build_id"] for b in packet.list_builds(s3_store, case_id)] == [result.build_id]
+    assert packet.list_builds(s3_store, case_id)[0]["location"].startswith("s3://")
+    (path,) = _download(rt, result, tmp_path / "out")
+    assert len(PdfReader(path).pages) == result.pages == 1 + 1 + (1 + 2) + (1 + 1) + 1  # cover, list, tab+doc x2, COS
