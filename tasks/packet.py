@@ -40,8 +40,16 @@ from tasks.catalog import Catalog, Translation, audit, current_actor
 from tasks.config_files import load_toml
 from tasks.errors import CasefileError, ConfigError, IntegrityError, NotFoundError, ValidationError
 from tasks.exhibits import CLIENT, COUNTRY, DEFAULT_SCHEMES, LANGUAGE_NAMES, assign_labels, list_exhibits
+from tasks.packetcheck import (
+    CHILD_CERTIFICATE,
+    CHILD_DOCUMENT,
+    CHILD_TRANSLATION,
+    CONTINUED,
+    FRONT_TITLES,
+    LIST_TEMPLATE,
+)
 from tasks.settings import Settings
-from tasks.storage import ObjectStore
+from tasks.storage import ObjectStore, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -350,12 +358,7 @@ def exhibit_ranges(segments: Sequence[Segment]) -> dict[int, tuple[int, int]]:
 
 def outline_for(segments: Sequence[Segment], inputs: PacketInputs, start: int) -> list[OutlineEntry]:
     """Top level: cover / list / one entry per exhibit (children: document, translation, certificate) / back."""
-    titles = {
-        "packet/cover_page.html.j2": "Cover page",
-        "packet/uscis_cover_letter.html.j2": "Cover letter",
-        "packet/exhibit_list.html.j2": str(inputs.context["list_title"]),
-        "packet/certificate_of_service.html.j2": "Certificate of service",
-    }
+    titles = {**FRONT_TITLES, LIST_TEMPLATE: str(inputs.context["list_title"])}
     tab_label = str(inputs.context["tab_label"])
     entries: list[OutlineEntry] = []
     current: dict[int, OutlineEntry] = {}
@@ -369,11 +372,7 @@ def outline_for(segments: Sequence[Segment], inputs: PacketInputs, start: int) -
         if parent is None:
             parent = current[seg.exhibit] = OutlineEntry(f"{tab_label} {exhibit.label}: {exhibit.title}", index)
             entries.append(parent)
-        child = {
-            "document": "Document",
-            "translation": "English translation",
-            "certificate": "Translator's certificate",
-        }
+        child = {"document": CHILD_DOCUMENT, "translation": CHILD_TRANSLATION, "certificate": CHILD_CERTIFICATE}
         if seg.kind in child and exhibit.translation is not None:
             parent.children.append(OutlineEntry(child[seg.kind], index))
     return entries
@@ -423,9 +422,8 @@ class BuildResult:
 
 def _template_names(profile: Mapping[str, Any]) -> tuple[list[str], list[str], str, str]:
     names = [str(n) for n in profile["profile"].get("templates", [])]
-    list_name = "packet/exhibit_list.html.j2"
-    if list_name in names:
-        cut = names.index(list_name) + 1
+    if LIST_TEMPLATE in names:
+        cut = names.index(LIST_TEMPLATE) + 1
         front, back = names[:cut], names[cut:]
     else:
         front, back = names, []
@@ -468,7 +466,8 @@ def plan_pages(inputs: PacketInputs, env: Any, start: int) -> tuple[list[Segment
     ctx = inputs.context
 
     # Tab pages and translator's certificates: one layout per template for all exhibits (see layout_many).
-    tab_pages = layout_many(env, tab_name, [{**ctx, "tab": e.label, "title": e.title} for e in inputs.exhibits])
+    tab_contexts = [{**ctx, "tab": e.label, "title": e.title} for e in inputs.exhibits] if tabs else []
+    tab_pages = dict(zip([id(e) for e in inputs.exhibits], layout_many(env, tab_name, tab_contexts), strict=False))
     translated = [e for e in inputs.exhibits if e.translation is not None]
     cert_contexts: list[Mapping[str, Any]] = []
     for e in translated:
@@ -484,10 +483,10 @@ def plan_pages(inputs: PacketInputs, env: Any, start: int) -> tuple[list[Segment
         )
     cert_pages = dict(zip([id(e) for e in translated], layout_many(env, cert_name, cert_contexts), strict=True))
     per_exhibit: list[list[tuple[str, Any | None, SourcePdf | None, str]]] = []
-    for e, tab_page in zip(inputs.exhibits, tab_pages, strict=True):
+    for e in inputs.exhibits:
         items: list[tuple[str, Any | None, SourcePdf | None, str]] = []
         if tabs:
-            items.append(("tab", tab_page, None, tab_name))
+            items.append(("tab", tab_pages[id(e)], None, tab_name))
         items.append(("document", None, e.document, ""))
         if e.translation is not None:
             items.append(("translation", None, e.translation.source, ""))
@@ -496,17 +495,11 @@ def plan_pages(inputs: PacketInputs, env: Any, start: int) -> tuple[list[Segment
         per_exhibit.append(items)
     back_docs = [(name, layout(env, name, ctx)) for name in back]
 
-    list_pages: dict[str, int] = {}
+    enclosures = [{"label": f"{ctx['tab_label']} {e.label}", "title": e.title} for e in inputs.exhibits]
     ranges: dict[int, tuple[int, int]] = {}
     for _attempt in range(5):
-        front_docs = []
-        for name in front:
-            fctx = {**ctx, "exhibits": _list_rows(inputs, ranges)}
-            if name != "packet/exhibit_list.html.j2":
-                fctx["enclosures"] = [
-                    {"label": f"{ctx['tab_label']} {e.label}", "title": e.title} for e in inputs.exhibits
-                ]
-            front_docs.append((name, layout(env, name, fctx)))
+        front_ctx = {**ctx, "exhibits": _list_rows(inputs, ranges), "enclosures": enclosures}
+        front_docs = [(name, layout(env, name, front_ctx)) for name in front]
         # (kind, exhibit, laid-out document or None, source PDF or None, template name), in packet order
         order: list[tuple[str, int | None, Any | None, SourcePdf | None, str]] = [
             ("front", None, doc, None, name) for name, doc in front_docs
@@ -527,10 +520,9 @@ def plan_pages(inputs: PacketInputs, env: Any, start: int) -> tuple[list[Segment
                 segments.append(Segment(kind, source.pages, exhibit, None, source))
         number_segments(segments, start)
         new_ranges = exhibit_ranges(segments)
-        counts = {name: len(doc.pages) for name, doc in front_docs}
-        if new_ranges == ranges and counts == list_pages:
+        if new_ranges == ranges:  # the list, laid out with these ranges, leaves every page where it was
             return segments, docs
-        ranges, list_pages = new_ranges, counts
+        ranges = new_ranges
     raise CasefileError("The exhibit list's page ranges did not settle; check the exhibit list template override.")
 
 
@@ -576,7 +568,7 @@ def _layouts(profile: Mapping[str, Any]) -> tuple[Any, Any]:
     return base, stamp_layout
 
 
-def _apply_outline(pdf: Any, entries: Sequence[OutlineEntry], first: int, last: int, continued: str) -> None:
+def _apply_outline(pdf: Any, entries: Sequence[OutlineEntry], first: int, last: int) -> None:
     import pikepdf
 
     with pdf.open_outline() as outline:
@@ -587,7 +579,7 @@ def _apply_outline(pdf: Any, entries: Sequence[OutlineEntry], first: int, last: 
             if not inside and not (entry.page < first < end):  # neither starts nor continues in this part
                 continue
             page = entry.page if inside else first
-            item = pikepdf.OutlineItem(entry.title if inside else f"{entry.title} {continued}", page - first)
+            item = pikepdf.OutlineItem(entry.title if inside else entry.title + CONTINUED, page - first)
             for child in kids:
                 item.children.append(pikepdf.OutlineItem(child.title, child.page - first))
             outline.root.append(item)
@@ -601,7 +593,7 @@ def _save_part(
 
     part = pikepdf.new()
     part.pages.extend(full.pages[first:last])
-    _apply_outline(part, entries, first, last, "(continued)")
+    _apply_outline(part, entries, first, last)
     if number_start is not None:
         part.Root.PageLabels = part.make_indirect(
             pikepdf.Dictionary(Nums=pikepdf.Array([0, pikepdf.Dictionary(S=pikepdf.Name.D, St=number_start + first)]))
@@ -669,12 +661,6 @@ def split_points(full: Any, units: list[tuple[int, int]], limit: int, budget: fl
         acc += size
     parts.append((start, pieces[-1][1]))
     return parts
-
-
-def _sha256(path: Path) -> str:
-    from tasks.storage import sha256_file
-
-    return sha256_file(path)
 
 
 @dataclass
@@ -825,7 +811,7 @@ def build_packet(
             store.put_file(key, path)
             uploaded.append(key)
             parts.append(
-                PartResult(path.name, key, _sha256(path), path.stat().st_size, b - a, start + a, start + b - 1)
+                PartResult(path.name, key, sha256_file(path), path.stat().st_size, b - a, start + a, start + b - 1)
             )
         ranges = exhibit_ranges(built.segments)
         exhibits = [

@@ -105,7 +105,7 @@ _PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _LABEL = re.compile(r"[A-Z]{1,3}|\d{1,4}")
 _RANGE = re.compile(r"(\d{1,6})(?:\s*[-\u2013\u2014]\s*(\d{1,6}))?")
 _CSS_UNITS = {"in": 72.0, "cm": 72.0 / 2.54, "mm": 72.0 / 25.4, "pt": 1.0, "pc": 12.0, "px": 0.75}
-_FRONT_TITLES = {  # the builder's bookmark titles for template pages (tasks/packet.py outline_for)
+FRONT_TITLES = {  # bookmark titles of template pages: the builder (tasks/packet.py outline_for) writes these
     "packet/cover_page.html.j2": "Cover page",
     "packet/uscis_cover_letter.html.j2": "Cover letter",
     "packet/certificate_of_service.html.j2": "Certificate of service",
@@ -268,7 +268,7 @@ class _Config:
         digits = r"\d{1,6}"
         templates = [str(t) for t in prof.get("templates", [])]
         list_title = str(exhibits.get("list_title", "Index of Exhibits"))
-        titles = [list_title if t == LIST_TEMPLATE else _FRONT_TITLES.get(t, Path(t).stem) for t in templates]
+        titles = [list_title if t == LIST_TEMPLATE else FRONT_TITLES.get(t, Path(t).stem) for t in templates]
         cut = templates.index(LIST_TEMPLATE) + 1 if LIST_TEMPLATE in templates else len(templates)
         languages = tuple(str(x) for x in translations.get("languages", ())) or _default_languages()
         return _Config(
