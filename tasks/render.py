@@ -304,9 +304,13 @@ def render_pdf(
 def layout(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> Any:
     """Render ``name`` and lay it out into pages (a ``weasyprint.Document``) without writing a PDF yet: the packet
     builder counts pages first, then writes many laid-out documents as one PDF with ``write_documents``."""
-    import weasyprint
+    return _lay_out_html(render_html(env, name, context), name)
 
-    html = render_html(env, name, context)
+
+def _lay_out_html(html: str, name: str) -> Any:
+    """HTML of template ``name`` laid out by WeasyPrint (no network, no files: only data: URLs)."""
+    import weasyprint  # imported here: it loads Pango through cffi, which commands that never render need not pay
+
     fetcher = weasyprint.URLFetcher(allowed_protocols=("data",))
     try:
         return weasyprint.HTML(string=html, base_url=None, url_fetcher=fetcher).render()
@@ -334,17 +338,12 @@ def layout_many(env: jinja2.Environment, name: str, contexts: Sequence[Mapping[s
     """Lay out template ``name`` once per context, as ONE WeasyPrint document (a layout costs ~40 ms of set-up:
     40 tab pages take 0.2 s instead of 1.6 s). Each rendering starts on a new page; the pages of each are found
     by an anchor at its start. Renderings whose <head> differ (beyond <title>) are laid out one by one."""
-    import weasyprint
-
     htmls = [render_html(env, name, c) for c in contexts]
     parts = [_HEAD.match(h) for h in htmls]
     heads = {_TITLE.sub("", m.group("head")) if m else None for m in parts}
     if len(htmls) < 2 or None in heads or len(heads) != 1:
-        out = []
-        for c in contexts:
-            document = layout(env, name, c)
-            out.append(LaidOut(document, list(document.pages)))
-        return out
+        documents = [_lay_out_html(html, name) for html in htmls]
+        return [LaidOut(document, list(document.pages)) for document in documents]
     first = parts[0]
     assert first is not None
     sections = []
@@ -352,16 +351,7 @@ def layout_many(env: jinja2.Environment, name: str, contexts: Sequence[Mapping[s
         assert m is not None
         style = ' style="break-before: page"' if i else ""
         sections.append(f'<div id="casefile-rendering-{i}"{style}>{m.group("body")}</div>')
-    combined = first.group("head") + "".join(sections) + first.group("tail")
-    fetcher = weasyprint.URLFetcher(allowed_protocols=("data",))
-    try:
-        document = weasyprint.HTML(string=combined, base_url=None, url_fetcher=fetcher).render()
-    except Exception as exc:  # WeasyPrint raises assorted errors on broken HTML/CSS
-        raise TemplateError(
-            f"The template {name!r} produced a page that cannot be laid out ({type(exc).__name__}). Check the "
-            "practice's copy of the template or its stylesheet.",
-            name,
-        ) from exc
+    document = _lay_out_html(first.group("head") + "".join(sections) + first.group("tail"), name)
     starts: dict[int, int] = {}
     for index, page in enumerate(document.pages):
         for anchor in page.anchors:
