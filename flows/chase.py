@@ -8,7 +8,6 @@ never sends an e-mail twice. Parameters, results and the artifact carry request 
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,9 +35,8 @@ def retry_if_mail_transient(_task: Any, _task_run: Any, state: State[Any]) -> bo
 
 
 @task(name="plan-chase", persist_result=False, cache_policy=NO_CACHE)
-def plan_task(today: date) -> dict[str, list[str]]:
-    plan = chase.plan_chase(get_runtime(), today)
-    return {"overdue_marked": plan.overdue_marked, "request_ids": plan.request_ids, "advocates": plan.advocates}
+def plan_task(today: date) -> chase.ChasePlan:
+    return chase.plan_chase(get_runtime(), today)  # results are not persisted: ids stay in this process
 
 
 @task(
@@ -50,8 +48,8 @@ def plan_task(today: date) -> dict[str, list[str]]:
     persist_result=False,
     cache_policy=NO_CACHE,
 )
-def chase_request_task(request_id: str, today: date) -> dict[str, Any]:
-    return asdict(chase.chase_request(get_runtime(), request_id, today))
+def chase_request_task(request_id: str, today: date) -> chase.RequestResult:
+    return chase.chase_request(get_runtime(), request_id, today)
 
 
 @task(
@@ -103,8 +101,8 @@ def chase_overdue(today: str | None = None) -> dict[str, int]:
     summary = chase.run_chase(
         rt,
         day,
-        plan_step=lambda d: chase.ChasePlan(**plan_task(d)),
-        request_step=lambda request_id, d: chase.RequestResult(**chase_request_task(request_id, d)),
+        plan_step=plan_task,
+        request_step=chase_request_task,
         digest_step=digest_task,
     )
     create_markdown_artifact(
