@@ -100,13 +100,13 @@ def print_requests(doc: dict[str, Any]) -> None:
 
 def demo_exhibits(rt: Any, case_id: str, translations: Path) -> list[dict[str, Any]]:
     """The demo's exhibit list (titles and dates an advocate would type) and its translations (fictional translator)."""
-    from tasks.exhibits import Plan, PlanRow, TranslatorInfo, add_translation, list_exhibits, save_plan
+    from tasks.exhibits import NOT_EXHIBITS, Plan, PlanRow, TranslatorInfo, add_translation, list_exhibits, save_plan
 
     with rt.catalog.session() as session:
         docs = [
             (d.id, d.original_name)
             for d in rt.catalog.get_case(session, case_id).documents
-            if d.status == "ready" and d.doc_type not in ("request", "translation")
+            if d.status == "ready" and d.doc_type not in NOT_EXHIBITS
         ]
     order = list(DEMO_TITLES)
 

@@ -31,8 +31,9 @@ if TYPE_CHECKING:
 
 CLIENT, COUNTRY = "client", "country"
 SECTIONS = (CLIENT, COUNTRY)
-# Documents that are never exhibits by themselves: translations follow their document; inbox items are unsorted.
-NOT_EXHIBITS = frozenset({"translation", "request-letter", "inbox"})
+# Documents that are never exhibits by themselves: translations follow their document; the letters and forms the
+# practice sent to request records (tasks/letters.py REQUEST_DOC_TYPE) are not evidence.
+NOT_EXHIBITS = frozenset({"translation", "request"})
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "pt": "Portuguese", "fr": "French", "ht": "Haitian Creole"}
 PLAN_FIELDS = ("label", "section", "document", "title", "date", "source", "language", "translation")
 _LABEL_RE = re.compile(r"^(?:[A-Z]{1,3}|[1-9][0-9]{0,3})$")

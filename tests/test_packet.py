@@ -161,6 +161,7 @@ def test_plan_proposal_letters_client_documents_and_numbers_country_conditions(
     medical = _add(runtime, case_id, SAMPLE / "medical_record_en.pdf", "medical")
     report = _add(runtime, case_id, _edge_pdf(tmp_path / "r.pdf"), "country-conditions")
     police = _add(runtime, case_id, SAMPLE / "denuncia_scan_es.pdf", "police")
+    _add(runtime, case_id, _edge_pdf(tmp_path / "letter.pdf", (612, 790)), "request")  # a letter the practice sent
     plan = propose_plan(runtime.catalog, case_id, TYPES)
     assert [(r.document, r.label, r.section) for r in plan.rows] == [
         (medical, "A", "client"),
