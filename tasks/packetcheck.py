@@ -3,7 +3,7 @@ filing profile (config/profiles/<name>.toml).
 
 ``check_packet(paths, profile)`` returns a ``CheckReport`` of ``Finding``s (a stable code, a severity, the file
 name and the 1-based page in that file); only a file that cannot be read as a PDF at all raises
-(``PacketCheckError``), and a missing qpdf raises ``ToolMissing``. The packet builder runs the same check on its
+(``PacketCheckError``). The packet builder runs the same check on its
 own output before declaring a build finished.
 
 What is checked, and the conventions of the builder it relies on (tasks/packet.py and tasks/pagelayout.py):
@@ -47,8 +47,10 @@ What is checked, and the conventions of the builder it relies on (tasks/packet.p
   FontFile3; Type3 fonts are embedded by nature). Fonts listed in resources count as used. One of the 14 standard
   fonts (Helvetica, Times, Courier, Symbol, ZapfDingbats; also their Arial/Times New Roman/Courier New aliases)
   not embedded is a warning: every reader and printer has them. Any other font is an error.
-- ``qpdf-check``: ``qpdf --check`` passes (exit 0); otherwise qpdf's first problem line, with the path reduced to
-  the file name (qpdf prints no document text).
+- ``qpdf-check``: ``qpdf --check`` passes (exit 0), run by ``tasks.qpdfcheck`` with the qpdf library pikepdf
+  bundles (QPDFJob, the code of the ``qpdf`` command; see that module for why not Debian's qpdf 11.3); otherwise
+  qpdf's first problem line (its fatal error, when there is one), with the path reduced to the file name (qpdf
+  prints no document text).
 
 Findings never quote page text, exhibit titles or names: only file names, page numbers, labels, codes, counts and
 font names. A problem repeated on many pages gives ``MAX_FINDINGS_PER_CODE`` findings per file and code, then one
@@ -58,7 +60,7 @@ Text is read with pdfium (pypdfium2), structure (boxes, fonts, outline, labels) 
 ``extract_text(visitor_text=...)`` gives positions too, but costs about 32 ms per text-heavy page (measured:
 64 s for 2,000 pages) against about 1 ms with pdfium, and every page's band must be read. pdfium's text rectangles
 are in PDF user space (neither rotated nor shifted by the CropBox), so they are mapped to the viewed page here.
-``qpdf --check`` runs in its own process while the pages are read.
+``qpdf --check`` runs in a process per file while the pages are read.
 """
 
 from __future__ import annotations
@@ -66,12 +68,14 @@ from __future__ import annotations
 import bisect
 import hashlib
 import itertools
+import json
 import logging
+import os
 import re
-import shutil
 import statistics
 import string
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -79,7 +83,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks.config_files import load_toml
-from tasks.errors import ConfigError, PacketCheckError, ToolError, ToolMissing, ToolTimeout, ValidationError
+from tasks.errors import ConfigError, PacketCheckError, ToolError, ToolTimeout, ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +101,7 @@ SIZE_TOLERANCE_PT = 1.0
 STAMP_BAND_PT = 54.0  # 0.75 in: the margin band the builder stamps numbers / exhibit labels into
 LANGUAGE_SAMPLE_PAGES = 3  # document pages read per exhibit for language identification
 MAX_FINDINGS_PER_CODE = 20  # per file and code; the rest are counted in one more finding
-QPDF_TIMEOUT = 300.0  # seconds for `qpdf --check` of one file (about 1.3 s per 1,000 text pages measured)
-QPDF_INSTALL_HINT = "Install it (Debian/Ubuntu: apt-get install qpdf)."
+QPDF_TIMEOUT = 300.0  # seconds for `qpdf --check` of one file (about 0.13 s per MB of JPEG scans measured)
 MAX_NESTING = 12  # form XObjects inside form XObjects: deeper is treated as a loop
 
 _PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
@@ -800,60 +803,60 @@ def _read_text(info: _File, cfg: _Config, full: set[int], out: _Findings) -> lis
 
 
 # qpdf -------------------------------------------------------------------------------------------------------------
-def _qpdf() -> str:
-    exe = shutil.which("qpdf")
-    if exe is None:
-        raise ToolMissing(
-            f"qpdf is not installed; the packet check runs `qpdf --check` on every file. {QPDF_INSTALL_HINT}"
-        )
-    return exe
-
-
-def _qpdf_problem(path: Path, code: int, stdout: str, stderr: str) -> str:
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    lines += [ln.strip() for ln in stdout.splitlines() if re.search(r"error|warning|damaged", ln, re.IGNORECASE)]
-    first = lines[0] if lines else f"qpdf exited with status {code}"
-    first = first.replace(str(path), path.name).replace(str(path.resolve()), path.name)
-    return first[:300]
+def _qpdf_problem(path: Path, code: int, problems: Sequence[str]) -> str:
+    first = problems[-1] if code == 2 and problems else (problems[0] if problems else f"exit status {code}")
+    return first.replace(str(path.resolve()), path.name).replace(str(path), path.name)[:300]
 
 
 class _QpdfRuns:
-    """`qpdf --check` of every file, started at once so it runs while the pages are read."""
+    """`qpdf --check` of every file (``tasks.qpdfcheck``: QPDFJob of the libqpdf pikepdf bundles), one process per
+    file, started at once so they run while this process reads the pages."""
 
-    def __init__(self, exe: str, paths: Sequence[Path]) -> None:
+    def __init__(self, paths: Sequence[Path]) -> None:
         self.paths = list(paths)
         self.procs: list[subprocess.Popen[str]] = []
         self.started = time.monotonic()
+        root = str(Path(__file__).resolve().parents[1])  # so that `-m tasks.qpdfcheck` finds this checkout
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
         try:
             for path in self.paths:
                 self.procs.append(
                     subprocess.Popen(
-                        [exe, "--check", str(path)],
+                        [sys.executable, "-m", "tasks.qpdfcheck", str(path)],
                         stdout=subprocess.PIPE,
                         stderr=subprocess.PIPE,
                         stdin=subprocess.DEVNULL,
                         text=True,
                         errors="replace",
+                        env=env,
                     )
                 )
         except OSError as exc:
             self.close()
-            raise ToolError(f"qpdf could not be started ({type(exc).__name__}). {QPDF_INSTALL_HINT}") from exc
+            raise ToolError(f"The qpdf check could not be started ({type(exc).__name__}).") from exc
 
-    def results(self) -> list[tuple[int, str, str]]:
-        results: list[tuple[int, str, str]] = []
+    def results(self) -> list[tuple[int, list[str]]]:
+        """qpdf's exit status (0 clean, 2 errors, 3 warnings) and problem lines, per file in order."""
+        results: list[tuple[int, list[str]]] = []
         for path, proc in zip(self.paths, self.procs, strict=True):
             remaining = max(1.0, QPDF_TIMEOUT - (time.monotonic() - self.started))
             try:
-                stdout, stderr = proc.communicate(timeout=remaining)
+                stdout, _stderr = proc.communicate(timeout=remaining)
             except subprocess.TimeoutExpired as exc:
                 self.close()
                 raise ToolTimeout(
                     f"`qpdf --check` of {path.name} did not finish in {QPDF_TIMEOUT:g} s; try again on a less busy "
                     "machine."
                 ) from exc
-            log.debug("qpdf --check: file %d of %d, exit %s", len(results) + 1, len(self.paths), proc.returncode)
-            results.append((proc.returncode, stdout, stderr))
+            try:
+                answer = json.loads(stdout)
+                results.append((int(answer["exit"]), [str(p) for p in answer["problems"]]))
+            except (ValueError, KeyError, TypeError) as exc:  # the process died (memory, signal): not a verdict
+                raise ToolError(
+                    f"The qpdf check of {path.name} ended without an answer (exit status {proc.returncode}); try "
+                    "again, and report it if it persists."
+                ) from exc
+            log.debug("qpdf --check: file %d of %d, exit %s", len(results), len(self.paths), results[-1][0])
         return results
 
     def close(self) -> None:
@@ -876,10 +879,9 @@ def check_packet(paths: Sequence[Path], profile: Mapping[str, Any], *, expect_tr
     if not paths:
         raise ValidationError("No PDF to check: give the packet's file, or every part of a split packet in order.")
     cfg = _Config.from_profile(profile)
-    exe = _qpdf()
     out = _Findings()
     started = time.monotonic()
-    qpdf = _QpdfRuns(exe, [Path(p) for p in paths])
+    qpdf = _QpdfRuns([Path(p) for p in paths])
     try:
         fonts = _FontWalker()
         files: list[_File] = []
@@ -913,9 +915,9 @@ def check_packet(paths: Sequence[Path], profile: Mapping[str, Any], *, expect_tr
         if exhibits and all(f.readable for f in files):
             _check_list(where, texts, list_pages, exhibits, printed, cfg, out)
             _check_translations(where, texts, exhibits, samples, cfg, out, expect_translations)
-        for info, (code, stdout, stderr) in zip(files, qpdf.results(), strict=True):
+        for info, (code, problems) in zip(files, qpdf.results(), strict=True):
             if code != 0 and info.readable:
-                problem = _qpdf_problem(info.path, code, stdout, stderr)
+                problem = _qpdf_problem(info.path, code, problems)
                 out.add(
                     "qpdf-check",
                     ERROR,

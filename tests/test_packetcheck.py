@@ -4,7 +4,11 @@ list from the real template), bookmarks and page labels added with pikepdf, then
 from __future__ import annotations
 
 import copy
+import json
 import re
+import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +18,7 @@ from typing import Any
 import pikepdf
 import pytest
 
-from tasks.errors import ConfigError, PacketCheckError, ToolMissing
+from tasks.errors import ConfigError, PacketCheckError, ToolError
 from tasks.packetcheck import CheckReport, Finding, _Geometry, check_packet, load_profile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -351,13 +355,33 @@ def test_corrupt_or_missing_file_is_a_typed_error(tmp_path: Path, eoir: dict[str
         check_packet([tmp_path / "nowhere.pdf"], eoir)
 
 
-def test_missing_qpdf_is_a_typed_error(
+def test_a_qpdf_check_that_dies_is_a_typed_error_not_a_verdict(
     good: tuple[Path, Plan], eoir: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PATH", "")
-    with pytest.raises(ToolMissing) as err:
+    monkeypatch.setattr(sys, "executable", shutil.which("false"))  # the checking process exits without an answer
+    with pytest.raises(ToolError) as err:
         check_packet([good[0]], eoir)
-    assert "apt-get install qpdf" in str(err.value)
+    assert good[0].name in str(err.value) and "without an answer" in str(err.value)
+
+
+def test_qpdf_check_module_reports_qpdf_exit_status_and_file_names_only(tmp_path: Path) -> None:
+    from tasks.qpdfcheck import check
+
+    clean = tmp_path / "clean.pdf"
+    with pikepdf.new() as pdf:
+        pdf.add_blank_page()
+        pdf.save(clean)
+    assert check(clean) == {"exit": 0, "problems": [], "libqpdf": pikepdf.__libqpdf_version__}
+    damaged = tmp_path / "damaged.pdf"
+    damaged.write_bytes(clean.read_bytes()[:-40])  # no trailer, no startxref
+    answer = check(damaged)
+    assert answer["exit"] in (2, 3) and answer["problems"]
+    assert all(str(tmp_path) not in line for line in answer["problems"])
+    assert any(line.startswith("damaged.pdf") for line in answer["problems"])
+    out = subprocess.run(
+        [sys.executable, "-m", "tasks.qpdfcheck", str(damaged)], capture_output=True, text=True, check=True
+    )
+    assert json.loads(out.stdout) == answer
 
 
 def test_damaged_structure_fails_qpdf_check(copy_of: Path, eoir: dict[str, Any]) -> None:
