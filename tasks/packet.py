@@ -497,9 +497,10 @@ def plan_pages(inputs: PacketInputs, env: Any, start: int) -> tuple[list[Segment
 
     enclosures = [{"label": f"{ctx['tab_label']} {e.label}", "title": e.title} for e in inputs.exhibits]
     ranges: dict[int, tuple[int, int]] = {}
+    laid_out: dict[str, Any] = {}
     for _attempt in range(5):
         front_ctx = {**ctx, "exhibits": _list_rows(inputs, ranges), "enclosures": enclosures}
-        front_docs = [(name, layout(env, name, front_ctx)) for name in front]
+        front_docs = [(name, layout(env, name, front_ctx, cache=laid_out)) for name in front]
         # (kind, exhibit, laid-out document or None, source PDF or None, template name), in packet order
         order: list[tuple[str, int | None, Any | None, SourcePdf | None, str]] = [
             ("front", None, doc, None, name) for name, doc in front_docs

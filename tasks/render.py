@@ -301,10 +301,20 @@ def render_pdf(
     return write_documents([layout(env, name, context)], out, identifier=identifier, created=created, title=title)
 
 
-def layout(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> Any:
+def layout(
+    env: jinja2.Environment, name: str, context: Mapping[str, Any], *, cache: dict[str, Any] | None = None
+) -> Any:
     """Render ``name`` and lay it out into pages (a ``weasyprint.Document``) without writing a PDF yet: the packet
-    builder counts pages first, then writes many laid-out documents as one PDF with ``write_documents``."""
-    return _lay_out_html(render_html(env, name, context), name)
+    builder counts pages first, then writes many laid-out documents as one PDF with ``write_documents``.
+    With ``cache``, an HTML already laid out is not laid out again (the builder lays out its front matter until the
+    exhibit list's page ranges settle; the cover page's HTML does not change between passes)."""
+    html = render_html(env, name, context)
+    if cache is None:
+        return _lay_out_html(html, name)
+    key = f"{name}\0{html}"
+    if key not in cache:
+        cache[key] = _lay_out_html(html, name)
+    return cache[key]
 
 
 def _lay_out_html(html: str, name: str) -> Any:
