@@ -722,18 +722,26 @@ def assemble(inputs: PacketInputs, env: Any, work: Path, build_id: str) -> _Buil
         limit = int(profile.get("size_limit", {}).get("max_bytes", 0) or 0)
         stem = _stem(inputs.case_id, inputs.profile_name)
         whole = work / f"{stem}.pdf"
-        _save_part(full, 0, total, whole, entries, number_start, title)
-        if limit <= 0 or whole.stat().st_size <= limit:
-            return _Built([(whole, 0, total)], total, report.bytes_saved, report.images_downsampled, segments)
-        whole.unlink()
+        # What the pages bring (their files, less what downsampling saved): far over the limit, the whole packet is
+        # not written just to be found too large.
+        files = {rendered_path, *(seg.source.path for seg in segments if seg.source and seg.source.path)}
+        estimate = sum(path.stat().st_size for path in files)
+        if limit <= 0 or estimate - report.bytes_saved <= limit * 1.1:
+            _save_part(full, 0, total, whole, entries, number_start, title)
+            if limit <= 0 or whole.stat().st_size <= limit:
+                return _Built([(whole, 0, total)], total, report.bytes_saved, report.images_downsampled, segments)
+            whole.unlink()
         units = _units(segments, total)
         pattern = str(profile.get("size_limit", {}).get("split_name", "{stem}-part{part:02d}.pdf"))
         for budget in (0.97, 0.9, 0.8, 0.7, 0.6):
             ranges = split_points(full, units, limit, budget)
             parts = []
             for i, (a, b) in enumerate(ranges, start=1):
-                out = work / pattern.format(stem=stem, part=i)
-                _save_part(full, a, b, out, entries, number_start, f"{title} (part {i} of {len(ranges)})")
+                if len(ranges) == 1:  # the estimate above was pessimistic: it fits in one file after all
+                    out, part_title = whole, title
+                else:
+                    out, part_title = work / pattern.format(stem=stem, part=i), f"{title} (part {i} of {len(ranges)})"
+                _save_part(full, a, b, out, entries, number_start, part_title)
                 parts.append((out, a, b))
             if all(p.stat().st_size <= limit for p, _a, _b in parts):
                 return _Built(parts, total, report.bytes_saved, report.images_downsampled, segments)

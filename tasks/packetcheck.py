@@ -1071,10 +1071,19 @@ def _document_pages(exhibit: _Exhibit, cfg: _Config) -> range:
     return range(start, max(start, min(stop, exhibit.end + 1)))
 
 
+def _missing_translation_parts(exhibit: _Exhibit, cfg: _Config) -> list[str]:
+    """The children a non-English exhibit needs and does not have ("English translation", certificate)."""
+    needed = [CHILD_TRANSLATION, *([CHILD_CERTIFICATE] if cfg.certificate else [])]
+    return [c for c in needed if c not in exhibit.entry.children]
+
+
 def _language_samples(exhibits: Sequence[_Exhibit], cfg: _Config) -> dict[int, str]:
-    """Global page -> exhibit label, for the first document pages of every exhibit."""
+    """Global page -> exhibit label, for the first document pages of every exhibit that lacks a translation or its
+    certificate (an exhibit with both passes whatever its language, so its text is not read)."""
     samples: dict[int, str] = {}
     for exhibit in exhibits:
+        if not _missing_translation_parts(exhibit, cfg):
+            continue
         for g in _document_pages(exhibit, cfg)[:LANGUAGE_SAMPLE_PAGES]:
             samples[g] = exhibit.label
     return samples
@@ -1396,16 +1405,14 @@ def _check_translations(
 
     severity = ERROR if expect_translations and cfg.translations_required else WARNING
     for exhibit in exhibits:
+        missing = _missing_translation_parts(exhibit, cfg)
         pages = [g for g in _document_pages(exhibit, cfg)[:LANGUAGE_SAMPLE_PAGES] if g in samples]
+        if not missing or not pages:
+            continue
         text = "\n".join(seg.text for g in pages for seg in (texts[g].body or []))
         guess = detect_language(text, languages=cfg.languages)
         if guess.language is None or guess.language == "en":
             continue  # English, or no text layer to tell by
-        children = exhibit.entry.children
-        needed = [CHILD_TRANSLATION, *([CHILD_CERTIFICATE] if cfg.certificate else [])]
-        missing = [c for c in needed if c not in children]
-        if not missing:
-            continue
         name, page = _place(where, exhibit.entry.g)
         out.add(
             "translation-missing",

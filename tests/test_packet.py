@@ -407,6 +407,26 @@ def test_split_into_parts_under_the_size_limit_keeps_numbering(
     assert split and all(t.startswith(("Exhibit B", "Exhibit D")) for t in split), split
 
 
+def test_a_packet_just_under_the_size_limit_stays_one_file(
+    runtime: Runtime, case_id: str, built_case: dict[str, str], tmp_path: Path
+) -> None:
+    """The builder skips writing the whole packet when its inputs are well over the limit; when the packet itself
+    fits (downsampling, pages not copied), it is still one file with the packet's own name, not "part01"."""
+    whole = _build(runtime, case_id, allow_missing_translations=True)
+    (only,) = whole.parts
+    config = tmp_path / "config"
+    shutil.copytree(runtime.settings.config_dir, config)
+    profile = (config / "profiles" / "eoir.toml").read_text(encoding="utf-8")
+    (config / "profiles" / "eoir.toml").write_text(
+        profile.replace("max_bytes = 26_214_400", f"max_bytes = {only.bytes}"), encoding="utf-8"
+    )
+    settings = runtime.settings.model_copy(update={"config_dir": config})
+    options = packet.BuildOptions(service_date=SERVICE_DATE, allow_missing_translations=True)
+    tight = packet.build_packet(runtime.catalog, runtime.store, settings, case_id, options)
+    assert tight.build_id != whole.build_id  # the profile is an input
+    assert [(p.name, p.pages, p.bytes) for p in tight.parts] == [(only.name, only.pages, only.bytes)]
+
+
 def test_uscis_packet_labels_every_exhibit_page(
     runtime: Runtime, case_id: str, built_case: dict[str, str], tmp_path: Path
 ) -> None:
