@@ -79,6 +79,7 @@ CERTIFIED_ON = date(2027, 1, 20)
 PROFILE = "eoir"
 CHILD_TIMEOUT = 1800.0
 QPDF_TIMEOUT = 600.0
+QPDF_CHECK_MODULE = "tasks.qpdfcheck"  # how the packet check runs `qpdf --check` (one process per part)
 
 
 class BenchmarkFailed(Exception):
@@ -734,7 +735,9 @@ def _sample_tree(pid: int, stop: threading.Event, peak: TreePeak, interval: floa
         for proc in children:
             try:
                 name = proc.name()
-                if name == root_name:  # forked, not yet exec'd: it shares the builder's pages, do not count them twice
+                if name == root_name and QPDF_CHECK_MODULE in proc.cmdline():
+                    name = "qpdf-check"  # `python -m tasks.qpdfcheck FILE`: the check's own process
+                elif name == root_name:  # forked, not exec'd yet: it shares the builder's pages, not counted twice
                     continue
                 total += proc.memory_info().rss
                 count += 1
@@ -816,19 +819,32 @@ def qpdf_merge(inputs: Sequence[Path], out: Path) -> dict[str, float]:
 
 
 def qpdf_check_time(path: Path) -> dict[str, float]:
-    """``qpdf --check`` of one file (the builder's check runs it on every part): it decodes every stream, JPEGs
-    included, so it costs far more than a merge that copies them."""
-    exe = shutil.which("qpdf") or "qpdf"
+    """``qpdf --check`` of one file the way the builder's check runs it on every part (``python -m
+    tasks.qpdfcheck``: the libqpdf pikepdf bundles): it decodes every stream, JPEGs included, so it costs far more
+    than a merge that copies them."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    proc = subprocess.run([exe, "--check", str(path)], capture_output=True, timeout=QPDF_TIMEOUT, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", QPDF_CHECK_MODULE, str(path)],
+        capture_output=True,
+        timeout=QPDF_TIMEOUT,
+        check=False,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "seconds": seconds,
         "cpu_seconds": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
-        "exit_status": proc.returncode,
+        "exit_status": _check_exit(proc.stdout),
     }
+
+
+def _check_exit(stdout: bytes) -> int:
+    try:
+        return int(json.loads(stdout)["exit"])
+    except (ValueError, KeyError, TypeError):
+        return -1
 
 
 # Main --------------------------------------------------------------------------------------------------------
@@ -870,7 +886,7 @@ def summarise(
     # ru_maxrss of children is useless here (a child forked from a 500 MB process counts those pages before its
     # exec), so the `qpdf --check` processes' peaks are their VmHWM, sampled while they ran.
     descendants = max((b["descendant_peaks_mb"] for b in builds), key=lambda d: sum(mb for _n, mb in d))
-    qpdf_peaks = [mb for name, mb in descendants if name == "qpdf"]
+    qpdf_peaks = [mb for name, mb in descendants if name == "qpdf-check"]
     # All `qpdf --check` runs (one per part) are started at once, beside the builder: the builder's peak plus theirs
     # is an upper bound of the tree's. (The other descendants are gcc/ld/ldconfig run by ctypes.util.find_library
     # while WeasyPrint is imported, before the build: a few MB, one at a time.)
@@ -946,8 +962,8 @@ def format_report(result: dict[str, Any]) -> str:
     line(f"casefile packet benchmark, {m['date']}")
     line(
         f"machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_mb']} MB, load average at start "
-        f"{' '.join(str(x) for x in m['load_average'])}; Python {m['python']}, qpdf {result['qpdf_version']}, "
-        + ", ".join(f"{k} {v}" for k, v in pk.items())
+        f"{' '.join(str(x) for x in m['load_average'])}; Python {m['python']}, qpdf {result['qpdf_version']} (merge), "
+        f"libqpdf {result['libqpdf_version']} (check), " + ", ".join(f"{k} {v}" for k, v in pk.items())
     )
     how = (
         "reused" if c["reused"] else f"generated in {c['generation_seconds']:.1f} s ({c['generation_jobs']} processes)"
@@ -983,7 +999,7 @@ def format_report(result: dict[str, Any]) -> str:
     check_ref = result.get("reference_qpdf_check")
     if check_ref:
         line(
-            f"{'reference: qpdf --check of that merged file (once)':<52}{check_ref['seconds']:>8.3f}{'':>8}"
+            f"{'reference: qpdf --check (libqpdf) of the merge, once':<52}{check_ref['seconds']:>8.3f}{'':>8}"
             f"{check_ref['cpu_seconds']:>7.2f}  = {check_ref['seconds'] / ref['seconds']:.0f} x the merge"
         )
     line()
@@ -1105,7 +1121,14 @@ def run_all(args: argparse.Namespace, root: Path, run_dir: Path, machine: dict[s
     least = setup.input_pages + len(corpus.specs) + 3 + sum(1 for s in corpus.specs if s.translated)
     if first["pages"] < least:
         raise BenchmarkFailed(f"the packet has {first['pages']} pages, expected at least {least}")
-    extra: dict[str, Any] = {"repeat": args.repeat, "qpdf_version": _qpdf_version(), "whole_run": whole}
+    import pikepdf
+
+    extra: dict[str, Any] = {
+        "repeat": args.repeat,
+        "qpdf_version": _qpdf_version(),
+        "libqpdf_version": pikepdf.__libqpdf_version__,
+        "whole_run": whole,
+    }
     if check_ref is not None:
         extra["reference_qpdf_check"] = {k: _r(v) for k, v in check_ref.items()}
     result = summarise(machine, corpus, setup, builds, refs, extra)

@@ -27,6 +27,7 @@ import json
 import logging
 import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -793,9 +794,13 @@ def build_packet(
     front, back, tab, cert = _template_names(inputs.profile)
     names = sorted({*front, *back, tab, cert, "packet/base.html.j2", "packet/_macros.html.j2", "packet/base.css"})
     versions = template_versions(env, names)
-    from tasks import pagelayout
+    from tasks import pagelayout, render
 
-    layout_version = hashlib.sha256(Path(pagelayout.__file__).read_bytes()).hexdigest()[:16]
+    # The code that lays out and writes the bytes is an input too: a changed builder never "reuses" an old build.
+    code = hashlib.sha256()
+    for module in (sys.modules[__name__], pagelayout, render):
+        code.update(Path(str(module.__file__)).read_bytes())
+    layout_version = code.hexdigest()[:16]
     build_id = build_id_for(inputs, versions, layout_version)
     prefix = _prefix(inputs.case_id, build_id)
     if store.exists(prefix + MANIFEST):
@@ -875,6 +880,8 @@ def build_packet(
 
 
 def _all_sources(inputs: PacketInputs) -> Iterator[SourcePdf]:
+    """The stored PDFs whose pages the packet copies, in packet order (each exhibit's document, then its
+    translation): the order of the source segments of ``plan_pages``."""
     for e in inputs.exhibits:
         yield e.document
         if e.translation is not None:

@@ -6,7 +6,10 @@ OCR off for speed (languages are set in the plan); the CLI test at the end runs 
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import random
 import re
 import shutil
 import subprocess
@@ -14,6 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pikepdf
 import pytest
 from conftest import RESOURCES, new_case_cli, run_cli
 from PIL import Image, ImageDraw
@@ -321,6 +325,31 @@ def test_photo_pages_are_downsampled_in_the_packet_only(
     assert result.bytes_saved > (tmp_path / "orig.jpg").stat().st_size * 0.3
     (path,) = _download(runtime, result, tmp_path / "out")
     assert path.stat().st_size < (tmp_path / "orig.jpg").stat().st_size
+
+
+def test_a_large_image_in_a_practice_template_is_downsampled_too(
+    runtime: Runtime, case_id: str, built_case: dict[str, str], tmp_path: Path
+) -> None:
+    """Template pages go through the same downsampling rule as exhibit pages (a letterhead scanned at 1200 dpi)."""
+    logo = io.BytesIO()
+    noise = random.Random(7).randbytes(1200 * 1200 * 3)  # noise: its PNG does not compress to nothing
+    Image.frombytes("RGB", (1200, 1200), noise).save(logo, "PNG")
+    overrides = tmp_path / "overrides" / "packet"
+    overrides.mkdir(parents=True)
+    (overrides / "cover_page.html.j2").write_text(
+        '{% extends "packet/base.html.j2" %}{% block body %}'
+        f'<img src="data:image/png;base64,{base64.b64encode(logo.getvalue()).decode()}" style="width:1in;height:1in">'
+        "<p>{{ filing_title }}</p>{% endblock %}",
+        encoding="utf-8",
+    )
+    settings = runtime.settings.model_copy(update={"template_overrides": tmp_path / "overrides"})
+    options = packet.BuildOptions(service_date=SERVICE_DATE, allow_missing_translations=True)
+    result = packet.build_packet(runtime.catalog, runtime.store, settings, case_id, options)
+    assert result.images_downsampled == 2  # the client's photo and the letterhead
+    (path,) = _download(runtime, result, tmp_path / "out")
+    with pikepdf.open(path) as pdf:
+        images = list(pikepdf.Page(pdf.pages[0]).get_images().values())
+        assert [(int(im.Width), int(im.Height)) for im in images] == [(300, 300)]  # 1 in at 300 dpi
 
 
 def test_stamp_sits_in_the_margin_below_content_on_an_edge_to_edge_page(
