@@ -269,21 +269,37 @@ def _open_image_checked(path: Path, limits: Limits) -> list[tuple[int, int]]:
     return sizes
 
 
-def _heic_to_png(path: Path) -> Path:
-    """HEIC cannot go into a PDF as is: decode (EXIF orientation applied) and keep the pixels losslessly."""
-    import pillow_heif
+_MIRRORED = {2, 4, 5, 7}  # EXIF orientations that flip the picture: a PDF /Rotate cannot show them
+
+
+def _upright_png(path: Path, *, heic: bool = False) -> Path:
+    """The image decoded, turned and flipped as its EXIF orientation says, its pixels kept losslessly as PNG: for
+    HEIC (which cannot go into a PDF as it is) and for mirrored orientations (img2pdf can only rotate a page)."""
     from PIL import Image, ImageOps
 
-    pillow_heif.register_heif_opener()
+    if heic:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
     out = path.with_name(path.name + ".png")
     with Image.open(path) as im:
         ImageOps.exif_transpose(im).save(out, format="PNG")
     return out
 
 
+def _mirrored(path: Path) -> bool:
+    """A single-frame image whose EXIF orientation flips it (selfie cameras, some scanner apps)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return getattr(im, "n_frames", 1) == 1 and im.getexif().get(0x0112) in _MIRRORED
+
+
 def normalise_image(staged: StagedFile, limits: Limits) -> Normalised:
     """Image -> PDF without re-encoding (img2pdf embeds JPEG/PNG/G4 data as is); EXIF orientation is
-    applied as the page's /Rotate, so the pixels stay untouched; multi-page TIFFs stay one document."""
+    applied as the page's /Rotate, so the pixels stay untouched; multi-page TIFFs stay one document. A mirrored
+    EXIF orientation (2, 4, 5, 7), which no /Rotate can show, is applied to the pixels instead, kept losslessly
+    as PNG (the original stays as it was, byte for byte)."""
     import img2pdf
 
     source = staged.path
@@ -293,8 +309,11 @@ def normalise_image(staged: StagedFile, limits: Limits) -> Normalised:
         except ImportError:
             raise QuarantinedFile(QuarantineReason.UNSUPPORTED_TYPE, "HEIC support is not installed") from None
         _open_heic_checked(source, limits)
-        source = _heic_to_png(source)
+        source = _upright_png(source, heic=True)
     sizes = _open_image_checked(source, limits)
+    if staged.kind in (Kind.JPEG, Kind.PNG) and _mirrored(source):
+        source = _upright_png(source)  # decoded once more, now that the checks above have passed
+        sizes = _open_image_checked(source, limits)
     out = staged.path.with_name(staged.path.name + ".pdf")
     try:
         with out.open("wb") as fh:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -136,6 +137,43 @@ def test_exif_rotation_applied_as_page_rotation(tmp_path: Path) -> None:
     assert result.pages[0].rotation == 90
     data, _ = _only_image_stream(result.path)
     assert data == source.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("orientation", "stored_as"),
+    [
+        (2, Image.Transpose.FLIP_LEFT_RIGHT),
+        (4, Image.Transpose.FLIP_TOP_BOTTOM),
+        (5, Image.Transpose.TRANSPOSE),
+        (7, Image.Transpose.TRANSVERSE),
+    ],
+)
+def test_mirrored_exif_orientation_is_shown_upright(
+    tmp_path: Path, orientation: int, stored_as: Image.Transpose
+) -> None:
+    """A mirrored orientation cannot be a /Rotate: the page must still show the picture as the camera meant it."""
+    upright = Image.new("L", (400, 300), 255)  # landscape, a black block in the top-left corner
+    upright.paste(0, (0, 0, 200, 150))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    source = tmp_path / f"mirrored-{orientation}.jpg"
+    upright.transpose(stored_as).save(source, "JPEG", quality=95, exif=exif, dpi=(100, 100))  # these are involutions
+    original = source.read_bytes()
+    result = normalise(stage_copy(source, tmp_path / "staging", LIMITS), LIMITS)
+    assert source.read_bytes() == original
+    assert (result.pages[0].image_width_px, result.pages[0].image_height_px) == (400, 300)
+    subprocess.run(["pdftoppm", "-r", "25", "-gray", "-png", str(result.path), str(tmp_path / "page")], check=True)
+    (png,) = tmp_path.glob("page*.png")
+    with Image.open(png) as rendered:
+        page = rendered.convert("L")
+        width, height = page.size
+        assert width > height  # landscape, as the camera held it
+        quadrants = [
+            page.crop((x, y, x + width // 2, y + height // 2)).resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
+            for y in (0, height // 2)
+            for x in (0, width // 2)
+        ]
+    assert quadrants[0] < 60 and all(q > 200 for q in quadrants[1:]), quadrants
 
 
 def test_multipage_tiff_stays_one_document(tmp_path: Path) -> None:
