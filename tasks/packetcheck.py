@@ -3,8 +3,8 @@ filing profile (config/profiles/<name>.toml).
 
 ``check_packet(paths, profile)`` returns a ``CheckReport`` of ``Finding``s (a stable code, a severity, the file
 name and the 1-based page in that file); only a file that cannot be read as a PDF at all raises
-(``PacketCheckError``). The packet builder runs the same check on its
-own output before declaring a build finished.
+(``PacketCheckError``). The packet builder runs the same check on its own output before declaring a build
+finished.
 
 What is checked, and the conventions of the builder it relies on (tasks/packet.py and tasks/pagelayout.py):
 
