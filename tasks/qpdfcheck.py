@@ -22,6 +22,13 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TypedDict
+
+
+class Answer(TypedDict):
+    exit: int  # qpdf's exit status: 0 clean, 2 errors, 3 warnings
+    problems: list[str]  # its error and warning lines, the path reduced to the file name
+    libqpdf: str  # the qpdf library's version
 
 
 class _Lines(logging.Handler):
@@ -44,7 +51,7 @@ def _reduce(text: str, path: Path) -> str:
     return text[:300]
 
 
-def check(path: Path) -> dict[str, object]:
+def check(path: Path) -> Answer:
     """``qpdf --check`` of ``path`` as a JSON-ready dict (see the module doc)."""
     import pikepdf
 
