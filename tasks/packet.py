@@ -595,6 +595,8 @@ def _save_part(
 
     part = pikepdf.new()
     part.pages.extend(full.pages[first:last])
+    if "/OCProperties" in full.Root:  # layers of the exhibits (tasks.pagelayout.carry_optional_content)
+        part.Root.OCProperties = part.copy_foreign(full.Root.OCProperties)
     _apply_outline(part, entries, first, last)
     if number_start is not None:
         part.Root.PageLabels = part.make_indirect(
@@ -678,7 +680,7 @@ def assemble(inputs: PacketInputs, env: Any, work: Path, build_id: str) -> _Buil
     """Lay out, assemble, stamp, bookmark and split the packet into files under ``work``."""
     import pikepdf
 
-    from tasks.pagelayout import downsample_images, place_pages, stamp_pages
+    from tasks.pagelayout import carry_optional_content, downsample_images, place_pages, stamp_pages
     from tasks.render import write_documents
 
     profile = inputs.profile
@@ -710,6 +712,7 @@ def assemble(inputs: PacketInputs, env: Any, work: Path, build_id: str) -> _Buil
                         "the catalog; run `casefile reindex` or re-add the document."
                     )
                 place_pages(full, src, number_layout, None, fit=True, source=f"document {seg.source.document_id}")
+                carry_optional_content(full, src)
         total = len(full.pages)
         report = downsample_images(full, number_layout)
         numbers, stamps = _labels(segments, inputs)

@@ -1,11 +1,13 @@
 """Page layout and stamping primitives of the exhibit-packet builder (tasks/packet.py).
 
-Three stages over an open ``pikepdf.Pdf`` (the packet being assembled; never a stored original):
+The stages over an open ``pikepdf.Pdf`` (the packet being assembled; never a stored original):
 
 - ``place_pages``: exhibit pages become upright layout-size (letter) pages. What a viewer shows of the source page
   (its CropBox, turned by its /Rotate, scaled by its /UserUnit) is drawn as a form XObject, scaled down to fit the
   content box (page minus ``fit_margin_pt`` on every side and minus the stamp band on the stamp edge), centred,
   aspect ratio kept, never enlarged. Page content streams, images and fonts are copied, not re-encoded.
+- ``carry_optional_content``: the layers (optional content groups) of a placed document, with the ones it hides by
+  default hidden in the packet too.
 - ``downsample_images``: images drawn far above ``image_dpi`` on the printed page (phone photos) are resampled.
 - ``stamp_pages``: page numbers / exhibit labels, in an embedded DejaVu Sans subset with a ToUnicode map, inside
   the stamp band, upright on the viewed page, as one text run per page.
@@ -490,6 +492,47 @@ def place_pages(
             raise PacketInputError(source, number, "its data is damaged") from exc
         dest.pages.append(pikepdf.Page(dest.make_indirect(new_page)))
     return len(numbers)
+
+
+def carry_optional_content(dest: pikepdf.Pdf, src: pikepdf.Pdf) -> int:
+    """Optional content (layers) of ``src`` into ``dest``, after its pages were placed: its groups join ``dest``'s
+    /OCProperties, and those ``src`` hides by default (its /D configuration: /OFF, or every group not /ON under
+    /BaseState /OFF) are hidden in ``dest`` too. Without this, a viewer of the packet would show content the
+    document hides, such as an alternative-language layer or a print-only watermark. Returns how many groups were
+    added. The groups are the same objects the placed pages use (qpdf copies a foreign object once per source).
+
+    Kept simple: the groups' /Usage and the configuration's /AS (automatic print/view states), /Intent, /Locked
+    and /RBGroups are not carried; the layers panel lists the groups in one flat /Order."""
+    props = src.Root.get("/OCProperties")
+    if not isinstance(props, Dictionary) or not isinstance(props.get("/OCGs"), Array):
+        return 0
+    groups = [g for g in props.OCGs if isinstance(g, Dictionary) and g.is_indirect]
+    if not groups:
+        return 0
+    config = props.get("/D")
+    config = config if isinstance(config, Dictionary) else Dictionary()
+    shown = {g.objgen for g in config.get("/ON", Array()) if isinstance(g, Dictionary) and g.is_indirect}
+    hidden = {g.objgen for g in config.get("/OFF", Array()) if isinstance(g, Dictionary) and g.is_indirect}
+    if config.get("/BaseState") == Name.OFF:
+        hidden = {g.objgen for g in groups if g.objgen not in shown}
+    target = dest.Root.get("/OCProperties")
+    if not isinstance(target, Dictionary):
+        target = dest.Root.OCProperties = dest.make_indirect(
+            Dictionary(OCGs=Array(), D=Dictionary(Name=pikepdf.String("Packet"), Order=Array(), OFF=Array()))
+        )
+    known = {g.objgen for g in target.OCGs}
+    added = 0
+    for group in groups:
+        copy = dest.copy_foreign(group)
+        if copy.objgen in known:
+            continue
+        known.add(copy.objgen)
+        target.OCGs.append(copy)
+        target.D.Order.append(copy)
+        if group.objgen in hidden:
+            target.D.OFF.append(copy)
+        added += 1
+    return added
 
 
 # Stamping -------------------------------------------------------------------------------------------------------

@@ -352,6 +352,20 @@ def test_a_large_image_in_a_practice_template_is_downsampled_too(
         assert [(int(im.Width), int(im.Height)) for im in images] == [(300, 300)]  # 1 in at 300 dpi
 
 
+def test_a_layer_the_document_hides_stays_hidden_in_the_packet(runtime: Runtime, case_id: str, tmp_path: Path) -> None:
+    from test_pagelayout import halves, layered_pdf
+
+    doc = _add(runtime, case_id, layered_pdf(tmp_path / "layered.pdf"))
+    _plan(runtime, case_id, [{"document": doc, "title": "Letter with layers"}])
+    result = _build(runtime, case_id)
+    (path,) = _download(runtime, result, tmp_path / "out")
+    page = next(p for t, p, _c in _outline(PdfReader(path)) if t.startswith("Exhibit A")) + 2  # after the tab page
+    left, right = halves(path, tmp_path, page)
+    assert left < 235 and right > 250, (left, right)  # the hidden square is not drawn (only the page number is)
+    with pikepdf.open(path) as pdf:
+        assert [str(g.Name) for g in pdf.Root.OCProperties.D.OFF] == ["Hidden"]
+
+
 def test_stamp_sits_in_the_margin_below_content_on_an_edge_to_edge_page(
     runtime: Runtime, case_id: str, built_case: dict[str, str], tmp_path: Path
 ) -> None:

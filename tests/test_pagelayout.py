@@ -23,6 +23,7 @@ from tasks.config_files import load_toml
 from tasks.errors import ConfigError, PacketInputError, ToolMissing, ValidationError
 from tasks.pagelayout import (
     PageLayout,
+    carry_optional_content,
     css_points,
     downsample_images,
     find_stamp_font,
@@ -644,3 +645,68 @@ def test_same_inputs_same_bytes(sources: Sources) -> None:
 
     first = build()
     assert build() == first
+
+
+# Optional content -------------------------------------------------------------------------------------------------
+def layered_pdf(path: Path, *, base_off: bool = False) -> Path:
+    """One letter page with two black squares, each in its own layer: "Shown" (left) and "Hidden" (right), the
+    second hidden by the document's default configuration (/OFF, or /BaseState /OFF with "Shown" /ON)."""
+    pdf = pikepdf.new()
+    shown = pdf.make_indirect(Dictionary(Type=Name.OCG, Name=pikepdf.String("Shown")))
+    hidden = pdf.make_indirect(Dictionary(Type=Name.OCG, Name=pikepdf.String("Hidden")))
+    config = Dictionary(BaseState=Name.OFF, ON=Array([shown])) if base_off else Dictionary(OFF=Array([hidden]))
+    pdf.Root.OCProperties = Dictionary(OCGs=Array([shown, hidden]), D=config)
+    content = b"/OC /s BDC 0 g 50 300 200 200 re f EMC /OC /h BDC 0 g 362 300 200 200 re f EMC"
+    page = Dictionary(
+        Type=Name.Page,
+        MediaBox=Array([0, 0, 612, 792]),
+        Resources=Dictionary(Properties=Dictionary(s=shown, h=hidden)),
+        Contents=pdf.make_stream(content),
+    )
+    pdf.pages.append(pikepdf.Page(pdf.make_indirect(page)))
+    pdf.save(path)
+    return path
+
+
+def halves(pdf_path: Path, tmp_path: Path, page: int = 1) -> tuple[int, int]:
+    """Mean grey of the left and right half of a page as poppler renders it (poppler honours layers)."""
+    prefix = tmp_path / f"halves-{pdf_path.stem}-{page}"
+    subprocess.run(
+        ["pdftoppm", "-r", "20", "-gray", "-png", "-f", str(page), "-l", str(page), str(pdf_path), str(prefix)],
+        check=True,
+    )
+    (png,) = tmp_path.glob(f"{prefix.name}*.png")
+    with Image.open(png) as rendered:
+        im = rendered.convert("L")
+        w, h = im.size
+        left, right = (
+            im.crop(box).resize((1, 1), Image.Resampling.BOX).tobytes()[0]
+            for box in ((0, 0, w // 2, h), (w // 2, 0, w, h))
+        )
+    return left, right
+
+
+@pytest.mark.parametrize("base_off", [False, True])
+def test_hidden_layers_stay_hidden(tmp_path: Path, base_off: bool) -> None:
+    source = layered_pdf(tmp_path / "layered.pdf", base_off=base_off)
+    left, right = halves(source, tmp_path)
+    assert left < 235 and right == 255  # the document shows only its left square
+    dest = pikepdf.new()
+    with pikepdf.open(source) as src:
+        place_pages(dest, src, LAYOUT)
+        assert carry_optional_content(dest, src) == 2
+        assert carry_optional_content(dest, src) == 0  # the same groups are not added twice
+    dest.save(tmp_path / "placed.pdf")
+    left, right = halves(tmp_path / "placed.pdf", tmp_path)
+    assert left < 235 and right == 255
+    with pikepdf.open(tmp_path / "placed.pdf") as placed:
+        props = placed.Root.OCProperties
+        assert [str(g.Name) for g in props.OCGs] == ["Shown", "Hidden"]
+        assert [str(g.Name) for g in props.D.OFF] == ["Hidden"]
+
+
+def test_a_document_without_layers_adds_none(sources: Sources, opened: Callable[[Path], pikepdf.Pdf]) -> None:
+    dest = pikepdf.new()
+    src = opened(sources.edge)
+    place_pages(dest, src, LAYOUT)
+    assert carry_optional_content(dest, src) == 0 and "/OCProperties" not in dest.Root
