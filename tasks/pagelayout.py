@@ -370,9 +370,13 @@ def _form_for(dest: pikepdf.Pdf, page: Dictionary, view: _View) -> pikepdf.Objec
     return form
 
 
-def _annotation_draws(dest: pikepdf.Pdf, page: Dictionary, view: _View, xobjects: Dictionary) -> list[str]:
+def _annotation_draws(
+    dest: pikepdf.Pdf, page: Dictionary, view: _View, xobjects: Dictionary, properties: Dictionary
+) -> list[str]:
     """Content that draws the page's visible annotations (their normal appearance), in the page's user space;
-    adds their appearance streams to ``xobjects`` as /A0, /A1, ... Links and pop-ups are dropped."""
+    adds their appearance streams to ``xobjects`` as /A0, /A1, ... Links and pop-ups are dropped. An annotation in
+    a layer (/OC) is drawn inside that layer's marked content (its group added to ``properties``), so it shows and
+    hides with the layer (see ``carry_optional_content``)."""
     annots = page.get("/Annots")
     if not isinstance(annots, Array):
         return []
@@ -394,7 +398,13 @@ def _annotation_draws(dest: pikepdf.Pdf, page: Dictionary, view: _View, xobjects
         if not content.strip():
             continue
         xobjects[name] = _copy(dest, appearance)
-        draws.append(content.decode("latin-1"))
+        drawn = content.decode("latin-1")
+        layer = item.get("/OC")
+        if isinstance(layer, Dictionary) and layer.is_indirect:
+            tag = Name(f"/OC{len(draws)}")
+            properties[tag] = _copy(dest, layer)
+            drawn = f"/OC {tag} BDC\n{drawn}\nEMC"
+        draws.append(drawn)
     return draws
 
 
@@ -409,6 +419,7 @@ def _prepare_source(src: pikepdf.Pdf) -> None:
 def _placed_page(dest: pikepdf.Pdf, page: Dictionary, layout: PageLayout) -> Dictionary:
     view = _view_of(page)
     xobjects = Dictionary()
+    properties = Dictionary()
     xobjects.P0 = _form_for(dest, page, view)
     bx0, by0, bx1, by1 = layout.content_box()
     scale = min(1.0, (bx1 - bx0) / view.width, (by1 - by0) / view.height)
@@ -421,16 +432,19 @@ def _placed_page(dest: pikepdf.Pdf, page: Dictionary, layout: PageLayout) -> Dic
         # annotation appearances are clipped to the visible box like the page itself (the form's BBox)
         f"{_num(view.x0)} {_num(view.y0)} {_num(view.x1 - view.x0)} {_num(view.y1 - view.y0)} re W n",
         "/P0 Do",
-        *_annotation_draws(dest, page, view, xobjects),
+        *_annotation_draws(dest, page, view, xobjects, properties),
         "Q",
         "",
     ]
     size = Array([0, 0, layout.width_pt, layout.height_pt])
+    resources = Dictionary(XObject=xobjects)
+    if len(properties):
+        resources.Properties = properties
     return Dictionary(
         Type=Name.Page,
         MediaBox=size,
         CropBox=size,
-        Resources=Dictionary(XObject=xobjects),
+        Resources=resources,
         Contents=dest.make_stream("\n".join(lines).encode("latin-1")),
     )
 

@@ -648,21 +648,36 @@ def test_same_inputs_same_bytes(sources: Sources) -> None:
 
 
 # Optional content -------------------------------------------------------------------------------------------------
-def layered_pdf(path: Path, *, base_off: bool = False) -> Path:
+def layered_pdf(path: Path, *, base_off: bool = False, annotation: bool = False) -> Path:
     """One letter page with two black squares, each in its own layer: "Shown" (left) and "Hidden" (right), the
-    second hidden by the document's default configuration (/OFF, or /BaseState /OFF with "Shown" /ON)."""
+    second hidden by the document's default configuration (/OFF, or /BaseState /OFF with "Shown" /ON). With
+    ``annotation``, the right square is a Square annotation's appearance in the "Hidden" layer instead."""
     pdf = pikepdf.new()
     shown = pdf.make_indirect(Dictionary(Type=Name.OCG, Name=pikepdf.String("Shown")))
     hidden = pdf.make_indirect(Dictionary(Type=Name.OCG, Name=pikepdf.String("Hidden")))
     config = Dictionary(BaseState=Name.OFF, ON=Array([shown])) if base_off else Dictionary(OFF=Array([hidden]))
     pdf.Root.OCProperties = Dictionary(OCGs=Array([shown, hidden]), D=config)
-    content = b"/OC /s BDC 0 g 50 300 200 200 re f EMC /OC /h BDC 0 g 362 300 200 200 re f EMC"
+    content = b"/OC /s BDC 0 g 50 300 200 200 re f EMC"
+    if not annotation:
+        content += b" /OC /h BDC 0 g 362 300 200 200 re f EMC"
     page = Dictionary(
         Type=Name.Page,
         MediaBox=Array([0, 0, 612, 792]),
         Resources=Dictionary(Properties=Dictionary(s=shown, h=hidden)),
         Contents=pdf.make_stream(content),
     )
+    if annotation:
+        look = pdf.make_stream(b"0 g 0 0 200 200 re f")
+        look.Type, look.Subtype, look.BBox = Name.XObject, Name.Form, Array([0, 0, 200, 200])
+        square = Dictionary(
+            Type=Name.Annot,
+            Subtype=Name.Square,
+            Rect=Array([362, 300, 562, 500]),
+            F=4,
+            OC=hidden,
+            AP=Dictionary(N=look),
+        )
+        page.Annots = Array([pdf.make_indirect(square)])
     pdf.pages.append(pikepdf.Page(pdf.make_indirect(page)))
     pdf.save(path)
     return path
@@ -686,9 +701,9 @@ def halves(pdf_path: Path, tmp_path: Path, page: int = 1) -> tuple[int, int]:
     return left, right
 
 
-@pytest.mark.parametrize("base_off", [False, True])
-def test_hidden_layers_stay_hidden(tmp_path: Path, base_off: bool) -> None:
-    source = layered_pdf(tmp_path / "layered.pdf", base_off=base_off)
+@pytest.mark.parametrize(("base_off", "annotation"), [(False, False), (True, False), (False, True)])
+def test_hidden_layers_stay_hidden(tmp_path: Path, base_off: bool, annotation: bool) -> None:
+    source = layered_pdf(tmp_path / "layered.pdf", base_off=base_off, annotation=annotation)
     left, right = halves(source, tmp_path)
     assert left < 235 and right == 255  # the document shows only its left square
     dest = pikepdf.new()
