@@ -556,7 +556,11 @@ def _labels(segments: Sequence[Segment], inputs: PacketInputs) -> tuple[list[str
 
 
 def _layouts(profile: Mapping[str, Any]) -> tuple[Any, Any]:
-    """The page layout for numbers, and the one for exhibit label stamps (their own position/offset/size)."""
+    """The page layout for numbers, and the one for exhibit label stamps (their own position/offset/size). Exhibit
+    pages are fitted with the first: clear of the number band and, when the labels are on the other edge, of
+    theirs too."""
+    from dataclasses import replace
+
     from tasks.pagelayout import PageLayout
 
     base = PageLayout.from_profile(profile)
@@ -567,6 +571,10 @@ def _layouts(profile: Mapping[str, Any]) -> tuple[Any, Any]:
     stamp_layout = PageLayout.from_profile(stamp_profile)
     if not profile.get("page_numbers", {}).get("enabled", False):
         base = stamp_layout  # exhibit pages are fitted clear of the only stamp there is
+    elif base.stamp_on_top != stamp_layout.stamp_on_top:
+        base = replace(base, opposite_band_pt=stamp_layout.stamp_band_pt)
+    elif base.stamp_band_pt < stamp_layout.stamp_band_pt:  # same edge: the deeper band
+        base = replace(base, stamp_band_pt=stamp_layout.stamp_band_pt)
     return base, stamp_layout
 
 

@@ -90,6 +90,7 @@ class PageLayout:
     stamp_offset_pt: float = 36.0  # page edge -> stamp baseline (inside the band); also the right inset
     stamp_font_size_pt: float = 11.0
     image_dpi: int = 300  # images drawn above this resolution on the page are downsampled
+    opposite_band_pt: float = 0.0  # a second stamp's band on the opposite edge (numbers below, labels on top)
 
     def __post_init__(self) -> None:
         if self.stamp_position not in POSITIONS:
@@ -107,6 +108,7 @@ class PageLayout:
             ("fit_margin_pt", self.fit_margin_pt),
             ("stamp_band_pt", self.stamp_band_pt),
             ("stamp_offset_pt", self.stamp_offset_pt),
+            ("opposite_band_pt", self.opposite_band_pt),
         ):
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
                 raise ConfigError(f"The page layout's {name} must be zero or a positive length, not {value!r}.")
@@ -124,10 +126,11 @@ class PageLayout:
     def content_box(self) -> tuple[float, float, float, float]:
         """(x0, y0, x1, y1) of the area placed exhibit content may use: the page minus ``fit_margin_pt`` on every
         side, and minus ``stamp_band_pt`` more on the stamp edge (so the margin also separates content from the
-        stamp band)."""
+        stamp band), and ``opposite_band_pt`` more on the other edge."""
         m = self.fit_margin_pt
-        bottom = m + (0.0 if self.stamp_on_top else self.stamp_band_pt)
-        top = m + (self.stamp_band_pt if self.stamp_on_top else 0.0)
+        near, far = self.stamp_band_pt, self.opposite_band_pt
+        bottom = m + (far if self.stamp_on_top else near)
+        top = m + (near if self.stamp_on_top else far)
         return (m, bottom, self.width_pt - m, self.height_pt - top)
 
     @classmethod

@@ -128,6 +128,33 @@ def _download(rt: Runtime, result: packet.BuildResult, dest: Path) -> list[Path]
     return [Path(f["path"]) for f in out["files"]]
 
 
+def _dark_rows(path: Path, index: int, dpi: int, tmp_path: Path) -> tuple[Image.Image, list[int]]:
+    """Page ``index`` (0-based) rendered by poppler in grey, and the rows of pixels that have ink on them."""
+    prefix = tmp_path / f"page-{index}"
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-r",
+            str(dpi),
+            "-gray",
+            "-png",
+            "-f",
+            str(index + 1),
+            "-l",
+            str(index + 1),
+            str(path),
+            str(prefix),
+        ],
+        check=True,
+        timeout=60,
+    )
+    (png,) = tmp_path.glob(f"{prefix.name}*.png")
+    image = Image.open(png).convert("L")
+    width, height = image.size
+    rows = image.tobytes()  # 8-bit grey, one byte per pixel, row after row
+    return image, [y for y in range(height) if min(rows[y * width : (y + 1) * width]) < 128]
+
+
 def _outline(reader: PdfReader) -> list[tuple[str, int, list[tuple[str, int]]]]:
     """Top-level bookmarks as (title, 0-based page, children)."""
     entries: list[tuple[str, int, list[tuple[str, int]]]] = []
@@ -375,28 +402,8 @@ def test_stamp_sits_in_the_margin_below_content_on_an_edge_to_edge_page(
     outline = _outline(reader)
     edge_page = next(p for t, p, _c in outline if t.startswith("Exhibit C")) + 1  # after the tab page
     dpi = 50
-    subprocess.run(
-        [
-            "pdftoppm",
-            "-r",
-            str(dpi),
-            "-gray",
-            "-png",
-            "-f",
-            str(edge_page + 1),
-            "-l",
-            str(edge_page + 1),
-            str(path),
-            str(tmp_path / "page"),
-        ],
-        check=True,
-        timeout=60,
-    )
-    (png,) = tmp_path.glob("page*.png")
-    image = Image.open(png).convert("L")
+    image, dark_rows = _dark_rows(path, edge_page, dpi, tmp_path)
     width, height = image.size
-    rows = image.tobytes()  # 8-bit grey, one byte per pixel, row after row
-    dark_rows = [y for y in range(height) if min(rows[y * width : (y + 1) * width]) < 128]
     band_top = height - round(54 / 72 * dpi)
     content_rows = [y for y in dark_rows if y < band_top]
     stamp_rows = [y for y in dark_rows if y >= band_top]
@@ -407,6 +414,54 @@ def test_stamp_sits_in_the_margin_below_content_on_an_edge_to_edge_page(
     stamp_box = image.crop((0, band_top, width, height)).point(lambda v: 255 if v < 128 else 0).getbbox()
     assert stamp_box is not None and stamp_box[0] > width * 0.3 and stamp_box[2] < width * 0.7  # centred number
     assert _band_text(reader, edge_page) == str(edge_page + 1)
+
+
+@pytest.mark.parametrize(
+    ("stamp", "bottom", "top"),
+    [
+        ({"enabled": False}, 36 + 54, 36),  # numbers only: their band below
+        ({"enabled": True, "position": "top-right"}, 36 + 54, 36 + 54),  # numbers below, labels on top
+        ({"enabled": True, "position": "bottom-right", "offset": "0.9in"}, 36 + 64.8 + 15, 36),  # same edge: deeper
+    ],
+)
+def test_exhibit_pages_are_fitted_clear_of_every_stamp_band(stamp: dict[str, Any], bottom: float, top: float) -> None:
+    numbers = {"enabled": True, "position": "bottom-center", "offset": "0.5in", "font_size": "10pt"}
+    profile = {"page": {"fit_margin": "0.5in"}, "page_numbers": numbers, "stamp": {"font_size": "10pt", **stamp}}
+    fit, _labels = packet._layouts(profile)
+    x0, y0, x1, y1 = fit.content_box()
+    assert (x0, x1) == (36, 612 - 36)
+    assert y0 == pytest.approx(bottom) and 792 - y1 == pytest.approx(top)
+
+
+def test_numbers_below_and_labels_on_top_both_stay_clear_of_the_content(
+    runtime: Runtime, case_id: str, built_case: dict[str, str], tmp_path: Path
+) -> None:
+    """A practice profile may number pages at the bottom and label exhibits at the top-right: exhibit pages are then
+    fitted between the two bands."""
+    config = tmp_path / "config"
+    shutil.copytree(runtime.settings.config_dir, config)
+    eoir = config / "profiles" / "eoir.toml"
+    eoir.write_text(
+        eoir.read_text(encoding="utf-8")
+        + '\n[stamp]\nenabled = true\nformat = "Exhibit {label}, page {i} of {n}"\nposition = "top-right"\n'
+        'offset = "0.5in"\nfont_size = "10pt"\nstamp_front_matter = false\n',
+        encoding="utf-8",
+    )
+    settings = runtime.settings.model_copy(update={"config_dir": config})
+    options = packet.BuildOptions(service_date=SERVICE_DATE, allow_missing_translations=True)
+    result = packet.build_packet(runtime.catalog, runtime.store, settings, case_id, options)  # its check passed
+    (path,) = _download(runtime, result, tmp_path / "out")
+    reader = PdfReader(path)
+    edge_page = next(p for t, p, _c in _outline(reader) if t.startswith("Exhibit C")) + 1  # after the tab page
+    dpi = 50
+    image, dark = _dark_rows(path, edge_page, dpi, tmp_path)
+    height = image.height
+    band = round(54 / 72 * dpi)
+    content = [y for y in dark if band <= y < height - band]
+    assert content and [y for y in dark if y < band] and [y for y in dark if y >= height - band]  # label, number
+    assert min(content) > band + 2 and max(content) < height - band - 2  # the edge page's frame, clear of both
+    assert _band_text(reader, edge_page) == str(edge_page + 1)
+    assert "Exhibit C, page 2 of 2" in reader.pages[edge_page].extract_text()
 
 
 def test_split_into_parts_under_the_size_limit_keeps_numbering(
