@@ -58,7 +58,7 @@ def check(path: Path) -> Answer:
     lines = _Lines()
     logger = logging.getLogger("pikepdf._core")
     logger.addHandler(lines)
-    logger.propagate = False
+    propagate, logger.propagate = logger.propagate, False  # qpdf's lines are the answer, not log output
     try:
         job = pikepdf.Job(["qpdf", "--check", str(path)])
         job.run()
@@ -68,6 +68,7 @@ def check(path: Path) -> Answer:
         lines.lines.append(str(exc))
     finally:
         logger.removeHandler(lines)
+        logger.propagate = propagate
     return {
         "exit": code,
         "problems": [_reduce(line, path) for line in lines.lines],
