@@ -383,7 +383,9 @@ class Catalog:
         with self._sessions() as session, session.begin():
             yield session
 
-    def get_case(self, session: Session, case_id: str) -> Case:
+    @staticmethod
+    def get_case(session: Session, case_id: str) -> Case:
+        """The case with this id (any letter case), or CaseNotFound."""
         from tasks.errors import CaseNotFound
 
         case = session.get(Case, case_id.upper())

@@ -22,6 +22,7 @@ from tasks.cases import filing_deadline
 from tasks.catalog import (
     _ID_ALPHABET,
     Case,
+    Catalog,
     Document,
     InboxItem,
     Page,
@@ -173,11 +174,7 @@ def create_request(
     actor: str,
 ) -> RecordRequest:
     """A new request in ``draft``: checked against the config (type, provider, channel, advocate)."""
-    case = session.get(Case, case_id.upper())
-    if case is None:
-        from tasks.errors import CaseNotFound
-
-        raise CaseNotFound(case_id)
+    case = Catalog.get_case(session, case_id)
     rtype = config.record_type(record_type)
     provider = config.provider(provider_key)
     try:
