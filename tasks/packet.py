@@ -30,7 +30,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -559,8 +559,6 @@ def _layouts(profile: Mapping[str, Any]) -> tuple[Any, Any]:
     """The page layout for numbers, and the one for exhibit label stamps (their own position/offset/size). Exhibit
     pages are fitted with the first: clear of the number band and, when the labels are on the other edge, of
     theirs too."""
-    from dataclasses import replace
-
     from tasks.pagelayout import PageLayout
 
     base = PageLayout.from_profile(profile)

@@ -803,9 +803,12 @@ def _read_text(info: _File, cfg: _Config, full: set[int], out: _Findings) -> lis
 
 
 # qpdf -------------------------------------------------------------------------------------------------------------
-def _qpdf_problem(path: Path, code: int, problems: Sequence[str]) -> str:
-    first = problems[-1] if code == 2 and problems else (problems[0] if problems else f"exit status {code}")
-    return first.replace(str(path.resolve()), path.name).replace(str(path), path.name)[:300]
+def _qpdf_problem(code: int, problems: Sequence[str]) -> str:
+    """The line to report: qpdf's fatal error (the last line, exit status 2), else its first warning. The lines
+    already name the file only (tasks.qpdfcheck reduces the path)."""
+    if not problems:
+        return f"exit status {code}"
+    return problems[-1] if code == 2 else problems[0]
 
 
 class _QpdfRuns:
@@ -917,7 +920,7 @@ def check_packet(paths: Sequence[Path], profile: Mapping[str, Any], *, expect_tr
             _check_translations(where, texts, exhibits, samples, cfg, out, expect_translations)
         for info, (code, problems) in zip(files, qpdf.results(), strict=True):
             if code != 0 and info.readable:
-                problem = _qpdf_problem(info.path, code, problems)
+                problem = _qpdf_problem(code, problems)
                 out.add(
                     "qpdf-check",
                     ERROR,
