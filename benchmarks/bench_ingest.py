@@ -8,10 +8,10 @@ In one process, on the same files (generated first, seeded, fictional):
 
 1. reference: copy every file into a fresh folder while SHA-256-hashing it (the I/O any ingest must do),
    once plainly and once with an fsync per file (the object store fsyncs every object it writes);
-2. the pipeline's plain functions without Prefect, doing what the flow does: ``tasks.intake.ingest_item`` per
-   file, sequentially and on a thread pool of ``ingest_workers`` threads (what the flow uses), then the text and
-   index stage (``tasks.doctext``) per document; intake and that stage are timed apart;
-3. the real Prefect flow ``flows.ingest.ingest_case`` against a local Prefect server started beforehand
+2. the pipeline's plain functions without Prefect, doing what the flow does: ``intake.ingest_item`` per file,
+   sequentially and on a thread pool of ``ingest_workers`` threads (what the flow uses), then the text and index
+   stage (``documents.text``) per document; intake and that stage are timed apart;
+3. the real Prefect flow ``casefile.flows.ingest.ingest_case`` against a local Prefect server started beforehand
    (its start-up, a fixed cost of any Prefect process, is reported separately, as is ``import prefect``).
 
 OCR is switched off unless ``--ocr`` is given (this benchmark is about intake; OCR has its own benchmark).
@@ -60,8 +60,8 @@ from benchmarks.common import (
 )
 
 if TYPE_CHECKING:
-    from tasks.intake import ItemResult
-    from tasks.runtime import Runtime
+    from casefile.tasks.core.runtime import Runtime
+    from casefile.tasks.documents.intake import ItemResult
 
 DOC_TYPE = "unclassified"
 CLIENT_NAME = "Maria Fernanda Quiroga Test"  # the fictional client of the test data
@@ -104,7 +104,7 @@ class Series:
 # Reference ---------------------------------------------------------------------------------------------------
 def reference_copy_hash(files: list[Path], dest: Path, fsync: bool) -> tuple[Sample, list[str]]:
     """Read each file, SHA-256 it and write it to ``dest`` (same chunk size as the pipeline)."""
-    from tasks.storage import CHUNK
+    from casefile.tasks.core.storage import CHUNK
 
     dest.mkdir(parents=True)
     hashes: list[str] = []
@@ -129,12 +129,12 @@ def import_pipeline_libraries() -> None:
     import pypdf  # noqa: F401
     from PIL import Image, JpegImagePlugin, TiffImagePlugin  # noqa: F401
 
-    import tasks.cases
-    import tasks.intake  # noqa: F401
+    import casefile.tasks.cases.case
+    import casefile.tasks.documents.intake  # noqa: F401
 
 
 _CASEFILE_VARS_KEPT = {"CASEFILE_INGEST_WORKERS"}
-# Outcomes of intake items (tasks.intake.Outcome); the flow may return more counts (e.g. text extraction).
+# Outcomes of intake items (documents.intake.Outcome); the flow may return more counts (e.g. text extraction).
 OUTCOMES = ("pending", "stored", "duplicate", "quarantined", "failed")
 
 
@@ -152,7 +152,7 @@ def isolate_environment(workers: int | None, ocr: bool) -> None:
 
 def fresh_runtime(home: Path) -> Runtime:
     """A runtime for a new, empty CASEFILE_HOME (set in the environment, as Prefect's task threads read it)."""
-    from tasks.runtime import get_runtime
+    from casefile.tasks.core.runtime import get_runtime
 
     os.environ["CASEFILE_HOME"] = str(home)
     return get_runtime()
@@ -160,8 +160,8 @@ def fresh_runtime(home: Path) -> Runtime:
 
 def new_batch(rt: Runtime, files: list[Path]) -> tuple[str, str]:
     """A fictional case and an intake batch of ``files`` (what `casefile add` does before the flow)."""
-    from tasks.cases import create_case, validate_new_case
-    from tasks.intake import create_batch
+    from casefile.tasks.cases.case import create_case, validate_new_case
+    from casefile.tasks.documents.intake import create_batch
 
     new = validate_new_case(
         client=CLIENT_NAME,
@@ -185,7 +185,7 @@ def check_stored(rt: Runtime, batch_id: str, counts: dict[str, int], corpus: Cor
     """Every file stored, with every page and one original object each; returns documents/pages/objects."""
     from sqlalchemy import func, select
 
-    from tasks.catalog import Document
+    from casefile.tasks.core.catalog import Document
 
     n = len(corpus.specs)
     others = {k: v for k, v in counts.items() if k in OUTCOMES and k != "stored" and v}
@@ -209,9 +209,9 @@ def check_stored(rt: Runtime, batch_id: str, counts: dict[str, int], corpus: Cor
 
 
 def make_searchable(rt: Runtime, case_id: str) -> dict[str, int]:
-    """What flows.ingest.make_searchable does, without Prefect: text (OCR, or text layers only when it is off) and
+    """What flows/ingest.py make_searchable does, without Prefect: text (OCR, or text layers only when it is off) and
     the search index for every document of the case that needs them, one document after another."""
-    from tasks import doctext
+    from casefile.tasks.documents import text as doctext
 
     counts = {"documents": 0, "ocr_pages": 0, "failed_pages": 0, "low_confidence_pages": 0, "indexed_pages": 0}
     for document_id in doctext.documents_needing_text(rt.catalog, case_id):
@@ -234,7 +234,7 @@ def run_plain(
 ) -> tuple[Sample, dict[str, int]]:
     """The flow's work without Prefect: start the batch, ``ingest_item`` per file (sequentially or on a
     thread pool), text and index for the case's documents, finish the batch."""
-    from tasks import intake
+    from casefile.tasks.documents import intake
 
     settings = rt.settings
 
@@ -303,9 +303,9 @@ class PrefectSetup:
 def prefect_server(prefect_home: Path, settings_home: Path) -> Iterator[PrefectSetup]:
     """Start a local Prefect server, point this process at it and only then import Prefect (its settings
     are read at import), as `casefile add` does when a server is running."""
-    from flows.prefect_env import configure_prefect
-    from flows.server import LocalPrefectServer
-    from tasks.settings import load_settings
+    from casefile.flows.prefect_env import configure_prefect
+    from casefile.flows.prefect_server import LocalPrefectServer
+    from casefile.tasks.core.settings import load_settings
 
     if "prefect" in sys.modules:
         raise RuntimeError("Prefect was imported before its environment was set; this benchmark would be wrong.")
@@ -322,10 +322,10 @@ def prefect_server(prefect_home: Path, settings_home: Path) -> Iterator[PrefectS
     try:
         assert server.process is not None
         configure_prefect(load_settings(home=settings_home))  # thread pool size, logging, results
-        with measure("import prefect + flows.ingest") as import_prefect:
+        with measure("import prefect + casefile.flows.ingest") as import_prefect:
             from prefect import flow
 
-            from flows.ingest import ingest_case
+            from casefile.flows.ingest import ingest_case
 
         @flow(name="bench-empty-flow", persist_result=False)
         def empty_flow() -> None:
@@ -610,7 +610,7 @@ def run_all(
         corpus = generate_corpus(corpus_dir, args.files, args.seed, args.jobs)
     generation_peak = None if corpus.reused else peak_rss_children_mb()
 
-    from tasks.intake import expand_inputs
+    from casefile.tasks.documents.intake import expand_inputs
 
     files = expand_inputs([corpus_dir])  # as `casefile add DIR` lists them
     kinds = {seq: kind_of(path.name) for seq, path in enumerate(files)}
@@ -626,7 +626,7 @@ def run_all(
                 raise BenchmarkFailed(f"only {len(set(hashes))} distinct files out of {len(files)}")
 
     stored: dict[str, dict[str, int]] = {}
-    from tasks.settings import load_settings
+    from casefile.tasks.core.settings import load_settings
 
     workers = load_settings(home=run_dir / "settings").ingest_workers
 

@@ -10,7 +10,7 @@ Every figure is a ratio against a reference measured in the same run, on the sam
 1. ``throughput``: 40 synthetic 300-dpi scanned letter pages (20 English, 20 Spanish; fictional texts of
    tests/resources/generate.py under a per-page header line, skewed 0.3-0.9 degrees, blurred, noised, grey
    JPEG q75) in one image-only PDF made by img2pdf (JPEG bytes embedded as they are). Pipeline:
-   ``tasks.ocr.ocr_document(pdf, out, languages="eng+spa", workers=2)``. Reference: raw
+   ``casefile.tasks.documents.ocr.ocr_document(pdf, out, languages="eng+spa", workers=2)``. Reference: raw
    ``tesseract IMG OUT -l eng+spa pdf`` on the same JPEG files, 2 processes at a time, OMP_THREAD_LIMIT=1.
    Target: pipeline pages/s / raw pages/s >= 0.85. If ``ocrmypdf`` runs, also ``ocrmypdf --jobs 2 -l eng+spa
    --output-type pdf`` on the same PDF; target: the pipeline is faster. The pipeline's page text and the text
@@ -60,8 +60,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import load_generate, machine_busy_seconds, machine_info
-from tasks import tesseract
-from tasks.ocr import DocumentOcr, ocr_document
+from casefile.tasks.documents import tesseract
+from casefile.tasks.documents.ocr import DocumentOcr, ocr_document
 
 LANGUAGES = "eng+spa"
 TARGET_THROUGHPUT_RATIO = 0.85  # pipeline pages/s / raw tesseract pages/s, at least

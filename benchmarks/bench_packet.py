@@ -10,11 +10,11 @@ Run from the repository root (not part of the tests):
    wrapped by img2pdf, no text layer), phone photos (3000x4000 JPEGs, one ingested as a .jpg stored sideways with
    EXIF orientation 6, the others as photo PDFs), and a few Spanish scans, each with a born-digital English
    translation linked to it (so the packet has translator's certificates).
-2. Setup (not timed): a fresh CASEFILE_HOME, the fictional case (``tasks.cases.fictional_case``), every file taken
-   in with ``tasks.intake.ingest_now`` and OCR off (``doctext.skip_text``), the exhibit list saved
-   (``tasks.exhibits.save_plan``) and the translations linked (``tasks.exhibits.link_translation``).
+2. Setup (not timed): a fresh CASEFILE_HOME, the fictional case (``fictional_case``), every file taken
+   in with ``intake.ingest_now`` and OCR off (``doctext.skip_text``), the exhibit list saved
+   (``exhibits.save_plan``) and the translations linked (``exhibits.link_translation``).
 3. Timed, once per repetition, each in a fresh child process (so that corpus generation and intake do not count
-   in its peak RSS): ``tasks.packet.build_packet`` (plain function, profile eoir) after deleting the case's
+   in its peak RSS): ``build.build_packet`` (plain function, profile eoir) after deleting the case's
    ``packets/`` prefix, so the build is never "reused". Its phases are timed by wrapping the builder's functions.
 4. Reference, in the same run: ``qpdf --empty --pages <the stored input PDFs, in packet order> -- out.pdf`` (the
    exhibit documents and their translations: everything the packet copies from the store).
@@ -68,7 +68,7 @@ from benchmarks.common import (
 if TYPE_CHECKING:
     from PIL import Image, ImageFont
 
-    from tasks.runtime import Runtime
+    from casefile.tasks.core.runtime import Runtime
 
 # Bump when the corpus recipe changes, so a kept corpus (--workdir) is regenerated rather than reused.
 CORPUS_VERSION = 1
@@ -79,7 +79,7 @@ CERTIFIED_ON = date(2027, 1, 20)
 PROFILE = "eoir"
 CHILD_TIMEOUT = 1800.0
 QPDF_TIMEOUT = 600.0
-QPDF_CHECK_MODULE = "tasks.qpdfcheck"  # how the packet check runs `qpdf --check` (one process per part)
+QPDF_CHECK_MODULE = "casefile.tasks.packets.qpdf"  # how the packet check runs `qpdf --check` (one process per part)
 
 
 class BenchmarkFailed(Exception):
@@ -526,10 +526,10 @@ class CaseSetup:
 
 def setup_case(rt: Runtime, corpus: Corpus, inputs_dir: Path) -> CaseSetup:
     """The fictional case with every exhibit taken in (OCR off), the exhibit list saved, translations linked."""
-    from tasks import doctext
-    from tasks.cases import create_case, fictional_case
-    from tasks.exhibits import Plan, PlanRow, TranslatorInfo, link_translation, save_plan
-    from tasks.intake import Outcome, ingest_now
+    from casefile.tasks.cases.case import create_case, fictional_case
+    from casefile.tasks.documents import text as doctext
+    from casefile.tasks.documents.intake import Outcome, ingest_now
+    from casefile.tasks.packets.exhibits import Plan, PlanRow, TranslatorInfo, link_translation, save_plan
 
     started = time.perf_counter()
     with rt.catalog.session() as session:
@@ -555,7 +555,7 @@ def setup_case(rt: Runtime, corpus: Corpus, inputs_dir: Path) -> CaseSetup:
             link_translation(session, case_id, docs[index], tdoc, translator, CERTIFIED_ON, "es")
     # The stored PDFs in packet order, as the builder reads them (the normalised PDF: the original bytes of a PDF,
     # img2pdf's PDF of the photo), for the qpdf reference.
-    from tasks.catalog import Document
+    from casefile.tasks.core.catalog import Document
 
     inputs: list[Path] = []
     pages = 0
@@ -577,17 +577,17 @@ def setup_case(rt: Runtime, corpus: Corpus, inputs_dir: Path) -> CaseSetup:
 # (module, function name, phase) wrapped with a timer in the child. Phases do not nest, except the two "·" ones,
 # which are parts of the phase above them.
 PHASES: tuple[tuple[str, str, str], ...] = (
-    ("tasks.packet", "gather", "gather inputs (catalog)"),
-    ("tasks.packet", "plan_pages", "lay out template pages (WeasyPrint)"),
-    ("tasks.render", "layout", "· WeasyPrint layout calls"),
-    ("tasks.render", "write_documents", "write template pages (WeasyPrint)"),
-    ("tasks.pagelayout", "place_pages", "place exhibit pages (assembly)"),
-    ("tasks.pagelayout", "downsample_images", "downsample images"),
-    ("tasks.pagelayout", "stamp_pages", "stamp page numbers"),
-    ("tasks.packet", "split_points", "split: size estimates"),
-    ("tasks.packet", "_save_part", "save part(s)"),
-    ("tasks.packet", "_check", "check (incl. qpdf --check)"),
-    ("tasks.packetcheck", "_QpdfRuns.results", "· waiting for qpdf --check"),
+    ("casefile.tasks.packets.build", "gather", "gather inputs (catalog)"),
+    ("casefile.tasks.packets.build", "plan_pages", "lay out template pages (WeasyPrint)"),
+    ("casefile.tasks.core.render", "layout", "· WeasyPrint layout calls"),
+    ("casefile.tasks.core.render", "write_documents", "write template pages (WeasyPrint)"),
+    ("casefile.tasks.packets.layout", "place_pages", "place exhibit pages (assembly)"),
+    ("casefile.tasks.packets.layout", "downsample_images", "downsample images"),
+    ("casefile.tasks.packets.layout", "stamp_pages", "stamp page numbers"),
+    ("casefile.tasks.packets.build", "split_points", "split: size estimates"),
+    ("casefile.tasks.packets.build", "_save_part", "save part(s)"),
+    ("casefile.tasks.packets.build", "_check", "check (incl. qpdf --check)"),
+    ("casefile.tasks.packets.check", "_QpdfRuns.results", "· waiting for qpdf --check"),
 )
 NESTED = "· "
 STORE_PHASES = {"download": "fetch sources (store)", "put_file": "upload parts", "put_bytes": "upload parts"}
@@ -630,7 +630,13 @@ class Timers:
 def _import_builder() -> dict[str, ModuleType]:
     import importlib
 
-    names = ("tasks.packet", "tasks.pagelayout", "tasks.packetcheck", "tasks.render", "tasks.langid")
+    names = (
+        "casefile.tasks.packets.build",
+        "casefile.tasks.packets.layout",
+        "casefile.tasks.packets.check",
+        "casefile.tasks.core.render",
+        "casefile.tasks.documents.language",
+    )
     modules = {name: importlib.import_module(name) for name in names}
     import pikepdf  # noqa: F401
     import pypdf  # noqa: F401
@@ -647,8 +653,8 @@ def child_main(spec_path: Path) -> int:
     started = time.perf_counter()
     modules = _import_builder()
     import_seconds = time.perf_counter() - started
-    from tasks.packet import BuildOptions, build_packet
-    from tasks.runtime import get_runtime
+    from casefile.tasks.core.runtime import get_runtime
+    from casefile.tasks.packets.build import BuildOptions, build_packet
 
     rt = get_runtime()
     for key in list(rt.store.list(f"packets/{spec['case_id']}/")):  # never "reused": build afresh
@@ -664,7 +670,7 @@ def child_main(spec_path: Path) -> int:
         for name, phase in STORE_PHASES.items():
             timers.wrap(rt.store, name, phase)
     window = CheckWindow()
-    window.wrap(modules["tasks.packet"])
+    window.wrap(modules["casefile.tasks.packets.build"])
     profiler = cProfile.Profile() if spec.get("profile") else None
     options = BuildOptions(profile=PROFILE, service_date=SERVICE_DATE)
     rss_before = peak_rss_mb()
@@ -765,7 +771,7 @@ def _sample_tree(pid: int, stop: threading.Event, peak: TreePeak, interval: floa
             try:
                 name = proc.name()
                 if name == root_name and QPDF_CHECK_MODULE in proc.cmdline():
-                    name = "qpdf-check"  # `python -m tasks.qpdfcheck FILE`: the check's own process
+                    name = "qpdf-check"  # `python -m casefile.tasks.packets.qpdf FILE`: the check's own process
                 elif name == root_name:  # forked, not exec'd yet: it shares the builder's pages, not counted twice
                     continue
                 total += proc.memory_info().rss
@@ -849,7 +855,8 @@ def qpdf_merge(inputs: Sequence[Path], out: Path) -> dict[str, float]:
 
 def qpdf_check_time(path: Path) -> dict[str, float]:
     """``qpdf --check`` of one file the way the builder's check runs it on every part (``python -m
-    tasks.qpdfcheck``: the libqpdf pikepdf bundles): it decodes every stream, JPEGs included, so it costs far more
+    casefile.tasks.packets.qpdf``:
+    the libqpdf pikepdf bundles): it decodes every stream, JPEGs included, so it costs far more
     than a merge that copies them."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()

@@ -45,16 +45,16 @@ def _setup(home: Path) -> str:
     """One fictional case with the sample documents (OCR off), in ``home``."""
     os.environ["CASEFILE_HOME"] = str(home)
     os.environ["CASEFILE_OCR_ENABLED"] = "false"
-    from tasks import doctext
-    from tasks.cases import create_case, fictional_case
-    from tasks.intake import ingest_now
-    from tasks.runtime import get_runtime
-    from tasks.settings import REPO_ROOT
+    from casefile.tasks.cases.case import create_case, fictional_case
+    from casefile.tasks.core.runtime import get_runtime
+    from casefile.tasks.core.settings import DEMO_DATA
+    from casefile.tasks.documents import text as doctext
+    from casefile.tasks.documents.intake import ingest_now
 
     rt = get_runtime()
     with rt.catalog.session() as session:
         case_id = create_case(session, fictional_case()).id
-    for path in sorted((REPO_ROOT / "tests" / "resources" / "sample").iterdir()):
+    for path in sorted((DEMO_DATA / "sample").iterdir()):
         result = ingest_now(rt.catalog, rt.store, rt.settings.work_dir, rt.limits, case_id, path, "unclassified")
         if result.document_id:
             doctext.extract_text(rt.catalog, rt.store, rt.settings, result.document_id)

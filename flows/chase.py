@@ -1,6 +1,6 @@
 """The overdue check as a Prefect flow: `chase-overdue`, served on a cron schedule by `casefile serve`.
 
-The same steps as tasks/chase.py ``run_chase``, each a task: one per request (so one request's retries do not
+The same steps as tasks/requests/chase.py ``run_chase``, each a task: one per request (so one request's retries do not
 repeat another's e-mails) and one per advocate's digest. Only ``MailTransientError`` is retried; a refused address
 is reported, never retried. Every send goes through the outbound_mail ledger, so a retried task or a re-run flow
 never sends an e-mail twice. Parameters, results and the artifact carry request ids, dates and counts only.
@@ -16,9 +16,9 @@ from prefect import State, flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from tasks import chase
-from tasks.errors import MailTransientError, ValidationError
-from tasks.runtime import get_runtime
+from casefile.tasks.core.errors import MailTransientError, ValidationError
+from casefile.tasks.core.runtime import get_runtime
+from casefile.tasks.requests import chase
 
 ARTIFACT_KEY = "chase-overdue"
 

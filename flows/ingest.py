@@ -15,9 +15,10 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 
-from tasks import doctext, intake
-from tasks.errors import SearchIndexBusy, SearchIndexError, ToolTimeout, TransientStorageError
-from tasks.runtime import get_runtime
+from casefile.tasks.core.errors import SearchIndexBusy, SearchIndexError, ToolTimeout, TransientStorageError
+from casefile.tasks.core.runtime import get_runtime
+from casefile.tasks.documents import intake
+from casefile.tasks.documents import text as doctext
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (TransientStorageError, ToolTimeout, TimeoutError)
 

@@ -11,14 +11,15 @@ from typing import TYPE_CHECKING
 import pytest
 from s3server import make_s3_client, running_moto_server
 
-from tasks.cases import DEMO_A_NUMBER, DEMO_CLIENT
-from tasks.storage import LocalObjectStore, ObjectStore, S3ObjectStore
+from casefile.tasks.cases.case import DEMO_A_NUMBER, DEMO_CLIENT
+from casefile.tasks.core.settings import DEMO_DATA as DEMO_DATA  # re-exported for the tests
+from casefile.tasks.core.storage import LocalObjectStore, ObjectStore, S3ObjectStore
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from smtpserver import LoopbackSmtp
 
-    from tasks.mailserver import LoopbackSmtp
-    from tasks.runtime import Runtime
+    from casefile.tasks.core.runtime import Runtime
 
 
 # Object stores -------------------------------------------------------------------------------------
@@ -66,7 +67,7 @@ def store(request: pytest.FixtureRequest) -> ObjectStore:
 # its own PREFECT_HOME), so CLI subprocesses skip Prefect's ~5 s temporary server. Prefect is imported
 # only by tests that need it, after this fixture has set its environment.
 
-RESOURCES = Path(__file__).parent / "resources"
+RESOURCES = Path(__file__).parent / "resources"  # broken and odd files; the demo's samples are DEMO_DATA
 CLIENT_NAME = DEMO_CLIENT  # the fictional client of the sample data
 A_NUMBER = DEMO_A_NUMBER
 
@@ -75,7 +76,7 @@ A_NUMBER = DEMO_A_NUMBER
 def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import os
 
-    from flows.server import LocalPrefectServer
+    from casefile.flows.prefect_server import LocalPrefectServer
 
     prefect_home = tmp_path_factory.mktemp("prefect-home")
     os.environ.update(
@@ -102,7 +103,7 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh CASEFILE_HOME (catalog, objects, work folder) for one test."""
-    from tasks.runtime import reset_runtimes
+    from casefile.tasks.core.runtime import reset_runtimes
 
     path = tmp_path / "casefile-home"
     monkeypatch.setenv("CASEFILE_HOME", str(path))
@@ -115,14 +116,14 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 @pytest.fixture
 def runtime(home: Path) -> Runtime:
-    from tasks.runtime import get_runtime
+    from casefile.tasks.core.runtime import get_runtime
 
     return get_runtime()
 
 
 @pytest.fixture
 def case_id(runtime: Runtime) -> str:
-    from tasks.cases import create_case, fictional_case
+    from casefile.tasks.cases.case import create_case, fictional_case
 
     new = fictional_case()
     with runtime.catalog.session() as session:
@@ -183,7 +184,7 @@ def new_case_cli(home: Path, *extra: str, client: str = CLIENT_NAME, a_number: s
 
 @pytest.fixture
 def smtp_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackSmtp]:
-    from tasks.mailserver import LoopbackSmtp
+    from smtpserver import LoopbackSmtp
 
     server = LoopbackSmtp(folder=tmp_path / "smtp-received")
     with server:

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from tasks.cases import (
+from casefile.tasks.cases.case import (
     HearingType,
     fictional_case,
     filing_deadline,
@@ -14,10 +14,10 @@ from tasks.cases import (
     next_business_day,
     normalise_a_number,
 )
-from tasks.errors import ValidationError
-from tasks.settings import REPO_ROOT
+from casefile.tasks.core.errors import ValidationError
+from casefile.tasks.core.settings import PACKAGE_ROOT
 
-CONFIG = REPO_ROOT / "config"
+CONFIG = PACKAGE_ROOT / "config"
 
 
 @pytest.mark.parametrize(

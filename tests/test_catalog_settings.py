@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from tasks.catalog import HEAD_REVISION, Catalog, make_engine, migrate
-from tasks.errors import ConfigError
-from tasks.settings import Settings, StorageBackend, load_settings
+from casefile.tasks.core.catalog import HEAD_REVISION, Catalog, make_engine, migrate
+from casefile.tasks.core.errors import ConfigError
+from casefile.tasks.core.settings import Settings, StorageBackend, load_settings
 
 
 def test_new_database_is_migrated_to_head(tmp_path: Path) -> None:
@@ -27,7 +27,7 @@ def test_models_match_migrations(tmp_path: Path) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from tasks.catalog import Base
+    from casefile.tasks.core.catalog import Base
 
     engine = make_engine(f"sqlite:///{tmp_path / 'c.db'}")
     migrate(engine)
@@ -77,11 +77,11 @@ def test_upgrade_keeps_existing_rows(tmp_path: Path) -> None:
     from alembic import command
     from alembic.config import Config
 
-    import tasks.catalog
+    import casefile.tasks.core.catalog
 
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(tasks.catalog.__file__).with_name("migrations")))
+    cfg.set_main_option("script_location", str(Path(casefile.tasks.core.catalog.__file__).with_name("migrations")))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001_foundation")

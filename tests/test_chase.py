@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 from conftest import A_NUMBER, CLIENT_NAME
 from pypdf import PdfReader
+from smtpserver import LoopbackSmtp, ReceivedMessage
 from sqlalchemy import select
 
-from tasks.catalog import Document, OutboundMail, RecordRequest
-from tasks.chase import build_digest, load_config, run_chase
-from tasks.mailserver import LoopbackSmtp, ReceivedMessage
-from tasks.reqconfig import RequestConfig
-from tasks.requests import Status, create_request, transition
-from tasks.runtime import Runtime, get_runtime, reset_runtimes
+from casefile.tasks.core.catalog import Document, OutboundMail, RecordRequest
+from casefile.tasks.core.runtime import Runtime, get_runtime, reset_runtimes
+from casefile.tasks.requests.chase import build_digest, load_config, run_chase
+from casefile.tasks.requests.config import RequestConfig
+from casefile.tasks.requests.lifecycle import Status, create_request, transition
 
 SENT_ON = date(2026, 11, 2)  # a Monday; medical (30 calendar days) and court-disposition are due 2026-12-02
 DUE = date(2026, 12, 2)
@@ -212,7 +212,7 @@ def test_refused_provider_address_is_reported_not_retried(
 def test_failed_send_leaves_the_request_as_it_was(
     runtime: Runtime, case_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tasks.mailserver import free_port
+    from smtpserver import free_port
 
     port = free_port()
     for key, value in {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port), "SMTP_TIMEOUT": "2"}.items():
@@ -236,8 +236,8 @@ CHASE_SCRIPT = textwrap.dedent(
     """
     import sys
     from datetime import date
-    from tasks.chase import run_chase
-    from tasks.runtime import get_runtime
+    from casefile.tasks.requests.chase import run_chase
+    from casefile.tasks.core.runtime import get_runtime
     run_chase(get_runtime(), date.fromisoformat(sys.argv[1]))
     """
 )
@@ -275,10 +275,12 @@ def test_killed_mid_run_then_rerun_sends_everything_once(
     assert all(request(runtime, rid).escalation_step == 1 for rid in ids)
 
 
-def test_chase_once_on_loopback_for_the_demo(runtime: Runtime, case_id: str, tmp_path: Path) -> None:
-    from tasks.chase import chase_once_on_loopback
+def test_chase_once_against_a_mail_sink_keeps_eml_files(runtime: Runtime, case_id: str, tmp_path: Path) -> None:
+    from dataclasses import replace
 
     rid = new_request(runtime, case_id)
-    summary, messages = chase_once_on_loopback(runtime, date(2026, 12, 3), folder=tmp_path / "sent")
+    with LoopbackSmtp(folder=tmp_path / "sent") as server:
+        summary = run_chase(replace(runtime, settings=server.apply(runtime.settings)), date(2026, 12, 3))
+        messages = server.messages
     assert summary.followups_emailed == [f"{rid}#1"] and summary.digests_sent == 1
     assert len(messages) == 2 and len(list((tmp_path / "sent").glob("*.eml"))) == 2

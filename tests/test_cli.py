@@ -11,18 +11,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import A_NUMBER, CLIENT_NAME, RESOURCES, new_case_cli, run_cli
+from conftest import A_NUMBER, CLIENT_NAME, DEMO_DATA, RESOURCES, new_case_cli, run_cli
 
-from tasks.errors import ExitCode
+from casefile.tasks.core.errors import ExitCode
 
-SAMPLE = RESOURCES / "sample"
+SAMPLE = DEMO_DATA / "sample"
 BROKEN = RESOURCES / "broken"
 
 
 def imported_modules(*args: str, home: Path) -> set[str]:
     """Module names a CLI invocation imports (python -X importtime)."""
     proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "flows.cli", *args],
+        [sys.executable, "-X", "importtime", "-m", "casefile.flows.cli.main", *args],
         capture_output=True,
         text=True,
         env={"CASEFILE_HOME": str(home), "PATH": "/usr/bin:/bin"},

@@ -18,7 +18,7 @@ import pytest
 from conftest import new_case_cli, run_cli
 from PIL import Image
 
-from tasks.storage import LocalObjectStore
+from casefile.tasks.core.storage import LocalObjectStore
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 

@@ -1,4 +1,4 @@
-"""The per-page search index (tasks/index.py) on real SQLite FTS5 files: matching, ranking, filters, snippets,
+"""The per-page search index (tasks/search/index.py) on real SQLite FTS5 files: matching, ranking, filters, snippets,
 query syntax and its errors, injection attempts, idempotent writes, atomic rebuild, damaged and busy files."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.errors import (
+from casefile.tasks.core.errors import (
     ExitCode,
     QuerySyntaxError,
     QueryTooBroad,
@@ -23,7 +23,7 @@ from tasks.errors import (
     SearchIndexError,
     ValidationError,
 )
-from tasks.index import (
+from casefile.tasks.search.index import (
     AllOf,
     AnyOf,
     Hit,
@@ -478,7 +478,7 @@ def test_rebuild_killed_mid_way_leaves_the_old_index(index: SqliteFtsIndex) -> N
         f"""
         import os
         from pathlib import Path
-        from tasks.index import IndexedDocument, IndexedPage, SqliteFtsIndex
+        from casefile.tasks.search.index import IndexedDocument, IndexedPage, SqliteFtsIndex
 
         def docs():
             for i in range(200):

@@ -8,23 +8,23 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from conftest import A_NUMBER, CLIENT_NAME, RESOURCES
+from conftest import A_NUMBER, CLIENT_NAME, DEMO_DATA, RESOURCES
 from sqlalchemy import select
 
-from tasks.catalog import Document, IntakeBatch
-from tasks.errors import StorageError, TransientStorageError
-from tasks.intake import create_batch, expand_inputs
-from tasks.runtime import Runtime
-from tasks.storage import ObjectStore, sha256_file
+from casefile.tasks.core.catalog import Document, IntakeBatch
+from casefile.tasks.core.errors import StorageError, TransientStorageError
+from casefile.tasks.core.runtime import Runtime
+from casefile.tasks.core.storage import ObjectStore, sha256_file
+from casefile.tasks.documents.intake import create_batch, expand_inputs
 
 pytestmark = pytest.mark.prefect
 
-SAMPLE = RESOURCES / "sample"
+SAMPLE = DEMO_DATA / "sample"
 BROKEN = RESOURCES / "broken"
 
 
 def ingest(runtime: Runtime, case_id: str, paths: list[Path]) -> tuple[str, dict[str, int]]:
-    from flows.ingest import ingest_case
+    from casefile.flows.ingest import ingest_case
 
     with runtime.catalog.session() as session:
         batch_id = create_batch(session, case_id, expand_inputs(paths), "unclassified").id
@@ -163,11 +163,11 @@ def test_only_transient_errors_are_retried(
     error: Exception,
     retried: bool,
 ) -> None:
-    import flows.ingest
+    import casefile.flows.ingest
 
     flaky = FlakyStore(runtime.store, failures=1, error=error)
     settings = runtime.settings.model_copy(update={"ocr_enabled": False})  # only the intake writes count here
-    monkeypatch.setattr(flows.ingest, "get_runtime", lambda: Runtime(settings, runtime.catalog, flaky))
+    monkeypatch.setattr(casefile.flows.ingest, "get_runtime", lambda: Runtime(settings, runtime.catalog, flaky))
     _, counts = ingest(runtime, case_id, [SAMPLE / "id_card.png"])
     if retried:
         assert counts["stored"] == 1 and flaky.calls == 3  # failed put, then original + derived
@@ -185,8 +185,8 @@ def test_ingest_into_s3_over_http(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    from tasks.cases import create_case, fictional_case
-    from tasks.runtime import get_runtime, reset_runtimes
+    from casefile.tasks.cases.case import create_case, fictional_case
+    from casefile.tasks.core.runtime import get_runtime, reset_runtimes
 
     monkeypatch.setenv("CASEFILE_STORAGE_BACKEND", "s3")
     monkeypatch.setenv("CASEFILE_S3_ENDPOINT_URL", moto_endpoint)

@@ -10,8 +10,10 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
-from tasks.errors import QuarantinedFile, QuarantineReason
-from tasks.intake import (
+from casefile.tasks.core.errors import QuarantinedFile, QuarantineReason
+from casefile.tasks.core.settings import DEMO_DATA
+from casefile.tasks.core.storage import sha256_file
+from casefile.tasks.documents.intake import (
     Kind,
     Limits,
     StagedFile,
@@ -21,10 +23,9 @@ from tasks.intake import (
     sniff_kind,
     stage_copy,
 )
-from tasks.storage import sha256_file
 
 RESOURCES = Path(__file__).parent / "resources"
-SAMPLE = RESOURCES / "sample"
+SAMPLE = DEMO_DATA / "sample"
 BROKEN = RESOURCES / "broken"
 LIMITS = Limits(max_file_bytes=50 * 1024 * 1024, max_pages=2000, max_image_pixels=60_000_000)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.langid import LanguageGuess, detect_language, detector, from_tesseract
+from casefile.tasks.documents.language import LanguageGuess, detect_language, detector, from_tesseract
 
 ENGLISH_PAGE = """Bronx Example Medical Center (fictional)
 Ms. Quiroga Test is a 33-year-old woman who arrived in the United States in October 2023.

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 from pypdf import PdfReader
+from smtpserver import LoopbackSmtp, free_port
 from sqlalchemy import select
 
-from tasks.catalog import OutboundMail
-from tasks.errors import MailConfigError, MailRejected, MailTransientError
-from tasks.mail import Attachment, MailMessage, ledger_message_id, send_mail, send_once
-from tasks.mailserver import LoopbackSmtp, free_port
-from tasks.runtime import Runtime
-from tasks.settings import Settings, SmtpSecurity, load_settings
+from casefile.tasks.core.catalog import OutboundMail
+from casefile.tasks.core.errors import MailConfigError, MailRejected, MailTransientError
+from casefile.tasks.core.runtime import Runtime
+from casefile.tasks.core.settings import Settings, SmtpSecurity, load_settings
+from casefile.tasks.requests.mail import Attachment, MailMessage, ledger_message_id, send_mail, send_once
 
 
 def tiny_pdf() -> bytes:

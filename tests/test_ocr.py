@@ -31,9 +31,10 @@ from fpdf.enums import TextMode
 from PIL import Image
 from pypdf import PdfReader
 
-from tasks import ocr, tesseract
-from tasks.errors import ToolError, ToolMissing, ToolTimeout
-from tasks.ocr import (
+from casefile.tasks.core.errors import ToolError, ToolMissing, ToolTimeout
+from casefile.tasks.core.settings import DEMO_DATA
+from casefile.tasks.documents import ocr, tesseract
+from casefile.tasks.documents.ocr import (
     Affine,
     DocumentOcr,
     PageGeometry,
@@ -129,7 +130,7 @@ def scan_jpeg(lines: list[str], *, dpi: int = 300, skew: float = 0.6, seed: int 
 
 
 def jpeg_pdf(jpeg: bytes) -> bytes:
-    """A one-page PDF holding the JPEG unchanged, as tasks.intake makes it (img2pdf, internal engine)."""
+    """A one-page PDF holding the JPEG unchanged, as intake makes it (img2pdf, internal engine)."""
     return bytes(img2pdf.convert(jpeg, engine=img2pdf.Engine.internal, rotation=img2pdf.Rotation.ifvalid))
 
 
@@ -331,7 +332,7 @@ def test_searchable_pdf_text_matches_recognised_words(mixed: MixedRun) -> None:
 
 def test_phone_photo_with_exif_rotation(tmp_path: Path) -> None:
     source = tmp_path / "photo.pdf"
-    source.write_bytes(jpeg_pdf((RESOURCES / "sample" / "phone_photo_rotated.jpg").read_bytes()))
+    source.write_bytes(jpeg_pdf((DEMO_DATA / "sample" / "phone_photo_rotated.jpg").read_bytes()))
     with pikepdf.open(source) as pdf:
         assert int(pdf.pages[0].obj.Rotate) == 90  # EXIF orientation 6, as intake stores it
     result = ocr_document(source, tmp_path / "photo-ocr.pdf", workers=1)

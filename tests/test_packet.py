@@ -1,6 +1,6 @@
 """Exhibit packets: plans, translations, and real builds checked by opening the output PDFs.
 
-Builds run as plain function calls (tasks.packet.build_packet) on real documents taken in by the real intake, with
+Builds run as plain function calls (build.build_packet) on real documents taken in by the real intake, with
 OCR off for speed (languages are set in the plan); the CLI test at the end runs the real Prefect flow.
 """
 
@@ -19,19 +19,27 @@ from typing import TYPE_CHECKING, Any
 
 import pikepdf
 import pytest
-from conftest import RESOURCES, new_case_cli, run_cli
+from conftest import DEMO_DATA, new_case_cli, run_cli
 from PIL import Image, ImageDraw
 from pypdf import PdfReader
 
-from tasks import packet
-from tasks.exhibits import PlanInvalid, TranslatorInfo, dump_plan, link_translation, parse_plan, propose_plan, save_plan
-from tasks.intake import Outcome, ingest_now
+from casefile.tasks.documents.intake import Outcome, ingest_now
+from casefile.tasks.packets import build as packet
+from casefile.tasks.packets.exhibits import (
+    PlanInvalid,
+    TranslatorInfo,
+    dump_plan,
+    link_translation,
+    parse_plan,
+    propose_plan,
+    save_plan,
+)
 
 if TYPE_CHECKING:
-    from tasks.runtime import Runtime
+    from casefile.tasks.core.runtime import Runtime
 
-SAMPLE = RESOURCES / "sample"
-TRANSLATIONS = RESOURCES / "translations"
+SAMPLE = DEMO_DATA / "sample"
+TRANSLATIONS = DEMO_DATA / "translations"
 SERVICE_DATE = date(2027, 2, 1)
 TRANSLATOR = TranslatorInfo("Sam Translator (fictional)", "2 Example Avenue; Queens, NY 11100", "(718) 555-0199")
 TYPES = {"medical": "Medical record", "police": "Police report", "country-conditions": "Country-conditions report"}
@@ -43,7 +51,7 @@ def _no_ocr(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _add(rt: Runtime, case_id: str, path: Path, doc_type: str = "unclassified") -> str:
-    from tasks import doctext
+    from casefile.tasks.documents import text as doctext
 
     result = ingest_now(rt.catalog, rt.store, rt.settings.work_dir, rt.limits, case_id, path, doc_type)
     assert result.outcome in (Outcome.STORED, Outcome.DUPLICATE) and result.document_id, result
@@ -561,7 +569,7 @@ def test_markup_in_client_supplied_text_is_printed_literally(
 def test_a_failed_build_leaves_nothing_that_looks_finished(
     runtime: Runtime, case_id: str, built_case: dict[str, str], tmp_path: Path
 ) -> None:
-    from tasks.render import TemplateError
+    from casefile.tasks.core.render import TemplateError
 
     overrides = tmp_path / "overrides" / "packet"
     overrides.mkdir(parents=True)
@@ -685,8 +693,8 @@ def test_the_prefect_artifact_has_titles_and_ranges_but_no_client_data(
 
 def test_a_document_in_use_cannot_be_removed(runtime: Runtime, case_id: str, built_case: dict[str, str]) -> None:
     """`casefile doc rm` on an exhibit or a translation is refused with what uses it; nothing changes."""
-    from tasks.catalog import Document
-    from tasks.doctext import DocumentInUse, delete_document
+    from casefile.tasks.core.catalog import Document
+    from casefile.tasks.documents.text import DocumentInUse, delete_document
 
     translation = _translate(runtime, case_id, built_case["denuncia"])
     with pytest.raises(DocumentInUse) as info:
@@ -706,7 +714,7 @@ def test_packet_in_s3_over_http(runtime: Runtime, case_id: str, s3_store: object
     downloaded with their SHA-256 verified."""
     from dataclasses import replace
 
-    from tasks.storage import S3ObjectStore
+    from casefile.tasks.core.storage import S3ObjectStore
 
     assert isinstance(s3_store, S3ObjectStore)
     rt = replace(runtime, store=s3_store)

@@ -1,4 +1,4 @@
-"""The pre-filing check (tasks/packetcheck.py) on real PDFs: small packets laid out with WeasyPrint (the exhibit
+"""The pre-filing check (tasks/packets/check.py) on real PDFs: small packets laid out with WeasyPrint (the exhibit
 list from the real template), bookmarks and page labels added with pikepdf, then broken one way at a time."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any
 import pikepdf
 import pytest
 
-from tasks.errors import ConfigError, PacketCheckError, ToolError
-from tasks.packetcheck import CheckReport, Finding, _Geometry, check_packet, load_profile
+from casefile.tasks.core.errors import ConfigError, PacketCheckError, ToolError
+from casefile.tasks.packets.check import CheckReport, Finding, _Geometry, check_packet, load_profile
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config"
@@ -100,7 +100,7 @@ def _plan(profile: str, exhibits: Sequence[Ex]) -> Plan:
 
 def _list_html(profile: str, exhibits: Sequence[Ex], plan: Plan, override: Mapping[str, str]) -> tuple[str, str]:
     """The exhibit list rendered by the real template: (its stylesheet, its body)."""
-    from tasks.render import make_environment, render_html
+    from casefile.tasks.core.render import make_environment, render_html
 
     env = make_environment(ROOT / "templates")
     rows = []
@@ -365,7 +365,7 @@ def test_a_qpdf_check_that_dies_is_a_typed_error_not_a_verdict(
 
 
 def test_qpdf_check_module_reports_qpdf_exit_status_and_file_names_only(tmp_path: Path) -> None:
-    from tasks.qpdfcheck import check
+    from casefile.tasks.packets.qpdf import check
 
     clean = tmp_path / "clean.pdf"
     with pikepdf.new() as pdf:
@@ -379,7 +379,7 @@ def test_qpdf_check_module_reports_qpdf_exit_status_and_file_names_only(tmp_path
     assert all(str(tmp_path) not in line for line in answer["problems"])
     assert any(line.startswith("damaged.pdf") for line in answer["problems"])
     out = subprocess.run(
-        [sys.executable, "-m", "tasks.qpdfcheck", str(damaged)], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "casefile.tasks.packets.qpdf", str(damaged)], capture_output=True, text=True, check=True
     )
     assert json.loads(out.stdout) == answer
 

@@ -1,4 +1,4 @@
-"""tasks/pagelayout.py on real PDFs made here: rotated, cropped, landscape, A4, phone-photo, UserUnit, annotated,
+"""tasks/packets/layout.py on real PDFs made here: rotated, cropped, landscape, A4, phone-photo, UserUnit, annotated,
 scanned and edge-touching pages. Pages are rendered with pdftoppm at low resolution and checked by their pixels."""
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from fpdf import FPDF
 from pikepdf import Array, Dictionary, Name
 from PIL import Image
 
-from tasks.config_files import load_toml
-from tasks.errors import ConfigError, PacketInputError, ToolMissing, ValidationError
-from tasks.pagelayout import (
+from casefile.tasks.core.config import load_toml
+from casefile.tasks.core.errors import ConfigError, PacketInputError, ToolMissing, ValidationError
+from casefile.tasks.packets.layout import (
     PageLayout,
     carry_optional_content,
     css_points,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.prefect_env import SERVER_URL_FILE, local_server_url
-from tasks.settings import Settings
+from casefile.flows.prefect_env import SERVER_URL_FILE, local_server_url
+from casefile.tasks.core.settings import Settings
 
 
 class _Health(BaseHTTPRequestHandler):

@@ -13,8 +13,8 @@ import pytest
 from pypdf import PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject, PdfObject
 
-from tasks.errors import ConfigError, ExitCode
-from tasks.render import (
+from casefile.tasks.core.errors import ConfigError, ExitCode
+from casefile.tasks.core.render import (
     MissingTemplate,
     MissingTemplateField,
     TemplateError,
@@ -26,10 +26,10 @@ from tasks.render import (
     render_pdf,
     template_versions,
 )
-from tasks.settings import REPO_ROOT
+from casefile.tasks.core.settings import PACKAGE_ROOT
 
-TEMPLATES = REPO_ROOT / "templates"
-PROFILES = REPO_ROOT / "config" / "profiles"
+TEMPLATES = PACKAGE_ROOT / "templates"
+PROFILES = PACKAGE_ROOT / "config" / "profiles"
 HOSTILE_NAME = '<b>José</b> & "Ana" <script>'
 PAGES = [
     "packet/cover_page.html.j2",
@@ -336,7 +336,7 @@ def test_layout_many_gives_each_rendering_the_pages_it_has_alone(
     env: jinja2.Environment, sample_context: dict[str, Any], tmp_path: Path
 ) -> None:
     """One WeasyPrint layout for many renderings of a template: each keeps exactly its own pages, in order."""
-    from tasks.render import layout, layout_many, write_documents
+    from casefile.tasks.core.render import layout, layout_many, write_documents
 
     row = sample_context["exhibits"][0]
     many = [{**row, "tab": str(i), "title": f"Exhibit number {i}"} for i in range(1, 80)]  # several pages

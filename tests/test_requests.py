@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tasks.catalog import AuditEvent, Document, InboxItem, RecordRequest, RequestEvent
-from tasks.errors import ConfigError, InvalidTransition, RequestNotFound, ValidationError
-from tasks.reqconfig import DayUnit, RequestConfig, load_request_config
-from tasks.reqdates import add_business_days, due_date, extended_due_date, is_business_day
-from tasks.requests import (
+from casefile.tasks.core.catalog import AuditEvent, Document, InboxItem, RecordRequest, RequestEvent
+from casefile.tasks.core.errors import ConfigError, InvalidTransition, RequestNotFound, ValidationError
+from casefile.tasks.core.settings import PACKAGE_ROOT
+from casefile.tasks.requests.config import DayUnit, RequestConfig, load_request_config
+from casefile.tasks.requests.dates import add_business_days, due_date, extended_due_date, is_business_day
+from casefile.tasks.requests.lifecycle import (
     TRANSITIONS,
     Status,
     create_request,
@@ -26,17 +27,16 @@ from tasks.requests import (
     normalise_reference,
     transition,
 )
-from tasks.settings import REPO_ROOT
 
 if TYPE_CHECKING:
-    from tasks.runtime import Runtime
+    from casefile.tasks.core.runtime import Runtime
 
-CONFIG = REPO_ROOT / "config"
+CONFIG = PACKAGE_ROOT / "config"
 
 
 @pytest.fixture(scope="module")
 def config() -> RequestConfig:
-    return load_request_config(CONFIG, REPO_ROOT / "templates")
+    return load_request_config(CONFIG, PACKAGE_ROOT / "templates")
 
 
 # Config ---------------------------------------------------------------------------------------------------------
@@ -256,7 +256,7 @@ def test_find_references_tolerates_what_ocr_and_people_do() -> None:
 
 
 def _doc(runtime: Runtime, case_id: str, name: str, sha: str, text: str = "") -> str:
-    from tasks.catalog import Page
+    from casefile.tasks.core.catalog import Page
 
     with runtime.catalog.session() as session:
         doc = Document(
@@ -269,7 +269,7 @@ def _doc(runtime: Runtime, case_id: str, name: str, sha: str, text: str = "") ->
 
 
 def test_match_by_file_name_subject_and_text_else_inbox(runtime: Runtime, case_id: str, config: RequestConfig) -> None:
-    from tasks.requests import route_document
+    from casefile.tasks.requests.lifecycle import route_document
 
     ref = _new(runtime, config, case_id)
     _move(runtime, config, ref, Status.SENT, on=date(2026, 11, 2))

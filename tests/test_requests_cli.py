@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RESOURCES, new_case_cli, run_cli
+from conftest import DEMO_DATA, new_case_cli, run_cli
 
 pytestmark = pytest.mark.prefect
 
@@ -45,7 +45,7 @@ def test_request_cli_round_trip(prefect_api: str, home: Path) -> None:
     updated = cli_json(home, "request", "update", ref, "--status", "acknowledged", "--note", "Called HIM office")
     assert updated["status"] == "acknowledged" and updated["events"][-1]["note"] == "Called HIM office"
 
-    received = cli_json(home, "request", "receive", ref, str(RESOURCES / "sample" / "medical_record_en.pdf"))
+    received = cli_json(home, "request", "receive", ref, str(DEMO_DATA / "sample" / "medical_record_en.pdf"))
     assert received["status"] == "received" and len(received["linked_documents"]) == 1
     assert received["ingest"]["counts"] == {"stored": 1}
 
@@ -67,7 +67,7 @@ def test_poll_inbox_flow_links_by_file_name(prefect_api: str, home: Path) -> Non
     """The scheduled flow: files in $CASEFILE_HOME/inbox/<CASE-ID>/ go through the ingest flow and get linked."""
     import shutil
 
-    from flows.requests import poll_inbox_flow
+    from casefile.flows.inbox import poll_inbox_flow
 
     case_id = new_case_cli(home)
     ref = cli_json(
@@ -75,7 +75,7 @@ def test_poll_inbox_flow_links_by_file_name(prefect_api: str, home: Path) -> Non
     )["id"]
     folder = home / "inbox" / case_id
     folder.mkdir(parents=True)
-    shutil.copy(RESOURCES / "sample" / "medical_record_en.pdf", folder / f"{ref}.pdf")
+    shutil.copy(DEMO_DATA / "sample" / "medical_record_en.pdf", folder / f"{ref}.pdf")
     summary = poll_inbox_flow()
     assert (summary["files"], summary["linked"], summary["requests"]) == (1, 1, [ref])
     assert poll_inbox_flow()["files"] == 0

@@ -14,18 +14,19 @@ from typing import TYPE_CHECKING
 import pytest
 from pypdf import PdfReader
 
-from tasks.catalog import Document, InboxItem, OutboundMail, RecordRequest
-from tasks.errors import MailTransientError
-from tasks.letters import read_qr_codes
-from tasks.reqconfig import load_request_config
-from tasks.reqsend import new_request, request_config, send_request
-from tasks.settings import REPO_ROOT
+from casefile.tasks.core.catalog import Document, InboxItem, OutboundMail, RecordRequest
+from casefile.tasks.core.errors import MailTransientError
+from casefile.tasks.core.settings import DEMO_DATA
+from casefile.tasks.requests.config import load_request_config
+from casefile.tasks.requests.letters import read_qr_codes
+from casefile.tasks.requests.sending import new_request, request_config, send_request
 
 if TYPE_CHECKING:
-    from tasks.mailserver import LoopbackSmtp
-    from tasks.runtime import Runtime
+    from smtpserver import LoopbackSmtp
 
-SAMPLE = REPO_ROOT / "tests" / "resources" / "sample"
+    from casefile.tasks.core.runtime import Runtime
+
+SAMPLE = DEMO_DATA / "sample"
 HOSTILE = '<b>ER visit</b> & "2024-05" <script>'
 
 
@@ -103,8 +104,8 @@ def test_support_letter_sends_the_bilingual_guide(runtime: Runtime, case_id: str
 def test_email_request_sent_once_and_failed_send_stays_draft(
     smtp_server: LoopbackSmtp, home: Path, tmp_path: Path
 ) -> None:
-    from tasks.cases import create_case, fictional_case
-    from tasks.runtime import get_runtime
+    from casefile.tasks.cases.case import create_case, fictional_case
+    from casefile.tasks.core.runtime import get_runtime
 
     runtime = get_runtime()  # after the SMTP settings are in the environment
     with runtime.catalog.session() as session:
@@ -130,8 +131,9 @@ def test_email_request_sent_once_and_failed_send_stays_draft(
         assert (row.status, row.attempts, row.request_id) == ("sent", 1, ref)
 
     # The SMTP server cannot be reached: the request stays a draft, the error is transient, a later send works.
-    from tasks.mailserver import free_port
-    from tasks.settings import load_settings
+    from smtpserver import free_port
+
+    from casefile.tasks.core.settings import load_settings
 
     unreachable = get_runtime(load_settings(smtp_port=free_port()))  # same catalog, a port nobody listens on
     with pytest.raises(MailTransientError):
@@ -164,7 +166,7 @@ def test_inbox_poll_matches_by_ocr_qr_and_file_name_else_inbox(runtime: Runtime,
     A second poll does nothing; the files move to processed/ byte for byte."""
     import segno
 
-    from tasks.reqinbox import PROCESSED, inbox_root, poll_inbox
+    from casefile.tasks.requests.inbox import PROCESSED, inbox_root, poll_inbox
 
     config = load_request_config(runtime.settings.config_dir)
     refs = [
@@ -204,8 +206,8 @@ def test_inbox_poll_matches_by_ocr_qr_and_file_name_else_inbox(runtime: Runtime,
 
 
 def test_unmatched_file_waits_in_the_inbox(runtime: Runtime, case_id: str) -> None:
-    from tasks.reqinbox import inbox_root, poll_inbox
-    from tasks.requests import assign_inbox_item, inbox_items
+    from casefile.tasks.requests.inbox import inbox_root, poll_inbox
+    from casefile.tasks.requests.lifecycle import assign_inbox_item, inbox_items
 
     config = load_request_config(runtime.settings.config_dir)
     ref = new_request(
@@ -237,8 +239,8 @@ def test_inbox_poll_takes_in_objects_under_an_s3_prefix_once(runtime: Runtime, c
     the objects stay where they are (the ledger remembers them)."""
     from dataclasses import replace
 
-    from tasks.reqinbox import poll_inbox
-    from tasks.storage import S3ObjectStore
+    from casefile.tasks.core.storage import S3ObjectStore
+    from casefile.tasks.requests.inbox import poll_inbox
 
     assert isinstance(s3_store, S3ObjectStore)
     rt = replace(runtime, store=s3_store)

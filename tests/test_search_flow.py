@@ -12,23 +12,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import RESOURCES, run_cli
+from conftest import DEMO_DATA, run_cli
 from sqlalchemy import select
 
-from tasks.catalog import Document
-from tasks.errors import ExitCode
-from tasks.intake import create_batch, expand_inputs
-from tasks.runtime import Runtime, get_runtime, reset_runtimes
+from casefile.tasks.core.catalog import Document
+from casefile.tasks.core.errors import ExitCode
+from casefile.tasks.core.runtime import Runtime, get_runtime, reset_runtimes
+from casefile.tasks.documents.intake import create_batch, expand_inputs
 
 pytestmark = pytest.mark.prefect
 
-SAMPLE = RESOURCES / "sample"
+SAMPLE = DEMO_DATA / "sample"
 
 
 @pytest.fixture(scope="module")
 def searchable(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runtime, str, Path]]:
-    from flows.ingest import ingest_case
-    from tasks.cases import create_case, fictional_case
+    from casefile.flows.ingest import ingest_case
+    from casefile.tasks.cases.case import create_case, fictional_case
 
     home = tmp_path_factory.mktemp("search") / "home"
     with pytest.MonkeyPatch.context() as mp:
@@ -126,7 +126,7 @@ def test_searchable_pdf_has_the_ocr_text(searchable: tuple[Runtime, str, Path], 
 
 
 def test_reindex_and_rerun_never_duplicate_rows(searchable: tuple[Runtime, str, Path]) -> None:
-    from flows.ingest import ingest_case
+    from casefile.flows.ingest import ingest_case
 
     runtime, case_id, home = searchable
     before = runtime.index.count_pages(case_id=case_id)

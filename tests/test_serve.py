@@ -22,10 +22,10 @@ from typing import Any, cast
 import psutil
 import pytest
 from conftest import A_NUMBER, CLIENT_NAME
+from smtpserver import LoopbackSmtp
 from test_chase import HOSPITAL, new_request
 
-from tasks.mailserver import LoopbackSmtp
-from tasks.runtime import Runtime
+from casefile.tasks.core.runtime import Runtime
 
 pytestmark = pytest.mark.prefect
 
@@ -35,7 +35,7 @@ def test_chase_flow_run_and_artifact(
 ) -> None:
     from prefect.artifacts import Artifact
 
-    from flows.chase import ARTIFACT_KEY, chase_overdue
+    from casefile.flows.chase import ARTIFACT_KEY, chase_overdue
 
     ids = sorted(new_request(runtime, case_id) for _ in range(2))
     counts = chase_overdue(today="2026-12-03")
@@ -113,7 +113,7 @@ def test_serve_fires_the_schedule_and_stops_cleanly(
         _wait_for(lambda: _completed_chase_runs(api_url), 90, "a completed scheduled chase run", proc, log)
         deployments = {d["name"]: d for d in _api(api_url, "/deployments/filter", {})}
         assert {"scheduled", "on-demand"} <= set(deployments)
-        assert deployments["on-demand"]["entrypoint"] == "flows.packet.build_packet_flow"  # run from the UI
+        assert deployments["on-demand"]["entrypoint"] == "casefile.flows.packet.build_packet_flow"  # run from the UI
         assert not deployments["on-demand"].get("schedules")
         children = {p.pid for p in psutil.Process(proc.pid).children(recursive=True)}
         assert len(children) >= 2  # the server and the runner at least

@@ -27,8 +27,8 @@ from botocore.exceptions import (
 )
 from s3server import DUMMY_SECRET_ACCESS_KEY, free_port, loopback_opener, make_s3_client
 
-from tasks.errors import IntegrityError, StorageError, TransientStorageError
-from tasks.storage import LocalObjectStore, ObjectStore, S3ObjectStore, _translate_s3_error, sha256_file
+from casefile.tasks.core.errors import IntegrityError, StorageError, TransientStorageError
+from casefile.tasks.core.storage import LocalObjectStore, ObjectStore, S3ObjectStore, _translate_s3_error, sha256_file
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -346,7 +346,7 @@ def test_local_interrupted_put_file_keeps_the_previous_object(
         dst.write(src.read(MiB))
         raise _Boom("interrupted")
 
-    monkeypatch.setattr("tasks.storage.shutil.copyfileobj", copy_half_then_fail)
+    monkeypatch.setattr("casefile.tasks.core.storage.shutil.copyfileobj", copy_half_then_fail)
     with pytest.raises(_Boom):
         local_store.put_file("originals/ab/doc", source)
 

@@ -30,6 +30,7 @@ from PIL.ExifTags import IFD, Base
 from pypdf import PdfReader, PdfWriter
 
 RESOURCES_DIR = Path(__file__).resolve().parent
+DEMO_DATA_DIR = RESOURCES_DIR.parents[1] / "tasks" / "demo" / "data"  # the demo's files ship as package data
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONT_REGULAR = FONT_DIR / "DejaVuSans.ttf"
 FONT_BOLD = FONT_DIR / "DejaVuSans-Bold.ttf"
@@ -812,9 +813,12 @@ def make_corrupt_pdf(path: Path, size: int = 2048, seed: int = 0) -> None:
 # ------------------------------------------------------------------------------------------------------------
 
 
-def generate_all(out_dir: Path = RESOURCES_DIR) -> list[Path]:
-    """(Re)create every sample file under out_dir/sample and out_dir/broken; return their paths."""
-    sample = out_dir / "sample"
+def generate_all(out_dir: Path = RESOURCES_DIR, demo_dir: Path | None = None) -> list[Path]:
+    """(Re)create every file: the demo's (sample/, translations/, responses/) under ``demo_dir`` (default: the package
+    data folder tasks/demo/data; out_dir itself when out_dir is not this folder) and broken/ under out_dir."""
+    if demo_dir is None:
+        demo_dir = DEMO_DATA_DIR if out_dir.resolve() == RESOURCES_DIR.resolve() else out_dir
+    sample = demo_dir / "sample"
     broken = out_dir / "broken"
     sample.mkdir(parents=True, exist_ok=True)
     broken.mkdir(parents=True, exist_ok=True)
@@ -832,14 +836,14 @@ def generate_all(out_dir: Path = RESOURCES_DIR) -> list[Path]:
     make_multipage_tiff(target(sample / "school_record_2pages.tif"), SCHOOL_RECORD_EN)
     make_id_card_png(target(sample / "id_card.png"))
 
-    translations = out_dir / "translations"  # English translations of the Spanish samples (not added by `add`)
+    translations = demo_dir / "translations"  # English translations of the Spanish samples (not added by `add`)
     translations.mkdir(parents=True, exist_ok=True)
     make_born_digital_pdf(target(translations / "denuncia_scan_es.en.pdf"), DENUNCIA_EN)
     make_born_digital_pdf(target(translations / "phone_photo_letter.en.pdf"), CARTA_DE_APOYO_EN)
     make_born_digital_pdf(target(translations / "phone_photo_rotated.en.pdf"), CONSTANCIA_EN)
     make_born_digital_pdf(target(translations / "id_card.en.pdf"), ID_CARD_EN)
 
-    responses = out_dir / "responses"  # answers to record requests (the demo receives one)
+    responses = demo_dir / "responses"  # answers to record requests (the demo receives one)
     responses.mkdir(parents=True, exist_ok=True)
     make_born_digital_pdf(target(responses / "metro_general_records.pdf"), RECORDS_REPLY_EN)
 
@@ -863,7 +867,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in files:
         size = path.stat().st_size
         total += size
-        print(f"{size:>9,}  {path.relative_to(args.out)}")
+        print(f"{size:>9,}  {path}")
     print(f"{total:>9,}  total")
     return 0
 

@@ -1,0 +1,1 @@
+"""The `casefile` command line: an adapter over the library's plain functions (``main`` holds the group)."""

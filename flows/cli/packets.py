@@ -1,0 +1,323 @@
+"""`casefile exhibits`, `casefile translation` and `casefile packet`: from documents to a filed packet.
+
+Registered on the main group at the bottom of flows/cli/main.py. Only `packet build` runs a flow (and imports Prefect).
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from casefile.flows.cli.output import _runtime, emit, json_option
+from casefile.tasks.core.errors import ExitCode, ValidationError
+
+
+def _today() -> date:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).date()
+
+
+# Exhibit lists ---------------------------------------------------------------------------------------------------
+@click.group()
+def exhibits() -> None:
+    """Plan a case's exhibit list: order, letters/numbers, titles, dates, sources, languages."""
+
+
+def _type_labels(rt: Any) -> dict[str, str]:
+    from casefile.tasks.core.config import load_toml
+
+    return {str(k): str(v) for k, v in load_toml(rt.settings.config_dir, "document_types.toml")["types"].items()}
+
+
+@exhibits.command("plan")
+@click.argument("case_id")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the plan to this file.")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "csv"]), default=None, help="Default: from -o, else yaml.")
+@json_option
+def exhibits_plan(case_id: str, output: Path | None, fmt: str | None, as_json: bool) -> None:
+    """Propose an exhibit list from the case's documents, as an editable YAML or CSV file."""
+    from casefile.tasks.packets.exhibits import dump_plan, propose_plan
+
+    rt = _runtime()
+    plan = propose_plan(rt.catalog, case_id, _type_labels(rt))
+    fmt = fmt or ("csv" if output is not None and output.suffix.lower() == ".csv" else "yaml")
+    text = dump_plan(plan, fmt)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    doc = {**plan.as_dict(), "file": str(output) if output else None, "format": fmt}
+
+    def human() -> None:
+        if output is None:
+            click.echo(text, nl=False)
+        else:
+            click.echo(f"Exhibit plan for {plan.case_id} ({len(plan.rows)} exhibits) written to {output}.")
+            click.echo(f"Edit it, then: casefile exhibits set {plan.case_id} {output}")
+
+    emit(as_json, doc, human)
+
+
+@exhibits.command("set")
+@click.argument("case_id")
+@click.argument("plan_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@json_option
+def exhibits_set(case_id: str, plan_file: Path, as_json: bool) -> None:
+    """Validate an edited plan and save it as the case's exhibit list (every problem listed with its line)."""
+    from casefile.tasks.packets.exhibits import parse_plan, save_plan
+
+    rt = _runtime()
+    try:
+        text = plan_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError(f"{plan_file} is not UTF-8 text; save the plan as UTF-8 and try again.") from None
+    plan = parse_plan(text, str(plan_file), case_id)
+    saved = save_plan(rt.catalog, plan, str(plan_file))
+    rows = [_exhibit_row(e) for e in saved]
+    emit(as_json, {"case": case_id.upper(), "exhibits": rows}, lambda: _print_exhibits(case_id.upper(), rows))
+
+
+def _exhibit_row(e: Any) -> dict[str, Any]:
+    return {
+        "position": e.position,
+        "label": e.label,
+        "section": e.section,
+        "document": e.document_id,
+        "title": e.title,
+        "date": e.doc_date.isoformat() if e.doc_date else None,
+        "source": e.source,
+        "language": e.language,
+    }
+
+
+def _print_exhibits(case_id: str, rows: list[dict[str, Any]]) -> None:
+    click.echo(f"Exhibit list of {case_id}: {len(rows)} exhibit(s)")
+    for r in rows:
+        click.echo(f"  {r['label']:>3}  {r['document']}  {r['language']}  {r['date'] or 'undated':10}  {r['title']}")
+
+
+@exhibits.command("show")
+@click.argument("case_id")
+@json_option
+def exhibits_show(case_id: str, as_json: bool) -> None:
+    """Show the saved exhibit list."""
+    from casefile.tasks.packets.exhibits import list_exhibits
+
+    rt = _runtime()
+    with rt.catalog.session() as session:
+        case = rt.catalog.get_case(session, case_id)
+        rows = [_exhibit_row(e) for e in list_exhibits(session, case.id)]
+    emit(as_json, {"case": case.id, "exhibits": rows}, lambda: _print_exhibits(case.id, rows))
+
+
+# Translations ------------------------------------------------------------------------------------------------------
+@click.group()
+def translation() -> None:
+    """English translations of foreign-language documents, with their translator's certificate."""
+
+
+@translation.command("add")
+@click.argument("case_id")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--for", "for_doc", required=True, help="The foreign-language document (DOC-ID) it translates.")
+@click.option("--translator", required=True, help="Translator's full name.")
+@click.option("--address", default="", help="Translator's address (lines separated by ';').")
+@click.option("--phone", default="", help="Translator's telephone.")
+@click.option("--email", default="", help="Translator's e-mail (optional).")
+@click.option("--language", default=None, help="Language of the original (ISO 639-1, e.g. es); default: detected.")
+@click.option("--date", "certified", default=None, help="Date of the certificate (YYYY-MM-DD); default today.")
+@json_option
+def translation_add(
+    case_id: str,
+    file: Path,
+    for_doc: str,
+    translator: str,
+    address: str,
+    phone: str,
+    email: str,
+    language: str | None,
+    certified: str | None,
+    as_json: bool,
+) -> None:
+    """Add FILE as the English translation of document --for, with the certificate's data."""
+    from casefile.tasks.cases.case import parse_date
+    from casefile.tasks.packets.exhibits import TranslatorInfo, add_translation
+
+    rt = _runtime()
+    when = parse_date(certified, "--date") if certified else _today()
+    info = TranslatorInfo(translator, address, phone, email)
+    row = add_translation(rt, case_id, for_doc, file, info, when, language)
+
+    def human() -> None:
+        click.echo(
+            f"Translation {row['id']}: document {row['document']} translates {row['for']} "
+            f"({row['source_language']}), certified {row['certified_on']}."
+        )
+
+    emit(as_json, row, human)
+
+
+@translation.command("list")
+@click.argument("case_id")
+@json_option
+def translation_list(case_id: str, as_json: bool) -> None:
+    """List the case's translations."""
+    from sqlalchemy import select
+
+    from casefile.tasks.core.catalog import Translation
+    from casefile.tasks.packets.exhibits import translation_row
+
+    rt = _runtime()
+    with rt.catalog.session() as session:
+        case = rt.catalog.get_case(session, case_id)
+        rows = [
+            translation_row(t)
+            for t in session.scalars(select(Translation).where(Translation.case_id == case.id).order_by(Translation.id))
+        ]
+
+    def human() -> None:
+        for r in rows:
+            click.echo(f"{r['id']}  {r['for']} -> {r['document']}  {r['source_language']}  {r['certified_on']}")
+
+    emit(as_json, rows, human)
+
+
+# Packets -------------------------------------------------------------------------------------------------------------
+@click.group()
+def packet() -> None:
+    """Build, list, download and check exhibit packets."""
+
+
+def run_packet_flow(
+    case_id: str, profile: str, allow_missing: bool, service_date: date | None, signer: str | None
+) -> dict[str, Any]:
+    from casefile.flows.prefect_env import configure_prefect
+
+    rt = _runtime()
+    with rt.catalog.session() as session:
+        case_id = rt.catalog.get_case(session, case_id).id
+    from casefile.tasks.packets.build import load_profile
+
+    load_profile(rt.settings.config_dir, profile)  # a typo in --profile fails before Prefect starts
+    where = configure_prefect(rt.settings)
+    click.echo(f"Building the {profile} packet of {case_id} ({where})...", err=True)
+    from casefile.flows.packet import build_packet_flow
+
+    return build_packet_flow(
+        case_id,
+        profile=profile,
+        allow_missing_translations=allow_missing,
+        service_date=service_date.isoformat() if service_date else None,
+        signer=signer,
+    )
+
+
+def print_build(doc: dict[str, Any]) -> None:
+    state = "already built (same inputs)" if doc.get("reused") else "built and checked"
+    click.echo(f"Packet {doc['build_id']} of {doc['case_id']} ({doc['profile']}): {doc['pages']} pages, {state}.")
+    for p in doc["parts"]:
+        click.echo(f"  {p['name']}  pages {p['first_page']}-{p['last_page']}  {p['bytes']:,} bytes  {p['sha256']}")
+    if doc.get("bytes_saved"):
+        click.echo(f"  {doc['images_downsampled']} image(s) downsampled, {doc['bytes_saved']:,} bytes saved")
+    if doc.get("missing_translations"):
+        click.echo(f"  WARNING: built without translations for exhibit(s) {', '.join(doc['missing_translations'])}")
+
+
+@packet.command("build")
+@click.argument("case_id")
+@click.option("--profile", default="eoir", show_default=True, help="Filing profile (config/profiles/*.toml).")
+@click.option("--allow-missing-translations", is_flag=True, help="Build even if a translation is missing (recorded).")
+@click.option("--service-date", default=None, help="Date on the certificate of service / cover letter (default today).")
+@click.option("--signer", default=None, help="Person key from config/practice.toml (default: the first attorney).")
+@json_option
+def packet_build(
+    case_id: str,
+    profile: str,
+    allow_missing_translations: bool,
+    service_date: str | None,
+    signer: str | None,
+    as_json: bool,
+) -> None:
+    """Build the case's exhibit packet as a Prefect flow run, check it, and store it."""
+    from casefile.tasks.cases.case import parse_date
+
+    when = parse_date(service_date, "--service-date") if service_date else None
+    doc = run_packet_flow(case_id, profile, allow_missing_translations, when, signer)
+    emit(as_json, doc, lambda: print_build(doc))
+
+
+@packet.command("list")
+@click.argument("case_id")
+@json_option
+def packet_list(case_id: str, as_json: bool) -> None:
+    """List the case's finished packet builds (oldest first)."""
+    from casefile.tasks.packets.build import list_builds
+
+    rt = _runtime()
+    with rt.catalog.session() as session:
+        case_id = rt.catalog.get_case(session, case_id).id
+    rows = list_builds(rt.store, case_id)
+
+    def human() -> None:
+        if not rows:
+            click.echo(f"No finished packet for {case_id}; run `casefile packet build {case_id}`.")
+        for r in rows:
+            extra = f"  overrides: {', '.join(r['overrides'])}" if r["overrides"] else ""
+            click.echo(
+                f"{r['build_id']}  {r['profile']:6} {r['created_at']}  {r['pages']} pages  {r['parts']} part(s)  "
+                f"{r['bytes']:,} bytes{extra}"
+            )
+
+    emit(as_json, rows, human)
+
+
+@packet.command("get")
+@click.argument("case_id")
+@click.argument("build_id", required=False)
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder.")
+@json_option
+def packet_get(case_id: str, build_id: str | None, output: Path, as_json: bool) -> None:
+    """Download every part of a build (default: the latest), each verified against its SHA-256."""
+    from casefile.tasks.packets.build import download_build
+
+    rt = _runtime()
+    doc = download_build(rt.store, case_id, build_id, output)
+
+    def human() -> None:
+        for f in doc["files"]:
+            click.echo(f"{f['path']}  {f['bytes']:,} bytes  sha256 verified")
+
+    emit(as_json, doc, human)
+
+
+@packet.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--profile", default="eoir", show_default=True, help="Filing profile to check against.")
+@click.option("--allow-missing-translations", is_flag=True, help="A missing translation is a warning, not an error.")
+@json_option
+def packet_check(files: tuple[Path, ...], profile: str, allow_missing_translations: bool, as_json: bool) -> None:
+    """Check PDFs (one packet, or its parts in order) against a filing profile before filing."""
+    from casefile.tasks.core.settings import load_settings
+    from casefile.tasks.packets.build import load_profile
+    from casefile.tasks.packets.check import check_packet
+
+    settings = load_settings()
+    report = check_packet(
+        list(files), load_profile(settings.config_dir, profile), expect_translations=not allow_missing_translations
+    )
+    doc = report.to_dict()
+
+    def human() -> None:
+        for f in report.findings:
+            where = f"{f.file}" + (f", page {f.page}" if f.page else "")
+            click.echo(f"{f.severity.upper():7} {f.code:22} {where}: {f.message}")
+        errors = sum(f.severity == "error" for f in report.findings)
+        click.echo(f"{'OK' if report.ok else 'NOT READY TO FILE'}: {len(files)} file(s), {errors} error(s).")
+
+    emit(as_json, doc, human)
+    if not report.ok:
+        sys.exit(int(ExitCode.INPUT_REJECTED))

@@ -1,0 +1,351 @@
+"""`casefile request ...`: send record requests, track them, and link what comes back.
+
+Only `request receive` runs a flow (the per-case ingest flow, as `casefile add`); the other commands never import
+Prefect. Every command takes --json and then prints exactly one JSON document.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from casefile.flows.cli.output import _runtime, emit, json_option
+from casefile.tasks.core.errors import ValidationError
+
+STATUS_CHOICES = ["sent", "acknowledged", "extended", "partially-received", "received", "overdue", "escalated",
+                  "denied", "cancelled", "closed"]  # fmt: skip
+
+
+def _date(raw: str | None, what: str) -> date | None:
+    from casefile.tasks.cases.case import parse_date
+
+    return parse_date(raw, what) if raw else None
+
+
+def _config(rt: Any) -> Any:
+    from casefile.tasks.requests.sending import request_config
+
+    return request_config(rt)
+
+
+def _actor() -> str:
+    from casefile.tasks.core.catalog import current_actor
+
+    return current_actor()
+
+
+def _line(r: dict[str, Any]) -> str:
+    due = r["effective_due_on"] or "-"
+    flags = (" AT RISK" if r["at_risk"] and r["status"] not in ("received", "closed", "cancelled") else "") + (
+        f" (follow-up {r['escalation_step']})" if r["escalation_step"] else ""
+    )
+    return (
+        f"{r['id']}  {r['case_id']}  {r['type']:<17} {r['status']:<19} due {due:<10}{flags}  "
+        f"{r['provider']} via {r['channel']}"
+    )
+
+
+@click.group("request")
+def request() -> None:
+    """Record requests: send, list, show, receive, update; the inbox of unmatched files."""
+
+
+@request.command("new")
+@click.argument("case_id")
+@click.option("--type", "record_type", required=True, help="Record type (config/record_types.toml), e.g. medical.")
+@click.option("--provider", required=True, help="Provider key (config/providers.toml).")
+@click.option("--records", default="", help='What is requested, e.g. "ER visit 2024-05".')
+@click.option("--channel", type=click.Choice(["email", "mail", "fax", "portal"]), default=None,
+              help="How it is sent (default: the provider's).")  # fmt: skip
+@click.option("--sent", "sent", default=None, help="Already sent by hand on this date (YYYY-MM-DD): record only.")
+@click.option("--advocate", default=None, help="Person key (config/practice.toml); default: the first attorney.")
+@json_option
+def request_new(
+    case_id: str,
+    record_type: str,
+    provider: str,
+    records: str,
+    channel: str | None,
+    sent: str | None,
+    advocate: str | None,
+    as_json: bool,
+) -> None:
+    """Create a request: render the letter and forms into the case, send it by e-mail (channel email), record
+    sent and due dates, and print its reference code."""
+    from casefile.tasks.requests.sending import new_request
+
+    sent_on = _date(sent, "sent date")
+    rt = _runtime()
+    summary = new_request(
+        rt,
+        case_id=case_id,
+        record_type=record_type,
+        provider=provider,
+        records=records,
+        channel=channel,
+        sent_on=sent_on,
+        advocate=advocate,
+        actor=_actor(),
+        config=_config(rt),
+    )
+
+    def human() -> None:
+        click.echo(summary["id"])
+        if summary["status"] == "draft":
+            click.echo(
+                f"Letter and forms are in the case ({', '.join(summary['documents'])}). Send them by "
+                f"{summary['channel']}, then run: casefile request send {summary['id']} --on YYYY-MM-DD",
+                err=True,
+            )
+        else:
+            how = "e-mailed" if summary["mailed"] else "recorded as sent"
+            risk = " AT RISK: due after the filing deadline." if summary["at_risk"] else ""
+            click.echo(f"{how} on {summary['sent_on']}; due {summary['effective_due_on']}.{risk}", err=True)
+
+    emit(as_json, summary, human)
+
+
+@request.command("send")
+@click.argument("ref")
+@click.option("--on", "on", default=None, help="Sent by hand (mail, fax, portal) on this date; default: e-mail now.")
+@json_option
+def request_send(ref: str, on: str | None, as_json: bool) -> None:
+    """Send a draft request by e-mail, or record that it was sent by hand."""
+    from casefile.tasks.requests.config import Channel
+    from casefile.tasks.requests.lifecycle import get_request, request_summary
+    from casefile.tasks.requests.sending import send_request
+
+    on_date = _date(on, "sent date")
+    rt = _runtime()
+    config = _config(rt)
+    with rt.catalog.session() as session:
+        req = get_request(session, ref)
+        request_id, channel = req.id, Channel(req.channel)
+    if on_date is None and channel is not Channel.EMAIL:
+        on_date = date.today()
+    sent = send_request(rt, config, request_id, actor=_actor(), on=on_date)
+    with rt.catalog.session() as session:
+        summary = request_summary(get_request(session, request_id), config)
+    summary["mailed"] = sent.mailed
+    emit(as_json, summary, lambda: click.echo(_line(summary)))
+
+
+@request.command("list")
+@click.option("--case", "case_id", default=None, help="Only this case.")
+@click.option("--overdue", is_flag=True, help="Only requests past their due date.")
+@click.option("--due-within", "due_within", type=click.IntRange(0, 3650), default=None, help="Due within N days.")
+@click.option("--at-risk", "at_risk", is_flag=True, help="Only requests due after their case's filing deadline.")
+@json_option
+def request_list(case_id: str | None, overdue: bool, due_within: int | None, at_risk: bool, as_json: bool) -> None:
+    """Requests, soonest due first."""
+    from casefile.tasks.requests.lifecycle import list_requests, request_summary
+
+    rt = _runtime()
+    config = _config(rt)
+    with rt.catalog.session() as session:
+        if case_id is not None:
+            case_id = rt.catalog.get_case(session, case_id).id
+        rows = [
+            request_summary(r, config)
+            for r in list_requests(session, case_id=case_id, overdue=overdue, due_within=due_within, at_risk=at_risk)
+        ]
+
+    def human() -> None:
+        for r in rows:
+            click.echo(_line(r))
+        if not rows:
+            click.echo("No record requests match.")
+
+    emit(as_json, rows, human)
+
+
+@request.command("show")
+@click.argument("ref")
+@json_option
+def request_show(ref: str, as_json: bool) -> None:
+    """One request with its history of events."""
+    from casefile.tasks.requests.lifecycle import allowed_next, event_rows, get_request, request_summary
+
+    rt = _runtime()
+    config = _config(rt)
+    with rt.catalog.session() as session:
+        req = get_request(session, ref)
+        summary = request_summary(req, config)
+        summary["events"] = event_rows(req)
+        summary["allowed_next"] = list(allowed_next(req.status))
+
+    def human() -> None:
+        click.echo(_line(summary))
+        click.echo(f"  {summary['type_label']} from {summary['provider_name']}; advocate {summary['advocate']}")
+        if summary["records"]:
+            click.echo(f"  Records: {summary['records']}")
+        click.echo(
+            f"  Sent {summary['sent_on'] or '-'}, due {summary['due_on'] or '-'}"
+            + (f", extended to {summary['extended_due_on']}" if summary["extended_due_on"] else "")
+        )
+        for e in summary["events"]:
+            change = f"{e['from'] or ''} -> {e['to']}" if e["to"] else ""
+            doc = f" [{e['document_id']}]" if e["document_id"] else ""
+            click.echo(f"  {e['at']}  {e['actor']:<10} {e['kind']:<10} {change}{doc} {e['note'] or ''}".rstrip())
+        click.echo(f"  Next: {', '.join(summary['allowed_next']) or 'nothing (final)'}")
+
+    emit(as_json, summary, human)
+
+
+@request.command("receive")
+@click.argument("ref")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--partial", is_flag=True, help="Only part of the records came; the request stays open.")
+@json_option
+def request_receive(ref: str, paths: tuple[Path, ...], partial: bool, as_json: bool) -> None:
+    """Ingest the answer (the per-case ingest flow, as `casefile add`) and link it to the request."""
+    from casefile.flows.cli.main import run_ingest
+    from casefile.tasks.requests.lifecycle import check_can_receive, get_request, link_document, request_summary
+
+    rt = _runtime()
+    config = _config(rt)
+    with rt.catalog.session() as session:
+        req = get_request(session, ref)
+        check_can_receive(req, complete=not partial)
+        request_id, case_id, doc_type = req.id, req.case_id, config.record_type(req.record_type).document_type
+    report = run_ingest(case_id, list(paths), doc_type, show_progress=sys.stderr.isatty() and not as_json)
+    linked = [it["document_id"] for it in report["items"] if it["outcome"] in ("stored", "duplicate")]
+    if not linked:
+        raise ValidationError(
+            f"None of the files could be taken in (see batch {report['batch_id']}); nothing was linked to "
+            f"{request_id}. Fix the files and run the command again."
+        )
+    with rt.catalog.session() as session:
+        req = get_request(session, request_id)
+        for n, doc_id in enumerate(linked, start=1):
+            last = n == len(linked)
+            link_document(
+                session,
+                config,
+                req,
+                doc_id,
+                actor=_actor(),
+                config_dir=rt.settings.config_dir,
+                complete=(not partial) if last else False,
+                matched_by="manual",
+            )
+        summary = request_summary(req, config)
+    summary["linked_documents"] = linked
+    summary["ingest"] = report
+
+    def human() -> None:
+        click.echo(f"{request_id}: {len(linked)} document(s) linked ({', '.join(linked)}); now {summary['status']}.")
+
+    emit(as_json, summary, human)
+    from casefile.flows.cli.main import batch_exit_code
+
+    sys.exit(batch_exit_code(report))
+
+
+@request.command("update")
+@click.argument("ref")
+@click.option("--status", type=click.Choice(STATUS_CHOICES), default=None, help="The new status.")
+@click.option("--note", default=None, help="A note for the history (e.g. who you spoke to).")
+@click.option("--due", default=None, help="With --status extended: the holder's own new due date.")
+@json_option
+def request_update(ref: str, status: str | None, note: str | None, due: str | None, as_json: bool) -> None:
+    """Change a request's status (validated) and/or add a note to its history."""
+    from casefile.tasks.requests.lifecycle import add_note, event_rows, get_request, request_summary, transition
+
+    if status is None and not note:
+        raise ValidationError("Nothing to change: pass --status and/or --note.")
+    if due and status != "extended":
+        raise ValidationError("--due goes with --status extended.")
+    new_due = _date(due, "due date")
+    rt = _runtime()
+    config = _config(rt)
+    with rt.catalog.session() as session:
+        req = get_request(session, ref)
+        if status is not None:
+            transition(
+                session, config, req, status, actor=_actor(), config_dir=rt.settings.config_dir, note=note,
+                new_due=new_due,
+            )  # fmt: skip
+        else:
+            add_note(session, req, note or "", actor=_actor())
+        session.flush()
+        summary = request_summary(req, config)
+        summary["events"] = event_rows(req)
+    emit(as_json, summary, lambda: click.echo(_line(summary)))
+
+
+@request.command("inbox")
+@click.argument("case_id")
+@json_option
+def request_inbox(case_id: str, as_json: bool) -> None:
+    """Files that arrived for a case and matched no request: assign them with `request assign`."""
+    from casefile.tasks.core.catalog import Document
+    from casefile.tasks.requests.lifecycle import inbox_items
+
+    rt = _runtime()
+    with rt.catalog.session() as session:
+        real = rt.catalog.get_case(session, case_id).id
+        rows = []
+        for item in inbox_items(session, real):
+            doc = session.get(Document, item.document_id) if item.document_id else None
+            rows.append(
+                {
+                    "document_id": item.document_id,
+                    "name": doc.original_name if doc else None,
+                    "pages": doc.page_count if doc else 0,
+                    "source": item.source,
+                    "arrived_at": item.created_at.isoformat(timespec="seconds"),
+                }
+            )
+
+    def human() -> None:
+        for r in rows:
+            click.echo(f"  {r['document_id']}  {r['pages']:>3} p  {r['source']:<6} {r['arrived_at']}  {r['name']}")
+        if not rows:
+            click.echo("The inbox is empty.")
+
+    emit(as_json, {"case_id": real, "items": rows}, human)
+
+
+@request.command("assign")
+@click.argument("doc_id")
+@click.argument("ref")
+@click.option("--partial", is_flag=True, help="Only part of the records; the request stays open.")
+@json_option
+def request_assign(doc_id: str, ref: str, partial: bool, as_json: bool) -> None:
+    """Link a document waiting in the inbox to a request."""
+    from casefile.tasks.requests.lifecycle import assign_inbox_item, get_request, request_summary
+
+    rt = _runtime()
+    config = _config(rt)
+    with rt.catalog.session() as session:
+        item = assign_inbox_item(
+            session, config, doc_id, ref, actor=_actor(), config_dir=rt.settings.config_dir, complete=not partial
+        )
+        session.flush()
+        summary = request_summary(get_request(session, item.request_id or ref), config)
+    emit(as_json, summary, lambda: click.echo(_line(summary)))
+
+
+@request.command("poll")
+@click.option("--case", "case_ids", multiple=True, help="Only this case (repeatable).")
+@json_option
+def request_poll(case_ids: tuple[str, ...], as_json: bool) -> None:
+    """Take in the files waiting in $CASEFILE_HOME/inbox/<CASE-ID>/ now (the scheduled poll does the same)."""
+    from casefile.tasks.requests.inbox import poll_inbox
+
+    rt = _runtime()
+    result = poll_inbox(rt, _config(rt), case_ids=list(case_ids) or None, actor=_actor())
+    doc = result.as_dict()
+    emit(
+        as_json,
+        doc,
+        lambda: click.echo(
+            f"{doc['files']} file(s): {doc['linked']} linked to requests, {doc['inbox']} left in the inbox, "
+            f"{doc['skipped']} already done."
+        ),
+    )

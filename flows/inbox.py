@@ -1,0 +1,50 @@
+"""Record-request flows: the scheduled inbox poll.
+
+``poll_inbox_flow`` takes in what arrived in the inbox folders (and the S3 prefix when configured), ingesting each
+case's files through the same per-case ingest flow as `casefile add` (a subflow), then matches them to their
+requests. Parameters and results are ids and counts only. Scheduled by `casefile serve` (flows/chase.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_table_artifact
+
+from casefile.flows.ingest import ingest_case
+from casefile.tasks.core.runtime import get_runtime
+from casefile.tasks.requests.inbox import poll_inbox
+from casefile.tasks.requests.sending import request_config
+
+
+@flow(name="poll-inbox", persist_result=False)
+def poll_inbox_flow(case_ids: list[str] | None = None, s3_prefix: str | None = None) -> dict[str, Any]:
+    """Ingest and match the files waiting in the inbox (every case, or ``case_ids``). Safe to run any number of
+    times: a file is processed once."""
+    logger = get_run_logger()
+    rt = get_runtime()
+
+    def ingest(batch_id: str) -> None:
+        ingest_case(batch_id)
+
+    prefix = s3_prefix if s3_prefix is not None else rt.settings.inbox_s3_prefix
+    result = poll_inbox(rt, request_config(rt), case_ids=case_ids, s3_prefix=prefix, ingest=ingest, actor="inbox")
+    summary = result.as_dict()
+    create_table_artifact(
+        key="poll-inbox",
+        table=[{"document": d, "linked": d in result.linked} for d in sorted(result.linked + result.inbox)],
+        description=(
+            f"Inbox poll: {result.files} file(s), {len(result.linked)} linked to requests "
+            f"{', '.join(sorted(set(result.requests))) or '-'}, {len(result.inbox)} left in the inbox, "
+            f"{result.skipped} already done"
+        ),
+    )
+    logger.info(
+        "inbox poll: %d file(s), %d linked, %d in the inbox, %d skipped",
+        result.files,
+        len(result.linked),
+        len(result.inbox),
+        result.skipped,
+    )
+    return summary

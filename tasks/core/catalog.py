@@ -1,0 +1,416 @@
+"""The catalog: business state (cases, documents, pages, intake batches, audit events).
+
+SQLAlchemy 2 ORM; SQLite by default, PostgreSQL by changing ``database_url``. The schema is owned by
+Alembic migrations in tasks/core/migrations; ``open_catalog`` brings a database to the head revision.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+
+# Bump together with a new file in tasks/core/migrations/versions.
+HEAD_REVISION = "0004_requests"
+
+# Crockford-like alphabet without 0/O, 1/I/L, U: easy to read aloud and to type.
+_ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_id(prefix: str, length: int) -> str:
+    return prefix + "-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    client_name: Mapped[str] = mapped_column(String(200))
+    a_number: Mapped[str] = mapped_column(String(9), index=True)
+    court: Mapped[str] = mapped_column(String(200))
+    judge: Mapped[str | None] = mapped_column(String(200))
+    hearing_date: Mapped[date] = mapped_column(Date)
+    hearing_type: Mapped[str] = mapped_column(String(20))
+    detained: Mapped[bool] = mapped_column(Boolean, default=False)
+    filing_deadline_override: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    documents: Mapped[list[Document]] = relationship(back_populates="case", order_by="Document.created_at")
+
+
+class Document(Base):
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("case_id", "sha256", name="uq_document_case_sha"),)
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    original_key: Mapped[str | None] = mapped_column(String(300))
+    original_name: Mapped[str] = mapped_column(String(500))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # pdf, jpeg, png, tiff, heic, unknown
+    doc_type: Mapped[str] = mapped_column(String(40), default="unclassified")
+    status: Mapped[str] = mapped_column(String(20))  # ready | quarantined
+    quarantine_reason: Mapped[str | None] = mapped_column(String(40))
+    quarantine_detail: Mapped[str | None] = mapped_column(Text)
+    normalised_key: Mapped[str | None] = mapped_column(String(300))
+    normalised_sha256: Mapped[str | None] = mapped_column(String(64))
+    page_count: Mapped[int] = mapped_column(Integer, default=0)
+    # OCR: pending (not yet looked at) | done | partial (some pages failed) | failed | skipped
+    ocr_status: Mapped[str] = mapped_column(String(20), default="pending", server_default="pending")
+    searchable_key: Mapped[str | None] = mapped_column(String(300))
+    searchable_sha256: Mapped[str | None] = mapped_column(String(64))
+    indexed_at: Mapped[datetime | None] = mapped_column(DateTime)  # when its pages went into the search index
+    batch_id: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="documents")
+    pages: Mapped[list[Page]] = relationship(
+        back_populates="document", order_by="Page.number", cascade="all, delete-orphan"
+    )
+
+
+class Page(Base):
+    __tablename__ = "pages"
+
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1-based
+    width_pt: Mapped[float]
+    height_pt: Mapped[float]
+    rotation: Mapped[int] = mapped_column(Integer, default=0)
+    # For image-based pages: pixel size of the page image (0 when the page is born digital).
+    image_width_px: Mapped[int] = mapped_column(Integer, default=0)
+    image_height_px: Mapped[int] = mapped_column(Integer, default=0)
+    # Text of the page: from its own text layer or from OCR. None until the page was processed.
+    text: Mapped[str | None] = mapped_column(Text)
+    text_source: Mapped[str | None] = mapped_column(String(20))  # text-layer | ocr | blank | skipped | failed
+    ocr_confidence: Mapped[float | None]
+    language: Mapped[str | None] = mapped_column(String(8))  # ISO 639-1
+    low_confidence: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    words_json: Mapped[str | None] = mapped_column(Text)  # [[text, conf, x0, y0, x1, y1], ...] in points
+    ocr_error: Mapped[str | None] = mapped_column(Text)
+
+    document: Mapped[Document] = relationship(back_populates="pages")
+
+
+class IntakeBatch(Base):
+    """One `casefile add`: the list of files to take in. The flow gets only the batch id."""
+
+    __tablename__ = "intake_batches"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | running | done | failed
+    doc_type: Mapped[str] = mapped_column(String(40), default="unclassified")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    items: Mapped[list[IntakeItem]] = relationship(order_by="IntakeItem.seq", cascade="all, delete-orphan")
+
+
+class IntakeItem(Base):
+    __tablename__ = "intake_items"
+
+    batch_id: Mapped[str] = mapped_column(ForeignKey("intake_batches.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_path: Mapped[str] = mapped_column(Text)
+    # pending | stored | duplicate | quarantined | failed
+    outcome: Mapped[str] = mapped_column(String(20), default="pending")
+    document_id: Mapped[str | None] = mapped_column(String(16))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(40))
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class Translation(Base):
+    """An English translation of a foreign-language document, and what its translator's certificate says."""
+
+    __tablename__ = "translations"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    # The foreign-language document translated, and the translation itself (stored as a document of the case).
+    source_document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), unique=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"))
+    source_language: Mapped[str] = mapped_column(String(8))  # ISO 639-1
+    translator_name: Mapped[str] = mapped_column(String(200))
+    translator_address: Mapped[str] = mapped_column(Text, default="")
+    translator_phone: Mapped[str] = mapped_column(String(60), default="")
+    translator_email: Mapped[str] = mapped_column(String(200), default="")
+    certified_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    document: Mapped[Document] = relationship(foreign_keys=[document_id])
+    source_document: Mapped[Document] = relationship(foreign_keys=[source_document_id])
+
+
+class Exhibit(Base):
+    """One line of a case's exhibit list: which document goes where in the packet, under which letter/number."""
+
+    __tablename__ = "exhibits"
+    __table_args__ = (
+        UniqueConstraint("case_id", "position", name="uq_exhibit_position"),
+        UniqueConstraint("case_id", "label", name="uq_exhibit_label"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # 1-based order in the packet
+    section: Mapped[str] = mapped_column(String(20))  # client | country
+    label: Mapped[str] = mapped_column(String(8))  # A, B, ... or 1, 2, ...
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"))
+    title: Mapped[str] = mapped_column(String(300))
+    doc_date: Mapped[date | None] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(300), default="")
+    language: Mapped[str] = mapped_column(String(8), default="en")  # ISO 639-1 of the document's pages
+
+    document: Mapped[Document] = relationship()
+
+
+class RecordRequest(Base):
+    """A request for records (or a letter of support) sent to a provider; its id is the reference code printed
+    on the letter and its return cover sheet. Lifecycle and rules: tasks/requests/lifecycle.py."""
+
+    __tablename__ = "record_requests"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)  # "RQ-7KX4M2PA"
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    record_type: Mapped[str] = mapped_column(String(40))  # key in config/record_types.toml
+    provider_key: Mapped[str] = mapped_column(String(60))  # key in config/providers.toml
+    provider_name: Mapped[str] = mapped_column(String(200))
+    provider_email: Mapped[str | None] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(10))  # email | mail | fax | portal
+    language: Mapped[str] = mapped_column(String(8))  # en | es
+    records_description: Mapped[str] = mapped_column(Text, default="")
+    advocate: Mapped[str] = mapped_column(String(40))  # people key in config/practice.toml
+    status: Mapped[str] = mapped_column(String(24), default="draft", index=True)
+    sent_on: Mapped[date | None] = mapped_column(Date)
+    due_on: Mapped[date | None] = mapped_column(Date, index=True)
+    extended_due_on: Mapped[date | None] = mapped_column(Date)
+    at_risk: Mapped[bool] = mapped_column(Boolean, default=False)
+    escalation_step: Mapped[int] = mapped_column(Integer, default=0)  # 0 = no follow-up sent yet
+    letter_document_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"))
+    authorization_document_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    events: Mapped[list[RequestEvent]] = relationship(
+        back_populates="request", order_by="RequestEvent.id", cascade="all, delete-orphan"
+    )
+
+
+class RequestEvent(Base):
+    """The history of a request: status changes, notes, follow-ups, received files, e-mails sent."""
+
+    __tablename__ = "request_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("record_requests.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))  # status | note | follow-up | received | sent-mail
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str | None] = mapped_column(String(24))
+    note: Mapped[str | None] = mapped_column(Text)
+    document_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"))
+
+    request: Mapped[RecordRequest] = relationship(back_populates="events")
+
+
+class OutboundMail(Base):
+    """The idempotency ledger of every e-mail sent: one row per ``dedupe_key``, so a re-run never sends twice."""
+
+    __tablename__ = "outbound_mail"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)  # "request:RQ-..:initial", ...
+    request_id: Mapped[str | None] = mapped_column(ForeignKey("record_requests.id"), index=True)
+    recipients: Mapped[str] = mapped_column(Text)  # comma-separated addresses
+    subject: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | sent | failed | rejected
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(100))  # the error's type name only
+    message_id: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class InboxItem(Base):
+    """A file that arrived for a case (inbox folder, S3 prefix, `request receive`), and where it went: linked to
+    a request (matched) or waiting in the case's inbox for a person to assign. Also the poller's ledger:
+    one row per (source, source_ref, sha256), so a file is processed once."""
+
+    __tablename__ = "inbox_items"
+    __table_args__ = (UniqueConstraint("source", "source_ref", "sha256", name="uq_inbox_source"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    source: Mapped[str] = mapped_column(String(10))  # folder | s3 | cli
+    source_ref: Mapped[str] = mapped_column(String(500))  # path under the inbox folder, or S3 key
+    sha256: Mapped[str] = mapped_column(String(64))
+    document_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"))
+    request_id: Mapped[str | None] = mapped_column(ForeignKey("record_requests.id"))
+    matched_by: Mapped[str | None] = mapped_column(String(12))  # filename | subject | text | qr | manual
+    status: Mapped[str] = mapped_column(String(12))  # linked | unassigned | quarantined | dismissed
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    case_id: Mapped[str | None] = mapped_column(String(16), index=True)
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(Text, default="{}")  # JSON; ids, counts, hashes only
+
+
+def audit(
+    session: Session,
+    *,
+    actor: str,
+    entity: str,
+    entity_id: str,
+    action: str,
+    case_id: str | None = None,
+    **detail: Any,
+) -> None:
+    session.add(
+        AuditEvent(
+            actor=actor,
+            case_id=case_id,
+            entity=entity,
+            entity_id=entity_id,
+            action=action,
+            detail=json.dumps(detail, sort_keys=True, default=str),
+        )
+    )
+
+
+def current_actor() -> str:
+    import getpass
+    import os
+
+    return os.environ.get("CASEFILE_ACTOR") or getpass.getuser()
+
+
+# Engine and migrations ---------------------------------------------------------------------------
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        try:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
+        except Exception:
+            return None
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the database to the head revision with Alembic (importing Alembic only when needed)."""
+    if _current_revision(engine) == HEAD_REVISION:
+        return
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+class Catalog:
+    """Owns the engine and hands out sessions. One per process."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        migrate(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: committed when the block ends, rolled back on error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    @staticmethod
+    def get_case(session: Session, case_id: str) -> Case:
+        """The case with this id (any letter case), or CaseNotFound."""
+        from casefile.tasks.core.errors import CaseNotFound
+
+        case = session.get(Case, case_id.upper())
+        if case is None:
+            raise CaseNotFound(case_id)
+        return case
+
+    def get_document(self, session: Session, doc_id: str) -> Document:
+        from casefile.tasks.core.errors import DocumentNotFound
+
+        doc = session.get(Document, doc_id.upper())
+        if doc is None:
+            raise DocumentNotFound(doc_id)
+        return doc
+
+    def get_batch(self, session: Session, batch_id: str) -> IntakeBatch:
+        from casefile.tasks.core.errors import NotFoundError
+
+        batch = session.get(IntakeBatch, batch_id)
+        if batch is None:
+            raise NotFoundError(f"No intake batch with id {batch_id!r}.")
+        return batch
+
+    def list_cases(self, session: Session) -> list[Case]:
+        return list(session.scalars(select(Case).order_by(Case.created_at)))
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,153 @@
+"""One settings object, built by ``load_settings()`` and passed in; nothing is read at import time.
+
+Sources, highest first: keyword arguments, ``CASEFILE_*`` environment variables, the TOML config file
+(``$CASEFILE_HOME/config.toml`` or ``CASEFILE_CONFIG``), then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+# The folder that holds tasks/, flows/, config/ and templates/: the repository in a checkout, site-packages/casefile
+# when installed (config/ and templates/ ship as package data).
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+DEMO_DATA = PACKAGE_ROOT / "tasks" / "demo" / "data"  # the demo's fictional sample files
+
+
+class StorageBackend(StrEnum):
+    LOCAL = "local"
+    S3 = "s3"
+
+
+class SmtpSecurity(StrEnum):
+    NONE = "none"  # plain SMTP: loopback or a trusted relay only
+    STARTTLS = "starttls"  # usually port 587
+    SSL = "ssl"  # implicit TLS, usually port 465
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("CASEFILE_HOME") or ".casefile").resolve()
+
+
+def _config_file() -> Path:
+    explicit = os.environ.get("CASEFILE_CONFIG")
+    return Path(explicit) if explicit else default_home() / "config.toml"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CASEFILE_", extra="forbid")
+
+    home: Path = Field(default_factory=default_home)
+    database_url: str = ""  # default: sqlite file under home
+    config_dir: Path = PACKAGE_ROOT / "config"
+    templates_dir: Path = PACKAGE_ROOT / "templates"
+    template_overrides: Path | None = None  # a practice's own copies of templates, searched before templates_dir
+
+    storage_backend: StorageBackend = StorageBackend.LOCAL
+    storage_path: Path | None = None  # default: home/objects
+    s3_bucket: str = "casefile"
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_multipart_threshold: int = 64 * 1024 * 1024
+    s3_presign_seconds: int = 900
+
+    ocr_enabled: bool = True
+    ocr_languages: str = "eng+spa"  # Tesseract language spec
+    ocr_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)  # OCR processes
+    ocr_page_timeout: float = Field(default=180.0, gt=0)  # seconds one page may take in Tesseract
+    ocr_min_confidence: float = Field(default=70.0, ge=0, le=100)  # below: flagged for a person to check
+    ocr_dpi: int = Field(default=300, ge=70, le=600)  # for pages that must be rendered (not one image)
+    index_path: Path | None = None  # default: home/index.db (SQLite FTS5)
+
+    ingest_workers: int = Field(default=4, ge=1, le=64)  # files taken in at once by one flow run
+
+    max_file_bytes: int = 512 * 1024 * 1024
+    max_pages: int = 5000
+    max_image_pixels: int = 100_000_000  # a 12 MP phone photo is 12e6; a 600-dpi letter scan ~34e6
+
+    prefect_api_url: str | None = None  # a Prefect server to use; default: the local one if running, else ephemeral
+
+    # E-mail (tasks/requests/mail.py). The default points at a loopback test server (`python -m smtpserver`), so a
+    # fresh install can never mail anyone by accident; a practice sets its provider's host, port 587 + starttls
+    # (or 465 + ssl) and credentials.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=8025, ge=1, le=65535)
+    smtp_security: SmtpSecurity = SmtpSecurity.NONE
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None  # shown as ********** by `casefile config`; never logged
+    smtp_timeout: float = Field(default=30.0, gt=0)  # seconds per SMTP connection/command
+    smtp_ca_file: Path | None = None  # extra CA bundle to trust (a practice's own relay); default: the system's
+    mail_from: str | None = None  # default: the practice's e-mail in config/practice.toml
+    mail_send_interval: float = Field(default=0.0, ge=0)  # seconds between two e-mails of one run (provider limits)
+
+    # Scheduled work served by `casefile serve` (flows/supervisor.py).
+    chase_cron: str = "0 8 * * 1-5"  # the overdue check: weekday mornings
+    chase_timezone: str = "America/New_York"
+    chase_interval_seconds: float | None = Field(default=None, gt=0)  # testing only: replaces chase_cron when set
+    inbox_poll_seconds: float = Field(default=300.0, gt=0)  # how often the inbox is polled
+    inbox_s3_prefix: str | None = None  # also poll objects under <prefix><CASE-ID>/ in the object store
+
+    @field_validator("home", "config_dir", "templates_dir", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        return (init_settings, env_settings, toml)
+
+    # Derived locations -------------------------------------------------------------------------
+    @property
+    def catalog_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'catalog.db'}"
+
+    @property
+    def objects_path(self) -> Path:
+        return (self.storage_path or self.home / "objects").expanduser().resolve()
+
+    @property
+    def search_index_path(self) -> Path:
+        return (self.index_path or self.home / "index.db").expanduser().resolve()
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.home / "prefect"
+
+    @property
+    def work_dir(self) -> Path:
+        return self.home / "work"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    from pydantic import ValidationError as PydanticValidationError
+
+    from casefile.tasks.core.errors import ConfigError
+
+    try:
+        settings = Settings(**overrides)
+    except PydanticValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
+        raise ConfigError(
+            f"Invalid setting(s): {fields}. Check CASEFILE_* environment variables and {_config_file()}."
+        ) from exc
+    return settings

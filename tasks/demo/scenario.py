@@ -1,0 +1,151 @@
+"""The demo's steps after intake: record requests (sent to a loopback SMTP server, one answered, one overdue)
+and the exhibit list with its translations. Fictional data only (tests/resources); see `casefile demo`."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+DEMO_TITLES = {
+    "medical_record_en.pdf": ("Emergency room record, Bronx Example Medical Center", "2024-02-12"),
+    "denuncia_scan_es.pdf": ("Police report (denuncia) of August 18, 2023", "2023-08-18"),
+    "phone_photo_letter.jpg": ("Letter of support from Rosa Elena Ejemplo", "2024-01-05"),
+    "phone_photo_rotated.jpg": ("Certificate of church membership", "2024-02-20"),
+    "school_record_2pages.tif": ("School record of the respondent's son", "2024-02-27"),
+    "id_card.png": ("Identity card", None),
+    "metro_general_records.pdf": ("Emergency department records, Metro General Hospital", "2024-05-14"),
+}
+
+# (record type, provider key in config/providers.toml, records asked for, days ago it was sent by hand or None)
+DEMO_REQUESTS = (
+    ("medical", "metro-general", "Emergency department visit, May 2024", None),
+    ("school", "ps-example", "Enrollment, grades and attendance, school year 2023-2024", None),
+    ("foreign-civil", "registro-civil-oaxaca", "Acta de nacimiento (certified copy)", None),
+    ("police", "example-pd", "Incident report, March 2024", 75),  # sent by hand long ago: overdue today
+)
+
+
+def demo_requests(rt: Any, case_id: str, responses: Path) -> dict[str, Any]:
+    """Send the sample case's record requests to a loopback SMTP server started here, let the hospital's answer
+    arrive in the case's inbox folder (named with the request's code), take it in, and run the overdue check once."""
+    from casefile.tasks.demo.mailsink import MailSink
+    from casefile.tasks.requests.chase import run_chase
+    from casefile.tasks.requests.inbox import inbox_root, poll_inbox
+    from casefile.tasks.requests.lifecycle import list_requests, request_summary
+    from casefile.tasks.requests.sending import new_request, request_config
+
+    today = date.today()
+    mail_dir = rt.settings.home / "demo-mail" / case_id
+    with MailSink(folder=mail_dir) as smtp:
+        mail_rt = replace(rt, settings=smtp.apply(rt.settings))
+        config = request_config(mail_rt)
+        sent = [
+            new_request(
+                mail_rt,
+                case_id=case_id,
+                record_type=kind,
+                provider=provider,
+                records=records,
+                sent_on=today - timedelta(days=days_ago) if days_ago else None,
+                actor="demo",
+            )
+            for kind, provider, records, days_ago in DEMO_REQUESTS
+        ]
+        medical = sent[0]["id"]
+        inbox = inbox_root(mail_rt) / case_id
+        inbox.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(responses / "metro_general_records.pdf", inbox / f"{medical}-records.pdf")
+        polled = poll_inbox(mail_rt, config, case_ids=[case_id], actor="demo")
+        chase = run_chase(mail_rt, today)
+        messages = [
+            {"to": sorted(m.rcpt_tos), "subject": m.subject, "attachments": len(m.attachments())} for m in smtp.messages
+        ]
+    with rt.catalog.session() as session:
+        rows = [request_summary(r, config, today) for r in list_requests(session, case_id=case_id)]
+        overdue = [r.id for r in list_requests(session, case_id=case_id, overdue=True, today=today)]
+    return {
+        "requests": rows,
+        "received": polled.as_dict(),
+        "chase": chase.counts(),
+        "overdue": overdue,
+        "mail": {
+            "server": f"{smtp.host}:{smtp.port} (loopback, stopped)",
+            "folder": str(mail_dir),
+            "messages": messages,
+        },
+    }
+
+
+def print_requests(doc: dict[str, Any]) -> None:
+    click.echo(
+        f"\nRecord requests ({len(doc['mail']['messages'])} e-mails to a loopback SMTP server, kept in "
+        f"{doc['mail']['folder']}):"
+    )
+    for r in doc["requests"]:
+        risk = "  AT RISK (due after the filing deadline)" if r["at_risk"] else ""
+        click.echo(
+            f"  {r['id']}  {r['type']:14} {r['status']:19} sent {r['sent_on'] or '-':10}  due "
+            f"{r['effective_due_on'] or '-':10}{risk}"
+        )
+    received = doc["received"]
+    click.echo(f"  inbox: {received['files']} file(s) arrived, {received['linked']} matched to a request by its code")
+    click.echo(f"  overdue check: {doc['chase']}")
+    click.echo(f"  overdue now: {', '.join(doc['overdue']) or 'none'}   (casefile request list --overdue)")
+
+
+def demo_exhibits(rt: Any, case_id: str, translations: Path) -> list[dict[str, Any]]:
+    """The demo's exhibit list (titles and dates an advocate would type) and its translations (fictional translator)."""
+    from casefile.tasks.packets.exhibits import (
+        NOT_EXHIBITS,
+        Plan,
+        PlanRow,
+        TranslatorInfo,
+        add_translation,
+        list_exhibits,
+        save_plan,
+    )
+
+    with rt.catalog.session() as session:
+        docs = [
+            (d.id, d.original_name)
+            for d in rt.catalog.get_case(session, case_id).documents
+            if d.status == "ready" and d.doc_type not in NOT_EXHIBITS
+        ]
+    order = list(DEMO_TITLES)
+
+    def demo_name(name: str) -> str:  # the hospital's answer arrived named after its request: RQ-XXXXXXXX-records.pdf
+        return "metro_general_records.pdf" if name.endswith("-records.pdf") else name
+
+    docs.sort(key=lambda d: order.index(demo_name(d[1])) if demo_name(d[1]) in order else len(order))
+    rows = []
+    for doc_id, name in docs:
+        title, when = DEMO_TITLES.get(demo_name(name), (Path(name).stem, None))
+        language = "es" if (translations / f"{Path(name).stem}.en.pdf").exists() else "en"
+        rows.append(
+            PlanRow("client", doc_id, title, date=date.fromisoformat(when) if when else None, language=language)
+        )
+    save_plan(rt.catalog, Plan(case_id, rows), "demo plan")
+    translator = TranslatorInfo(
+        "Sam Translator (fictional)", "2 Example Avenue; Queens, NY 11100", "(718) 555-0199", "sam@example.org"
+    )
+    linked = {}
+    for doc_id, name in docs:
+        english = translations / f"{Path(name).stem}.en.pdf"
+        if english.exists():
+            linked[doc_id] = add_translation(rt, case_id, doc_id, english, translator, date(2027, 1, 20), "es")["id"]
+    with rt.catalog.session() as session:
+        return [
+            {
+                "label": e.label,
+                "document": e.document_id,
+                "title": e.title,
+                "language": e.language,
+                "translation": linked.get(e.document_id),
+            }
+            for e in list_exhibits(session, case_id)
+        ]

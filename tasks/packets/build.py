@@ -1,0 +1,1075 @@
+"""Exhibit packets: the case's exhibits, in the form a court or USCIS accepts, as PDFs in the object store.
+
+A build (``build_packet``):
+1. gathers its inputs from the catalog (the saved exhibit list, each document's searchable PDF or normalised PDF
+   with its SHA-256, translations and their certificates' data, the case's cover-page fields) and refuses when a
+   foreign-language exhibit has no translation, unless overridden (the override goes into the manifest);
+2. derives the build id from a hash of every input (documents, profile, templates, options), so building the same
+   inputs again gives the same id and byte-identical PDFs;
+3. lays out the template pages (cover, exhibit list, tab pages, translator's certificates, certificate of
+   service or USCIS cover letter) with WeasyPrint, counting pages until the exhibit list's page ranges are stable,
+   and writes them as one PDF;
+4. assembles the packet with pikepdf (tasks/packets/layout.py: exhibit pages fitted to letter size, images far above
+   the printed resolution downsampled, page numbers / exhibit labels stamped), adds bookmarks and page labels,
+   splits it into parts under the profile's size limit at exhibit boundaries, and checks every part
+   (tasks/packets/check.py, including ``qpdf --check``);
+5. stores the parts under ``packets/<case>/<build-id>/`` and the manifest last: a build without its manifest is
+   never listed or served.
+
+Plain typed functions; flows/packet.py wraps ``build_packet`` in a Prefect flow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from casefile.tasks.core.catalog import Catalog, Translation, audit, current_actor
+from casefile.tasks.core.config import load_toml
+from casefile.tasks.core.errors import CasefileError, ConfigError, IntegrityError, NotFoundError, ValidationError
+from casefile.tasks.core.settings import Settings
+from casefile.tasks.core.storage import ObjectStore, sha256_file
+from casefile.tasks.packets.check import (
+    CHILD_CERTIFICATE,
+    CHILD_DOCUMENT,
+    CHILD_TRANSLATION,
+    CONTINUED,
+    FRONT_TITLES,
+    LIST_TEMPLATE,
+)
+from casefile.tasks.packets.exhibits import (
+    CLIENT,
+    COUNTRY,
+    DEFAULT_SCHEMES,
+    LANGUAGE_NAMES,
+    assign_labels,
+    list_exhibits,
+)
+
+log = logging.getLogger(__name__)
+
+PACKETS_PREFIX = "packets"
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+_ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+# Errors ----------------------------------------------------------------------------------------------------
+class MissingTranslations(ValidationError):
+    """Foreign-language exhibits without an English translation. Names labels and document ids only."""
+
+    def __init__(self, missing: list[tuple[str, str, str]]) -> None:
+        self.missing = missing
+        listing = "\n".join(f"  Exhibit {label}: document {doc} ({lang})" for label, doc, lang in missing)
+        super().__init__(
+            f"{len(missing)} foreign-language exhibit(s) have no English translation; the packet was not built:\n"
+            f"{listing}\nAdd each with `casefile translation add CASE-ID --for DOC-ID english.pdf --translator ...`, "
+            "or build anyway with --allow-missing-translations (recorded in the build's manifest)."
+        )
+
+
+class NoExhibits(ValidationError):
+    def __init__(self, case_id: str) -> None:
+        super().__init__(
+            f"Case {case_id} has no exhibit list yet. Run `casefile exhibits plan {case_id} -o plan.yaml`, edit it, "
+            f"then `casefile exhibits set {case_id} plan.yaml`."
+        )
+
+
+class PacketCheckFailed(CasefileError):
+    """The builder's own output failed the pre-filing check; nothing was stored as finished."""
+
+    def __init__(self, build_id: str, problems: list[str]) -> None:
+        self.problems = problems
+        listing = "\n".join(f"  {p}" for p in problems[:20])
+        super().__init__(
+            f"Packet build {build_id} failed its pre-filing check; nothing was stored as finished:\n{listing}\n"
+            "This is a bug or a broken template override; report it with the build id."
+        )
+
+
+class BuildNotFound(NotFoundError):
+    pass
+
+
+# Configuration ----------------------------------------------------------------------------------------------------
+def load_profile(config_dir: Path, name: str) -> dict[str, Any]:
+    """config/profiles/<name>.toml (the check's loader), also requiring the [translations] table the builder reads."""
+    from casefile.tasks.packets.check import load_profile as load
+
+    profile = load(config_dir, name)
+    if not isinstance(profile.get("translations"), dict):
+        raise ConfigError(f"The filing profile {config_dir / 'profiles' / (name + '.toml')} has no [translations].")
+    return profile
+
+
+def load_practice(config_dir: Path) -> dict[str, Any]:
+    practice = load_toml(config_dir, "practice.toml")
+    if not isinstance(practice.get("practice"), dict) or not practice.get("people"):
+        raise ConfigError(f"{config_dir / 'practice.toml'} needs a [practice] table and at least one [[people]].")
+    return practice
+
+
+def person(practice: Mapping[str, Any], key: str | None, *, attorney: bool = True) -> dict[str, Any]:
+    """The person with ``key`` in practice.toml, or the first attorney."""
+    people: list[dict[str, Any]] = list(practice["people"])
+    if key:
+        for p in people:
+            if p.get("key") == key:
+                return p
+        keys = ", ".join(str(p.get("key")) for p in people)
+        raise ConfigError(f"No person {key!r} in practice.toml; people: {keys}.")
+    for p in people:
+        if not attorney or p.get("role") in ("attorney", "accredited-representative"):
+            return p
+    return people[0]
+
+
+# Inputs ----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BuildOptions:
+    profile: str = "eoir"
+    allow_missing_translations: bool = False
+    filing_title: str | None = None
+    service_date: date | None = None  # default: today (recorded in the manifest and part of the build id)
+    service_method: str | None = None
+    signer: str | None = None  # a person key from practice.toml; default the first attorney
+
+
+@dataclass
+class SourcePdf:
+    document_id: str
+    key: str
+    sha256: str
+    pages: int
+    path: Path | None = None
+
+
+@dataclass
+class TranslationInput:
+    id: str
+    source: SourcePdf
+    source_language: str
+    translator: dict[str, Any]
+    certified_on: date
+
+
+@dataclass
+class ExhibitInput:
+    label: str
+    section: str
+    title: str
+    date: date | None
+    source_name: str
+    language: str
+    document: SourcePdf
+    translation: TranslationInput | None
+
+
+@dataclass
+class PacketInputs:
+    case_id: str
+    profile_name: str
+    profile: dict[str, Any]
+    exhibits: list[ExhibitInput]
+    context: dict[str, Any]  # the template context shared by every page (client data: never logged)
+    missing: list[tuple[str, str, str]]
+    options: BuildOptions
+    service_date: date
+
+
+def _source_pdf(doc: Any) -> SourcePdf:
+    if doc.searchable_key and doc.searchable_sha256:
+        return SourcePdf(doc.id, doc.searchable_key, doc.searchable_sha256, doc.page_count)
+    if doc.normalised_key and doc.normalised_sha256:
+        return SourcePdf(doc.id, doc.normalised_key, doc.normalised_sha256, doc.page_count)
+    raise ValidationError(f"Document {doc.id} has no PDF to put in a packet; add its original again.")
+
+
+def _hearing_label(config_dir: Path, hearing_type: str) -> str:
+    rules = load_toml(config_dir, "filing_rules.toml")
+    label = rules.get("hearing", {}).get(hearing_type, {}).get("label")
+    return str(label) if label else hearing_type.replace("-", " ").capitalize()
+
+
+def gather(catalog: Catalog, settings: Settings, case_id: str, options: BuildOptions, today: date) -> PacketInputs:
+    profile = load_profile(settings.config_dir, options.profile)
+    practice = load_practice(settings.config_dir)
+    with catalog.session() as session:
+        case = catalog.get_case(session, case_id)
+        saved = list_exhibits(session, case.id)
+        if not saved:
+            raise NoExhibits(case.id)
+        translations = {
+            t.source_document_id: t for t in session.scalars(select(Translation).where(Translation.case_id == case.id))
+        }
+        exhibits: list[ExhibitInput] = []
+        missing: list[tuple[str, str, str]] = []
+        for e in saved:
+            doc = e.document
+            if doc.status != "ready":
+                raise ValidationError(f"Exhibit {e.label}: document {doc.id} is {doc.status}; fix the exhibit list.")
+            t = translations.get(doc.id)
+            tinput = None
+            if t is not None:
+                tinput = TranslationInput(
+                    id=t.id,
+                    source=_source_pdf(t.document),
+                    source_language=t.source_language,
+                    translator={
+                        "name": t.translator_name,
+                        "address_lines": [x.strip() for x in re.split(r"[\n;]", t.translator_address) if x.strip()],
+                        "phone": t.translator_phone,
+                        "email": t.translator_email,
+                    },
+                    certified_on=t.certified_on,
+                )
+            elif e.language != "en":
+                missing.append((e.label, doc.id, e.language))
+            exhibits.append(
+                ExhibitInput(e.label, e.section, e.title, e.doc_date, e.source, e.language, _source_pdf(doc), tinput)
+            )
+        # Labels: the profile's schemes (USCIS letters every exhibit in one series) unless the advocate chose
+        # their own labels in the plan (then those are kept as they are).
+        sections = [e.section for e in exhibits]
+        if [e.label for e in exhibits] == assign_labels(sections, DEFAULT_SCHEMES):
+            schemes = {
+                CLIENT: str(profile["exhibits"].get("client_scheme", "letters")),
+                COUNTRY: str(profile["exhibits"].get("country_conditions_scheme", "numbers")),
+            }
+            relabel = dict(zip([e.label for e in exhibits], assign_labels(sections, schemes), strict=True))
+            for item in exhibits:
+                item.label = relabel[item.label]
+            missing = [(relabel[label], doc, lang) for label, doc, lang in missing]
+        signer = person(practice, options.signer)
+        firm = practice["practice"]
+        service_date = options.service_date or today
+        context: dict[str, Any] = {
+            "page": profile["page"],
+            "filer": {
+                "name": signer.get("name", ""),
+                "eoir_id": firm.get("eoir_id", ""),
+                "firm": firm.get("name", ""),
+                "address_lines": list(firm.get("address_lines", [])),
+                "phone": firm.get("phone", ""),
+                "email": signer.get("email") or firm.get("email", ""),
+                "role": profile.get("cover", {}).get("filer_role", signer.get("title", "")),
+            },
+            "client": {"name": case.client_name, "a_number": case.a_number},
+            "court": {"city": case.court},
+            "judge": case.judge or "",
+            "hearing": {
+                "date": case.hearing_date,
+                "type": _hearing_label(settings.config_dir, case.hearing_type),
+            },
+            "detained": case.detained,
+            "filing_title": options.filing_title
+            or profile.get("cover", {}).get("filing_title_default", "Exhibits in Support"),
+            "list_title": profile["exhibits"].get("list_title", "Index of Exhibits"),
+            "tab_label": profile["exhibits"].get("tab_label", "Exhibit"),
+            "service": {
+                "office": profile.get("service", {}).get("office", ""),
+                "address_lines": list(profile.get("service", {}).get("address_lines", [])),
+                "method": options.service_method or profile.get("service", {}).get("default_method", ""),
+                "date": service_date,
+            },
+            "signer": {"name": signer.get("name", "")},
+            "date": service_date,
+            "recipient": {"address_lines": list(profile.get("recipient", {}).get("address_lines", []))},
+            "subject": options.filing_title or profile.get("cover", {}).get("subject_default", "Supporting evidence"),
+            "intro": profile.get("cover", {}).get(
+                "intro_default", "On behalf of the applicant, we submit the enclosed evidence, listed below."
+            ),
+            "salutation": profile.get("cover", {}).get("salutation", "Dear Sir or Madam:"),
+            "target_language": profile["translations"].get("target_language", "English"),
+        }
+    return PacketInputs(case.id, options.profile, profile, exhibits, context, missing, options, service_date)
+
+
+def _digest(value: Any) -> str:
+    payload = json.dumps(value, sort_keys=True, default=str, ensure_ascii=True)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def build_id_for(inputs: PacketInputs, versions: Mapping[str, str], layout_version: str) -> str:
+    """The build id: a hash of everything that goes into the PDFs, so one set of inputs has one id."""
+    digest = _digest(
+        {
+            "case": inputs.case_id,
+            "profile": inputs.profile,
+            "templates": dict(versions),
+            "layout": layout_version,
+            "context": inputs.context,
+            "exhibits": [asdict(e) for e in inputs.exhibits],
+            "allow_missing": inputs.options.allow_missing_translations,
+        }
+    )
+    number = int(digest, 16)
+    chars = []
+    for _ in range(10):
+        number, rem = divmod(number, len(_ID_ALPHABET))
+        chars.append(_ID_ALPHABET[rem])
+    return "P-" + "".join(chars)
+
+
+# Page plan ----------------------------------------------------------------------------------------------------
+@dataclass
+class Segment:
+    """A run of pages of the packet: rendered template pages or an exhibit's document/translation pages."""
+
+    kind: str  # front | tab | document | translation | certificate | back
+    pages: int
+    exhibit: int | None = None  # index into inputs.exhibits
+    rendered_first: int | None = None  # 0-based page in the rendered PDF (template pages)
+    source: SourcePdf | None = None
+    template: str = ""
+    first: int = 0  # 1-based page number in the packet, filled by number_segments
+
+
+@dataclass
+class OutlineEntry:
+    title: str
+    page: int  # 0-based page index in the whole packet
+    children: list[OutlineEntry] = field(default_factory=list)
+
+
+def number_segments(segments: list[Segment], start: int = 1) -> int:
+    n = start
+    for seg in segments:
+        seg.first = n
+        n += seg.pages
+    return n - start
+
+
+def exhibit_ranges(segments: Sequence[Segment]) -> dict[int, tuple[int, int]]:
+    ranges: dict[int, tuple[int, int]] = {}
+    for seg in segments:
+        if seg.exhibit is None:
+            continue
+        first, last = ranges.get(seg.exhibit, (seg.first, seg.first + seg.pages - 1))
+        ranges[seg.exhibit] = (min(first, seg.first), max(last, seg.first + seg.pages - 1))
+    return ranges
+
+
+def outline_for(segments: Sequence[Segment], inputs: PacketInputs, start: int) -> list[OutlineEntry]:
+    """Top level: cover / list / one entry per exhibit (children: document, translation, certificate) / back."""
+    titles = {**FRONT_TITLES, LIST_TEMPLATE: str(inputs.context["list_title"])}
+    tab_label = str(inputs.context["tab_label"])
+    entries: list[OutlineEntry] = []
+    current: dict[int, OutlineEntry] = {}
+    for seg in segments:
+        index = seg.first - start
+        if seg.exhibit is None:
+            entries.append(OutlineEntry(titles.get(seg.template, Path(seg.template).stem), index))
+            continue
+        exhibit = inputs.exhibits[seg.exhibit]
+        parent = current.get(seg.exhibit)
+        if parent is None:
+            parent = current[seg.exhibit] = OutlineEntry(f"{tab_label} {exhibit.label}: {exhibit.title}", index)
+            entries.append(parent)
+        child = {"document": CHILD_DOCUMENT, "translation": CHILD_TRANSLATION, "certificate": CHILD_CERTIFICATE}
+        if seg.kind in child and exhibit.translation is not None:
+            parent.children.append(OutlineEntry(child[seg.kind], index))
+    return entries
+
+
+# Build ----------------------------------------------------------------------------------------------------
+@dataclass
+class PartResult:
+    name: str
+    key: str
+    sha256: str
+    bytes: int
+    pages: int
+    first_page: int
+    last_page: int
+
+
+@dataclass
+class BuildResult:
+    build_id: str
+    case_id: str
+    profile: str
+    pages: int
+    parts: list[PartResult]
+    manifest_key: str
+    bytes_saved: int
+    images_downsampled: int
+    missing_translations: list[str]
+    reused: bool = False
+    warnings: list[str] = field(default_factory=list)
+    exhibits: list[dict[str, Any]] = field(default_factory=list)  # label, title, first_page, last_page, pages
+
+    def summary(self) -> dict[str, Any]:
+        """Ids, counts, sizes and hashes: safe for logs (no titles)."""
+        return {
+            "build_id": self.build_id,
+            "case_id": self.case_id,
+            "profile": self.profile,
+            "pages": self.pages,
+            "parts": [asdict(p) for p in self.parts],
+            "bytes_saved": self.bytes_saved,
+            "images_downsampled": self.images_downsampled,
+            "missing_translations": self.missing_translations,
+            "reused": self.reused,
+        }
+
+
+def _template_names(profile: Mapping[str, Any]) -> tuple[list[str], list[str], str, str]:
+    names = [str(n) for n in profile["profile"].get("templates", [])]
+    if LIST_TEMPLATE in names:
+        cut = names.index(LIST_TEMPLATE) + 1
+        front, back = names[:cut], names[cut:]
+    else:
+        front, back = names, []
+    tab = str(profile["profile"].get("tab_template", "packet/tab_page.html.j2"))
+    cert = str(profile["profile"].get("translator_certificate_template", "packet/translator_certificate.html.j2"))
+    return front, back, tab, cert
+
+
+def _stem(case_id: str, profile_name: str) -> str:
+    return f"{case_id}-{profile_name}-exhibits"
+
+
+def _list_rows(inputs: PacketInputs, ranges: Mapping[int, tuple[int, int]]) -> list[dict[str, Any]]:
+    rows = []
+    for i, e in enumerate(inputs.exhibits):
+        first, last = ranges.get(i, (0, 0))
+        title = e.title + (" (with English translation)" if e.translation is not None else "")
+        rows.append(
+            {
+                "tab": e.label,
+                "title": title,
+                "date": e.date,
+                "source": e.source_name,
+                "first_page": first,
+                "last_page": last,
+            }
+        )
+    return rows
+
+
+def plan_pages(inputs: PacketInputs, env: Any, start: int) -> tuple[list[Segment], list[Any]]:
+    """Lay out the template pages and place every segment, iterating until the exhibit list's page ranges are stable
+    (its own length moves every range after it). Returns the segments and the laid-out documents in order."""
+    from casefile.tasks.core.render import layout, layout_many
+
+    front, back, tab_name, cert_name = _template_names(inputs.profile)
+    profile = inputs.profile
+    tabs = bool(profile["exhibits"].get("tab_pages", True))
+    certificates = bool(profile["translations"].get("certificate", True))
+    ctx = inputs.context
+
+    # Tab pages and translator's certificates: one layout per template for all exhibits (see layout_many).
+    tab_contexts = [{**ctx, "tab": e.label, "title": e.title} for e in inputs.exhibits] if tabs else []
+    tab_pages = dict(zip([id(e) for e in inputs.exhibits], layout_many(env, tab_name, tab_contexts), strict=False))
+    translated = [e for e in inputs.exhibits if e.translation is not None]
+    cert_contexts: list[Mapping[str, Any]] = []
+    for e in translated:
+        assert e.translation is not None
+        cert_contexts.append(
+            {
+                **ctx,
+                "translator": e.translation.translator,
+                "source_language": LANGUAGE_NAMES.get(e.translation.source_language, e.translation.source_language),
+                "document_title": f"{e.title} ({ctx['tab_label']} {e.label})",
+                "date": e.translation.certified_on,
+            }
+        )
+    cert_pages = dict(zip([id(e) for e in translated], layout_many(env, cert_name, cert_contexts), strict=True))
+    per_exhibit: list[list[tuple[str, Any | None, SourcePdf | None, str]]] = []
+    for e in inputs.exhibits:
+        items: list[tuple[str, Any | None, SourcePdf | None, str]] = []
+        if tabs:
+            items.append(("tab", tab_pages[id(e)], None, tab_name))
+        items.append(("document", None, e.document, ""))
+        if e.translation is not None:
+            items.append(("translation", None, e.translation.source, ""))
+            if certificates:
+                items.append(("certificate", cert_pages[id(e)], None, cert_name))
+        per_exhibit.append(items)
+    back_docs = [(name, layout(env, name, ctx)) for name in back]
+
+    enclosures = [{"label": f"{ctx['tab_label']} {e.label}", "title": e.title} for e in inputs.exhibits]
+    ranges: dict[int, tuple[int, int]] = {}
+    laid_out: dict[str, Any] = {}
+    for _attempt in range(5):
+        front_ctx = {**ctx, "exhibits": _list_rows(inputs, ranges), "enclosures": enclosures}
+        front_docs = [(name, layout(env, name, front_ctx, cache=laid_out)) for name in front]
+        # (kind, exhibit, laid-out document or None, source PDF or None, template name), in packet order
+        order: list[tuple[str, int | None, Any | None, SourcePdf | None, str]] = [
+            ("front", None, doc, None, name) for name, doc in front_docs
+        ]
+        for i, items in enumerate(per_exhibit):
+            order += [(kind, i, doc, source, name) for kind, doc, source, name in items]
+        order += [("back", None, doc, None, name) for name, doc in back_docs]
+        segments: list[Segment] = []
+        docs: list[Any] = []
+        rendered = 0
+        for kind, exhibit, doc, source, name in order:
+            if doc is not None:
+                segments.append(Segment(kind, len(doc.pages), exhibit, rendered, None, name))
+                docs.append(doc)
+                rendered += len(doc.pages)
+            else:
+                assert source is not None
+                segments.append(Segment(kind, source.pages, exhibit, None, source))
+        number_segments(segments, start)
+        new_ranges = exhibit_ranges(segments)
+        if new_ranges == ranges:  # the list, laid out with these ranges, leaves every page where it was
+            return segments, docs
+        ranges = new_ranges
+    raise CasefileError("The exhibit list's page ranges did not settle; check the exhibit list template override.")
+
+
+def _labels(segments: Sequence[Segment], inputs: PacketInputs) -> tuple[list[str | None], list[str | None]]:
+    """Per page: the running page number (when numbered) and the exhibit label stamp (when the profile has one)."""
+    numbers_cfg = inputs.profile.get("page_numbers", {})
+    stamp_cfg = inputs.profile.get("stamp", {})
+    numbers: list[str | None] = []
+    stamps: list[str | None] = []
+    ranges = exhibit_ranges(segments)
+    total = sum(s.pages for s in segments)
+    fmt = str(numbers_cfg.get("format", "{n}"))
+    sfmt = str(stamp_cfg.get("format", "Exhibit {label}, page {i} of {n}"))
+    front_matter = bool(stamp_cfg.get("stamp_front_matter", False))
+    for seg in segments:
+        for k in range(seg.pages):
+            n = seg.first + k
+            numbers.append(fmt.format(n=n, total=total) if numbers_cfg.get("enabled", False) else None)
+            if not stamp_cfg.get("enabled", False):
+                stamps.append(None)
+            elif seg.exhibit is not None:
+                first, last = ranges[seg.exhibit]
+                label = inputs.exhibits[seg.exhibit].label
+                stamps.append(sfmt.format(label=label, i=n - first + 1, n=last - first + 1))
+            else:
+                # Front and back matter have no exhibit: when the profile labels them, a plain "Page n of N".
+                stamps.append(f"Page {n} of {total}" if front_matter else None)
+    return numbers, stamps
+
+
+def _layouts(profile: Mapping[str, Any]) -> tuple[Any, Any]:
+    """The page layout for numbers, and the one for exhibit label stamps (their own position/offset/size). Exhibit
+    pages are fitted with the first: clear of the number band and, when the labels are on the other edge, of
+    theirs too."""
+    from casefile.tasks.packets.layout import PageLayout
+
+    base = PageLayout.from_profile(profile)
+    stamp_cfg = profile.get("stamp", {})
+    if not stamp_cfg.get("enabled", False):
+        return base, base
+    stamp_profile = {**profile, "page_numbers": {**profile.get("page_numbers", {}), **stamp_cfg}}
+    stamp_layout = PageLayout.from_profile(stamp_profile)
+    if not profile.get("page_numbers", {}).get("enabled", False):
+        base = stamp_layout  # exhibit pages are fitted clear of the only stamp there is
+    elif base.stamp_on_top != stamp_layout.stamp_on_top:
+        base = replace(base, opposite_band_pt=stamp_layout.stamp_band_pt)
+    elif base.stamp_band_pt < stamp_layout.stamp_band_pt:  # same edge: the deeper band
+        base = replace(base, stamp_band_pt=stamp_layout.stamp_band_pt)
+    return base, stamp_layout
+
+
+def _apply_outline(pdf: Any, entries: Sequence[OutlineEntry], first: int, last: int) -> None:
+    import pikepdf
+
+    with pdf.open_outline() as outline:
+        for i, entry in enumerate(entries):
+            end = entries[i + 1].page if i + 1 < len(entries) else last
+            inside = first <= entry.page < last
+            kids = [c for c in entry.children if first <= c.page < last]
+            if not inside and not (entry.page < first < end):  # neither starts nor continues in this part
+                continue
+            page = entry.page if inside else first
+            item = pikepdf.OutlineItem(entry.title if inside else entry.title + CONTINUED, page - first)
+            for child in kids:
+                item.children.append(pikepdf.OutlineItem(child.title, child.page - first))
+            outline.root.append(item)
+
+
+def _save_part(
+    full: Any, first: int, last: int, out: Path, entries: Sequence[OutlineEntry], number_start: int | None, title: str
+) -> None:
+    """Pages [first, last) of ``full`` as one PDF at ``out`` with its bookmarks and page labels (deterministic)."""
+    import pikepdf
+
+    part = pikepdf.new()
+    part.pages.extend(full.pages[first:last])
+    if "/OCProperties" in full.Root:  # layers of the exhibits (casefile.tasks.packets.layout.carry_optional_content)
+        part.Root.OCProperties = part.copy_foreign(full.Root.OCProperties)
+    _apply_outline(part, entries, first, last)
+    if number_start is not None:
+        part.Root.PageLabels = part.make_indirect(
+            pikepdf.Dictionary(Nums=pikepdf.Array([0, pikepdf.Dictionary(S=pikepdf.Name.D, St=number_start + first)]))
+        )
+    part.Root.PageMode = pikepdf.Name.UseOutlines
+    with part.open_metadata(set_pikepdf_as_editor=False, update_docinfo=False) as meta:
+        meta["dc:title"] = title
+    part.docinfo = part.make_indirect(pikepdf.Dictionary(Title=title, Producer="casefile"))
+    tmp = out.with_suffix(".tmp")
+    part.save(tmp, deterministic_id=True, compress_streams=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+    tmp.replace(out)
+
+
+def _units(segments: Sequence[Segment], total: int) -> list[tuple[int, int]]:
+    """Page ranges (0-based, end exclusive) that a split never cuts: front matter + first exhibit... per exhibit."""
+    bounds: list[tuple[int, int]] = []
+    start_page = segments[0].first if segments else 1
+    current_key: object = None
+    for seg in segments:
+        key: object = ("x", seg.exhibit) if seg.exhibit is not None else ("m", seg.kind)
+        a = seg.first - start_page
+        if key == current_key and bounds:
+            bounds[-1] = (bounds[-1][0], a + seg.pages)
+        else:
+            bounds.append((a, a + seg.pages))
+            current_key = key
+    assert not bounds or bounds[-1][1] == total
+    return bounds
+
+
+def _measure(full: Any, a: int, b: int) -> int:
+    import pikepdf
+
+    pdf = pikepdf.new()
+    pdf.pages.extend(full.pages[a:b])
+    buf = io.BytesIO()
+    pdf.save(buf, compress_streams=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+    return len(buf.getvalue())
+
+
+def split_points(full: Any, units: list[tuple[int, int]], limit: int, budget: float) -> list[tuple[int, int]]:
+    """Greedy packing of whole units into parts of at most ``limit * budget`` bytes (estimated per unit); a unit
+    that alone exceeds it is cut by pages."""
+    cap = int(limit * budget)
+    pieces: list[tuple[int, int, int]] = []
+    for a, b in units:
+        size = _measure(full, a, b)
+        if size <= cap or b - a == 1:
+            pieces.append((a, b, size))
+            continue
+        per_page = [_measure(full, p, p + 1) for p in range(a, b)]  # only for an exhibit over the limit alone
+        start, acc = a, 0
+        for p, s in zip(range(a, b), per_page, strict=True):
+            if acc and acc + s > cap:
+                pieces.append((start, p, acc))
+                start, acc = p, 0
+            acc += s
+        pieces.append((start, b, acc))
+    parts: list[tuple[int, int]] = []
+    start, acc = pieces[0][0], 0
+    for a, _b, size in pieces:
+        if acc and acc + size > cap:
+            parts.append((start, a))
+            start, acc = a, 0
+        acc += size
+    parts.append((start, pieces[-1][1]))
+    return parts
+
+
+@dataclass
+class _Built:
+    parts: list[tuple[Path, int, int]]  # path, first page index, end index (exclusive)
+    total: int
+    bytes_saved: int
+    images_downsampled: int
+    segments: list[Segment]
+
+
+def assemble(inputs: PacketInputs, env: Any, work: Path, build_id: str) -> _Built:
+    """Lay out, assemble, stamp, bookmark and split the packet into files under ``work``."""
+    import pikepdf
+
+    from casefile.tasks.core.render import write_documents
+    from casefile.tasks.packets.layout import carry_optional_content, downsample_images, place_pages, stamp_pages
+
+    profile = inputs.profile
+    numbers_cfg = profile.get("page_numbers", {})
+    start = int(numbers_cfg.get("start", 1))
+    segments, docs = plan_pages(inputs, env, start)
+    rendered_path = write_documents(
+        docs, work / "rendered.pdf", identifier=build_id, created=inputs.service_date, title=None
+    )
+    number_layout, stamp_layout = _layouts(profile)
+    full = pikepdf.new()
+    opened: dict[str, Any] = {}
+    try:
+        rendered = pikepdf.open(rendered_path)
+        opened["rendered"] = rendered
+        for seg in segments:
+            if seg.source is None:
+                assert seg.rendered_first is not None
+                pages = list(range(seg.rendered_first + 1, seg.rendered_first + seg.pages + 1))
+                place_pages(full, rendered, number_layout, pages, fit=False)
+            else:
+                assert seg.source.path is not None
+                src = opened.get(seg.source.key)
+                if src is None:
+                    src = opened[seg.source.key] = pikepdf.open(seg.source.path)
+                if len(src.pages) != seg.pages:
+                    raise IntegrityError(
+                        f"Document {seg.source.document_id} has {len(src.pages)} pages in its PDF but {seg.pages} in "
+                        "the catalog; run `casefile reindex` or re-add the document."
+                    )
+                place_pages(full, src, number_layout, None, fit=True, source=f"document {seg.source.document_id}")
+                carry_optional_content(full, src)
+        total = len(full.pages)
+        report = downsample_images(full, number_layout)
+        numbers, stamps = _labels(segments, inputs)
+        if any(n is not None for n in numbers):
+            stamp_pages(full, numbers, number_layout)
+        if any(s is not None for s in stamps):
+            stamp_pages(full, stamps, stamp_layout)
+        entries = outline_for(segments, inputs, start)
+        number_start = start if profile["exhibits"].get("page_labels", False) else None
+        title = str(inputs.context["filing_title"])
+        limit = int(profile.get("size_limit", {}).get("max_bytes", 0) or 0)
+        stem = _stem(inputs.case_id, inputs.profile_name)
+        whole = work / f"{stem}.pdf"
+        # What the pages bring (their files, less what downsampling saved): far over the limit, the whole packet is
+        # not written just to be found too large.
+        files = {rendered_path, *(seg.source.path for seg in segments if seg.source and seg.source.path)}
+        estimate = sum(path.stat().st_size for path in files)
+        if limit <= 0 or estimate - report.bytes_saved <= limit * 1.1:
+            _save_part(full, 0, total, whole, entries, number_start, title)
+            if limit <= 0 or whole.stat().st_size <= limit:
+                return _Built([(whole, 0, total)], total, report.bytes_saved, report.images_downsampled, segments)
+            whole.unlink()
+        units = _units(segments, total)
+        pattern = str(profile.get("size_limit", {}).get("split_name", "{stem}-part{part:02d}.pdf"))
+        for budget in (0.97, 0.9, 0.8, 0.7, 0.6):
+            ranges = split_points(full, units, limit, budget)
+            parts = []
+            for i, (a, b) in enumerate(ranges, start=1):
+                if len(ranges) == 1:  # the estimate above was pessimistic: it fits in one file after all
+                    out, part_title = whole, title
+                else:
+                    out, part_title = work / pattern.format(stem=stem, part=i), f"{title} (part {i} of {len(ranges)})"
+                _save_part(full, a, b, out, entries, number_start, part_title)
+                parts.append((out, a, b))
+            if all(p.stat().st_size <= limit for p, _a, _b in parts):
+                return _Built(parts, total, report.bytes_saved, report.images_downsampled, segments)
+            for p, _a, _b in parts:
+                p.unlink()
+        raise CasefileError(
+            f"Packet build {build_id}: a single page is larger than the profile's size limit ({limit} bytes). "
+            "Lower [page] image_dpi in the profile or raise [size_limit] max_bytes."
+        )
+    finally:
+        for pdf in opened.values():
+            pdf.close()
+        full.close()
+
+
+def _check(paths: Sequence[Path], inputs: PacketInputs, build_id: str) -> list[str]:
+    """The pre-filing check on our own output; errors stop the build, warnings go into the manifest."""
+    from casefile.tasks.packets.check import check_packet
+
+    report = check_packet(paths, inputs.profile, expect_translations=not inputs.options.allow_missing_translations)
+    errors = [f"{f.code} ({f.file}, page {f.page})" for f in report.findings if f.severity == "error"]
+    if errors:
+        raise PacketCheckFailed(build_id, errors)
+    return [f"{f.code} ({f.file}, page {f.page})" for f in report.findings if f.severity != "error"]
+
+
+def _prefix(case_id: str, build_id: str) -> str:
+    return f"{PACKETS_PREFIX}/{case_id}/{build_id}/"
+
+
+def build_packet(
+    catalog: Catalog,
+    store: ObjectStore,
+    settings: Settings,
+    case_id: str,
+    options: BuildOptions,
+    *,
+    today: date | None = None,
+) -> BuildResult:
+    """Build, check and store one packet; see the module docstring. Safe to re-run: the same inputs give the same
+    build id; a finished build (manifest present) is returned as it is, an unfinished one is rebuilt."""
+    from casefile.tasks.core.render import make_environment, template_versions
+
+    today = today or datetime.now(UTC).date()
+    inputs = gather(catalog, settings, case_id, options, today)
+    if inputs.missing and not options.allow_missing_translations:
+        raise MissingTranslations(inputs.missing)
+    env = make_environment(settings.templates_dir, settings.template_overrides)
+    front, back, tab, cert = _template_names(inputs.profile)
+    names = sorted({*front, *back, tab, cert, "packet/base.html.j2", "packet/_macros.html.j2", "packet/base.css"})
+    versions = template_versions(env, names)
+    from casefile.tasks.core import render
+    from casefile.tasks.packets import layout as pagelayout
+
+    # The code that lays out and writes the bytes is an input too: a changed builder never "reuses" an old build.
+    code = hashlib.sha256()
+    for module in (sys.modules[__name__], pagelayout, render):
+        code.update(Path(str(module.__file__)).read_bytes())
+    layout_version = code.hexdigest()[:16]
+    build_id = build_id_for(inputs, versions, layout_version)
+    prefix = _prefix(inputs.case_id, build_id)
+    if store.exists(prefix + MANIFEST):
+        return _result_from_manifest(load_manifest(store, inputs.case_id, build_id), reused=True)
+
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"packet-{build_id}-", dir=settings.work_dir))
+    uploaded: list[str] = []
+    try:
+        sources = work / "sources"
+        for source in _all_sources(inputs):
+            if source.path is None:
+                source.path = sources / f"{source.sha256}.pdf"
+                if not source.path.exists():
+                    store.download(source.key, source.path, expected_sha256=source.sha256)
+        built = assemble(inputs, env, work, build_id)
+        warnings = _check([p for p, _a, _b in built.parts], inputs, build_id)
+        start = int(inputs.profile.get("page_numbers", {}).get("start", 1))
+        parts: list[PartResult] = []
+        for path, a, b in built.parts:
+            key = prefix + path.name
+            store.put_file(key, path)
+            uploaded.append(key)
+            parts.append(
+                PartResult(path.name, key, sha256_file(path), path.stat().st_size, b - a, start + a, start + b - 1)
+            )
+        ranges = exhibit_ranges(built.segments)
+        exhibits = [
+            {
+                "label": e.label,
+                "title": e.title,
+                "first_page": ranges[i][0],
+                "last_page": ranges[i][1],
+                "pages": ranges[i][1] - ranges[i][0] + 1,
+            }
+            for i, e in enumerate(inputs.exhibits)
+        ]
+        result = BuildResult(
+            build_id=build_id,
+            case_id=inputs.case_id,
+            profile=inputs.profile_name,
+            pages=built.total,
+            parts=parts,
+            manifest_key=prefix + MANIFEST,
+            bytes_saved=built.bytes_saved,
+            images_downsampled=built.images_downsampled,
+            missing_translations=[label for label, _doc, _lang in inputs.missing],
+            warnings=warnings,
+            exhibits=exhibits,
+        )
+        manifest = _manifest(inputs, result, versions, built.segments)
+        store.put_bytes(prefix + MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8"))
+    except BaseException:
+        for key in uploaded:  # parts without a manifest are never listed; remove them anyway
+            try:
+                store.delete(key)
+            except Exception:  # the store may be what failed; the parts stay invisible without a manifest
+                log.warning("could not remove an unfinished packet part of build %s", build_id)
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    with catalog.session() as session:
+        audit(
+            session,
+            actor=current_actor(),
+            entity="packet",
+            entity_id=build_id,
+            action="built",
+            case_id=inputs.case_id,
+            profile=inputs.profile_name,
+            pages=result.pages,
+            parts=len(result.parts),
+            sha256=[p.sha256 for p in result.parts],
+            allow_missing_translations=options.allow_missing_translations,
+        )
+    return result
+
+
+def _all_sources(inputs: PacketInputs) -> Iterator[SourcePdf]:
+    """The stored PDFs whose pages the packet copies, in packet order (each exhibit's document, then its
+    translation): the order of the source segments of ``plan_pages``."""
+    for e in inputs.exhibits:
+        yield e.document
+        if e.translation is not None:
+            yield e.translation.source
+
+
+def _manifest(
+    inputs: PacketInputs, result: BuildResult, versions: Mapping[str, str], segments: Sequence[Segment]
+) -> dict[str, Any]:
+    ranges = exhibit_ranges(segments)
+    seg_pages: dict[tuple[int, str], tuple[int, int]] = {}
+    for seg in segments:
+        if seg.exhibit is not None:
+            seg_pages[(seg.exhibit, seg.kind)] = (seg.first, seg.first + seg.pages - 1)
+    inputs_rows = []
+    for i, e in enumerate(inputs.exhibits):
+        row: dict[str, Any] = {
+            "label": e.label,
+            "section": e.section,
+            "document_id": e.document.document_id,
+            "sha256": e.document.sha256,
+            "key": e.document.key,
+            "language": e.language,
+            "first_page": ranges[i][0],
+            "last_page": ranges[i][1],
+            "document_pages": list(seg_pages[(i, "document")]),
+            "translation": None,
+        }
+        if e.translation is not None:
+            row["translation"] = {
+                "id": e.translation.id,
+                "document_id": e.translation.source.document_id,
+                "sha256": e.translation.source.sha256,
+                "key": e.translation.source.key,
+                "pages": list(seg_pages[(i, "translation")]),
+                "certificate_pages": list(seg_pages.get((i, "certificate"), (0, 0))),
+            }
+        inputs_rows.append(row)
+    overrides = []
+    if inputs.options.allow_missing_translations and inputs.missing:
+        overrides.append(
+            {
+                "override": "allow-missing-translations",
+                "exhibits": [label for label, _doc, _lang in inputs.missing],
+                "actor": current_actor(),
+            }
+        )
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "build_id": result.build_id,
+        "case_id": result.case_id,
+        "profile": result.profile,
+        "profile_sha256": _digest(inputs.profile),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "service_date": inputs.service_date.isoformat(),
+        "template_versions": dict(sorted(versions.items())),
+        "pages": result.pages,
+        "inputs": inputs_rows,
+        "exhibits": result.exhibits,
+        "outputs": [asdict(p) for p in result.parts],
+        "overrides": overrides,
+        "bytes_saved_by_downsampling": result.bytes_saved,
+        "images_downsampled": result.images_downsampled,
+        "check": {"ok": True, "warnings": result.warnings},
+    }
+
+
+# Listing and download ------------------------------------------------------------------------------------
+def load_manifest(store: ObjectStore, case_id: str, build_id: str) -> dict[str, Any]:
+    key = _prefix(case_id.upper(), build_id.upper()) + MANIFEST
+    try:
+        data: dict[str, Any] = json.loads(store.get_bytes(key))
+    except FileNotFoundError:
+        raise BuildNotFound(
+            f"No finished packet build {build_id} for case {case_id}; see `casefile packet list {case_id}`."
+        ) from None
+    return data
+
+
+def _result_from_manifest(manifest: Mapping[str, Any], *, reused: bool = False) -> BuildResult:
+    return BuildResult(
+        build_id=manifest["build_id"],
+        case_id=manifest["case_id"],
+        profile=manifest["profile"],
+        pages=manifest["pages"],
+        parts=[PartResult(**p) for p in manifest["outputs"]],
+        manifest_key=_prefix(manifest["case_id"], manifest["build_id"]) + MANIFEST,
+        bytes_saved=manifest.get("bytes_saved_by_downsampling", 0),
+        images_downsampled=manifest.get("images_downsampled", 0),
+        missing_translations=[x for o in manifest.get("overrides", []) for x in o.get("exhibits", [])],
+        reused=reused,
+        warnings=list(manifest.get("check", {}).get("warnings", [])),
+        exhibits=list(manifest.get("exhibits", [])),
+    )
+
+
+def build_location(store: ObjectStore, case_id: str, build_id: str) -> str:
+    """Where a build's files are, for people: the store's location and the build's prefix."""
+    return f"{store.describe().rstrip('/')}/{_prefix(case_id, build_id)}"
+
+
+def list_builds(store: ObjectStore, case_id: str) -> list[dict[str, Any]]:
+    """Finished builds of a case (those with a manifest), oldest first."""
+    rows = []
+    for key in store.list(f"{PACKETS_PREFIX}/{case_id.upper()}/"):
+        if not key.endswith("/" + MANIFEST):
+            continue
+        manifest = json.loads(store.get_bytes(key))
+        rows.append(
+            {
+                "build_id": manifest["build_id"],
+                "profile": manifest["profile"],
+                "created_at": manifest["created_at"],
+                "pages": manifest["pages"],
+                "parts": len(manifest["outputs"]),
+                "bytes": sum(p["bytes"] for p in manifest["outputs"]),
+                "overrides": [o["override"] for o in manifest.get("overrides", [])],
+                "location": build_location(store, case_id.upper(), manifest["build_id"]),
+            }
+        )
+    return sorted(rows, key=lambda r: (r["created_at"], r["build_id"]))
+
+
+def download_build(store: ObjectStore, case_id: str, build_id: str | None, dest: Path) -> dict[str, Any]:
+    """Every part of a finished build into ``dest``, each verified against its SHA-256; the manifest beside them."""
+    if build_id is None:
+        builds = list_builds(store, case_id)
+        if not builds:
+            raise BuildNotFound(f"Case {case_id} has no finished packet; run `casefile packet build {case_id}`.")
+        build_id = builds[-1]["build_id"]
+    manifest = load_manifest(store, case_id, build_id)
+    dest.mkdir(parents=True, exist_ok=True)
+    files = []
+    for part in manifest["outputs"]:
+        target = dest / part["name"]
+        store.download(part["key"], target, expected_sha256=part["sha256"])
+        files.append({"name": part["name"], "path": str(target), "sha256": part["sha256"], "bytes": part["bytes"]})
+    (dest / f"{build_id}-{MANIFEST}").write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
+    return {"build_id": build_id, "case_id": manifest["case_id"], "files": files, "verified": True}
+
+
+def artifact_markdown(result: BuildResult) -> str:
+    """The Prefect artifact: exhibit titles, page ranges and part sizes; no client name, no A-number."""
+    lines = [
+        f"### Packet {result.build_id} ({result.profile})",
+        "",
+        f"{result.pages} pages in {len(result.parts)} part(s); {result.bytes_saved} bytes saved by downsampling.",
+        "",
+        "| Exhibit | Title | Pages |",
+        "|---|---|---|",
+    ]
+    for e in result.exhibits:
+        title = str(e["title"]).replace("|", "\\|")
+        lines.append(f"| {e['label']} | {title} | {e['first_page']}-{e['last_page']} |")
+    lines += ["", "| Part | Pages | Bytes | SHA-256 |", "|---|---|---|---|"]
+    for p in result.parts:
+        lines.append(f"| {p.name} | {p.first_page}-{p.last_page} | {p.bytes} | {p.sha256[:16]}… |")
+    if result.missing_translations:
+        lines += ["", f"**Built without translations for:** {', '.join(result.missing_translations)}"]
+    return "\n".join(lines)
+
+
+__all__ = [
+    "BuildOptions",
+    "BuildResult",
+    "MissingTranslations",
+    "NoExhibits",
+    "PacketCheckFailed",
+    "artifact_markdown",
+    "build_packet",
+    "download_build",
+    "list_builds",
+    "load_profile",
+]

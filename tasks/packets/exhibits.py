@@ -1,0 +1,485 @@
+"""Exhibit lists and translations: which documents go into a case's packet, in which order, under which label.
+
+- ``propose_plan`` drafts an editable plan (YAML or CSV) from the case's documents: client documents lettered
+  (A, B, ...), country-conditions reports numbered (1, 2, ...), each with its detected language and translation.
+- ``parse_plan`` + ``save_plan`` validate an edited plan (every problem reported with its line) and store it.
+- ``add_translation`` takes in an English translation of a foreign-language document with what the translator's
+  certificate needs, and links it to that document.
+
+Plain typed functions over the catalog; no Prefect.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from casefile.tasks.core.catalog import Catalog, Document, Exhibit, Translation, audit, current_actor, new_id
+from casefile.tasks.core.errors import ValidationError
+
+if TYPE_CHECKING:
+    from casefile.tasks.core.runtime import Runtime
+
+CLIENT, COUNTRY = "client", "country"
+SECTIONS = (CLIENT, COUNTRY)
+# Documents that are never exhibits by themselves: translations follow their document; the letters and forms the
+# practice sent to request records (tasks/requests/letters.py REQUEST_DOC_TYPE) are not evidence.
+NOT_EXHIBITS = frozenset({"translation", "request"})
+LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "pt": "Portuguese", "fr": "French", "ht": "Haitian Creole"}
+PLAN_FIELDS = ("label", "section", "document", "title", "date", "source", "language", "translation")
+_LABEL_RE = re.compile(r"^(?:[A-Z]{1,3}|[1-9][0-9]{0,3})$")
+_LANG_RE = re.compile(r"^[a-z]{2}$")
+
+
+class PlanInvalid(ValidationError):
+    """An exhibit plan with problems; ``problems`` has one line per problem, each naming its line in the file."""
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        self.problems = problems
+        listing = "\n".join(f"  {p}" for p in problems)
+        super().__init__(
+            f"The exhibit plan {path} has {len(problems)} problem(s); nothing was saved. Fix them and run "
+            f"`casefile exhibits set` again:\n{listing}"
+        )
+
+
+class TranslationError(ValidationError):
+    pass
+
+
+def letter_label(n: int) -> str:
+    """1 -> A, 26 -> Z, 27 -> AA (spreadsheet-style)."""
+    out = ""
+    while n > 0:
+        n, rem = divmod(n - 1, 26)
+        out = chr(ord("A") + rem) + out
+    return out
+
+
+def assign_labels(sections: list[str], schemes: dict[str, str]) -> list[str]:
+    """Labels in order, per section, by the profile's scheme ("letters" or "numbers"). Sections sharing a scheme
+    share one series (USCIS letters everything A, B, C...)."""
+    counters: Counter[str] = Counter()
+    labels = []
+    for section in sections:
+        scheme = schemes.get(section, "letters")
+        counters[scheme] += 1
+        labels.append(letter_label(counters[scheme]) if scheme == "letters" else str(counters[scheme]))
+    return labels
+
+
+DEFAULT_SCHEMES = {CLIENT: "letters", COUNTRY: "numbers"}
+
+
+def document_language(doc: Document) -> str:
+    """The language most of the document's text pages are in (ISO 639-1); "en" when nothing is known."""
+    counts = Counter(p.language for p in doc.pages if p.language)
+    return counts.most_common(1)[0][0] if counts else "en"
+
+
+def _default_title(doc: Document, type_labels: dict[str, str]) -> str:
+    stem = Path(doc.original_name).stem.replace("_", " ").replace("-", " ").strip()
+    kind = type_labels.get(doc.doc_type, "")
+    if doc.doc_type in ("unclassified", "other", "") or not kind:
+        return stem or doc.id
+    return f"{kind} ({stem})" if stem else kind
+
+
+@dataclass
+class PlanRow:
+    section: str
+    document: str
+    title: str
+    label: str = ""
+    date: date | None = None
+    source: str = ""
+    language: str = "en"
+    translation: str | None = None
+    line: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "section": self.section,
+            "document": self.document,
+            "title": self.title,
+            "date": self.date,
+            "source": self.source,
+            "language": self.language,
+            "translation": self.translation,
+        }
+
+
+@dataclass
+class Plan:
+    case_id: str
+    rows: list[PlanRow] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"case": self.case_id, "exhibits": [r.as_dict() for r in self.rows]}
+
+
+def _translations_by_source(session: Session, case_id: str) -> dict[str, Translation]:
+    rows = session.scalars(select(Translation).where(Translation.case_id == case_id))
+    return {t.source_document_id: t for t in rows}
+
+
+def propose_plan(catalog: Catalog, case_id: str, type_labels: dict[str, str]) -> Plan:
+    """A draft plan: the saved one if there is one (plus documents added since), else every ready document."""
+    with catalog.session() as session:
+        case = catalog.get_case(session, case_id)
+        translations = _translations_by_source(session, case.id)
+        translation_docs = {t.document_id for t in translations.values()}
+        saved = list(session.scalars(select(Exhibit).where(Exhibit.case_id == case.id).order_by(Exhibit.position)))
+        rows = [
+            PlanRow(
+                section=e.section,
+                document=e.document_id,
+                title=e.title,
+                label=e.label,
+                date=e.doc_date,
+                source=e.source,
+                language=e.language,
+                translation=translations[e.document_id].id if e.document_id in translations else None,
+            )
+            for e in saved
+        ]
+        planned = {r.document for r in rows}
+        new_rows = []
+        for doc in case.documents:
+            if doc.status != "ready" or doc.id in planned or doc.id in translation_docs:
+                continue
+            if doc.doc_type in NOT_EXHIBITS:
+                continue
+            section = COUNTRY if doc.doc_type == "country-conditions" else CLIENT
+            new_rows.append(
+                PlanRow(
+                    section=section,
+                    document=doc.id,
+                    title=_default_title(doc, type_labels),
+                    language=document_language(doc),
+                    translation=translations[doc.id].id if doc.id in translations else None,
+                )
+            )
+        # Client documents first, then country conditions: the usual order of a respondent's exhibits. A saved
+        # plan keeps its order and labels; documents added since come after it with an empty label (numbered
+        # automatically when the plan is saved).
+        new_rows.sort(key=lambda r: SECTIONS.index(r.section))
+        if not rows:
+            for row, label in zip(new_rows, assign_labels([r.section for r in new_rows], DEFAULT_SCHEMES), strict=True):
+                row.label = label
+        return Plan(case.id, rows + new_rows)
+
+
+# Plan files ---------------------------------------------------------------------------------------------------
+_YAML_HEADER = """\
+# Exhibit plan for case {case}. Edit it, then save it with:  casefile exhibits set {case} THIS-FILE
+# Order: the order of the list. section: client (lettered A, B, ...) or country (country conditions, numbered).
+# label: leave empty to number automatically. date: YYYY-MM-DD or null. language: ISO 639-1 code of the
+# document (en, es, ...); a non-English exhibit needs a translation (casefile translation add).
+# translation: informational (set by `casefile translation add`).
+"""
+
+
+def dump_plan(plan: Plan, fmt: str) -> str:
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=PLAN_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        for row in plan.rows:
+            writer.writerow({k: ("" if v is None else v) for k, v in row.as_dict().items()})
+        return buf.getvalue()
+    import yaml
+
+    body = yaml.safe_dump(plan.as_dict(), sort_keys=False, allow_unicode=True, width=110)
+    return _YAML_HEADER.format(case=plan.case_id) + body
+
+
+def _yaml_rows(text: str, path: str) -> tuple[str | None, list[tuple[int, Any]]]:
+    import yaml
+
+    class PlanLoader(yaml.SafeLoader):
+        """Safe YAML without implicit dates: "2024-13-45" must be a problem on its line, not a crash."""
+
+    PlanLoader.yaml_implicit_resolvers = {
+        key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    try:
+        root = yaml.compose(text, Loader=PlanLoader)
+        data = yaml.load(text, Loader=PlanLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "somewhere"
+        raise PlanInvalid(path, [f"{where}: not valid YAML ({getattr(exc, 'problem', 'syntax error')})"]) from None
+    if not isinstance(data, dict) or not isinstance(data.get("exhibits"), list):
+        raise PlanInvalid(path, ["line 1: expected a mapping with `case:` and an `exhibits:` list"])
+    lines: list[int] = []
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            if key.value == "exhibits" and isinstance(value, yaml.SequenceNode):
+                lines = [item.start_mark.line + 1 for item in value.value]
+    items = data["exhibits"]
+    return data.get("case"), [(lines[i] if i < len(lines) else 0, item) for i, item in enumerate(items)]
+
+
+def _csv_rows(text: str) -> list[tuple[int, Any]]:
+    reader = csv.DictReader(io.StringIO(text))
+    return [(i + 2, dict(row)) for i, row in enumerate(reader)]
+
+
+def parse_plan(text: str, path: str, case_id: str) -> Plan:
+    """Parse a plan file (YAML, or CSV when ``path`` ends in .csv). Field-level problems are collected, not raised
+    one at a time; document-level checks happen in ``save_plan``."""
+    if path.lower().endswith(".csv"):
+        declared, items = None, _csv_rows(text)
+    else:
+        declared, items = _yaml_rows(text, path)
+    problems: list[str] = []
+    if declared is not None and str(declared).upper() != case_id.upper():
+        problems.append(f"line 1: the plan is for case {declared}, not {case_id.upper()}")
+    rows: list[PlanRow] = []
+    for line, item in items:
+        where = f"line {line}"
+        if not isinstance(item, dict):
+            problems.append(f"{where}: each exhibit must be a mapping of fields")
+            continue
+        unknown = sorted(set(item) - set(PLAN_FIELDS))
+        if unknown:
+            problems.append(f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(PLAN_FIELDS)}")
+        document = str(item.get("document") or "").strip().upper()
+        title = str(item.get("title") or "").strip()
+        section = str(item.get("section") or CLIENT).strip().lower()
+        label = str(item.get("label") or "").strip().upper()
+        language = str(item.get("language") or "en").strip().lower()
+        if not document:
+            problems.append(f"{where}: `document` is missing (a document id like D-XXXXXXXX, see `casefile docs`)")
+        if not title:
+            problems.append(f"{where}: `title` is empty; give the exhibit a title")
+        elif len(title) > 300:
+            problems.append(f"{where}: `title` is longer than 300 characters")
+        if section not in SECTIONS:
+            problems.append(f"{where}: section {section!r} is not one of {', '.join(SECTIONS)}")
+        if label and not _LABEL_RE.match(label):
+            problems.append(f"{where}: label {label!r} must be letters (A, B, ..., AA) or a number (1, 2, ...)")
+        if not _LANG_RE.match(language):
+            problems.append(f"{where}: language {language!r} must be a two-letter code such as en or es")
+        raw_date = item.get("date")
+        when: date | None = None
+        if isinstance(raw_date, date):
+            when = raw_date
+        elif raw_date not in (None, "", "null"):
+            try:
+                when = date.fromisoformat(str(raw_date).strip())
+            except ValueError:
+                problems.append(f"{where}: date {raw_date!r} is not YYYY-MM-DD (or leave it empty)")
+        source = str(item.get("source") or "").strip()
+        if len(source) > 300:
+            problems.append(f"{where}: `source` is longer than 300 characters")
+        translation = str(item.get("translation") or "").strip().upper() or None
+        rows.append(PlanRow(section, document, title, label, when, source, language, translation, line))
+    if not rows and not problems:
+        problems.append("line 1: the plan lists no exhibits")
+    if problems:
+        raise PlanInvalid(path, problems)
+    return Plan(case_id.upper(), rows)
+
+
+def save_plan(catalog: Catalog, plan: Plan, path: str) -> list[Exhibit]:
+    """Check the plan against the catalog and replace the case's exhibit list with it (one transaction)."""
+    with catalog.session() as session:
+        case = catalog.get_case(session, plan.case_id)
+        docs = {d.id: d for d in case.documents}
+        translations = _translations_by_source(session, case.id)
+        translation_docs = {t.document_id for t in translations.values()}
+        auto = assign_labels([r.section for r in plan.rows], DEFAULT_SCHEMES)
+        problems: list[str] = []
+        seen_docs: dict[str, int] = {}
+        seen_labels: dict[str, int] = {}
+        for row, auto_label in zip(plan.rows, auto, strict=True):
+            where = f"line {row.line}"
+            doc = docs.get(row.document)
+            if doc is None:
+                problems.append(f"{where}: document {row.document} is not in case {case.id} (see `casefile docs`)")
+            elif doc.status != "ready":
+                problems.append(f"{where}: document {row.document} is {doc.status}; it cannot be an exhibit")
+            elif row.document in translation_docs:
+                problems.append(
+                    f"{where}: document {row.document} is a translation; it follows its document automatically"
+                )
+            if row.document in seen_docs:
+                problems.append(
+                    f"{where}: document {row.document} is already exhibit on line {seen_docs[row.document]}"
+                )
+            seen_docs.setdefault(row.document, row.line)
+            row.label = row.label or auto_label
+            if row.label in seen_labels:
+                problems.append(f"{where}: label {row.label} is already used on line {seen_labels[row.label]}")
+            seen_labels.setdefault(row.label, row.line)
+            linked = translations.get(row.document)
+            if row.translation and (linked is None or linked.id != row.translation):
+                problems.append(
+                    f"{where}: translation {row.translation} does not belong to document {row.document}; "
+                    "link translations with `casefile translation add`"
+                )
+        if problems:
+            raise PlanInvalid(path, problems)
+        session.execute(delete(Exhibit).where(Exhibit.case_id == case.id))
+        session.flush()
+        exhibits = [
+            Exhibit(
+                case_id=case.id,
+                position=i,
+                section=row.section,
+                label=row.label,
+                document_id=row.document,
+                title=row.title,
+                doc_date=row.date,
+                source=row.source,
+                language=row.language,
+            )
+            for i, row in enumerate(plan.rows, start=1)
+        ]
+        session.add_all(exhibits)
+        audit(
+            session,
+            actor=current_actor(),
+            entity="case",
+            entity_id=case.id,
+            action="exhibits-set",
+            case_id=case.id,
+            exhibits=len(exhibits),
+        )
+        return exhibits
+
+
+def list_exhibits(session: Session, case_id: str) -> list[Exhibit]:
+    return list(session.scalars(select(Exhibit).where(Exhibit.case_id == case_id).order_by(Exhibit.position)))
+
+
+# Translations ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TranslatorInfo:
+    name: str
+    address: str = ""
+    phone: str = ""
+    email: str = ""
+
+    def validate(self) -> None:
+        if not self.name.strip():
+            raise TranslationError("The translator's name is required (--translator).")
+        if not self.address.strip() or not self.phone.strip():
+            raise TranslationError(
+                "The translator's certificate needs the translator's address and telephone "
+                "(--address and --phone); immigration courts and USCIS reject certificates without them."
+            )
+
+
+def link_translation(
+    session: Session,
+    case_id: str,
+    source_document_id: str,
+    translation_document_id: str,
+    translator: TranslatorInfo,
+    certified_on: date,
+    source_language: str | None = None,
+) -> Translation:
+    """Record (or replace) the translation of ``source_document_id``; both documents must be in the case."""
+    translator.validate()
+    source = session.get(Document, source_document_id.upper())
+    target = session.get(Document, translation_document_id.upper())
+    if source is None or source.case_id != case_id:
+        raise TranslationError(f"Document {source_document_id} is not in case {case_id} (see `casefile docs`).")
+    if target is None or target.case_id != case_id:
+        raise TranslationError(f"The translation document {translation_document_id} is not in case {case_id}.")
+    if source.id == target.id:
+        raise TranslationError(f"Document {source.id} cannot be its own translation; add the English version.")
+    planned = session.scalar(select(Exhibit.language).where(Exhibit.document_id == source.id))
+    language = (source_language or (planned if planned and planned != "en" else document_language(source))).lower()
+    if language == "en":
+        raise TranslationError(
+            f"Document {source.id} reads as English; pass --language with its language (for example es) if it is not."
+        )
+    target.doc_type = "translation"
+    existing = session.scalar(select(Translation).where(Translation.source_document_id == source.id))
+    if existing is None:
+        existing = Translation(id=new_id("T", 8), case_id=case_id, source_document_id=source.id)
+        session.add(existing)
+        action = "translation-added"
+    else:
+        action = "translation-replaced"
+    existing.document_id = target.id
+    existing.source_language = language
+    existing.translator_name = translator.name.strip()
+    existing.translator_address = translator.address.strip()
+    existing.translator_phone = translator.phone.strip()
+    existing.translator_email = translator.email.strip()
+    existing.certified_on = certified_on
+    for exhibit in session.scalars(select(Exhibit).where(Exhibit.document_id == source.id)):
+        exhibit.language = language
+    session.flush()
+    audit(
+        session,
+        actor=current_actor(),
+        entity="document",
+        entity_id=source.id,
+        action=action,
+        case_id=case_id,
+        translation=existing.id,
+        translation_document=target.id,
+    )
+    return existing
+
+
+def translation_row(t: Translation) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "for": t.source_document_id,
+        "document": t.document_id,
+        "source_language": t.source_language,
+        "translator": t.translator_name,
+        "certified_on": t.certified_on.isoformat(),
+    }
+
+
+def add_translation(
+    runtime: Runtime,
+    case_id: str,
+    source_document_id: str,
+    path: Path,
+    translator: TranslatorInfo,
+    certified_on: date,
+    source_language: str | None = None,
+) -> dict[str, Any]:
+    """Take in ``path`` (the English translation) as a document of the case, make its text searchable, and link it
+    to ``source_document_id`` with the certificate's data. Returns the translation's row (ids and dates only)."""
+    from casefile.tasks.documents import text as doctext
+    from casefile.tasks.documents.intake import Outcome, ingest_now
+
+    translator.validate()  # before anything is stored
+    catalog = runtime.catalog
+    with catalog.session() as session:
+        case_id = catalog.get_case(session, case_id).id
+        catalog.get_document(session, source_document_id)
+    result = ingest_now(catalog, runtime.store, runtime.settings.work_dir, runtime.limits, case_id, path, "translation")
+    if result.outcome not in (Outcome.STORED, Outcome.DUPLICATE) or result.document_id is None:
+        raise TranslationError(
+            f"{path} could not be taken in ({result.reason or result.outcome.value}); see `casefile docs {case_id}`. "
+            "Save the translation as a PDF and try again."
+        )
+    doctext.extract_text(catalog, runtime.store, runtime.settings, result.document_id)
+    doctext.index_document(catalog, runtime.index, result.document_id)
+    with catalog.session() as session:
+        linked = link_translation(
+            session, case_id, source_document_id, result.document_id, translator, certified_on, source_language
+        )
+        return translation_row(linked)

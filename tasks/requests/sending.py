@@ -1,0 +1,129 @@
+"""Creating and sending record requests: the steps `casefile request new` / `send` and the demo share.
+
+``new_request`` = create (draft) -> render and store the letter and forms in the case -> send:
+- ``--sent DATE`` (sent by hand before): recorded as sent on that date, nothing is e-mailed;
+- channel email: e-mailed once through the ``outbound_mail`` ledger (dedupe key ``request:<REF>:initial``), then
+  recorded as sent today. A failed send leaves the request a draft (``MailTransientError``: run
+  `casefile request send REF` again; ``MailRejected``: fix the address);
+- mail, fax, portal: stays a draft until a person sends it and runs `casefile request send REF [--on DATE]`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from casefile.tasks.core.catalog import RecordRequest, RequestEvent
+from casefile.tasks.core.errors import ValidationError
+from casefile.tasks.requests.config import Channel, RequestConfig, load_request_config
+from casefile.tasks.requests.letters import request_mail, store_request_documents
+from casefile.tasks.requests.lifecycle import Status, create_request, request_summary, transition
+
+if TYPE_CHECKING:
+    from casefile.tasks.core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def request_config(rt: Runtime) -> RequestConfig:
+    return load_request_config(rt.settings.config_dir)
+
+
+def initial_dedupe_key(request_id: str) -> str:
+    return f"request:{request_id}:initial"
+
+
+def followup_dedupe_key(request_id: str, step: int) -> str:
+    return f"followup:{request_id}:step{step}"
+
+
+@dataclass(frozen=True)
+class Sent:
+    request_id: str
+    status: str
+    mailed: bool  # an e-mail went out now (False: recorded only, or already sent before)
+
+
+def send_request(rt: Runtime, config: RequestConfig, request_id: str, *, actor: str, on: date | None = None) -> Sent:
+    """Send a draft request (e-mail) or record that it was sent by hand on ``on``. Idempotent: a request already
+    sent is left as it is; an e-mail already in the ledger as sent is not sent again."""
+    with rt.catalog.session() as session:
+        req = session.get(RecordRequest, request_id)
+        assert req is not None
+        if req.status != Status.DRAFT.value:  # sent already (or cancelled): nothing to do
+            return Sent(req.id, req.status, False)
+        channel, documents = Channel(req.channel), [req.letter_document_id, req.authorization_document_id]
+        doc_ids = [d for d in documents if d]
+    mailed = False
+    if on is None and channel is Channel.EMAIL:
+        from casefile.tasks.requests.mail import send_once
+
+        today = date.today()
+        message = request_mail(rt, config, request_id, doc_ids, letter_date=today)
+        outcome = send_once(rt.catalog, rt.settings, initial_dedupe_key(request_id), message, request_id=request_id)
+        mailed = outcome.status == "sent"
+    with rt.catalog.session() as session:
+        req = session.get(RecordRequest, request_id)
+        assert req is not None
+        if channel is Channel.EMAIL and on is None:
+            session.add(
+                RequestEvent(request_id=req.id, actor=actor, kind="sent-mail", note="request e-mailed to the provider")
+            )
+        transition(
+            session, config, req, Status.SENT, actor=actor, config_dir=rt.settings.config_dir, on=on or date.today()
+        )
+        return Sent(req.id, req.status, mailed)
+
+
+def new_request(
+    rt: Runtime,
+    *,
+    case_id: str,
+    record_type: str,
+    provider: str,
+    records: str = "",
+    channel: str | None = None,
+    sent_on: date | None = None,
+    advocate: str | None = None,
+    actor: str,
+    config: RequestConfig | None = None,
+    send: bool = True,
+) -> dict[str, Any]:
+    """Create a request, render and store its letter and forms in the case, and send it (see the module doc).
+    Returns the request's summary (ids and dates; what `request new --json` prints)."""
+    config = config or request_config(rt)
+    if sent_on is not None and sent_on > date.today():
+        raise ValidationError(f"The sent date {sent_on.isoformat()} is in the future; --sent records a past sending.")
+    with rt.catalog.session() as session:
+        created = create_request(
+            session,
+            config,
+            case_id=case_id,
+            record_type=record_type,
+            provider_key=provider,
+            records=records,
+            channel=channel,
+            advocate=advocate,
+            actor=actor,
+        )
+        request_id = created.id
+    documents = store_request_documents(rt, config, request_id, letter_date=sent_on or date.today())
+    sent: Sent | None = None
+    if send and (sent_on is not None or channel_of(rt, request_id) is Channel.EMAIL):
+        sent = send_request(rt, config, request_id, actor=actor, on=sent_on)
+    with rt.catalog.session() as session:
+        req = session.get(RecordRequest, request_id)
+        assert req is not None
+        summary = request_summary(req, config)
+    summary["documents"] = documents
+    summary["mailed"] = bool(sent and sent.mailed)
+    return summary
+
+
+def channel_of(rt: Runtime, request_id: str) -> Channel:
+    with rt.catalog.session() as session:
+        req = session.get(RecordRequest, request_id)
+        assert req is not None
+        return Channel(req.channel)
