@@ -208,22 +208,6 @@ def check_stored(rt: Runtime, batch_id: str, counts: dict[str, int], corpus: Cor
     return {"documents": int(docs), "pages": int(pages), "originals": originals}
 
 
-def make_searchable(rt: Runtime, case_id: str) -> dict[str, int]:
-    """What flows/ingest.py make_searchable does, without Prefect: text (OCR, or text layers only when it is off) and
-    the search index for every document of the case that needs them, one document after another."""
-    from casefile.tasks.documents import text as doctext
-
-    counts = {"documents": 0, "ocr_pages": 0, "failed_pages": 0, "low_confidence_pages": 0, "indexed_pages": 0}
-    for document_id in doctext.documents_needing_text(rt.catalog, case_id):
-        counts["documents"] += 1
-        summary = doctext.extract_text(rt.catalog, rt.store, rt.settings, document_id)
-        for key in ("ocr_pages", "failed_pages", "low_confidence_pages"):
-            counts[key] += int(getattr(summary, key, 0))
-    for document_id in doctext.documents_needing_index(rt.catalog, case_id):
-        counts["indexed_pages"] += doctext.index_document(rt.catalog, rt.index, document_id)
-    return counts
-
-
 def run_plain(
     rt: Runtime,
     case_id: str,
@@ -234,29 +218,27 @@ def run_plain(
 ) -> tuple[Sample, dict[str, int]]:
     """The flow's work without Prefect: start the batch, ``ingest_item`` per file (sequentially or on a
     thread pool), text and index for the case's documents, finish the batch."""
-    from casefile.tasks.documents import intake
-
-    settings = rt.settings
+    from casefile.tasks.documents import intake, pipeline
 
     def one(seq: int) -> tuple[ItemResult, float]:
         started = time.perf_counter()
-        result = intake.ingest_item(rt.catalog, rt.store, settings.work_dir, rt.limits, batch_id, seq)
+        result = intake.ingest_item(rt, batch_id, seq)
         return result, time.perf_counter() - started
 
     profiler = cProfile.Profile() if profile else None
     with measure("plain functions, " + ("sequential" if workers == 1 else f"{workers} threads")) as phase:
         if profiler:
             profiler.enable()
-        seqs = intake.start_batch(rt.catalog, batch_id, settings.work_dir, rt.store)
+        seqs = intake.start_batch(rt, batch_id)
         if workers == 1:
             results = [one(seq) for seq in seqs]
         else:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bench-ingest") as pool:
                 results = list(pool.map(one, seqs))
         intake_done = time.perf_counter()
-        text_counts = make_searchable(rt, case_id)
+        text_counts = pipeline.make_searchable(rt, case_id)
         text_done = time.perf_counter()
-        counts = intake.finish_batch(rt.catalog, batch_id)
+        counts = intake.finish_batch(rt, batch_id)
         if profiler:
             profiler.disable()
     if profiler and profile:

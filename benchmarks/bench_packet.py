@@ -11,7 +11,7 @@ Run from the repository root (not part of the tests):
    EXIF orientation 6, the others as photo PDFs), and a few Spanish scans, each with a born-digital English
    translation linked to it (so the packet has translator's certificates).
 2. Setup (not timed): a fresh CASEFILE_HOME, the fictional case (``fictional_case``), every file taken
-   in with ``intake.ingest_now`` and OCR off (``doctext.skip_text``), the exhibit list saved
+   in with ``pipeline.ingest_file`` and OCR off (``text.skip_text``), the exhibit list saved
    (``exhibits.save_plan``) and the translations linked (``exhibits.link_translation``).
 3. Timed, once per repetition, each in a fresh child process (so that corpus generation and intake do not count
    in its peak RSS): ``build.build_packet`` (plain function, profile eoir) after deleting the case's
@@ -526,9 +526,10 @@ class CaseSetup:
 
 def setup_case(rt: Runtime, corpus: Corpus, inputs_dir: Path) -> CaseSetup:
     """The fictional case with every exhibit taken in (OCR off), the exhibit list saved, translations linked."""
-    from casefile.tasks.cases.case import create_case, fictional_case
-    from casefile.tasks.documents import text as doctext
-    from casefile.tasks.documents.intake import Outcome, ingest_now
+    from casefile.tasks.cases.case import create_case
+    from casefile.tasks.demo.scenario import fictional_case
+    from casefile.tasks.documents import pipeline, text
+    from casefile.tasks.documents.intake import Outcome
     from casefile.tasks.packets.exhibits import Plan, PlanRow, TranslatorInfo, link_translation, save_plan
 
     started = time.perf_counter()
@@ -536,10 +537,10 @@ def setup_case(rt: Runtime, corpus: Corpus, inputs_dir: Path) -> CaseSetup:
         case_id: str = create_case(session, fictional_case()).id
 
     def add(path: Path) -> str:
-        result = ingest_now(rt.catalog, rt.store, rt.settings.work_dir, rt.limits, case_id, path, "unclassified")
+        result = pipeline.ingest_file(rt, case_id, path, "unclassified", searchable=False)
         if result.outcome is not Outcome.STORED or not result.document_id:
             raise BenchmarkFailed(f"{path.name} was not stored by intake: {result}")
-        doctext.skip_text(rt.catalog, result.document_id)
+        text.skip_text(rt, result.document_id)
         return result.document_id
 
     docs = {spec.index: add(corpus.path / spec.name) for spec in corpus.specs}

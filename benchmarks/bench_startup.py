@@ -45,19 +45,18 @@ def _setup(home: Path) -> str:
     """One fictional case with the sample documents (OCR off), in ``home``."""
     os.environ["CASEFILE_HOME"] = str(home)
     os.environ["CASEFILE_OCR_ENABLED"] = "false"
-    from casefile.tasks.cases.case import create_case, fictional_case
+    from casefile.tasks.cases.case import create_case
     from casefile.tasks.core.runtime import get_runtime
     from casefile.tasks.core.settings import DEMO_DATA
-    from casefile.tasks.documents import text as doctext
-    from casefile.tasks.documents.intake import ingest_now
+    from casefile.tasks.demo.scenario import fictional_case
+    from casefile.tasks.documents import pipeline
 
     rt = get_runtime()
     with rt.catalog.session() as session:
         case_id = create_case(session, fictional_case()).id
     for path in sorted((DEMO_DATA / "sample").iterdir()):
-        result = ingest_now(rt.catalog, rt.store, rt.settings.work_dir, rt.limits, case_id, path, "unclassified")
-        if result.document_id:
-            doctext.extract_text(rt.catalog, rt.store, rt.settings, result.document_id)
+        pipeline.ingest_file(rt, case_id, path, "unclassified", searchable=False)
+    pipeline.make_searchable(rt, case_id)
     return case_id
 
 

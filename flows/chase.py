@@ -9,29 +9,18 @@ never sends an e-mail twice. Parameters, results and the artifact carry request 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from prefect import State, flow, get_run_logger, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from casefile.flows.retries import retry_if_mail_transient
 from casefile.tasks.core.errors import MailTransientError, ValidationError
 from casefile.tasks.core.runtime import get_runtime
 from casefile.tasks.requests import chase
 
 ARTIFACT_KEY = "chase-overdue"
-
-
-def retry_if_mail_transient(_task: Any, _task_run: Any, state: State[Any]) -> bool:
-    """Retry an SMTP server that is down, slow or says 4xx; never a refused address, a bad template or a bug."""
-    try:
-        state.result()
-    except MailTransientError:
-        return True
-    except BaseException:
-        return False
-    return False
 
 
 @task(name="plan-chase", persist_result=False, cache_policy=NO_CACHE)

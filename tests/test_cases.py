@@ -6,18 +6,14 @@ from datetime import date
 
 import pytest
 
-from casefile.tasks.cases.case import (
-    HearingType,
-    fictional_case,
-    filing_deadline,
-    format_a_number,
-    next_business_day,
-    normalise_a_number,
-)
+from casefile.tasks.cases.case import format_a_number, normalise_a_number
+from casefile.tasks.cases.rules import HearingType, filing_deadline, read_filing_rules
+from casefile.tasks.core.calendar import roll_to_business_day as next_business_day
 from casefile.tasks.core.errors import ValidationError
 from casefile.tasks.core.settings import PACKAGE_ROOT
+from casefile.tasks.demo.scenario import fictional_case
 
-CONFIG = PACKAGE_ROOT / "config"
+RULES = read_filing_rules(PACKAGE_ROOT / "config")
 
 
 @pytest.mark.parametrize(
@@ -46,25 +42,25 @@ def test_a_number_formatted() -> None:
 
 def test_individual_hearing_30_days_before() -> None:
     # 2027-03-04 is a Thursday; 30 days before is Tuesday 2027-02-02.
-    deadline = filing_deadline(CONFIG, date(2027, 3, 4), HearingType.INDIVIDUAL, detained=False)
+    deadline = filing_deadline(RULES, date(2027, 3, 4), HearingType.INDIVIDUAL, detained=False)
     assert deadline.date == date(2027, 2, 2)
 
 
 def test_master_hearing_15_days_before() -> None:
-    deadline = filing_deadline(CONFIG, date(2027, 3, 4), "master", detained=False)
+    deadline = filing_deadline(RULES, date(2027, 3, 4), "master", detained=False)
     assert deadline.date == date(2027, 2, 17)
 
 
 def test_weekend_moves_to_next_business_day() -> None:
     # 2027-04-05 minus 30 days is Saturday 2027-03-06 -> Monday 2027-03-08.
-    deadline = filing_deadline(CONFIG, date(2027, 4, 5), "individual", detained=False)
+    deadline = filing_deadline(RULES, date(2027, 4, 5), "individual", detained=False)
     assert deadline.date == date(2027, 3, 8)
     assert "next business day" in deadline.rule
 
 
 def test_federal_holiday_moves_to_next_business_day() -> None:
     # Presidents' Day 2027 is Monday 2027-02-15; a hearing 30 days later has its deadline on the 16th.
-    deadline = filing_deadline(CONFIG, date(2027, 3, 17), "individual", detained=False)
+    deadline = filing_deadline(RULES, date(2027, 3, 17), "individual", detained=False)
     assert deadline.date == date(2027, 2, 16)
 
 
@@ -76,14 +72,14 @@ def test_observed_holiday_and_weekend() -> None:
 
 
 def test_detained_deadline_set_by_court() -> None:
-    unknown = filing_deadline(CONFIG, date(2027, 3, 4), "individual", detained=True)
+    unknown = filing_deadline(RULES, date(2027, 3, 4), "individual", detained=True)
     assert unknown.date is None
-    court_set = filing_deadline(CONFIG, date(2027, 3, 4), "individual", detained=True, override=date(2027, 2, 20))
+    court_set = filing_deadline(RULES, date(2027, 3, 4), "individual", detained=True, override=date(2027, 2, 20))
     assert court_set.date == date(2027, 2, 20)
 
 
 def test_judge_date_wins_for_non_detained() -> None:
-    deadline = filing_deadline(CONFIG, date(2027, 3, 4), "individual", detained=False, override=date(2027, 2, 25))
+    deadline = filing_deadline(RULES, date(2027, 3, 4), "individual", detained=False, override=date(2027, 2, 25))
     assert deadline.date == date(2027, 2, 25)
 
 

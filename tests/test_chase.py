@@ -24,7 +24,8 @@ from casefile.tasks.core.catalog import Document, OutboundMail, RecordRequest
 from casefile.tasks.core.runtime import Runtime, get_runtime, reset_runtimes
 from casefile.tasks.requests.chase import build_digest, load_config, run_chase
 from casefile.tasks.requests.config import RequestConfig
-from casefile.tasks.requests.lifecycle import Status, create_request, transition
+from casefile.tasks.requests.lifecycle import create_request, transition
+from casefile.tasks.requests.status import Status
 
 SENT_ON = date(2026, 11, 2)  # a Monday; medical (30 calendar days) and court-disposition are due 2026-12-02
 DUE = date(2026, 12, 2)
@@ -56,7 +57,7 @@ def new_request(
             advocate=advocate,
             actor="test",
         )
-        transition(session, config, req, Status.SENT, actor="test", config_dir=runtime.settings.config_dir, on=sent_on)
+        transition(session, config, req, Status.SENT, actor="test", on=sent_on)
         return req.id
 
 

@@ -185,8 +185,9 @@ def test_ingest_into_s3_over_http(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    from casefile.tasks.cases.case import create_case, fictional_case
+    from casefile.tasks.cases.case import create_case
     from casefile.tasks.core.runtime import get_runtime, reset_runtimes
+    from casefile.tasks.demo.scenario import fictional_case
 
     monkeypatch.setenv("CASEFILE_STORAGE_BACKEND", "s3")
     monkeypatch.setenv("CASEFILE_S3_ENDPOINT_URL", moto_endpoint)

@@ -11,11 +11,10 @@ from PIL import Image
 from pypdf import PdfReader
 
 from casefile.tasks.core.errors import QuarantinedFile, QuarantineReason
-from casefile.tasks.core.settings import DEMO_DATA
+from casefile.tasks.core.settings import DEMO_DATA, Limits
 from casefile.tasks.core.storage import sha256_file
 from casefile.tasks.documents.intake import (
     Kind,
-    Limits,
     StagedFile,
     check_extension,
     expand_inputs,

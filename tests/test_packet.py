@@ -23,7 +23,6 @@ from conftest import DEMO_DATA, new_case_cli, run_cli
 from PIL import Image, ImageDraw
 from pypdf import PdfReader
 
-from casefile.tasks.documents.intake import Outcome, ingest_now
 from casefile.tasks.packets import build as packet
 from casefile.tasks.packets.exhibits import (
     PlanInvalid,
@@ -51,12 +50,13 @@ def _no_ocr(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _add(rt: Runtime, case_id: str, path: Path, doc_type: str = "unclassified") -> str:
-    from casefile.tasks.documents import text as doctext
+    from casefile.tasks.documents import pipeline, text
 
-    result = ingest_now(rt.catalog, rt.store, rt.settings.work_dir, rt.limits, case_id, path, doc_type)
-    assert result.outcome in (Outcome.STORED, Outcome.DUPLICATE) and result.document_id, result
-    doctext.skip_text(rt.catalog, result.document_id)
-    return result.document_id
+    result = pipeline.ingest_file(rt, case_id, path, doc_type, searchable=False)
+    document_id = pipeline.taken_in(result)
+    assert document_id, result
+    text.skip_text(rt, document_id)
+    return document_id
 
 
 def _edge_pdf(path: Path, size: tuple[float, float] = (612, 792)) -> Path:
@@ -694,16 +694,16 @@ def test_the_prefect_artifact_has_titles_and_ranges_but_no_client_data(
 def test_a_document_in_use_cannot_be_removed(runtime: Runtime, case_id: str, built_case: dict[str, str]) -> None:
     """`casefile doc rm` on an exhibit or a translation is refused with what uses it; nothing changes."""
     from casefile.tasks.core.catalog import Document
-    from casefile.tasks.documents.text import DocumentInUse, delete_document
+    from casefile.tasks.documents.removal import DocumentInUse, delete_document
 
     translation = _translate(runtime, case_id, built_case["denuncia"])
     with pytest.raises(DocumentInUse) as info:
-        delete_document(runtime.catalog, runtime.index, built_case["denuncia"], "tester")
+        delete_document(runtime, built_case["denuncia"], "tester")
     assert "exhibit B" in info.value.message and f"original translated in {translation}" in info.value.message
     with runtime.catalog.session() as session:
         assert session.get(Document, built_case["denuncia"]) is not None
     _plan(runtime, case_id, [{"document": built_case["medical"], "title": "Only this one"}])
-    assert delete_document(runtime.catalog, runtime.index, built_case["edge"], "tester") == built_case["edge"]
+    assert delete_document(runtime, built_case["edge"], "tester") == built_case["edge"]
     with runtime.catalog.session() as session:
         assert session.get(Document, built_case["edge"]) is None
 

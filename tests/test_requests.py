@@ -9,14 +9,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from casefile.tasks.cases.rules import read_filing_rules
+from casefile.tasks.core.calendar import add_business_days, is_business_day
 from casefile.tasks.core.catalog import AuditEvent, Document, InboxItem, RecordRequest, RequestEvent
 from casefile.tasks.core.errors import ConfigError, InvalidTransition, RequestNotFound, ValidationError
-from casefile.tasks.core.settings import PACKAGE_ROOT
-from casefile.tasks.requests.config import DayUnit, RequestConfig, load_request_config
-from casefile.tasks.requests.dates import add_business_days, due_date, extended_due_date, is_business_day
+from casefile.tasks.core.practice import load_practice
+from casefile.tasks.core.settings import PACKAGE_ROOT, load_settings
+from casefile.tasks.requests.config import DayUnit, RequestConfig, load_request_config, read_request_config
+from casefile.tasks.requests.dates import due_date, extended_due_date
 from casefile.tasks.requests.lifecycle import (
-    TRANSITIONS,
-    Status,
     create_request,
     due_escalation_steps,
     find_references,
@@ -27,6 +28,7 @@ from casefile.tasks.requests.lifecycle import (
     normalise_reference,
     transition,
 )
+from casefile.tasks.requests.status import TRANSITIONS, Status
 
 if TYPE_CHECKING:
     from casefile.tasks.core.runtime import Runtime
@@ -36,7 +38,8 @@ CONFIG = PACKAGE_ROOT / "config"
 
 @pytest.fixture(scope="module")
 def config() -> RequestConfig:
-    return load_request_config(CONFIG, PACKAGE_ROOT / "templates")
+    practice = load_practice(load_settings(config_dir=CONFIG))
+    return read_request_config(CONFIG, practice, read_filing_rules(CONFIG), PACKAGE_ROOT / "templates")
 
 
 # Config ---------------------------------------------------------------------------------------------------------
@@ -69,14 +72,14 @@ def test_bad_config_names_file_and_key(tmp_path: Path) -> None:
     path = cfg / "record_types.toml"
     path.write_text(path.read_text().replace('unit = "business", days = 20', 'unit = "weekly", days = 20', 1))
     with pytest.raises(ConfigError) as err:
-        load_request_config(cfg)
+        load_request_config(load_settings(config_dir=cfg))
     assert "record_types.toml" in err.value.message and "types.foia-uscis.response.unit" in err.value.message
 
     cfg2 = _copy_config(tmp_path / "b")
     providers = cfg2 / "providers.toml"
     providers.write_text(providers.read_text().replace('serves = ["medical"]', 'serves = ["dental"]', 1))
     with pytest.raises(ConfigError) as err2:
-        load_request_config(cfg2)
+        load_request_config(load_settings(config_dir=cfg2))
     assert "providers.toml" in err2.value.message and "providers.metro-general.serves" in err2.value.message
 
 
@@ -130,7 +133,7 @@ def _new(runtime: Runtime, config: RequestConfig, case_id: str, record_type: str
 def _move(runtime: Runtime, config: RequestConfig, ref: str, to: Status | str, **kw: object) -> None:
     with runtime.catalog.session() as session:
         transition(
-            session, config, get_request(session, ref), to, actor="tester", config_dir=runtime.settings.config_dir,
+            session, config, get_request(session, ref), to, actor="tester",
             **kw,  # type: ignore[arg-type]
         )  # fmt: skip
 
@@ -163,12 +166,12 @@ def test_every_transition_allowed_or_refused(runtime: Runtime, case_id: str, con
                 req = get_request(session, ref)
                 before = len(req.events)
                 if target in TRANSITIONS[source]:
-                    transition(session, config, req, target, actor="tester", config_dir=runtime.settings.config_dir)
+                    transition(session, config, req, target, actor="tester")
                     assert req.status == target.value and len(req.events) > before
                     session.rollback()  # try the next target from the same state
                 else:
                     with pytest.raises(InvalidTransition) as err:
-                        transition(session, config, req, target, actor="tester", config_dir=runtime.settings.config_dir)
+                        transition(session, config, req, target, actor="tester")
                     assert err.value.from_status == source.value and err.value.to_status == target.value
                     assert ref in err.value.message
                     assert req.status == source.value
@@ -232,10 +235,9 @@ def test_mark_overdue_and_escalation_steps(runtime: Runtime, case_id: str, confi
     _move(runtime, config, ref, Status.SENT, on=date(2026, 10, 1))  # due 2026-10-31
     draft = _new(runtime, config, case_id, "medical")
     with runtime.catalog.session() as session:
-        cfg_dir = runtime.settings.config_dir
-        assert mark_overdue(session, config, date(2026, 10, 31), actor="run", config_dir=cfg_dir) == []  # due today
-        assert mark_overdue(session, config, date(2026, 11, 1), actor="run", config_dir=cfg_dir) == [ref]
-        assert mark_overdue(session, config, date(2026, 11, 1), actor="run", config_dir=cfg_dir) == []  # idempotent
+        assert mark_overdue(session, config, date(2026, 10, 31), actor="run") == []  # due today
+        assert mark_overdue(session, config, date(2026, 11, 1), actor="run") == [ref]
+        assert mark_overdue(session, config, date(2026, 11, 1), actor="run") == []  # idempotent
         req = get_request(session, ref)
         assert req.status == "overdue"
         assert [s.step for s in due_escalation_steps(config, req, date(2026, 11, 1))] == [1]
@@ -286,7 +288,7 @@ def test_match_by_file_name_subject_and_text_else_inbox(runtime: Runtime, case_i
         assert match_document(session, session.get(Document, nothing)).request_id is None  # type: ignore[arg-type]
         m2 = match_document(session, session.get(Document, unknown))  # type: ignore[arg-type]
         assert m2.request_id is None and m2.candidates == ("RQ-ZZZZZZZZ",)
-        args = {"actor": "inbox", "config_dir": runtime.settings.config_dir, "source": "folder"}
+        args = {"actor": "inbox", "source": "folder"}
         linked = route_document(session, config, session.get(Document, by_text), source_ref="a", **args)  # type: ignore[arg-type]
         waiting = route_document(session, config, session.get(Document, nothing), source_ref="b", **args)  # type: ignore[arg-type]
         again = route_document(session, config, session.get(Document, by_text), source_ref="a", **args)  # type: ignore[arg-type]

@@ -104,8 +104,9 @@ def test_support_letter_sends_the_bilingual_guide(runtime: Runtime, case_id: str
 def test_email_request_sent_once_and_failed_send_stays_draft(
     smtp_server: LoopbackSmtp, home: Path, tmp_path: Path
 ) -> None:
-    from casefile.tasks.cases.case import create_case, fictional_case
+    from casefile.tasks.cases.case import create_case
     from casefile.tasks.core.runtime import get_runtime
+    from casefile.tasks.demo.scenario import fictional_case
 
     runtime = get_runtime()  # after the SMTP settings are in the environment
     with runtime.catalog.session() as session:
@@ -168,7 +169,7 @@ def test_inbox_poll_matches_by_ocr_qr_and_file_name_else_inbox(runtime: Runtime,
 
     from casefile.tasks.requests.inbox import PROCESSED, inbox_root, poll_inbox
 
-    config = load_request_config(runtime.settings.config_dir)
+    config = load_request_config(runtime.settings)
     refs = [
         new_request(
             runtime, case_id=case_id, record_type=t, provider=p, sent_on=date(2026, 11, 2), actor="tester",
@@ -209,7 +210,7 @@ def test_unmatched_file_waits_in_the_inbox(runtime: Runtime, case_id: str) -> No
     from casefile.tasks.requests.inbox import inbox_root, poll_inbox
     from casefile.tasks.requests.lifecycle import assign_inbox_item, inbox_items
 
-    config = load_request_config(runtime.settings.config_dir)
+    config = load_request_config(runtime.settings)
     ref = new_request(
         runtime, case_id=case_id, record_type="medical", provider="metro-general", sent_on=date(2026, 11, 2),
         actor="tester", config=config,
@@ -223,7 +224,7 @@ def test_unmatched_file_waits_in_the_inbox(runtime: Runtime, case_id: str) -> No
         [waiting] = inbox_items(session, case_id)
         assert waiting.document_id == result.inbox[0]
         assign_inbox_item(
-            session, config, result.inbox[0], ref, actor="tester", config_dir=runtime.settings.config_dir,
+            session, config, result.inbox[0], ref, actor="tester",
             complete=True,
         )  # fmt: skip
     with runtime.catalog.session() as session:
@@ -244,7 +245,7 @@ def test_inbox_poll_takes_in_objects_under_an_s3_prefix_once(runtime: Runtime, c
 
     assert isinstance(s3_store, S3ObjectStore)
     rt = replace(runtime, store=s3_store)
-    config = load_request_config(runtime.settings.config_dir)
+    config = load_request_config(runtime.settings)
     ref = new_request(
         rt, case_id=case_id, record_type="medical", provider="metro-general", sent_on=date(2026, 11, 2),
         actor="tester", config=config,

@@ -19,6 +19,7 @@ from casefile.tasks.core.catalog import Document
 from casefile.tasks.core.errors import ExitCode
 from casefile.tasks.core.runtime import Runtime, get_runtime, reset_runtimes
 from casefile.tasks.documents.intake import create_batch, expand_inputs
+from casefile.tasks.search.index import search_index
 
 pytestmark = pytest.mark.prefect
 
@@ -28,7 +29,8 @@ SAMPLE = DEMO_DATA / "sample"
 @pytest.fixture(scope="module")
 def searchable(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runtime, str, Path]]:
     from casefile.flows.ingest import ingest_case
-    from casefile.tasks.cases.case import create_case, fictional_case
+    from casefile.tasks.cases.case import create_case
+    from casefile.tasks.demo.scenario import fictional_case
 
     home = tmp_path_factory.mktemp("search") / "home"
     with pytest.MonkeyPatch.context() as mp:
@@ -129,27 +131,27 @@ def test_reindex_and_rerun_never_duplicate_rows(searchable: tuple[Runtime, str, 
     from casefile.flows.ingest import ingest_case
 
     runtime, case_id, home = searchable
-    before = runtime.index.count_pages(case_id=case_id)
+    before = search_index(runtime).count_pages(case_id=case_id)
     assert before == 9  # every page of the six documents has text
     for args in (["reindex"], ["reindex", "--case", case_id]):
         proc = run_cli(*args, "--json", home=home)
         assert proc.returncode == 0, proc.stderr
         assert json.loads(proc.stdout)["pages_indexed"] == before
-        assert runtime.index.count_pages(case_id=case_id) == before
+        assert search_index(runtime).count_pages(case_id=case_id) == before
     with runtime.catalog.session() as session:
         batch_id = create_batch(session, case_id, expand_inputs([SAMPLE]), "unclassified").id
     counts = ingest_case(batch_id)
     assert counts["duplicate"] == 6
-    assert runtime.index.count_pages(case_id=case_id) == before
+    assert search_index(runtime).count_pages(case_id=case_id) == before
 
 
 def test_removing_a_document_removes_its_pages_from_the_index(searchable: tuple[Runtime, str, Path]) -> None:
     runtime, case_id, home = searchable
     doc = docs_by_name(runtime, case_id)["phone_photo_letter.jpg"]
-    assert runtime.index.count_pages(document_id=doc.id) == 1
+    assert search_index(runtime).count_pages(document_id=doc.id) == 1
     proc = run_cli("doc", "rm", doc.id, "--json", home=home)
     assert proc.returncode == 0, proc.stderr
-    assert runtime.index.count_pages(document_id=doc.id) == 0
+    assert search_index(runtime).count_pages(document_id=doc.id) == 0
     hits = json.loads(search(home, '"amenaza de muerte"', "--json").stdout)
     assert doc.id not in {h["document_id"] for h in hits}
     assert run_cli("doc", "show", doc.id, home=home).returncode == ExitCode.NOT_FOUND

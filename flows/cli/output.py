@@ -1,4 +1,4 @@
-"""Helpers shared by the command modules: JSON output, typed errors to exit codes, the runtime."""
+"""What every command shares: JSON or human output, typed errors to one message and an exit code, the runtime."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import gc
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from casefile.tasks.core.errors import CasefileError
+
+if TYPE_CHECKING:
+    from casefile.tasks.core.runtime import Runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,12 +59,12 @@ json_option: Callable[[F], F] = click.option(
 )
 
 
-def _runtime() -> Any:
+def runtime() -> Runtime:
     from casefile.tasks.core.runtime import get_runtime
 
-    runtime = get_runtime()
+    rt = get_runtime()
     # See run(): the imports are done. Everything allocated so far lives as long as the process: freeze it, so the
     # first collections do not walk the hundreds of thousands of objects the imports made (~60 ms).
     gc.freeze()
     gc.enable()
-    return runtime
+    return rt

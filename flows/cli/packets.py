@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from casefile.flows.cli.output import _runtime, emit, json_option
+from casefile.flows.cli.output import emit, json_option, runtime
 from casefile.tasks.core.errors import ExitCode, ValidationError
 
 
@@ -43,7 +43,7 @@ def exhibits_plan(case_id: str, output: Path | None, fmt: str | None, as_json: b
     """Propose an exhibit list from the case's documents, as an editable YAML or CSV file."""
     from casefile.tasks.packets.exhibits import dump_plan, propose_plan
 
-    rt = _runtime()
+    rt = runtime()
     plan = propose_plan(rt.catalog, case_id, _type_labels(rt))
     fmt = fmt or ("csv" if output is not None and output.suffix.lower() == ".csv" else "yaml")
     text = dump_plan(plan, fmt)
@@ -70,7 +70,7 @@ def exhibits_set(case_id: str, plan_file: Path, as_json: bool) -> None:
     """Validate an edited plan and save it as the case's exhibit list (every problem listed with its line)."""
     from casefile.tasks.packets.exhibits import parse_plan, save_plan
 
-    rt = _runtime()
+    rt = runtime()
     try:
         text = plan_file.read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -107,7 +107,7 @@ def exhibits_show(case_id: str, as_json: bool) -> None:
     """Show the saved exhibit list."""
     from casefile.tasks.packets.exhibits import list_exhibits
 
-    rt = _runtime()
+    rt = runtime()
     with rt.catalog.session() as session:
         case = rt.catalog.get_case(session, case_id)
         rows = [_exhibit_row(e) for e in list_exhibits(session, case.id)]
@@ -144,10 +144,10 @@ def translation_add(
     as_json: bool,
 ) -> None:
     """Add FILE as the English translation of document --for, with the certificate's data."""
-    from casefile.tasks.cases.case import parse_date
+    from casefile.tasks.core.calendar import parse_date
     from casefile.tasks.packets.exhibits import TranslatorInfo, add_translation
 
-    rt = _runtime()
+    rt = runtime()
     when = parse_date(certified, "--date") if certified else _today()
     info = TranslatorInfo(translator, address, phone, email)
     row = add_translation(rt, case_id, for_doc, file, info, when, language)
@@ -171,7 +171,7 @@ def translation_list(case_id: str, as_json: bool) -> None:
     from casefile.tasks.core.catalog import Translation
     from casefile.tasks.packets.exhibits import translation_row
 
-    rt = _runtime()
+    rt = runtime()
     with rt.catalog.session() as session:
         case = rt.catalog.get_case(session, case_id)
         rows = [
@@ -197,7 +197,7 @@ def run_packet_flow(
 ) -> dict[str, Any]:
     from casefile.flows.prefect_env import configure_prefect
 
-    rt = _runtime()
+    rt = runtime()
     with rt.catalog.session() as session:
         case_id = rt.catalog.get_case(session, case_id).id
     from casefile.tasks.packets.build import load_profile
@@ -243,7 +243,7 @@ def packet_build(
     as_json: bool,
 ) -> None:
     """Build the case's exhibit packet as a Prefect flow run, check it, and store it."""
-    from casefile.tasks.cases.case import parse_date
+    from casefile.tasks.core.calendar import parse_date
 
     when = parse_date(service_date, "--service-date") if service_date else None
     doc = run_packet_flow(case_id, profile, allow_missing_translations, when, signer)
@@ -257,7 +257,7 @@ def packet_list(case_id: str, as_json: bool) -> None:
     """List the case's finished packet builds (oldest first)."""
     from casefile.tasks.packets.build import list_builds
 
-    rt = _runtime()
+    rt = runtime()
     with rt.catalog.session() as session:
         case_id = rt.catalog.get_case(session, case_id).id
     rows = list_builds(rt.store, case_id)
@@ -284,7 +284,7 @@ def packet_get(case_id: str, build_id: str | None, output: Path, as_json: bool) 
     """Download every part of a build (default: the latest), each verified against its SHA-256."""
     from casefile.tasks.packets.build import download_build
 
-    rt = _runtime()
+    rt = runtime()
     doc = download_build(rt.store, case_id, build_id, output)
 
     def human() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from casefile.flows.cli.output import _runtime, emit, json_option
+from casefile.flows.cli.output import emit, json_option, runtime
 from casefile.tasks.core.errors import ValidationError
 
 STATUS_CHOICES = ["sent", "acknowledged", "extended", "partially-received", "received", "overdue", "escalated",
@@ -21,7 +21,7 @@ STATUS_CHOICES = ["sent", "acknowledged", "extended", "partially-received", "rec
 
 
 def _date(raw: str | None, what: str) -> date | None:
-    from casefile.tasks.cases.case import parse_date
+    from casefile.tasks.core.calendar import parse_date
 
     return parse_date(raw, what) if raw else None
 
@@ -79,7 +79,7 @@ def request_new(
     from casefile.tasks.requests.sending import new_request
 
     sent_on = _date(sent, "sent date")
-    rt = _runtime()
+    rt = runtime()
     summary = new_request(
         rt,
         case_id=case_id,
@@ -120,7 +120,7 @@ def request_send(ref: str, on: str | None, as_json: bool) -> None:
     from casefile.tasks.requests.sending import send_request
 
     on_date = _date(on, "sent date")
-    rt = _runtime()
+    rt = runtime()
     config = _config(rt)
     with rt.catalog.session() as session:
         req = get_request(session, ref)
@@ -144,7 +144,7 @@ def request_list(case_id: str | None, overdue: bool, due_within: int | None, at_
     """Requests, soonest due first."""
     from casefile.tasks.requests.lifecycle import list_requests, request_summary
 
-    rt = _runtime()
+    rt = runtime()
     config = _config(rt)
     with rt.catalog.session() as session:
         if case_id is not None:
@@ -168,9 +168,10 @@ def request_list(case_id: str | None, overdue: bool, due_within: int | None, at_
 @json_option
 def request_show(ref: str, as_json: bool) -> None:
     """One request with its history of events."""
-    from casefile.tasks.requests.lifecycle import allowed_next, event_rows, get_request, request_summary
+    from casefile.tasks.requests.lifecycle import event_rows, get_request, request_summary
+    from casefile.tasks.requests.status import allowed_next
 
-    rt = _runtime()
+    rt = runtime()
     config = _config(rt)
     with rt.catalog.session() as session:
         req = get_request(session, ref)
@@ -203,10 +204,10 @@ def request_show(ref: str, as_json: bool) -> None:
 @json_option
 def request_receive(ref: str, paths: tuple[Path, ...], partial: bool, as_json: bool) -> None:
     """Ingest the answer (the per-case ingest flow, as `casefile add`) and link it to the request."""
-    from casefile.flows.cli.main import run_ingest
+    from casefile.flows.cli.batches import run_ingest
     from casefile.tasks.requests.lifecycle import check_can_receive, get_request, link_document, request_summary
 
-    rt = _runtime()
+    rt = runtime()
     config = _config(rt)
     with rt.catalog.session() as session:
         req = get_request(session, ref)
@@ -229,7 +230,6 @@ def request_receive(ref: str, paths: tuple[Path, ...], partial: bool, as_json: b
                 req,
                 doc_id,
                 actor=_actor(),
-                config_dir=rt.settings.config_dir,
                 complete=(not partial) if last else False,
                 matched_by="manual",
             )
@@ -241,7 +241,7 @@ def request_receive(ref: str, paths: tuple[Path, ...], partial: bool, as_json: b
         click.echo(f"{request_id}: {len(linked)} document(s) linked ({', '.join(linked)}); now {summary['status']}.")
 
     emit(as_json, summary, human)
-    from casefile.flows.cli.main import batch_exit_code
+    from casefile.flows.cli.batches import batch_exit_code
 
     sys.exit(batch_exit_code(report))
 
@@ -261,13 +261,13 @@ def request_update(ref: str, status: str | None, note: str | None, due: str | No
     if due and status != "extended":
         raise ValidationError("--due goes with --status extended.")
     new_due = _date(due, "due date")
-    rt = _runtime()
+    rt = runtime()
     config = _config(rt)
     with rt.catalog.session() as session:
         req = get_request(session, ref)
         if status is not None:
             transition(
-                session, config, req, status, actor=_actor(), config_dir=rt.settings.config_dir, note=note,
+                session, config, req, status, actor=_actor(), note=note,
                 new_due=new_due,
             )  # fmt: skip
         else:
@@ -286,7 +286,7 @@ def request_inbox(case_id: str, as_json: bool) -> None:
     from casefile.tasks.core.catalog import Document
     from casefile.tasks.requests.lifecycle import inbox_items
 
-    rt = _runtime()
+    rt = runtime()
     with rt.catalog.session() as session:
         real = rt.catalog.get_case(session, case_id).id
         rows = []
@@ -320,12 +320,10 @@ def request_assign(doc_id: str, ref: str, partial: bool, as_json: bool) -> None:
     """Link a document waiting in the inbox to a request."""
     from casefile.tasks.requests.lifecycle import assign_inbox_item, get_request, request_summary
 
-    rt = _runtime()
+    rt = runtime()
     config = _config(rt)
     with rt.catalog.session() as session:
-        item = assign_inbox_item(
-            session, config, doc_id, ref, actor=_actor(), config_dir=rt.settings.config_dir, complete=not partial
-        )
+        item = assign_inbox_item(session, config, doc_id, ref, actor=_actor(), complete=not partial)
         session.flush()
         summary = request_summary(get_request(session, item.request_id or ref), config)
     emit(as_json, summary, lambda: click.echo(_line(summary)))
@@ -338,7 +336,7 @@ def request_poll(case_ids: tuple[str, ...], as_json: bool) -> None:
     """Take in the files waiting in $CASEFILE_HOME/inbox/<CASE-ID>/ now (the scheduled poll does the same)."""
     from casefile.tasks.requests.inbox import poll_inbox
 
-    rt = _runtime()
+    rt = runtime()
     result = poll_inbox(rt, _config(rt), case_ids=list(case_ids) or None, actor=_actor())
     doc = result.as_dict()
     emit(

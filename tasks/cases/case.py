@@ -1,25 +1,21 @@
-"""Cases: validation of what an advocate types, case creation, and the filing deadline."""
+"""A case: validating what an advocate types for it, creating it, and what `case show` and `case list` print."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
-from enum import StrEnum
-from functools import lru_cache
-from pathlib import Path
-from typing import Any
+from datetime import date
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from casefile.tasks.cases.rules import Deadline, HearingType, filing_deadline, load_filing_rules
+from casefile.tasks.core.calendar import parse_date
 from casefile.tasks.core.catalog import Case, audit, current_actor, new_id
-from casefile.tasks.core.config import load_toml
 from casefile.tasks.core.errors import ValidationError
 
-
-class HearingType(StrEnum):
-    MASTER = "master"
-    INDIVIDUAL = "individual"
+if TYPE_CHECKING:
+    from casefile.tasks.core.runtime import Runtime
 
 
 def normalise_a_number(raw: str) -> str:
@@ -35,63 +31,6 @@ def normalise_a_number(raw: str) -> str:
 
 def format_a_number(digits: str) -> str:
     return f"A{digits[0:3]}-{digits[3:6]}-{digits[6:9]}"
-
-
-def parse_date(raw: str, what: str) -> date:
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationError(f"The {what} {raw!r} is not a date; write it as YYYY-MM-DD, e.g. 2027-03-04.") from None
-
-
-@dataclass(frozen=True)
-class Deadline:
-    date: date | None
-    rule: str  # human description of how it was computed
-
-
-@lru_cache(maxsize=4)
-def _rules(config_dir: Path) -> dict[str, Any]:
-    return load_toml(config_dir, "filing_rules.toml")
-
-
-def _holiday_set(country: str, years: set[int]) -> Any:
-    import holidays
-
-    return holidays.country_holidays(country, years=sorted(years))
-
-
-def next_business_day(day: date, country: str = "US") -> date:
-    hol = _holiday_set(country, {day.year, day.year + 1})
-    while day.weekday() >= 5 or day in hol:
-        day += timedelta(days=1)
-    return day
-
-
-def filing_deadline(
-    config_dir: Path,
-    hearing_date: date,
-    hearing_type: HearingType | str,
-    detained: bool,
-    override: date | None = None,
-) -> Deadline:
-    """The last day to file before the hearing, by the rules in config/filing_rules.toml."""
-    if override is not None:
-        return Deadline(override, "set by the court")
-    rules = _rules(config_dir)
-    if detained and rules.get("detained", {}).get("court_sets", True):
-        return Deadline(None, "detained: the court sets the filing date (record it with --filing-deadline)")
-    hearing_rules = rules["hearing"].get(str(HearingType(hearing_type)))
-    if hearing_rules is None:
-        raise ValidationError(f"No filing rule for hearing type {hearing_type!r} in filing_rules.toml.")
-    days = int(hearing_rules["days_before"])
-    counting = rules.get("counting", {})
-    raw = hearing_date - timedelta(days=days)
-    due = next_business_day(raw, counting.get("holiday_calendar", "US"))
-    rule = f"{days} days before the hearing"
-    if due != raw:
-        rule += f" ({raw.isoformat()} is a weekend or holiday; moved to the next business day)"
-    return Deadline(due, rule)
 
 
 @dataclass(frozen=True)
@@ -139,26 +78,6 @@ def validate_new_case(
     )
 
 
-DEMO_CLIENT = "Maria Fernanda Quiroga Test"  # fictional, like everything in tests/resources
-DEMO_A_NUMBER = "123-456-789"
-
-
-def fictional_case(**overrides: Any) -> NewCase:
-    """The fictional client of the demo and the sample documents; ``overrides`` change any field."""
-    values: dict[str, Any] = {
-        "client": DEMO_CLIENT,
-        "a_number": DEMO_A_NUMBER,
-        "court": "New York, NY (Broadway)",
-        "hearing": "2027-03-04",
-        "hearing_type": "individual",
-        "detained": False,
-        "judge": "Hon. Example Judge (fictional)",
-        "filing_deadline": None,
-    }
-    values.update(overrides)
-    return validate_new_case(**values)
-
-
 def create_case(session: Session, new: NewCase) -> Case:
     case_id = new_id("C", 6)
     while session.get(Case, case_id) is not None:
@@ -179,10 +98,14 @@ def create_case(session: Session, new: NewCase) -> Case:
     return case
 
 
-def case_summary(case: Case, config_dir: Path) -> dict[str, Any]:
-    deadline = filing_deadline(
-        config_dir, case.hearing_date, case.hearing_type, case.detained, case.filing_deadline_override
+def case_deadline(rt: Runtime, case: Case) -> Deadline:
+    return filing_deadline(
+        rt.config(load_filing_rules), case.hearing_date, case.hearing_type, case.detained, case.filing_deadline_override
     )
+
+
+def case_summary(rt: Runtime, case: Case) -> dict[str, Any]:
+    deadline = case_deadline(rt, case)
     docs = case.documents
     return {
         "id": case.id,
@@ -204,3 +127,27 @@ def case_summary(case: Case, config_dir: Path) -> dict[str, Any]:
         },
         "created_at": case.created_at.isoformat(timespec="seconds"),
     }
+
+
+def open_case(rt: Runtime, new: NewCase) -> dict[str, Any]:
+    """Create the case; its summary."""
+    with rt.catalog.session() as session:
+        created = create_case(session, new)
+        session.flush()
+        return case_summary(rt, created)
+
+
+def show_case(rt: Runtime, case_id: str) -> dict[str, Any]:
+    """The case's summary and its documents (as `casefile docs` lists them)."""
+    from casefile.tasks.documents.access import document_row
+
+    with rt.catalog.session() as session:
+        found = rt.catalog.get_case(session, case_id)
+        summary = case_summary(rt, found)
+        summary["document_list"] = [document_row(d) for d in found.documents]
+        return summary
+
+
+def list_cases(rt: Runtime) -> list[dict[str, Any]]:
+    with rt.catalog.session() as session:
+        return [case_summary(rt, c) for c in rt.catalog.list_cases(session)]

@@ -1,19 +1,23 @@
-"""The per-process runtime: settings, catalog and object store, built once per configuration."""
+"""The runtime every stage takes first: settings, catalog and object store, built once per configuration.
+
+``get_runtime()`` returns the process's runtime for the current settings (shared by a flow's threads, so they reuse
+one database engine and one S3 client). ``rt.config(loader, *args)`` is how a capability reads its part of config/
+(or opens a resource such as the search index) once per runtime: ``loader(rt.settings, *args)`` runs on first use and
+its value is kept; values with a ``close()`` are closed by ``reset_runtimes()``.
+"""
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from casefile.tasks.core.catalog import Catalog
-from casefile.tasks.core.settings import Settings, load_settings
+from casefile.tasks.core.settings import Limits, Settings, load_settings
 from casefile.tasks.core.storage import ObjectStore, open_store
 
-if TYPE_CHECKING:
-    from casefile.tasks.documents.intake import Limits
-    from casefile.tasks.search.index import SearchIndex
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -21,36 +25,46 @@ class Runtime:
     settings: Settings
     catalog: Catalog
     store: ObjectStore
-
-    @property
-    def index(self) -> SearchIndex:
-        """The search index, opened on first use (commands that don't search never open it)."""
-        with _lock:
-            index = _indexes.get(self.settings.search_index_path)
-            if index is None:
-                from casefile.tasks.search.index import SqliteFtsIndex
-
-                index = _indexes[self.settings.search_index_path] = SqliteFtsIndex(self.settings.search_index_path)
-            return index
+    # Loaded configuration and opened resources, keyed by loader, arguments and settings. Shared with copies made by
+    # dataclasses.replace (the settings are part of the key, so a copy with other settings loads its own).
+    _loaded: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def limits(self) -> Limits:
-        from casefile.tasks.documents.intake import Limits
-
         s = self.settings
         return Limits(max_file_bytes=s.max_file_bytes, max_pages=s.max_pages, max_image_pixels=s.max_image_pixels)
 
+    def config(self, loader: Callable[..., T], *args: Any) -> T:
+        """``loader(self.settings, *args)``, computed once per runtime (thread-safe)."""
+        key = (loader, args, _settings_key(self.settings))
+        with _lock:
+            if key in self._loaded:
+                value: T = self._loaded[key]
+                return value
+        value = loader(self.settings, *args)
+        with _lock:
+            return self._loaded.setdefault(key, value)  # type: ignore[no-any-return]
 
-_lock = threading.Lock()
+
+_lock = threading.RLock()
 _cache: dict[str, Runtime] = {}
-_indexes: dict[Path, SearchIndex] = {}
+_settings_keys: dict[int, tuple[Settings, str]] = {}
+
+
+def _settings_key(settings: Settings) -> str:
+    with _lock:
+        known = _settings_keys.get(id(settings))
+        if known is not None and known[0] is settings:
+            return known[1]
+        key = settings.model_dump_json()
+        _settings_keys[id(settings)] = (settings, key)
+        return key
 
 
 def get_runtime(settings: Settings | None = None) -> Runtime:
-    """The runtime for ``settings`` (default: loaded from the environment), shared by the threads of a
-    process so that a flow's tasks reuse one database engine and one S3 client."""
+    """The runtime for ``settings`` (default: loaded from the environment), shared by the threads of a process."""
     settings = settings or load_settings()
-    key = settings.model_dump_json()
+    key = _settings_key(settings)
     with _lock:
         runtime = _cache.get(key)
         if runtime is None:
@@ -60,11 +74,14 @@ def get_runtime(settings: Settings | None = None) -> Runtime:
 
 
 def reset_runtimes() -> None:
-    """Forget cached runtimes (tests switch homes between cases)."""
+    """Forget cached runtimes, closing what they opened (tests switch homes between cases)."""
     with _lock:
         for runtime in _cache.values():
+            for value in runtime._loaded.values():
+                close = getattr(value, "close", None)
+                if callable(close):
+                    close()
+            runtime._loaded.clear()
             runtime.catalog.dispose()
         _cache.clear()
-        for index in _indexes.values():
-            index.close()
-        _indexes.clear()
+        _settings_keys.clear()

@@ -7,6 +7,7 @@ Sources, highest first: keyword arguments, ``CASEFILE_*`` environment variables,
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,15 @@ from pydantic_settings import (
 # when installed (config/ and templates/ ship as package data).
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 DEMO_DATA = PACKAGE_ROOT / "tasks" / "demo" / "data"  # the demo's fictional sample files
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Intake limits on any single input, checked before anything expensive (settings max_*)."""
+
+    max_file_bytes: int
+    max_pages: int
+    max_image_pixels: int
 
 
 class StorageBackend(StrEnum):

@@ -1,5 +1,5 @@
-"""The demo's steps after intake: record requests (sent to a loopback SMTP server, one answered, one overdue)
-and the exhibit list with its translations. Fictional data only (tests/resources); see `casefile demo`."""
+"""The demo's fictional case and its plain steps: record requests (sent to a loopback mail sink, one answered, one
+overdue) and the exhibit list with its translations. Fictional data only (``data/``); flows/cli/demo.py runs it."""
 
 from __future__ import annotations
 
@@ -7,9 +7,19 @@ import shutil
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import click
+from casefile.tasks.cases.case import NewCase, validate_new_case
+from casefile.tasks.core.settings import DEMO_DATA
+
+if TYPE_CHECKING:
+    from casefile.tasks.core.runtime import Runtime
+
+DEMO_CLIENT = "Maria Fernanda Quiroga Test"  # fictional, like everything in data/
+DEMO_A_NUMBER = "123-456-789"
+SAMPLES = DEMO_DATA / "sample"  # what the demo adds to its case
+TRANSLATIONS = DEMO_DATA / "translations"  # English translations of the Spanish samples
+RESPONSES = DEMO_DATA / "responses"  # an answer to a record request
 
 DEMO_TITLES = {
     "medical_record_en.pdf": ("Emergency room record, Bronx Example Medical Center", "2024-02-12"),
@@ -30,7 +40,23 @@ DEMO_REQUESTS = (
 )
 
 
-def demo_requests(rt: Any, case_id: str, responses: Path) -> dict[str, Any]:
+def fictional_case(**overrides: Any) -> NewCase:
+    """The fictional client of the demo and the sample documents; ``overrides`` change any field."""
+    values: dict[str, Any] = {
+        "client": DEMO_CLIENT,
+        "a_number": DEMO_A_NUMBER,
+        "court": "New York, NY (Broadway)",
+        "hearing": "2027-03-04",
+        "hearing_type": "individual",
+        "detained": False,
+        "judge": "Hon. Example Judge (fictional)",
+        "filing_deadline": None,
+    }
+    values.update(overrides)
+    return validate_new_case(**values)
+
+
+def demo_requests(rt: Runtime, case_id: str, responses: Path = RESPONSES) -> dict[str, Any]:
     """Send the sample case's record requests to a loopback SMTP server started here, let the hospital's answer
     arrive in the case's inbox folder (named with the request's code), take it in, and run the overdue check once."""
     from casefile.tasks.demo.mailsink import MailSink
@@ -81,24 +107,7 @@ def demo_requests(rt: Any, case_id: str, responses: Path) -> dict[str, Any]:
     }
 
 
-def print_requests(doc: dict[str, Any]) -> None:
-    click.echo(
-        f"\nRecord requests ({len(doc['mail']['messages'])} e-mails to a loopback SMTP server, kept in "
-        f"{doc['mail']['folder']}):"
-    )
-    for r in doc["requests"]:
-        risk = "  AT RISK (due after the filing deadline)" if r["at_risk"] else ""
-        click.echo(
-            f"  {r['id']}  {r['type']:14} {r['status']:19} sent {r['sent_on'] or '-':10}  due "
-            f"{r['effective_due_on'] or '-':10}{risk}"
-        )
-    received = doc["received"]
-    click.echo(f"  inbox: {received['files']} file(s) arrived, {received['linked']} matched to a request by its code")
-    click.echo(f"  overdue check: {doc['chase']}")
-    click.echo(f"  overdue now: {', '.join(doc['overdue']) or 'none'}   (casefile request list --overdue)")
-
-
-def demo_exhibits(rt: Any, case_id: str, translations: Path) -> list[dict[str, Any]]:
+def demo_exhibits(rt: Runtime, case_id: str, translations: Path = TRANSLATIONS) -> list[dict[str, Any]]:
     """The demo's exhibit list (titles and dates an advocate would type) and its translations (fictional translator)."""
     from casefile.tasks.packets.exhibits import (
         NOT_EXHIBITS,

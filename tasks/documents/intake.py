@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
@@ -23,7 +24,11 @@ from sqlalchemy.orm import Session
 
 from casefile.tasks.core.catalog import Catalog, Document, IntakeBatch, IntakeItem, Page, audit, new_id, utcnow
 from casefile.tasks.core.errors import CasefileError, QuarantinedFile, QuarantineReason, TransientStorageError
+from casefile.tasks.core.settings import Limits
 from casefile.tasks.core.storage import CHUNK, LocalObjectStore, ObjectStore, derived_key, original_key, sha256_file
+
+if TYPE_CHECKING:
+    from casefile.tasks.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +70,6 @@ def sniff_kind(head: bytes) -> Kind | None:
     if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"heim", b"heis", b"hevc"):
         return Kind.HEIC
     return None
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_file_bytes: int
-    max_pages: int
-    max_image_pixels: int
 
 
 @dataclass(frozen=True)
@@ -433,11 +431,10 @@ def _record_quarantine(
     return ItemResult(item.seq, Outcome.QUARANTINED, item.document_id, sha, 0, err.reason.value)
 
 
-def ingest_item(
-    catalog: Catalog, store: ObjectStore, work_root: Path, limits: Limits, batch_id: str, seq: int
-) -> ItemResult:
+def ingest_item(rt: Runtime, batch_id: str, seq: int) -> ItemResult:
     """Take in one file of a batch. Safe to re-run: objects are content addressed and the catalog
     rows for a file are written in one transaction, after its objects are stored."""
+    catalog, store, limits = rt.catalog, rt.store, rt.limits
     with catalog.session() as session:
         item = session.get(IntakeItem, (batch_id, seq))
         if item is None:
@@ -447,7 +444,7 @@ def ingest_item(
         source = Path(item.source_path)
         case_id = session.get(IntakeBatch, batch_id).case_id  # type: ignore[union-attr]
 
-    work_dir = Path(tempfile.mkdtemp(prefix=f"{batch_id}-{seq}-", dir=_ensure(work_root)))
+    work_dir = Path(tempfile.mkdtemp(prefix=f"{batch_id}-{seq}-", dir=_ensure(rt.settings.work_dir)))
     staged: StagedFile | None = None
     try:
         try:
@@ -608,14 +605,14 @@ def _record_document(
     return result
 
 
-def mark_failed(catalog: Catalog, batch_id: str, seq: int, error: BaseException) -> ItemResult:
+def mark_failed(rt: Runtime, batch_id: str, seq: int, error: BaseException) -> ItemResult:
     """An item whose retries ran out (object store down): recorded so the user can re-run later."""
     message = (
         error.message
         if isinstance(error, CasefileError)
         else f"unexpected {type(error).__name__}; re-run `casefile add` with the same files"
     )
-    with catalog.session() as session:
+    with rt.catalog.session() as session:
         item = session.get(IntakeItem, (batch_id, seq))
         assert item is not None
         if item.outcome == Outcome.PENDING.value:
@@ -627,17 +624,17 @@ def mark_failed(catalog: Catalog, batch_id: str, seq: int, error: BaseException)
 STALE_AFTER_SECONDS = 6 * 3600
 
 
-def start_batch(catalog: Catalog, batch_id: str, work_root: Path, store: ObjectStore) -> list[int]:
+def start_batch(rt: Runtime, batch_id: str) -> list[int]:
     """Mark the batch running, clear what interrupted runs left behind, and return its pending items."""
-    clean_stale_work(work_root)
-    if isinstance(store, LocalObjectStore):
-        store.clean_temp(older_than_seconds=STALE_AFTER_SECONDS)
-    with catalog.session() as session:
+    clean_stale_work(rt.settings.work_dir)
+    if isinstance(rt.store, LocalObjectStore):
+        rt.store.clean_temp(older_than_seconds=STALE_AFTER_SECONDS)
+    with rt.catalog.session() as session:
         batch = session.get(IntakeBatch, batch_id)
         if batch is None:
             raise CasefileError(f"Intake batch {batch_id} does not exist.")
         batch.status = "running"
-    return pending_items(catalog, batch_id)
+    return pending_items(rt, batch_id)
 
 
 def clean_stale_work(work_root: Path, older_than_seconds: float = STALE_AFTER_SECONDS) -> int:
@@ -655,8 +652,8 @@ def clean_stale_work(work_root: Path, older_than_seconds: float = STALE_AFTER_SE
     return removed
 
 
-def pending_items(catalog: Catalog, batch_id: str) -> list[int]:
-    with catalog.session() as session:
+def pending_items(rt: Runtime, batch_id: str) -> list[int]:
+    with rt.catalog.session() as session:
         return list(
             session.scalars(
                 select(IntakeItem.seq)
@@ -666,8 +663,8 @@ def pending_items(catalog: Catalog, batch_id: str) -> list[int]:
         )
 
 
-def finish_batch(catalog: Catalog, batch_id: str) -> dict[str, int]:
-    with catalog.session() as session:
+def finish_batch(rt: Runtime, batch_id: str) -> dict[str, int]:
+    with rt.catalog.session() as session:
         batch = session.get(IntakeBatch, batch_id)
         assert batch is not None
         counts = {o.value: 0 for o in Outcome}
@@ -687,32 +684,55 @@ def finish_batch(catalog: Catalog, batch_id: str) -> dict[str, int]:
         return counts
 
 
-def iter_progress(catalog: Catalog, batch_id: str) -> Iterator[int]:
+def iter_progress(rt: Runtime, batch_id: str) -> Iterator[int]:
     """How many items of the batch are done, for a progress bar polling from another thread."""
     from sqlalchemy import func
 
     while True:
-        with catalog.session() as session:
+        with rt.catalog.session() as session:
             done = session.scalar(
                 select(func.count()).where(IntakeItem.batch_id == batch_id, IntakeItem.outcome != "pending")
             )
         yield int(done or 0)
 
 
-def ingest_now(
-    catalog: Catalog, store: ObjectStore, work_root: Path, limits: Limits, case_id: str, path: Path, doc_type: str
-) -> ItemResult:
-    """Take in one file synchronously, without a flow (a translation, a rendered letter): one batch of one item,
-    recorded like any other. Quarantine is reported by the result's outcome, as in a batch."""
-    with catalog.session() as session:
-        catalog.get_case(session, case_id)
-        batch_id = create_batch(session, case_id, [path], doc_type).id
-    start_batch(catalog, batch_id, work_root, store)
-    try:
-        result = ingest_item(catalog, store, work_root, limits, batch_id, 0)
-    except BaseException as exc:
-        mark_failed(catalog, batch_id, 0, exc)
-        raise
-    finally:
-        finish_batch(catalog, batch_id)
-    return result
+def batch_case(rt: Runtime, batch_id: str) -> str:
+    with rt.catalog.session() as session:
+        return rt.catalog.get_batch(session, batch_id).case_id
+
+
+def batch_report(rt: Runtime, batch_id: str) -> dict[str, Any]:
+    """What `casefile add` prints of a batch: one row per file, counts, and what the text stage did."""
+    with rt.catalog.session() as session:
+        batch = rt.catalog.get_batch(session, batch_id)
+        items = [
+            {
+                "file": it.source_path,
+                "outcome": it.outcome,
+                "document_id": it.document_id,
+                "sha256": it.sha256,
+                "reason": it.reason,
+                "message": it.message,
+            }
+            for it in batch.items
+        ]
+        counts: dict[str, int] = {}
+        for it in batch.items:
+            counts[it.outcome] = counts.get(it.outcome, 0) + 1
+        docs = [session.get(Document, it.document_id) for it in batch.items if it.outcome == "stored"]
+        pages = [p for d in docs if d for p in d.pages]
+        text = {
+            "ocr_pages": sum(p.text_source == "ocr" for p in pages),
+            "text_layer_pages": sum(p.text_source == "text-layer" for p in pages),
+            "failed_pages": sum(p.text_source == "failed" for p in pages),
+            "low_confidence_pages": sum(p.low_confidence for p in pages),
+        }
+        return {
+            "batch_id": batch.id,
+            "case_id": batch.case_id,
+            "status": batch.status,
+            "counts": counts,
+            "items": items,
+            "text": text,
+            "store": rt.store.describe(),
+        }

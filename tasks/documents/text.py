@@ -1,9 +1,8 @@
-"""Document text: make every page searchable, record its text in the catalog, and index it.
+"""Document text: the text of every page, from its own text layer or from OCR, recorded in the catalog.
 
-A stage between intake and search. Pages with a usable text layer keep it; the others are OCR'd
-(tasks/documents/ocr.py) into a new searchable PDF stored beside the original. Each step is safe to re-run: a document
-moves from ocr_status "pending" to "done"/"partial"/"failed" in one transaction after its searchable PDF is
-stored, and ``indexed_at`` is set only after its pages are in the index.
+Pages with a usable text layer keep it; the others are OCR'd (``ocr``) into a new searchable PDF stored beside the
+original. Safe to re-run: a document moves from ocr_status "pending" to "done"/"partial"/"failed"/"skipped" in one
+transaction after its searchable PDF is stored.
 """
 
 from __future__ import annotations
@@ -14,15 +13,16 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from casefile.tasks.core.catalog import Catalog, Document, audit, utcnow
-from casefile.tasks.core.errors import CasefileError, ValidationError
-from casefile.tasks.core.settings import Settings
-from casefile.tasks.core.storage import ObjectStore, derived_key, sha256_file
-from casefile.tasks.search.index import IndexedDocument, IndexedPage, SearchIndex
+from casefile.tasks.core.catalog import Document, audit
+from casefile.tasks.core.errors import CasefileError
+from casefile.tasks.core.storage import derived_key, sha256_file
+
+if TYPE_CHECKING:
+    from casefile.tasks.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,8 @@ def _summary(doc: Document) -> TextSummary:
     )
 
 
-def documents_needing_text(catalog: Catalog, case_id: str) -> list[str]:
-    with catalog.session() as session:
+def documents_needing_text(rt: Runtime, case_id: str) -> list[str]:
+    with rt.catalog.session() as session:
         return list(
             session.scalars(
                 select(Document.id)
@@ -66,18 +66,9 @@ def documents_needing_text(catalog: Catalog, case_id: str) -> list[str]:
         )
 
 
-def documents_needing_index(catalog: Catalog, case_id: str | None = None) -> list[str]:
-    query = select(Document.id).where(
-        Document.status == "ready", Document.ocr_status != "pending", Document.indexed_at.is_(None)
-    )
-    if case_id is not None:
-        query = query.where(Document.case_id == case_id)
-    with catalog.session() as session:
-        return list(session.scalars(query.order_by(Document.created_at, Document.id)))
-
-
-def extract_text(catalog: Catalog, store: ObjectStore, settings: Settings, document_id: str) -> TextSummary:
+def extract_text(rt: Runtime, document_id: str) -> TextSummary:
     """OCR the pages of one document that need it; store the searchable PDF; record each page's text."""
+    catalog, store, settings = rt.catalog, rt.store, rt.settings
     from casefile.tasks.documents.ocr import ocr_document
     from casefile.tasks.documents.tesseract import check_languages
 
@@ -174,115 +165,9 @@ def _status(failed: int, with_text: int) -> str:
     return "partial" if with_text else "failed"
 
 
-def skip_text(catalog: Catalog, document_id: str) -> None:
+def skip_text(rt: Runtime, document_id: str) -> None:
     """Leave a document's text alone (its pages keep no text; `casefile reindex` does not change that)."""
-    with catalog.session() as session:
-        doc = catalog.get_document(session, document_id)
+    with rt.catalog.session() as session:
+        doc = rt.catalog.get_document(session, document_id)
         if doc.ocr_status == "pending":
             doc.ocr_status = "skipped"
-
-
-def _indexed_pages(doc: Document) -> tuple[IndexedDocument, list[IndexedPage]]:
-    return (
-        IndexedDocument(document_id=doc.id, case_id=doc.case_id, doc_type=doc.doc_type),
-        [IndexedPage(number=p.number, text=p.text, language=p.language) for p in doc.pages],
-    )
-
-
-def index_document(catalog: Catalog, index: SearchIndex, document_id: str) -> int:
-    """Put one document's pages into the search index (replacing what was there). Returns rows written."""
-    with catalog.session() as session:
-        doc = catalog.get_document(session, document_id)
-        entry, pages = _indexed_pages(doc)
-    written = index.replace_document(entry, pages)
-    with catalog.session() as session:
-        catalog.get_document(session, document_id).indexed_at = utcnow()
-    return written
-
-
-def _ready_documents(session: Session, case_id: str | None) -> list[Document]:
-    query = select(Document).where(Document.status == "ready").order_by(Document.case_id, Document.id)
-    if case_id is not None:
-        query = query.where(Document.case_id == case_id)
-    return list(session.scalars(query))
-
-
-def reindex(catalog: Catalog, index: SearchIndex, case_id: str | None = None) -> int:
-    """Rebuild the index from the page text stored in the catalog. The whole index is rebuilt into a new
-    file and swapped in atomically; one case is replaced in one transaction. Returns pages indexed."""
-    with catalog.session() as session:
-        if case_id is not None:
-            case_id = catalog.get_case(session, case_id).id
-        docs = _ready_documents(session, case_id)
-        entries = [_indexed_pages(d) for d in docs]
-        ids = [d.id for d in docs]
-    written = index.replace_case(case_id, entries) if case_id is not None else index.rebuild(entries)
-    with catalog.session() as session:
-        now = utcnow()
-        for doc in session.scalars(select(Document).where(Document.id.in_(ids))):
-            doc.indexed_at = now
-    return written
-
-
-class DocumentInUse(ValidationError):
-    """A document other records point at (an exhibit list, a translation, a record request, the inbox)."""
-
-    def __init__(self, document_id: str, uses: list[str]) -> None:
-        super().__init__(
-            f"Document {document_id} cannot be removed: it is {'; '.join(uses)}. Take it out of those first (for an "
-            "exhibit: `casefile exhibits plan`, edit, `casefile exhibits set`; for a translation: add another with "
-            "`casefile translation add`). Nothing was changed."
-        )
-        self.uses = uses
-
-
-def document_uses(session: Session, document_id: str) -> list[str]:
-    """What refers to a document, in words for its owner (ids and labels only)."""
-    from casefile.tasks.core.catalog import Exhibit, InboxItem, RecordRequest, RequestEvent, Translation
-
-    uses = [
-        f"exhibit {label} of case {case_id}"
-        for label, case_id in session.execute(
-            select(Exhibit.label, Exhibit.case_id).where(Exhibit.document_id == document_id)
-        )
-    ]
-    uses += [
-        f"the translation in {t.id}" if t.document_id == document_id else f"the original translated in {t.id}"
-        for t in session.scalars(
-            select(Translation).where(
-                (Translation.document_id == document_id) | (Translation.source_document_id == document_id)
-            )
-        )
-    ]
-    uses += [
-        f"a letter or form of request {rid}"
-        for rid in session.scalars(
-            select(RecordRequest.id).where(
-                (RecordRequest.letter_document_id == document_id)
-                | (RecordRequest.authorization_document_id == document_id)
-            )
-        )
-    ]
-    uses += [
-        f"what came back for request {rid}"
-        for rid in session.scalars(select(RequestEvent.request_id).where(RequestEvent.document_id == document_id))
-    ]
-    if session.scalar(select(InboxItem.id).where(InboxItem.document_id == document_id).limit(1)) is not None:
-        uses.append("in the case's inbox")
-    return list(dict.fromkeys(uses))
-
-
-def delete_document(catalog: Catalog, index: SearchIndex, document_id: str, actor: str) -> str:
-    """Remove a document from the case and its pages from the index. Its objects stay in the store
-    (content addressed, possibly shared with another case; nothing is lost)."""
-    with catalog.session() as session:
-        doc = catalog.get_document(session, document_id)
-        doc_id, case_id, sha = doc.id, doc.case_id, doc.sha256
-        uses = document_uses(session, doc_id)
-    if uses:
-        raise DocumentInUse(doc_id, uses)
-    index.delete_document(doc_id)
-    with catalog.session() as session:
-        session.delete(catalog.get_document(session, doc_id))
-        audit(session, actor=actor, entity="document", entity_id=doc_id, action="deleted", case_id=case_id, sha256=sha)
-    return doc_id

@@ -40,6 +40,7 @@ from sqlalchemy import select
 from casefile.tasks.core.catalog import Catalog, Translation, audit, current_actor
 from casefile.tasks.core.config import load_toml
 from casefile.tasks.core.errors import CasefileError, ConfigError, IntegrityError, NotFoundError, ValidationError
+from casefile.tasks.core.practice import load_practice
 from casefile.tasks.core.settings import Settings
 from casefile.tasks.core.storage import ObjectStore, sha256_file
 from casefile.tasks.packets.check import (
@@ -116,28 +117,6 @@ def load_profile(config_dir: Path, name: str) -> dict[str, Any]:
     return profile
 
 
-def load_practice(config_dir: Path) -> dict[str, Any]:
-    practice = load_toml(config_dir, "practice.toml")
-    if not isinstance(practice.get("practice"), dict) or not practice.get("people"):
-        raise ConfigError(f"{config_dir / 'practice.toml'} needs a [practice] table and at least one [[people]].")
-    return practice
-
-
-def person(practice: Mapping[str, Any], key: str | None, *, attorney: bool = True) -> dict[str, Any]:
-    """The person with ``key`` in practice.toml, or the first attorney."""
-    people: list[dict[str, Any]] = list(practice["people"])
-    if key:
-        for p in people:
-            if p.get("key") == key:
-                return p
-        keys = ", ".join(str(p.get("key")) for p in people)
-        raise ConfigError(f"No person {key!r} in practice.toml; people: {keys}.")
-    for p in people:
-        if not attorney or p.get("role") in ("attorney", "accredited-representative"):
-            return p
-    return people[0]
-
-
 # Inputs ----------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class BuildOptions:
@@ -207,7 +186,7 @@ def _hearing_label(config_dir: Path, hearing_type: str) -> str:
 
 def gather(catalog: Catalog, settings: Settings, case_id: str, options: BuildOptions, today: date) -> PacketInputs:
     profile = load_profile(settings.config_dir, options.profile)
-    practice = load_practice(settings.config_dir)
+    practice = load_practice(settings)
     with catalog.session() as session:
         case = catalog.get_case(session, case_id)
         saved = list_exhibits(session, case.id)
@@ -254,19 +233,18 @@ def gather(catalog: Catalog, settings: Settings, case_id: str, options: BuildOpt
             for item in exhibits:
                 item.label = relabel[item.label]
             missing = [(relabel[label], doc, lang) for label, doc, lang in missing]
-        signer = person(practice, options.signer)
-        firm = practice["practice"]
+        signer = practice.person(options.signer) if options.signer else practice.default_signer()
         service_date = options.service_date or today
         context: dict[str, Any] = {
             "page": profile["page"],
             "filer": {
-                "name": signer.get("name", ""),
-                "eoir_id": firm.get("eoir_id", ""),
-                "firm": firm.get("name", ""),
-                "address_lines": list(firm.get("address_lines", [])),
-                "phone": firm.get("phone", ""),
-                "email": signer.get("email") or firm.get("email", ""),
-                "role": profile.get("cover", {}).get("filer_role", signer.get("title", "")),
+                "name": signer.name,
+                "eoir_id": practice.eoir_id,
+                "firm": practice.name,
+                "address_lines": list(practice.address_lines),
+                "phone": practice.phone,
+                "email": signer.email or practice.email,
+                "role": profile.get("cover", {}).get("filer_role", signer.title),
             },
             "client": {"name": case.client_name, "a_number": case.a_number},
             "court": {"city": case.court},
@@ -286,7 +264,7 @@ def gather(catalog: Catalog, settings: Settings, case_id: str, options: BuildOpt
                 "method": options.service_method or profile.get("service", {}).get("default_method", ""),
                 "date": service_date,
             },
-            "signer": {"name": signer.get("name", "")},
+            "signer": {"name": signer.name},
             "date": service_date,
             "recipient": {"address_lines": list(profile.get("recipient", {}).get("address_lines", []))},
             "subject": options.filing_title or profile.get("cover", {}).get("subject_default", "Supporting evidence"),

@@ -462,24 +462,23 @@ def add_translation(
 ) -> dict[str, Any]:
     """Take in ``path`` (the English translation) as a document of the case, make its text searchable, and link it
     to ``source_document_id`` with the certificate's data. Returns the translation's row (ids and dates only)."""
-    from casefile.tasks.documents import text as doctext
-    from casefile.tasks.documents.intake import Outcome, ingest_now
+    from casefile.tasks.documents import pipeline
+    from casefile.tasks.documents.types import TRANSLATION
 
     translator.validate()  # before anything is stored
     catalog = runtime.catalog
     with catalog.session() as session:
         case_id = catalog.get_case(session, case_id).id
         catalog.get_document(session, source_document_id)
-    result = ingest_now(catalog, runtime.store, runtime.settings.work_dir, runtime.limits, case_id, path, "translation")
-    if result.outcome not in (Outcome.STORED, Outcome.DUPLICATE) or result.document_id is None:
+    result = pipeline.ingest_file(runtime, case_id, path, TRANSLATION)
+    document_id = pipeline.taken_in(result)
+    if document_id is None:
         raise TranslationError(
             f"{path} could not be taken in ({result.reason or result.outcome.value}); see `casefile docs {case_id}`. "
             "Save the translation as a PDF and try again."
         )
-    doctext.extract_text(catalog, runtime.store, runtime.settings, result.document_id)
-    doctext.index_document(catalog, runtime.index, result.document_id)
     with catalog.session() as session:
         linked = link_translation(
-            session, case_id, source_document_id, result.document_id, translator, certified_on, source_language
+            session, case_id, source_document_id, document_id, translator, certified_on, source_language
         )
         return translation_row(linked)

@@ -44,16 +44,10 @@ from sqlalchemy import select
 from casefile.tasks.core.catalog import OutboundMail, RecordRequest, RequestEvent
 from casefile.tasks.core.errors import CasefileError, ExitCode, MailRejected, MailTransientError
 from casefile.tasks.requests.config import Channel, EscalationStep, RequestConfig, load_request_config
-from casefile.tasks.requests.lifecycle import (
-    OPEN_STATUSES,
-    Status,
-    due_escalation_steps,
-    effective_due,
-    mark_overdue,
-    record_followup,
-)
+from casefile.tasks.requests.lifecycle import due_escalation_steps, effective_due, mark_overdue, record_followup
 from casefile.tasks.requests.mail import MailMessage, SendOutcome, send_once
 from casefile.tasks.requests.sending import followup_dedupe_key
+from casefile.tasks.requests.status import OPEN_STATUSES, Status
 
 if TYPE_CHECKING:
     from casefile.tasks.core.runtime import Runtime
@@ -152,14 +146,14 @@ def chase_lock(home: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
 
 # Steps -------------------------------------------------------------------------------------------------------
 def load_config(runtime: Runtime) -> RequestConfig:
-    return load_request_config(runtime.settings.config_dir)
+    return runtime.config(load_request_config)
 
 
 def plan_chase(runtime: Runtime, today: date, config: RequestConfig | None = None) -> ChasePlan:
     """Mark overdue requests; list the open requests with an escalation step due and the advocates to tell."""
     config = config or load_config(runtime)
     with runtime.catalog.session() as session:
-        marked = mark_overdue(session, config, today, actor=ACTOR, config_dir=runtime.settings.config_dir)
+        marked = mark_overdue(session, config, today, actor=ACTOR)
     with runtime.catalog.session() as session:
         open_requests = list(
             session.scalars(
@@ -259,7 +253,6 @@ def chase_request(runtime: Runtime, request_id: str, today: date, config: Reques
                         req,
                         Status.ESCALATED,
                         actor=ACTOR,
-                        config_dir=runtime.settings.config_dir,
                         note=f"escalation step {step.step}",
                     )
         result.steps.append(step.step)

@@ -6,18 +6,22 @@ so a practice that edits the files learns exactly what to fix.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from casefile.tasks.core.config import load_toml
+from casefile.tasks.cases.rules import FilingRules, read_filing_rules
+from casefile.tasks.core.config import TomlTable, load_toml
 from casefile.tasks.core.errors import ConfigError, ValidationError
+from casefile.tasks.core.practice import Person, Practice, load_practice
+
+if TYPE_CHECKING:
+    from casefile.tasks.core.settings import Settings
 
 RECORD_TYPES_FILE = "record_types.toml"
 PROVIDERS_FILE = "providers.toml"
-PRACTICE_FILE = "practice.toml"
 LANGUAGES = ("en", "es")
 
 
@@ -102,22 +106,12 @@ class Provider:
 
 
 @dataclass(frozen=True)
-class Person:
-    key: str
-    name: str
-    role: str
-    title: str
-    email: str
-    supervisor: str | None
-
-
-@dataclass(frozen=True)
 class RequestConfig:
     types: dict[str, RecordType]
     forms: dict[str, Form]
     providers: dict[str, Provider]
-    practice: dict[str, Any]
-    people: dict[str, Person] = field(default_factory=dict)
+    practice: Practice
+    filing_rules: FilingRules  # the case's filing deadline decides whether a request is at risk
 
     def record_type(self, key: str) -> RecordType:
         try:
@@ -137,66 +131,20 @@ class RequestConfig:
             ) from None
 
     def person(self, key: str) -> Person:
-        try:
-            return self.people[key]
-        except KeyError:
-            raise ValidationError(
-                f"No person with key {key!r} in config/{PRACTICE_FILE}; use one of: {', '.join(self.people)}."
-            ) from None
+        return self.practice.person(key)
 
     def default_advocate(self) -> Person:
-        for person in self.people.values():
-            if person.role == "attorney":
-                return person
-        return next(iter(self.people.values()))
+        return self.practice.default_advocate()
 
 
 # Loading ------------------------------------------------------------------------------------------------------
-class _Reader:
-    """Typed access to one TOML table; every failure names the file and the dotted key."""
-
-    def __init__(self, path: Path, data: dict[str, Any], where: str) -> None:
-        self.path, self.data, self.where = path, data, where
-
-    def _fail(self, key: str, what: str) -> ConfigError:
-        return ConfigError(f"{self.path}: the key {self.where}.{key} {what}. Fix it in that file.")
-
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
-        if key not in self.data:
-            if default is ...:
-                raise self._fail(key, "is missing")
-            return default
-        value = self.data[key]
-        if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
-            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            raise self._fail(key, f"must be a {names}")
-        return value
-
-    def table(self, key: str, default: Any = ...) -> _Reader:
-        value = self.get(key, dict, default)
-        return _Reader(self.path, value if isinstance(value, dict) else {}, f"{self.where}.{key}")
-
-    def choice(self, key: str, choices: type[StrEnum] | tuple[str, ...], default: Any = ...) -> str:
-        value = self.get(key, str, default)
-        allowed = tuple(c.value for c in choices) if isinstance(choices, type) else choices
-        if value not in allowed:
-            raise self._fail(key, f"is {value!r}; use one of: {', '.join(allowed)}")
-        return str(value)
-
-    def nonneg(self, key: str, default: Any = ...) -> int:
-        value = int(self.get(key, int, default))
-        if value < 0:
-            raise self._fail(key, "must not be negative")
-        return value
-
-
-def _escalation(path: Path, table: _Reader) -> tuple[EscalationStep, ...]:
+def _escalation(path: Path, table: TomlTable) -> tuple[EscalationStep, ...]:
     raw = table.get("steps", list)
     steps: list[EscalationStep] = []
     for index, item in enumerate(raw):
         if not isinstance(item, dict):
             raise ConfigError(f"{path}: {table.where}.steps[{index}] must be a table. Fix it in that file.")
-        r = _Reader(path, item, f"{table.where}.steps[{index}]")
+        r = TomlTable(path, item, f"{table.where}.steps[{index}]")
         steps.append(
             EscalationStep(
                 step=r.nonneg("step"),
@@ -216,28 +164,36 @@ def _escalation(path: Path, table: _Reader) -> tuple[EscalationStep, ...]:
     return tuple(steps)
 
 
-def _templates(reader: _Reader, key: str) -> dict[str, str]:
+def _templates(reader: TomlTable, key: str) -> dict[str, str]:
     table = reader.table(key)
     out = {lang: str(table.get(lang, str)) for lang in LANGUAGES if lang in table.data}
     if "en" not in out:
-        raise reader._fail(f"{key}.en", "is missing (every letter and form needs an English template)")
+        raise reader.fail(f"{key}.en", "is missing (every letter and form needs an English template)")
     unknown = set(table.data) - set(LANGUAGES)
     if unknown:
-        raise reader._fail(f"{key}.{sorted(unknown)[0]}", f"is not a supported language ({', '.join(LANGUAGES)})")
+        raise reader.fail(f"{key}.{sorted(unknown)[0]}", f"is not a supported language ({', '.join(LANGUAGES)})")
     return out
 
 
-def load_request_config(config_dir: Path, templates_dir: Path | None = None) -> RequestConfig:
-    """Read and check the record types, forms, providers and practice people. ``templates_dir``: also check that
-    every template named exists there."""
+def load_request_config(settings: Settings) -> RequestConfig:
+    """The record types, forms and providers of ``settings.config_dir``, with the practice (read once per runtime:
+    ``rt.config(load_request_config)``)."""
+    return read_request_config(settings.config_dir, load_practice(settings), read_filing_rules(settings.config_dir))
+
+
+def read_request_config(
+    config_dir: Path, practice: Practice, filing_rules: FilingRules, templates_dir: Path | None = None
+) -> RequestConfig:
+    """Read and check the record types, forms and providers. ``templates_dir``: also check that every template named
+    exists there."""
     rt_path = config_dir / RECORD_TYPES_FILE
-    root = _Reader(rt_path, load_toml(config_dir, RECORD_TYPES_FILE), "")
+    root = TomlTable(rt_path, load_toml(config_dir, RECORD_TYPES_FILE), "")
     root.where = ""
-    default_escalation = _escalation(rt_path, _Reader(rt_path, root.get("escalation", dict), "escalation"))
+    default_escalation = _escalation(rt_path, TomlTable(rt_path, root.get("escalation", dict), "escalation"))
 
     forms: dict[str, Form] = {}
     for key, raw in root.get("forms", dict).items():
-        r = _Reader(rt_path, raw if isinstance(raw, dict) else {}, f"forms.{key}")
+        r = TomlTable(rt_path, raw if isinstance(raw, dict) else {}, f"forms.{key}")
         forms[key] = Form(
             key,
             r.get("label", str),
@@ -248,13 +204,13 @@ def load_request_config(config_dir: Path, templates_dir: Path | None = None) -> 
 
     types: dict[str, RecordType] = {}
     for key, raw in root.get("types", dict).items():
-        r = _Reader(rt_path, raw if isinstance(raw, dict) else {}, f"types.{key}")
+        r = TomlTable(rt_path, raw if isinstance(raw, dict) else {}, f"types.{key}")
         response = r.table("response")
         authorization = r.get("authorization", str, "none")
         enclosures = tuple(r.get("enclosures", list, []))
         for form_key in (authorization, *enclosures):
             if form_key != "none" and form_key not in forms:
-                raise r._fail("authorization", f"names the form {form_key!r}, which is not in [forms]")
+                raise r.fail("authorization", f"names the form {form_key!r}, which is not in [forms]")
         escalation = default_escalation
         if "escalation" in r.data:
             escalation = _escalation(rt_path, r.table("escalation"))
@@ -280,12 +236,12 @@ def load_request_config(config_dir: Path, templates_dir: Path | None = None) -> 
 
     pv_path = config_dir / PROVIDERS_FILE
     providers: dict[str, Provider] = {}
-    for key, raw in _Reader(pv_path, load_toml(config_dir, PROVIDERS_FILE), "").get("providers", dict).items():
-        r = _Reader(pv_path, raw if isinstance(raw, dict) else {}, f"providers.{key}")
+    for key, raw in TomlTable(pv_path, load_toml(config_dir, PROVIDERS_FILE), "").get("providers", dict).items():
+        r = TomlTable(pv_path, raw if isinstance(raw, dict) else {}, f"providers.{key}")
         serves = tuple(str(s) for s in r.get("serves", list, []))
         for served in serves:
             if served not in types:
-                raise r._fail("serves", f"names the record type {served!r}, which is not in {RECORD_TYPES_FILE}")
+                raise r.fail("serves", f"names the record type {served!r}, which is not in {RECORD_TYPES_FILE}")
         providers[key] = Provider(
             key=key,
             name=r.get("name", str),
@@ -298,32 +254,9 @@ def load_request_config(config_dir: Path, templates_dir: Path | None = None) -> 
             serves=serves,
         )
         if providers[key].channel is Channel.EMAIL and not providers[key].email:
-            raise r._fail("email", "is missing but the default channel is email")
+            raise r.fail("email", "is missing but the default channel is email")
 
-    pr_path = config_dir / PRACTICE_FILE
-    practice_root = _Reader(pr_path, load_toml(config_dir, PRACTICE_FILE), "")
-    practice = practice_root.get("practice", dict)
-    people: dict[str, Person] = {}
-    for index, raw in enumerate(practice_root.get("people", list, [])):
-        r = _Reader(pr_path, raw if isinstance(raw, dict) else {}, f"people[{index}]")
-        person = Person(
-            key=r.get("key", str),
-            name=r.get("name", str),
-            role=r.get("role", str, "attorney"),
-            title=r.get("title", str, ""),
-            email=r.get("email", str),
-            supervisor=r.get("supervisor", str, None),
-        )
-        people[person.key] = person
-    if not people:
-        raise ConfigError(f"{pr_path}: no [[people]] entries; add the practice's advocates there.")
-    for person in people.values():
-        if person.supervisor is not None and person.supervisor not in people:
-            raise ConfigError(
-                f"{pr_path}: the supervisor {person.supervisor!r} of {person.key!r} is not one of the [[people]]."
-            )
-
-    config = RequestConfig(types=types, forms=forms, providers=providers, practice=practice, people=people)
+    config = RequestConfig(types, forms, providers, practice, filing_rules)
     if templates_dir is not None:
         check_templates(config, templates_dir, rt_path)
     return config

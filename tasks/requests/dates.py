@@ -1,4 +1,4 @@
-"""Due dates of record requests: calendar or business days, US federal holidays, extensions.
+"""Due dates of record requests: calendar or business days (core.calendar), extensions.
 
 Counting starts the day after the request is sent (5 U.S.C. 552(a)(6)(A)(i): "within twenty days (excepting
 Saturdays, Sundays, and legal public holidays) after the receipt"); the sent day is day 0.
@@ -7,40 +7,9 @@ Saturdays, Sundays, and legal public holidays) after the receipt"); the sent day
 from __future__ import annotations
 
 from datetime import date, timedelta
-from functools import lru_cache
-from typing import Any
 
+from casefile.tasks.core.calendar import add_business_days, roll_to_business_day
 from casefile.tasks.requests.config import DayUnit, RecordType
-
-HOLIDAY_CALENDAR = "US"
-
-
-@lru_cache(maxsize=16)
-def _holidays(country: str, year: int) -> Any:
-    import holidays
-
-    # The `holidays` default categories for the US are the federal (public) holidays.
-    return holidays.country_holidays(country, years=[year])
-
-
-def is_business_day(day: date, country: str = HOLIDAY_CALENDAR) -> bool:
-    return day.weekday() < 5 and day not in _holidays(country, day.year)
-
-
-def add_business_days(start: date, days: int, country: str = HOLIDAY_CALENDAR) -> date:
-    """The ``days``-th business day after ``start`` (``start`` itself never counts)."""
-    day, counted = start, 0
-    while counted < days:
-        day += timedelta(days=1)
-        if is_business_day(day, country):
-            counted += 1
-    return day
-
-
-def roll_to_business_day(day: date, country: str = HOLIDAY_CALENDAR) -> date:
-    while not is_business_day(day, country):
-        day += timedelta(days=1)
-    return day
 
 
 def add_days(start: date, days: int, unit: DayUnit, roll_forward: bool = False) -> date:

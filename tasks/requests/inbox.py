@@ -67,23 +67,11 @@ def inbox_root(rt: Runtime) -> Path:
 
 
 def ingest_plain(rt: Runtime) -> IngestBatch:
-    """Ingest a batch without Prefect: every item, then text (OCR) and index for the case's new documents."""
-    from casefile.tasks.documents import intake
-    from casefile.tasks.documents import text as doctext
+    """Ingest a batch without Prefect (the documents pipeline, run plainly)."""
+    from casefile.tasks.documents import pipeline
 
     def run(batch_id: str) -> None:
-        for seq in intake.start_batch(rt.catalog, batch_id, rt.settings.work_dir, rt.store):
-            try:
-                intake.ingest_item(rt.catalog, rt.store, rt.settings.work_dir, rt.limits, batch_id, seq)
-            except Exception as exc:
-                intake.mark_failed(rt.catalog, batch_id, seq, exc)
-        with rt.catalog.session() as session:
-            case_id = rt.catalog.get_batch(session, batch_id).case_id
-        for document_id in doctext.documents_needing_text(rt.catalog, case_id):
-            doctext.extract_text(rt.catalog, rt.store, rt.settings, document_id)  # text layers only when OCR is off
-        for document_id in doctext.documents_needing_index(rt.catalog, case_id):
-            doctext.index_document(rt.catalog, rt.index, document_id)
-        intake.finish_batch(rt.catalog, batch_id)
+        pipeline.ingest_batch(rt, batch_id)
 
     return run
 
@@ -156,7 +144,6 @@ def receive_files(
                 source=source,
                 source_ref=ref,
                 actor=actor,
-                config_dir=rt.settings.config_dir,
                 subject=(subjects or {}).get(ref),
                 qr_reader=reader,
                 file_name=Path(ref).name,

@@ -111,12 +111,7 @@ def letter_context(
     enclosures = [config.forms[k].label_for(req.language) for k in form_keys]
     return {
         "lang": req.language,
-        "practice": {
-            "name": config.practice.get("name", ""),
-            "address_lines": list(config.practice.get("address_lines", [])),
-            "phone": config.practice.get("phone", ""),
-            "email": config.practice.get("email", ""),
-        },
+        "practice": config.practice.letterhead(),
         "advocate": {"name": advocate.name, "title": advocate.title, "email": advocate.email},
         "provider": {
             "name": req.provider_name,
@@ -207,15 +202,17 @@ def render_followup_pdf(
 
 def _store(rt: Runtime, case_id: str, pdf: Path) -> str:
     """Store a rendered PDF as a document of the case (intake: hashed, original kept, pages recorded)."""
-    from casefile.tasks.documents.intake import Outcome, ingest_now
+    from casefile.tasks.documents import pipeline
 
-    result = ingest_now(rt.catalog, rt.store, rt.settings.work_dir, rt.limits, case_id, pdf, REQUEST_DOC_TYPE)
-    if result.outcome not in (Outcome.STORED, Outcome.DUPLICATE) or result.document_id is None:
+    # Stored, not read: its text is taken with the case's next ingest (the practice's own letter is not evidence).
+    result = pipeline.ingest_file(rt, case_id, pdf, REQUEST_DOC_TYPE, searchable=False)
+    document_id = pipeline.taken_in(result)
+    if document_id is None:
         raise CasefileError(
             f"The rendered letter {pdf.name} could not be stored ({result.outcome.value}: {result.reason}). "
             "Check the templates (a practice override) and try again."
         )
-    return result.document_id
+    return document_id
 
 
 def store_request_documents(rt: Runtime, config: RequestConfig, request_id: str, *, letter_date: date) -> list[str]:
@@ -300,5 +297,5 @@ def request_mail(
             text=text,
             cc=(advocate.email,),
             attachments=tuple(attachments),
-            reply_to=str(config.practice.get("email") or advocate.email),
+            reply_to=config.practice.email or advocate.email,
         )

@@ -11,14 +11,12 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
-from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from casefile.tasks.cases.case import filing_deadline
+from casefile.tasks.cases.rules import FilingRules, filing_deadline
 from casefile.tasks.core.catalog import (
     _ID_ALPHABET,
     Case,
@@ -35,52 +33,12 @@ from casefile.tasks.core.catalog import (
 from casefile.tasks.core.errors import InvalidTransition, RequestNotFound, ValidationError
 from casefile.tasks.requests.config import Channel, EscalationStep, RequestConfig
 from casefile.tasks.requests.dates import due_date, extended_due_date
+from casefile.tasks.requests.status import OPEN_STATUSES, OVERDUE_FROM, TRANSITIONS, Status, allowed_next
 
 log = logging.getLogger(__name__)
 
 REF_PREFIX = "RQ"
 REF_LENGTH = 8
-
-
-class Status(StrEnum):
-    DRAFT = "draft"
-    SENT = "sent"
-    ACKNOWLEDGED = "acknowledged"
-    EXTENDED = "extended"
-    PARTIAL = "partially-received"
-    RECEIVED = "received"
-    OVERDUE = "overdue"
-    ESCALATED = "escalated"
-    DENIED = "denied"
-    CANCELLED = "cancelled"
-    CLOSED = "closed"
-
-
-S = Status
-# What each status may become. Waiting states can always get an answer, a denial or be cancelled; an answer,
-# a denial or a cancellation can only be closed; closed is final.
-TRANSITIONS: dict[Status, frozenset[Status]] = {
-    S.DRAFT: frozenset({S.SENT, S.CANCELLED}),
-    S.SENT: frozenset({S.ACKNOWLEDGED, S.EXTENDED, S.PARTIAL, S.RECEIVED, S.OVERDUE, S.DENIED, S.CANCELLED}),
-    S.ACKNOWLEDGED: frozenset({S.EXTENDED, S.PARTIAL, S.RECEIVED, S.OVERDUE, S.DENIED, S.CANCELLED}),
-    S.EXTENDED: frozenset({S.PARTIAL, S.RECEIVED, S.OVERDUE, S.DENIED, S.CANCELLED}),
-    S.PARTIAL: frozenset({S.EXTENDED, S.RECEIVED, S.OVERDUE, S.DENIED, S.CANCELLED, S.CLOSED}),
-    S.OVERDUE: frozenset({S.ACKNOWLEDGED, S.EXTENDED, S.PARTIAL, S.RECEIVED, S.ESCALATED, S.DENIED, S.CANCELLED}),
-    S.ESCALATED: frozenset({S.ACKNOWLEDGED, S.EXTENDED, S.PARTIAL, S.RECEIVED, S.DENIED, S.CANCELLED}),
-    S.RECEIVED: frozenset({S.CLOSED}),
-    S.DENIED: frozenset({S.CLOSED}),
-    S.CANCELLED: frozenset({S.CLOSED}),
-    S.CLOSED: frozenset(),
-}
-# Still waiting for the holder: these count for overdue, at-risk and the chase.
-OPEN_STATUSES = frozenset({S.SENT, S.ACKNOWLEDGED, S.EXTENDED, S.PARTIAL, S.OVERDUE, S.ESCALATED})
-# May become overdue when the due date has passed.
-OVERDUE_FROM = frozenset({S.SENT, S.ACKNOWLEDGED, S.EXTENDED, S.PARTIAL})
-FINAL_STATUSES = frozenset({S.CLOSED, S.CANCELLED})
-
-
-def allowed_next(status: str) -> tuple[str, ...]:
-    return tuple(sorted(s.value for s in TRANSITIONS[Status(status)]))
 
 
 # References ---------------------------------------------------------------------------------------------------
@@ -218,19 +176,19 @@ def effective_due(req: RecordRequest) -> date | None:
     return req.extended_due_on or req.due_on
 
 
-def case_filing_deadline(session: Session, case_id: str, config_dir: Path) -> date | None:
+def case_filing_deadline(session: Session, case_id: str, rules: FilingRules) -> date | None:
     case = session.get(Case, case_id)
     if case is None:
         return None
     return filing_deadline(
-        config_dir, case.hearing_date, case.hearing_type, case.detained, case.filing_deadline_override
+        rules, case.hearing_date, case.hearing_type, case.detained, case.filing_deadline_override
     ).date
 
 
-def compute_at_risk(session: Session, req: RecordRequest, config_dir: Path) -> bool:
+def compute_at_risk(session: Session, req: RecordRequest, config: RequestConfig) -> bool:
     """True when the answer is due after the case's filing deadline: the record may come too late to file."""
     due = effective_due(req)
-    deadline = case_filing_deadline(session, req.case_id, config_dir)
+    deadline = case_filing_deadline(session, req.case_id, config.filing_rules)
     return due is not None and deadline is not None and due > deadline
 
 
@@ -241,7 +199,6 @@ def transition(
     to: Status | str,
     *,
     actor: str,
-    config_dir: Path,
     note: str | None = None,
     on: date | None = None,
     new_due: date | None = None,
@@ -289,7 +246,7 @@ def transition(
     if target in (Status.CLOSED, Status.CANCELLED):
         req.closed_at = utcnow()
     if target in (Status.SENT, Status.EXTENDED):
-        req.at_risk = compute_at_risk(session, req, config_dir)
+        req.at_risk = compute_at_risk(session, req, config)
     req.status = target.value
     event = _event(
         session,
@@ -342,7 +299,7 @@ def due_escalation_steps(config: RequestConfig, req: RecordRequest, today: date)
     return [s for s in steps if s.step > req.escalation_step and today >= due + timedelta(days=s.days_after_due)]
 
 
-def mark_overdue(session: Session, config: RequestConfig, today: date, *, actor: str, config_dir: Path) -> list[str]:
+def mark_overdue(session: Session, config: RequestConfig, today: date, *, actor: str) -> list[str]:
     """Every waiting request whose (extended) due date is before ``today`` becomes ``overdue``. Idempotent."""
     candidates = session.scalars(
         select(RecordRequest)
@@ -353,7 +310,7 @@ def mark_overdue(session: Session, config: RequestConfig, today: date, *, actor:
     for req in candidates:
         due = effective_due(req)
         if due is not None and due < today:
-            transition(session, config, req, Status.OVERDUE, actor=actor, config_dir=config_dir)
+            transition(session, config, req, Status.OVERDUE, actor=actor)
             marked.append(req.id)
     return marked
 
@@ -366,7 +323,6 @@ def link_document(
     document_id: str,
     *,
     actor: str,
-    config_dir: Path,
     complete: bool | None,
     matched_by: str,
 ) -> str:
@@ -385,7 +341,7 @@ def link_document(
         target = Status.PARTIAL if Status.PARTIAL in TRANSITIONS[Status(req.status)] else None
     _event(session, req, actor=actor, kind="received", note=f"matched by {matched_by}", document_id=document_id)
     if target is not None and target.value != req.status:
-        transition(session, config, req, target, actor=actor, config_dir=config_dir, document_id=document_id)
+        transition(session, config, req, target, actor=actor, document_id=document_id)
     return req.status
 
 
@@ -467,7 +423,6 @@ def route_document(
     source: str,
     source_ref: str,
     actor: str,
-    config_dir: Path,
     subject: str | None = None,
     qr_reader: Any = None,
     file_name: str | None = None,
@@ -519,7 +474,6 @@ def route_document(
             req,
             document.id,
             actor=actor,
-            config_dir=config_dir,
             complete=None,
             matched_by=match.matched_by or "?",
         )
@@ -543,7 +497,6 @@ def assign_inbox_item(
     ref: str,
     *,
     actor: str,
-    config_dir: Path,
     complete: bool,
 ) -> InboxItem:
     """A person assigns a document from the inbox to a request."""
@@ -566,7 +519,6 @@ def assign_inbox_item(
         req,
         item.document_id or "",
         actor=actor,
-        config_dir=config_dir,
         complete=complete,
         matched_by="manual",
     )
@@ -645,7 +597,9 @@ def list_requests(
     for req in rows:
         status, due = Status(req.status), effective_due(req)
         waiting = status in OPEN_STATUSES
-        if overdue and not (status in (S.OVERDUE, S.ESCALATED) or (waiting and due is not None and due < today)):
+        if overdue and not (
+            status in (Status.OVERDUE, Status.ESCALATED) or (waiting and due is not None and due < today)
+        ):
             continue
         if due_within is not None and not (waiting and due is not None and due <= today + timedelta(days=due_within)):
             continue

@@ -103,11 +103,11 @@ def sender_address(settings: Settings, message: MailMessage | None = None) -> st
         return message.sender
     if settings.mail_from:
         return settings.mail_from
-    from casefile.tasks.core.config import load_toml
     from casefile.tasks.core.errors import ConfigError
+    from casefile.tasks.core.practice import load_practice
 
     try:
-        practice_email = str(load_toml(settings.config_dir, "practice.toml").get("practice", {}).get("email", ""))
+        practice_email = load_practice(settings).email
     except ConfigError:
         practice_email = ""
     if not practice_email:

@@ -19,7 +19,8 @@ from casefile.tasks.core.catalog import RecordRequest, RequestEvent
 from casefile.tasks.core.errors import ValidationError
 from casefile.tasks.requests.config import Channel, RequestConfig, load_request_config
 from casefile.tasks.requests.letters import request_mail, store_request_documents
-from casefile.tasks.requests.lifecycle import Status, create_request, request_summary, transition
+from casefile.tasks.requests.lifecycle import create_request, request_summary, transition
+from casefile.tasks.requests.status import Status
 
 if TYPE_CHECKING:
     from casefile.tasks.core.runtime import Runtime
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 def request_config(rt: Runtime) -> RequestConfig:
-    return load_request_config(rt.settings.config_dir)
+    return rt.config(load_request_config)
 
 
 def initial_dedupe_key(request_id: str) -> str:
@@ -71,9 +72,7 @@ def send_request(rt: Runtime, config: RequestConfig, request_id: str, *, actor: 
             session.add(
                 RequestEvent(request_id=req.id, actor=actor, kind="sent-mail", note="request e-mailed to the provider")
             )
-        transition(
-            session, config, req, Status.SENT, actor=actor, config_dir=rt.settings.config_dir, on=on or date.today()
-        )
+        transition(session, config, req, Status.SENT, actor=actor, on=on or date.today())
         return Sent(req.id, req.status, mailed)
 
 

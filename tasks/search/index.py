@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
-from typing import NamedTuple, Self
+from typing import TYPE_CHECKING, NamedTuple, Self
 
 from casefile.tasks.core.errors import (
     QuerySyntaxError,
@@ -52,6 +52,10 @@ from casefile.tasks.core.errors import (
     SearchIndexError,
     ValidationError,
 )
+
+if TYPE_CHECKING:
+    from casefile.tasks.core.runtime import Runtime
+    from casefile.tasks.core.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -1120,3 +1124,13 @@ class SqliteFtsIndex(SearchIndex):
             doc_types = dict(conn.execute("SELECT doc_type, count(*) FROM pages GROUP BY doc_type").fetchall())
         size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
         return IndexStats(int(pages), int(documents), int(cases), dict(languages), doc_types, size)
+
+
+def open_index(settings: Settings) -> SearchIndex:
+    """The index backend the settings name (SQLite FTS5 at ``index_path``)."""
+    return SqliteFtsIndex(settings.search_index_path)
+
+
+def search_index(rt: Runtime) -> SearchIndex:
+    """The runtime's search index, opened on first use (commands that don't search never open it)."""
+    return rt.config(open_index)

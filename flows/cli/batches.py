@@ -1,0 +1,80 @@
+"""Running the ingest flow from the command line (`add`, `request receive`, the demo), with a progress bar."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from casefile.flows.cli.output import runtime
+from casefile.tasks.core.errors import ExitCode
+
+
+def run_ingest(case_id: str, paths: list[Path], doc_type: str, show_progress: bool) -> dict[str, Any]:
+    """Record an intake batch and run the ingest flow on it (importing Prefect only now); the batch's report."""
+    from casefile.flows.prefect_env import configure_prefect
+    from casefile.tasks.documents import intake, pipeline
+
+    rt = runtime()
+    batch_id = pipeline.new_batch(rt, case_id, paths, doc_type)
+    files = len(intake.pending_items(rt, batch_id))
+    where = configure_prefect(rt.settings)
+    click.echo(f"Ingesting {files} file(s) as batch {batch_id} ({where})...", err=True)
+
+    from casefile.flows.ingest import ingest_case
+
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["counts"] = ingest_case(batch_id)
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="ingest-flow")
+    worker.start()
+    if show_progress:
+        with click.progressbar(length=files, label="Ingesting", file=sys.stderr) as bar:
+            seen = 0
+            for done in intake.iter_progress(rt, batch_id):
+                bar.update(done - seen)
+                seen = done
+                if not worker.is_alive():
+                    break
+                worker.join(0.25)
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return intake.batch_report(rt, batch_id)
+
+
+def print_batch(report: dict[str, Any]) -> None:
+    marks = {"stored": "ok  ", "duplicate": "dup ", "quarantined": "QUAR", "failed": "FAIL", "pending": "... "}
+    for it in report["items"]:
+        line = f"  [{marks.get(it['outcome'], '?')}] {it['file']}"
+        if it["document_id"]:
+            line += f" -> {it['document_id']}"
+        if it["outcome"] == "duplicate":
+            line += " (already in this case; not stored again)"
+        click.echo(line)
+        if it["outcome"] in ("quarantined", "failed") and it["message"]:
+            click.echo(f"         {it['message']}")
+    text = report["text"]
+    click.echo(
+        f"Text: {text['ocr_pages']} page(s) OCR'd, {text['text_layer_pages']} with their own text layer, "
+        f"{text['failed_pages']} failed, {text['low_confidence_pages']} flagged low-confidence for a person to check."
+    )
+    counts = ", ".join(f"{v} {k}" for k, v in report["counts"].items())
+    click.echo(f"Batch {report['batch_id']} for case {report['case_id']}: {counts}. Objects in {report['store']}.")
+
+
+def batch_exit_code(report: dict[str, Any]) -> int:
+    counts = report["counts"]
+    if counts.get("failed") or counts.get("pending"):
+        return int(ExitCode.TRANSIENT)
+    if counts.get("quarantined"):
+        return int(ExitCode.INPUT_REJECTED)
+    return int(ExitCode.OK)

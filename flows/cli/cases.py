@@ -1,0 +1,102 @@
+"""`casefile case new|show|list`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from casefile.flows.cli.output import emit, json_option, runtime
+from casefile.tasks.cases.rules import HearingType
+
+
+@click.group()
+def case() -> None:
+    """Create, show and list cases."""
+
+
+@case.command("new")
+@click.option("--client", required=True, help="Client's full name.")
+@click.option("--a-number", "a_number", required=True, help="Alien registration number, 8 or 9 digits.")
+@click.option("--court", required=True, help='Immigration court, e.g. "New York, NY (Broadway)".')
+@click.option("--hearing", required=True, help="Hearing date, YYYY-MM-DD.")
+@click.option("--hearing-type", required=True, type=click.Choice([t.value for t in HearingType], case_sensitive=False))
+@click.option("--detained", is_flag=True, help="The client is detained (the court sets the filing date).")
+@click.option("--judge", default=None, help="Immigration judge, if known.")
+@click.option("--filing-deadline", default=None, help="A date set by the court (wins over the rules).")
+@json_option
+def case_new(
+    client: str,
+    a_number: str,
+    court: str,
+    hearing: str,
+    hearing_type: str,
+    detained: bool,
+    judge: str | None,
+    filing_deadline: str | None,
+    as_json: bool,
+) -> None:
+    """Create a case and print its id."""
+    from casefile.tasks.cases.case import open_case, validate_new_case
+
+    new = validate_new_case(
+        client=client,
+        a_number=a_number,
+        court=court,
+        hearing=hearing,
+        hearing_type=hearing_type,
+        detained=detained,
+        judge=judge,
+        filing_deadline=filing_deadline,
+    )
+    summary = open_case(runtime(), new)
+    emit(
+        as_json,
+        summary,
+        lambda: click.echo(
+            f"Created case {summary['id']} (filing deadline {summary['filing_deadline'] or 'set by the court'})"
+        ),
+    )
+
+
+def print_case(s: dict[str, Any]) -> None:
+    from casefile.flows.cli.documents import print_docs
+
+    click.echo(f"Case {s['id']}  {s['client']}  {s['a_number']}")
+    click.echo(f"  Court: {s['court']}" + (f"  Judge: {s['judge']}" if s["judge"] else ""))
+    click.echo(f"  Hearing: {s['hearing_date']} ({s['hearing_type']}{', detained' if s['detained'] else ''})")
+    click.echo(f"  Filing deadline: {s['filing_deadline'] or 'not set'}  [{s['filing_deadline_rule']}]")
+    d = s["documents"]
+    click.echo(f"  Documents: {d['total']} ({d['ready']} ready, {d['quarantined']} quarantined), {d['pages']} pages")
+    print_docs(s["document_list"])
+
+
+@case.command("show")
+@click.argument("case_id")
+@json_option
+def case_show(case_id: str, as_json: bool) -> None:
+    """A case: its details, filing deadline and documents."""
+    from casefile.tasks.cases.case import show_case
+
+    summary = show_case(runtime(), case_id)
+    emit(as_json, summary, lambda: print_case(summary))
+
+
+@case.command("list")
+@json_option
+def case_list(as_json: bool) -> None:
+    """All cases."""
+    from casefile.tasks.cases.case import list_cases
+
+    rows = list_cases(runtime())
+
+    def human() -> None:
+        for r in rows:
+            click.echo(
+                f"{r['id']}  {r['hearing_date']} {r['hearing_type']:<10} deadline "
+                f"{r['filing_deadline'] or '-':<10}  docs {r['documents']['total']:>3}  {r['client']}"
+            )
+        if not rows:
+            click.echo("No cases yet. Create one with `casefile case new`.")
+
+    emit(as_json, rows, human)

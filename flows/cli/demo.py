@@ -1,0 +1,86 @@
+"""`casefile demo`: the main job on fictional data, from a new case to a checked EOIR packet."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from casefile.flows.cli.batches import batch_exit_code, print_batch, run_ingest
+from casefile.flows.cli.documents import print_docs, print_hits
+from casefile.flows.cli.output import emit, json_option, runtime
+
+
+def print_requests(doc: dict[str, Any]) -> None:
+    click.echo(
+        f"\nRecord requests ({len(doc['mail']['messages'])} e-mails to a loopback SMTP server, kept in "
+        f"{doc['mail']['folder']}):"
+    )
+    for r in doc["requests"]:
+        risk = "  AT RISK (due after the filing deadline)" if r["at_risk"] else ""
+        click.echo(
+            f"  {r['id']}  {r['type']:14} {r['status']:19} sent {r['sent_on'] or '-':10}  due "
+            f"{r['effective_due_on'] or '-':10}{risk}"
+        )
+    received = doc["received"]
+    click.echo(f"  inbox: {received['files']} file(s) arrived, {received['linked']} matched to a request by its code")
+    click.echo(f"  overdue check: {doc['chase']}")
+    click.echo(f"  overdue now: {', '.join(doc['overdue']) or 'none'}   (casefile request list --overdue)")
+
+
+@click.command("demo")
+@json_option
+def demo(as_json: bool) -> None:
+    """The main job on fictional data: a case, its documents (OCR, search), record requests, the EOIR packet.
+
+    Creates a fictional case, ingests the sample documents through a real flow run, searches them, sends record
+    requests to a loopback SMTP server and receives an answer, then builds the case's exhibit packet."""
+    from casefile.flows.cli.packets import print_build, run_packet_flow
+    from casefile.tasks.cases.case import open_case, show_case
+    from casefile.tasks.demo.scenario import SAMPLES, demo_exhibits, demo_requests, fictional_case
+    from casefile.tasks.packets.build import build_location
+    from casefile.tasks.search.lookup import search_pages
+
+    rt = runtime()
+    case_id = open_case(rt, fictional_case())["id"]
+    if not as_json:
+        click.echo(f"Demo case {case_id} created for a fictional client; adding {SAMPLES}")
+    report = run_ingest(case_id, [SAMPLES], "unclassified", show_progress=sys.stderr.isatty() and not as_json)
+    summary = show_case(rt, case_id)
+    query = '"amenaza de muerte"'
+    hits = search_pages(rt, query, case_id=case_id, limit=5)
+    requests = demo_requests(rt, case_id)
+    exhibit_rows = demo_exhibits(rt, case_id)
+    built = run_packet_flow(case_id, "eoir", False, None, None)
+    location = build_location(rt.store, case_id, built["build_id"])
+    result = {
+        "case": summary,
+        "ingest": report,
+        "search": {"query": query, "hits": hits},
+        "requests": requests,
+        "exhibits": exhibit_rows,
+        "packet": {**built, "location": location},
+        "home": str(rt.settings.home),
+    }
+
+    def human() -> None:
+        print_batch(report)
+        click.echo("")
+        click.echo(f"Case {case_id}: filing deadline {summary['filing_deadline']} ({summary['filing_deadline_rule']})")
+        print_docs(summary["document_list"])
+        click.echo(f"\nSearch across the case, accents and case ignored: casefile search {query} --case {case_id}")
+        print_hits(hits)
+        print_requests(requests)
+        click.echo("\nExhibit list (English translations linked behind each Spanish document):")
+        for row in exhibit_rows:
+            note = f" + translation {row['translation']}" if row["translation"] else ""
+            click.echo(f"  {row['label']}  {row['document']}  {row['language']}  {row['title']}{note}")
+        click.echo("")
+        print_build(built)
+        click.echo(f"EOIR packet stored at {location}")
+        click.echo(f"  download it: casefile packet get {case_id} -o packet/")
+        click.echo(f"\nEverything is under {rt.settings.home}. Try: casefile case show {case_id}")
+
+    emit(as_json, result, human)
+    sys.exit(batch_exit_code(report))

@@ -1,0 +1,107 @@
+"""What a person sees of a case's documents and gets back: rows for `casefile docs` and `doc show`, and downloads
+verified against their SHA-256."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from casefile.tasks.core.catalog import Document
+from casefile.tasks.core.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from casefile.tasks.core.runtime import Runtime
+
+
+class Variant(StrEnum):
+    PDF = "pdf"  # the normalised PDF (the original itself for PDFs)
+    ORIGINAL = "original"  # the file as received, byte for byte
+    SEARCHABLE = "searchable"  # original pages plus the OCR text layer
+
+
+def document_row(doc: Document) -> dict[str, Any]:
+    return {
+        "id": doc.id,
+        "case_id": doc.case_id,
+        "name": doc.original_name,
+        "kind": doc.kind,
+        "type": doc.doc_type,
+        "status": doc.status,
+        "pages": doc.page_count,
+        "size_bytes": doc.size_bytes,
+        "sha256": doc.sha256,
+        "original_key": doc.original_key,
+        "normalised_key": doc.normalised_key,
+        "normalised_sha256": doc.normalised_sha256,
+        "ocr_status": doc.ocr_status,
+        "searchable_key": doc.searchable_key,
+        "searchable_sha256": doc.searchable_sha256,
+        "quarantine_reason": doc.quarantine_reason,
+        "added_at": doc.created_at.isoformat(timespec="seconds"),
+    }
+
+
+def list_documents(rt: Runtime, case_id: str) -> list[dict[str, Any]]:
+    with rt.catalog.session() as session:
+        return [document_row(d) for d in rt.catalog.get_case(session, case_id).documents]
+
+
+def show_document(rt: Runtime, doc_id: str) -> dict[str, Any]:
+    """One document with its pages (size in points, rotation, where its text came from)."""
+    with rt.catalog.session() as session:
+        found = rt.catalog.get_document(session, doc_id)
+        row = document_row(found)
+        row["quarantine_detail"] = found.quarantine_detail
+        row["page_list"] = [
+            {
+                "number": p.number,
+                "width_pt": p.width_pt,
+                "height_pt": p.height_pt,
+                "rotation": p.rotation,
+                "image_px": [p.image_width_px, p.image_height_px] if p.image_width_px else None,
+                "text_source": p.text_source,
+                "ocr_confidence": p.ocr_confidence,
+                "language": p.language,
+                "low_confidence": p.low_confidence,
+                "ocr_error": p.ocr_error,
+                "characters": len(p.text or ""),
+            }
+            for p in found.pages
+        ]
+        return row
+
+
+def export_document(rt: Runtime, doc_id: str, output: Path, variant: Variant = Variant.PDF) -> dict[str, Any]:
+    """Write a document to ``output`` (atomically), verified against its recorded SHA-256."""
+    with rt.catalog.session() as session:
+        found = rt.catalog.get_document(session, doc_id)
+        if variant is Variant.SEARCHABLE and found.searchable_key is None:
+            raise NotFoundError(
+                f"Document {found.id} has no searchable PDF yet (OCR status: {found.ocr_status}). "
+                "Run `casefile add` for its case again to finish it."
+            )
+        if variant is Variant.SEARCHABLE:
+            key, sha = found.searchable_key, found.searchable_sha256
+        elif variant is Variant.ORIGINAL or found.normalised_key is None:
+            key, sha = found.original_key, found.sha256
+        else:
+            key, sha = found.normalised_key, found.normalised_sha256
+        real_id = found.id
+    if key is None:
+        raise NotFoundError(f"Document {real_id} has no stored bytes (it was refused before it was copied).")
+    try:
+        rt.store.download(key, output, expected_sha256=sha)
+    except FileNotFoundError:
+        raise NotFoundError(
+            f"The object for document {real_id} is missing from {rt.store.describe()}. Restore it from backup "
+            "or add the original file again."
+        ) from None
+    return {
+        "id": real_id,
+        "output": str(output),
+        "sha256": sha,
+        "verified": True,
+        "bytes": output.stat().st_size,
+        "kind": variant.value,
+    }
