@@ -15,10 +15,10 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from casefile.flows.retries import retry_if_mail_transient
-from casefile.tasks.core.errors import MailTransientError, ValidationError
-from casefile.tasks.core.runtime import get_runtime
-from casefile.tasks.requests import chase
+from ..tasks.core.errors import MailTransientError, ValidationError
+from ..tasks.core.runtime import get_runtime
+from ..tasks.requests import chase
+from .retries import retry_if_mail_transient
 
 ARTIFACT_KEY = "chase-overdue"
 

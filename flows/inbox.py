@@ -12,10 +12,10 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
-from casefile.flows.ingest import ingest_case
-from casefile.tasks.core.runtime import get_runtime
-from casefile.tasks.requests.inbox import poll_inbox
-from casefile.tasks.requests.sending import request_config
+from ..tasks.core.runtime import get_runtime
+from ..tasks.requests.inbox import poll_inbox
+from ..tasks.requests.sending import request_config
+from .ingest import ingest_case
 
 
 @flow(name="poll-inbox", persist_result=False)

@@ -14,10 +14,10 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 
-from casefile.flows.retries import retry_if_transient
-from casefile.tasks.core.runtime import Runtime, get_runtime
-from casefile.tasks.documents import intake, pipeline, text
-from casefile.tasks.search import indexing
+from ..tasks.core.runtime import Runtime, get_runtime
+from ..tasks.documents import intake, pipeline, text
+from ..tasks.search import indexing
+from .retries import retry_if_transient
 
 
 @task(

@@ -13,9 +13,9 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from casefile.flows.retries import retry_if_transient
-from casefile.tasks.core.runtime import get_runtime
-from casefile.tasks.packets import build as packet
+from ..tasks.core.runtime import get_runtime
+from ..tasks.packets import build as packet
+from .retries import retry_if_transient
 
 
 @task(

@@ -13,7 +13,7 @@ import os
 import urllib.request
 from pathlib import Path
 
-from casefile.tasks.core.settings import Settings
+from ..tasks.core.settings import Settings
 
 SERVER_URL_FILE = "server-url"
 

@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from casefile.flows.prefect_env import SERVER_URL_FILE, _server_alive
-from casefile.tasks.core.errors import ToolError, ToolTimeout
+from ..tasks.core.errors import ToolError, ToolTimeout
+from .prefect_env import SERVER_URL_FILE, _server_alive
 
 
 def free_port() -> int:

@@ -7,7 +7,7 @@ from typing import Any
 
 from prefect import State
 
-from casefile.tasks.core.errors import MailTransientError, ToolTimeout, TransientStorageError
+from ..tasks.core.errors import MailTransientError, ToolTimeout, TransientStorageError
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (TransientStorageError, ToolTimeout, TimeoutError)
 

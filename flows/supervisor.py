@@ -32,10 +32,10 @@ from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from casefile.flows.prefect_env import local_server_url
-from casefile.flows.prefect_server import LocalPrefectServer
-from casefile.tasks.core.errors import CasefileError, ExitCode, ToolError
-from casefile.tasks.core.settings import Settings
+from ..tasks.core.errors import CasefileError, ExitCode, ToolError
+from ..tasks.core.settings import Settings
+from .prefect_env import local_server_url
+from .prefect_server import LocalPrefectServer
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -63,9 +63,9 @@ def build_deployments(settings: Settings) -> list[RunnerDeployment]:
     from prefect.schedules import Cron, Interval
     from prefect.types.entrypoint import EntrypointType
 
-    from casefile.flows.chase import chase_overdue
-    from casefile.flows.inbox import poll_inbox_flow
-    from casefile.flows.packet import build_packet_flow
+    from .chase import chase_overdue
+    from .inbox import poll_inbox_flow
+    from .packet import build_packet_flow
 
     if settings.chase_interval_seconds:
         chase_schedule = Interval(timedelta(seconds=settings.chase_interval_seconds), timezone=settings.chase_timezone)
@@ -102,7 +102,7 @@ def build_deployments(settings: Settings) -> list[RunnerDeployment]:
 
 def run_runner(settings: Settings) -> None:
     """Serve the deployments until SIGTERM (the supervisor's) or Ctrl-C. Needs PREFECT_API_URL set."""
-    from casefile.flows.prefect_env import configure_prefect
+    from .prefect_env import configure_prefect
 
     if not os.environ.get("PREFECT_API_URL"):
         raise ServeError("The runner needs PREFECT_API_URL (the supervisor sets it). Start it with `casefile serve`.")
@@ -226,7 +226,7 @@ def serve_forever(settings: Settings, *, port: int | None = None, echo: Callable
 
 
 def main(argv: list[str] | None = None) -> None:
-    from casefile.tasks.core.settings import load_settings
+    from ..tasks.core.settings import load_settings
 
     args = sys.argv[1:] if argv is None else argv
     settings = load_settings()

@@ -9,14 +9,14 @@ from typing import Any
 
 import click
 
-from casefile.flows.cli.output import runtime
-from casefile.tasks.core.errors import ExitCode
+from ...tasks.core.errors import ExitCode
+from .output import runtime
 
 
 def run_ingest(case_id: str, paths: list[Path], doc_type: str, show_progress: bool) -> dict[str, Any]:
     """Record an intake batch and run the ingest flow on it (importing Prefect only now); the batch's report."""
-    from casefile.flows.prefect_env import configure_prefect
-    from casefile.tasks.documents import intake, pipeline
+    from ...tasks.documents import intake, pipeline
+    from ..prefect_env import configure_prefect
 
     rt = runtime()
     batch_id = pipeline.new_batch(rt, case_id, paths, doc_type)
@@ -24,7 +24,7 @@ def run_ingest(case_id: str, paths: list[Path], doc_type: str, show_progress: bo
     where = configure_prefect(rt.settings)
     click.echo(f"Ingesting {files} file(s) as batch {batch_id} ({where})...", err=True)
 
-    from casefile.flows.ingest import ingest_case
+    from ..ingest import ingest_case
 
     outcome: dict[str, Any] = {}
 

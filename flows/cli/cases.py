@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from casefile.flows.cli.output import emit, json_option, runtime
-from casefile.tasks.cases.rules import HearingType
+from ...tasks.cases.rules import HearingType
+from .output import emit, json_option, runtime
 
 
 @click.group()
@@ -37,7 +37,7 @@ def case_new(
     as_json: bool,
 ) -> None:
     """Create a case and print its id."""
-    from casefile.tasks.cases.case import open_case, validate_new_case
+    from ...tasks.cases.case import open_case, validate_new_case
 
     new = validate_new_case(
         client=client,
@@ -60,7 +60,7 @@ def case_new(
 
 
 def print_case(s: dict[str, Any]) -> None:
-    from casefile.flows.cli.documents import print_docs
+    from .documents import print_docs
 
     click.echo(f"Case {s['id']}  {s['client']}  {s['a_number']}")
     click.echo(f"  Court: {s['court']}" + (f"  Judge: {s['judge']}" if s["judge"] else ""))
@@ -76,7 +76,7 @@ def print_case(s: dict[str, Any]) -> None:
 @json_option
 def case_show(case_id: str, as_json: bool) -> None:
     """A case: its details, filing deadline and documents."""
-    from casefile.tasks.cases.case import show_case
+    from ...tasks.cases.case import show_case
 
     summary = show_case(runtime(), case_id)
     emit(as_json, summary, lambda: print_case(summary))
@@ -86,7 +86,7 @@ def case_show(case_id: str, as_json: bool) -> None:
 @json_option
 def case_list(as_json: bool) -> None:
     """All cases."""
-    from casefile.tasks.cases.case import list_cases
+    from ...tasks.cases.case import list_cases
 
     rows = list_cases(runtime())
 

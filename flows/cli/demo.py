@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
-from casefile.flows.cli.batches import batch_exit_code, print_batch, run_ingest
-from casefile.flows.cli.documents import print_docs, print_hits
-from casefile.flows.cli.output import emit, json_option, runtime
+from .batches import batch_exit_code, print_batch, run_ingest
+from .documents import print_docs, print_hits
+from .output import emit, json_option, runtime
 
 
 def print_requests(doc: dict[str, Any]) -> None:
@@ -36,11 +36,11 @@ def demo(as_json: bool) -> None:
 
     Creates a fictional case, ingests the sample documents through a real flow run, searches them, sends record
     requests to a loopback SMTP server and receives an answer, then builds the case's exhibit packet."""
-    from casefile.flows.cli.packets import print_build, run_packet_flow
-    from casefile.tasks.cases.case import open_case, show_case
-    from casefile.tasks.demo.scenario import SAMPLES, demo_exhibits, demo_requests, fictional_case
-    from casefile.tasks.packets.build import build_location
-    from casefile.tasks.search.lookup import search_pages
+    from ...tasks.cases.case import open_case, show_case
+    from ...tasks.demo.scenario import SAMPLES, demo_exhibits, demo_requests, fictional_case
+    from ...tasks.packets.build import build_location
+    from ...tasks.search.lookup import search_pages
+    from .packets import print_build, run_packet_flow
 
     rt = runtime()
     case_id = open_case(rt, fictional_case())["id"]

@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from casefile.flows.cli.batches import batch_exit_code, print_batch, run_ingest
-from casefile.flows.cli.output import emit, json_option, runtime
+from .batches import batch_exit_code, print_batch, run_ingest
+from .output import emit, json_option, runtime
 
 
 def print_docs(rows: list[dict[str, Any]]) -> None:
@@ -47,7 +47,7 @@ def add(case_id: str, paths: tuple[Path, ...], doc_type: str, as_json: bool) -> 
 @json_option
 def docs(case_id: str, as_json: bool) -> None:
     """List a case's documents with type, pages, sha256 and status."""
-    from casefile.tasks.documents.access import list_documents
+    from ...tasks.documents.access import list_documents
 
     rows = list_documents(runtime(), case_id)
     emit(as_json, rows, lambda: print_docs(rows) if rows else click.echo("No documents yet."))
@@ -63,7 +63,7 @@ def doc() -> None:
 @json_option
 def doc_show(doc_id: str, as_json: bool) -> None:
     """One document with its pages (size in points, rotation)."""
-    from casefile.tasks.documents.access import show_document
+    from ...tasks.documents.access import show_document
 
     row = show_document(runtime(), doc_id)
 
@@ -90,8 +90,8 @@ def doc_show(doc_id: str, as_json: bool) -> None:
 @json_option
 def doc_get(doc_id: str, output: Path, original: bool, searchable: bool, as_json: bool) -> None:
     """Download a document (normalised PDF by default), verified against its SHA-256."""
-    from casefile.tasks.core.errors import ValidationError
-    from casefile.tasks.documents.access import Variant, export_document
+    from ...tasks.core.errors import ValidationError
+    from ...tasks.documents.access import Variant, export_document
 
     if original and searchable:
         raise ValidationError("Choose one of --original and --searchable.")
@@ -105,8 +105,8 @@ def doc_get(doc_id: str, output: Path, original: bool, searchable: bool, as_json
 @json_option
 def doc_rm(doc_id: str, as_json: bool) -> None:
     """Remove a document from its case and its pages from the search index (stored bytes are kept)."""
-    from casefile.tasks.core.catalog import current_actor
-    from casefile.tasks.documents.removal import delete_document
+    from ...tasks.core.catalog import current_actor
+    from ...tasks.documents.removal import delete_document
 
     removed = delete_document(runtime(), doc_id, current_actor())
     emit(as_json, {"id": removed, "deleted": True}, lambda: click.echo(f"Removed document {removed}."))
@@ -132,7 +132,7 @@ def print_hits(rows: list[dict[str, Any]]) -> None:
 @json_option
 def search(query: str, case_id: str | None, lang: str | None, doc_type: str | None, limit: int, as_json: bool) -> None:
     """Find pages across cases: words, "exact phrases", prefix*, OR, -exclude. Accents and case are ignored."""
-    from casefile.tasks.search.lookup import search_pages
+    from ...tasks.search.lookup import search_pages
 
     rows = search_pages(runtime(), query, case_id=case_id, language=lang, doc_type=doc_type, limit=limit)
     emit(as_json, rows, lambda: print_hits(rows))
@@ -143,7 +143,7 @@ def search(query: str, case_id: str | None, lang: str | None, doc_type: str | No
 @json_option
 def reindex(case_id: str | None, as_json: bool) -> None:
     """Rebuild the search index from the page text in the catalog (safe to interrupt: the old index stays)."""
-    from casefile.tasks.search.indexing import reindex as rebuild
+    from ...tasks.search.indexing import reindex as rebuild
 
     rt = runtime()
     pages = rebuild(rt, case_id)

@@ -13,13 +13,13 @@ import threading
 
 import click
 
-from casefile.flows.cli.cases import case
-from casefile.flows.cli.demo import demo
-from casefile.flows.cli.documents import add, doc, docs, reindex, search
-from casefile.flows.cli.output import CasefileGroup, emit, json_option
-from casefile.flows.cli.packets import exhibits, packet, translation
-from casefile.flows.cli.requests import request
-from casefile.flows.cli.serve import serve
+from .cases import case
+from .demo import demo
+from .documents import add, doc, docs, reindex, search
+from .output import CasefileGroup, emit, json_option
+from .packets import exhibits, packet, translation
+from .requests import request
+from .serve import serve
 
 
 @click.group(cls=CasefileGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,7 +36,7 @@ def main() -> None:
 @json_option
 def config_show(as_json: bool) -> None:
     """Show the effective settings (no secrets are stored in them)."""
-    from casefile.tasks.core.settings import load_settings
+    from ...tasks.core.settings import load_settings
 
     settings = load_settings()
     doc_out = json.loads(settings.model_dump_json())

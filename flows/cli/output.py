@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from casefile.tasks.core.errors import CasefileError
+from ...tasks.core.errors import CasefileError
 
 if TYPE_CHECKING:
-    from casefile.tasks.core.runtime import Runtime
+    from ...tasks.core.runtime import Runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,7 +60,7 @@ json_option: Callable[[F], F] = click.option(
 
 
 def runtime() -> Runtime:
-    from casefile.tasks.core.runtime import get_runtime
+    from ...tasks.core.runtime import get_runtime
 
     rt = get_runtime()
     # See run(): the imports are done. Everything allocated so far lives as long as the process: freeze it, so the

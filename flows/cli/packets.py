@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
-from casefile.flows.cli.output import emit, json_option, runtime
-from casefile.tasks.core.errors import ExitCode, ValidationError
+from ...tasks.core.errors import ExitCode, ValidationError
+from .output import emit, json_option, runtime
 
 
 def _today() -> date:
@@ -29,7 +29,7 @@ def exhibits() -> None:
 
 
 def _type_labels(rt: Any) -> dict[str, str]:
-    from casefile.tasks.core.config import load_toml
+    from ...tasks.core.config import load_toml
 
     return {str(k): str(v) for k, v in load_toml(rt.settings.config_dir, "document_types.toml")["types"].items()}
 
@@ -41,7 +41,7 @@ def _type_labels(rt: Any) -> dict[str, str]:
 @json_option
 def exhibits_plan(case_id: str, output: Path | None, fmt: str | None, as_json: bool) -> None:
     """Propose an exhibit list from the case's documents, as an editable YAML or CSV file."""
-    from casefile.tasks.packets.exhibits import dump_plan, propose_plan
+    from ...tasks.packets.exhibits import dump_plan, propose_plan
 
     rt = runtime()
     plan = propose_plan(rt.catalog, case_id, _type_labels(rt))
@@ -68,7 +68,7 @@ def exhibits_plan(case_id: str, output: Path | None, fmt: str | None, as_json: b
 @json_option
 def exhibits_set(case_id: str, plan_file: Path, as_json: bool) -> None:
     """Validate an edited plan and save it as the case's exhibit list (every problem listed with its line)."""
-    from casefile.tasks.packets.exhibits import parse_plan, save_plan
+    from ...tasks.packets.exhibits import parse_plan, save_plan
 
     rt = runtime()
     try:
@@ -105,7 +105,7 @@ def _print_exhibits(case_id: str, rows: list[dict[str, Any]]) -> None:
 @json_option
 def exhibits_show(case_id: str, as_json: bool) -> None:
     """Show the saved exhibit list."""
-    from casefile.tasks.packets.exhibits import list_exhibits
+    from ...tasks.packets.exhibits import list_exhibits
 
     rt = runtime()
     with rt.catalog.session() as session:
@@ -144,8 +144,8 @@ def translation_add(
     as_json: bool,
 ) -> None:
     """Add FILE as the English translation of document --for, with the certificate's data."""
-    from casefile.tasks.core.calendar import parse_date
-    from casefile.tasks.packets.exhibits import TranslatorInfo, add_translation
+    from ...tasks.core.calendar import parse_date
+    from ...tasks.packets.exhibits import TranslatorInfo, add_translation
 
     rt = runtime()
     when = parse_date(certified, "--date") if certified else _today()
@@ -168,8 +168,8 @@ def translation_list(case_id: str, as_json: bool) -> None:
     """List the case's translations."""
     from sqlalchemy import select
 
-    from casefile.tasks.core.catalog import Translation
-    from casefile.tasks.packets.exhibits import translation_row
+    from ...tasks.core.catalog import Translation
+    from ...tasks.packets.exhibits import translation_row
 
     rt = runtime()
     with rt.catalog.session() as session:
@@ -195,17 +195,17 @@ def packet() -> None:
 def run_packet_flow(
     case_id: str, profile: str, allow_missing: bool, service_date: date | None, signer: str | None
 ) -> dict[str, Any]:
-    from casefile.flows.prefect_env import configure_prefect
+    from ..prefect_env import configure_prefect
 
     rt = runtime()
     with rt.catalog.session() as session:
         case_id = rt.catalog.get_case(session, case_id).id
-    from casefile.tasks.packets.build import load_profile
+    from ...tasks.packets.build import load_profile
 
     load_profile(rt.settings.config_dir, profile)  # a typo in --profile fails before Prefect starts
     where = configure_prefect(rt.settings)
     click.echo(f"Building the {profile} packet of {case_id} ({where})...", err=True)
-    from casefile.flows.packet import build_packet_flow
+    from ..packet import build_packet_flow
 
     return build_packet_flow(
         case_id,
@@ -243,7 +243,7 @@ def packet_build(
     as_json: bool,
 ) -> None:
     """Build the case's exhibit packet as a Prefect flow run, check it, and store it."""
-    from casefile.tasks.core.calendar import parse_date
+    from ...tasks.core.calendar import parse_date
 
     when = parse_date(service_date, "--service-date") if service_date else None
     doc = run_packet_flow(case_id, profile, allow_missing_translations, when, signer)
@@ -255,7 +255,7 @@ def packet_build(
 @json_option
 def packet_list(case_id: str, as_json: bool) -> None:
     """List the case's finished packet builds (oldest first)."""
-    from casefile.tasks.packets.build import list_builds
+    from ...tasks.packets.build import list_builds
 
     rt = runtime()
     with rt.catalog.session() as session:
@@ -282,7 +282,7 @@ def packet_list(case_id: str, as_json: bool) -> None:
 @json_option
 def packet_get(case_id: str, build_id: str | None, output: Path, as_json: bool) -> None:
     """Download every part of a build (default: the latest), each verified against its SHA-256."""
-    from casefile.tasks.packets.build import download_build
+    from ...tasks.packets.build import download_build
 
     rt = runtime()
     doc = download_build(rt.store, case_id, build_id, output)
@@ -301,9 +301,9 @@ def packet_get(case_id: str, build_id: str | None, output: Path, as_json: bool) 
 @json_option
 def packet_check(files: tuple[Path, ...], profile: str, allow_missing_translations: bool, as_json: bool) -> None:
     """Check PDFs (one packet, or its parts in order) against a filing profile before filing."""
-    from casefile.tasks.core.settings import load_settings
-    from casefile.tasks.packets.build import load_profile
-    from casefile.tasks.packets.check import check_packet
+    from ...tasks.core.settings import load_settings
+    from ...tasks.packets.build import load_profile
+    from ...tasks.packets.check import check_packet
 
     settings = load_settings()
     report = check_packet(

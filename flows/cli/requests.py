@@ -13,27 +13,27 @@ from typing import Any
 
 import click
 
-from casefile.flows.cli.output import emit, json_option, runtime
-from casefile.tasks.core.errors import ValidationError
+from ...tasks.core.errors import ValidationError
+from .output import emit, json_option, runtime
 
 STATUS_CHOICES = ["sent", "acknowledged", "extended", "partially-received", "received", "overdue", "escalated",
                   "denied", "cancelled", "closed"]  # fmt: skip
 
 
 def _date(raw: str | None, what: str) -> date | None:
-    from casefile.tasks.core.calendar import parse_date
+    from ...tasks.core.calendar import parse_date
 
     return parse_date(raw, what) if raw else None
 
 
 def _config(rt: Any) -> Any:
-    from casefile.tasks.requests.sending import request_config
+    from ...tasks.requests.sending import request_config
 
     return request_config(rt)
 
 
 def _actor() -> str:
-    from casefile.tasks.core.catalog import current_actor
+    from ...tasks.core.catalog import current_actor
 
     return current_actor()
 
@@ -76,7 +76,7 @@ def request_new(
 ) -> None:
     """Create a request: render the letter and forms into the case, send it by e-mail (channel email), record
     sent and due dates, and print its reference code."""
-    from casefile.tasks.requests.sending import new_request
+    from ...tasks.requests.sending import new_request
 
     sent_on = _date(sent, "sent date")
     rt = runtime()
@@ -115,9 +115,9 @@ def request_new(
 @json_option
 def request_send(ref: str, on: str | None, as_json: bool) -> None:
     """Send a draft request by e-mail, or record that it was sent by hand."""
-    from casefile.tasks.requests.config import Channel
-    from casefile.tasks.requests.lifecycle import get_request, request_summary
-    from casefile.tasks.requests.sending import send_request
+    from ...tasks.requests.config import Channel
+    from ...tasks.requests.lifecycle import get_request, request_summary
+    from ...tasks.requests.sending import send_request
 
     on_date = _date(on, "sent date")
     rt = runtime()
@@ -142,7 +142,7 @@ def request_send(ref: str, on: str | None, as_json: bool) -> None:
 @json_option
 def request_list(case_id: str | None, overdue: bool, due_within: int | None, at_risk: bool, as_json: bool) -> None:
     """Requests, soonest due first."""
-    from casefile.tasks.requests.lifecycle import list_requests, request_summary
+    from ...tasks.requests.lifecycle import list_requests, request_summary
 
     rt = runtime()
     config = _config(rt)
@@ -168,8 +168,8 @@ def request_list(case_id: str | None, overdue: bool, due_within: int | None, at_
 @json_option
 def request_show(ref: str, as_json: bool) -> None:
     """One request with its history of events."""
-    from casefile.tasks.requests.lifecycle import event_rows, get_request, request_summary
-    from casefile.tasks.requests.status import allowed_next
+    from ...tasks.requests.lifecycle import event_rows, get_request, request_summary
+    from ...tasks.requests.status import allowed_next
 
     rt = runtime()
     config = _config(rt)
@@ -204,8 +204,8 @@ def request_show(ref: str, as_json: bool) -> None:
 @json_option
 def request_receive(ref: str, paths: tuple[Path, ...], partial: bool, as_json: bool) -> None:
     """Ingest the answer (the per-case ingest flow, as `casefile add`) and link it to the request."""
-    from casefile.flows.cli.batches import run_ingest
-    from casefile.tasks.requests.lifecycle import check_can_receive, get_request, link_document, request_summary
+    from ...tasks.requests.lifecycle import check_can_receive, get_request, link_document, request_summary
+    from .batches import run_ingest
 
     rt = runtime()
     config = _config(rt)
@@ -241,7 +241,7 @@ def request_receive(ref: str, paths: tuple[Path, ...], partial: bool, as_json: b
         click.echo(f"{request_id}: {len(linked)} document(s) linked ({', '.join(linked)}); now {summary['status']}.")
 
     emit(as_json, summary, human)
-    from casefile.flows.cli.batches import batch_exit_code
+    from .batches import batch_exit_code
 
     sys.exit(batch_exit_code(report))
 
@@ -254,7 +254,7 @@ def request_receive(ref: str, paths: tuple[Path, ...], partial: bool, as_json: b
 @json_option
 def request_update(ref: str, status: str | None, note: str | None, due: str | None, as_json: bool) -> None:
     """Change a request's status (validated) and/or add a note to its history."""
-    from casefile.tasks.requests.lifecycle import add_note, event_rows, get_request, request_summary, transition
+    from ...tasks.requests.lifecycle import add_note, event_rows, get_request, request_summary, transition
 
     if status is None and not note:
         raise ValidationError("Nothing to change: pass --status and/or --note.")
@@ -283,8 +283,8 @@ def request_update(ref: str, status: str | None, note: str | None, due: str | No
 @json_option
 def request_inbox(case_id: str, as_json: bool) -> None:
     """Files that arrived for a case and matched no request: assign them with `request assign`."""
-    from casefile.tasks.core.catalog import Document
-    from casefile.tasks.requests.lifecycle import inbox_items
+    from ...tasks.core.catalog import Document
+    from ...tasks.requests.lifecycle import inbox_items
 
     rt = runtime()
     with rt.catalog.session() as session:
@@ -318,7 +318,7 @@ def request_inbox(case_id: str, as_json: bool) -> None:
 @json_option
 def request_assign(doc_id: str, ref: str, partial: bool, as_json: bool) -> None:
     """Link a document waiting in the inbox to a request."""
-    from casefile.tasks.requests.lifecycle import assign_inbox_item, get_request, request_summary
+    from ...tasks.requests.lifecycle import assign_inbox_item, get_request, request_summary
 
     rt = runtime()
     config = _config(rt)
@@ -334,7 +334,7 @@ def request_assign(doc_id: str, ref: str, partial: bool, as_json: bool) -> None:
 @json_option
 def request_poll(case_ids: tuple[str, ...], as_json: bool) -> None:
     """Take in the files waiting in $CASEFILE_HOME/inbox/<CASE-ID>/ now (the scheduled poll does the same)."""
-    from casefile.tasks.requests.inbox import poll_inbox
+    from ...tasks.requests.inbox import poll_inbox
 
     rt = runtime()
     result = poll_inbox(rt, _config(rt), case_ids=list(case_ids) or None, actor=_actor())

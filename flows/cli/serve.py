@@ -27,8 +27,8 @@ def serve(port: int) -> None:
     runs, other casefile commands on this machine run their flows on this server (API only, no UI).
     Stops the runner, then the server, and exits 0.
     """
-    from casefile.flows.supervisor import serve_forever
-    from casefile.tasks.core.settings import load_settings
+    from ...tasks.core.settings import load_settings
+    from ..supervisor import serve_forever
 
     settings = load_settings()
     code = serve_forever(settings, port=port or None, echo=lambda msg: click.echo(msg, err=True))

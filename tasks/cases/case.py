@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from casefile.tasks.cases.rules import Deadline, HearingType, filing_deadline, load_filing_rules
-from casefile.tasks.core.calendar import parse_date
-from casefile.tasks.core.catalog import Case, audit, current_actor, new_id
-from casefile.tasks.core.errors import ValidationError
+from ..core.calendar import parse_date
+from ..core.catalog import Case, audit, current_actor, new_id
+from ..core.errors import ValidationError
+from .rules import Deadline, HearingType, filing_deadline, load_filing_rules
 
 if TYPE_CHECKING:
-    from casefile.tasks.core.runtime import Runtime
+    from ..core.runtime import Runtime
 
 
 def normalise_a_number(raw: str) -> str:
@@ -139,7 +139,7 @@ def open_case(rt: Runtime, new: NewCase) -> dict[str, Any]:
 
 def show_case(rt: Runtime, case_id: str) -> dict[str, Any]:
     """The case's summary and its documents (as `casefile docs` lists them)."""
-    from casefile.tasks.documents.access import document_row
+    from ..documents.access import document_row
 
     with rt.catalog.session() as session:
         found = rt.catalog.get_case(session, case_id)

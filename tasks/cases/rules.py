@@ -13,12 +13,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from casefile.tasks.core.calendar import DEFAULT_CALENDAR, roll_to_business_day
-from casefile.tasks.core.config import TomlTable
-from casefile.tasks.core.errors import ValidationError
+from ..core.calendar import DEFAULT_CALENDAR, roll_to_business_day
+from ..core.config import TomlTable
+from ..core.errors import ValidationError
 
 if TYPE_CHECKING:
-    from casefile.tasks.core.settings import Settings
+    from ..core.settings import Settings
 
 FILING_RULES_FILE = "filing_rules.toml"
 

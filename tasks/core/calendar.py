@@ -44,7 +44,7 @@ def roll_to_business_day(day: date, country: str = DEFAULT_CALENDAR) -> date:
 
 def parse_date(raw: str, what: str) -> date:
     """A date typed as YYYY-MM-DD; ``what`` names it in the error."""
-    from casefile.tasks.core.errors import ValidationError
+    from .errors import ValidationError
 
     try:
         return date.fromisoformat(raw)

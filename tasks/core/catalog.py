@@ -386,7 +386,7 @@ class Catalog:
     @staticmethod
     def get_case(session: Session, case_id: str) -> Case:
         """The case with this id (any letter case), or CaseNotFound."""
-        from casefile.tasks.core.errors import CaseNotFound
+        from .errors import CaseNotFound
 
         case = session.get(Case, case_id.upper())
         if case is None:
@@ -394,7 +394,7 @@ class Catalog:
         return case
 
     def get_document(self, session: Session, doc_id: str) -> Document:
-        from casefile.tasks.core.errors import DocumentNotFound
+        from .errors import DocumentNotFound
 
         doc = session.get(Document, doc_id.upper())
         if doc is None:
@@ -402,7 +402,7 @@ class Catalog:
         return doc
 
     def get_batch(self, session: Session, batch_id: str) -> IntakeBatch:
-        from casefile.tasks.core.errors import NotFoundError
+        from .errors import NotFoundError
 
         batch = session.get(IntakeBatch, batch_id)
         if batch is None:

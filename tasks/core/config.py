@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from casefile.tasks.core.errors import ConfigError
+from .errors import ConfigError
 
 
 def load_toml(config_dir: Path, name: str) -> dict[str, Any]:

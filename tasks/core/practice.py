@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from casefile.tasks.core.config import TomlTable
-from casefile.tasks.core.errors import ConfigError, ValidationError
+from .config import TomlTable
+from .errors import ConfigError, ValidationError
 
 if TYPE_CHECKING:
-    from casefile.tasks.core.settings import Settings
+    from .settings import Settings
 
 PRACTICE_FILE = "practice.toml"
 SIGNING_ROLES = ("attorney", "accredited-representative")

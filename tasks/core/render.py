@@ -31,7 +31,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from casefile.tasks.core.errors import ConfigError
+from .errors import ConfigError
 
 __all__ = [
     "MissingTemplate",

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from casefile.tasks.core.catalog import Catalog
-from casefile.tasks.core.settings import Limits, Settings, load_settings
-from casefile.tasks.core.storage import ObjectStore, open_store
+from .catalog import Catalog
+from .settings import Limits, Settings, load_settings
+from .storage import ObjectStore, open_store
 
 T = TypeVar("T")
 

@@ -151,7 +151,7 @@ class Settings(BaseSettings):
 def load_settings(**overrides: Any) -> Settings:
     from pydantic import ValidationError as PydanticValidationError
 
-    from casefile.tasks.core.errors import ConfigError
+    from .errors import ConfigError
 
     try:
         settings = Settings(**overrides)

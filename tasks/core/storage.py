@@ -17,12 +17,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from casefile.tasks.core.errors import StorageError, TransientStorageError
+from .errors import StorageError, TransientStorageError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from casefile.tasks.core.settings import Settings
+    from .settings import Settings
 
 CHUNK = 1024 * 1024
 
@@ -93,7 +93,7 @@ class ObjectStore(ABC):
 
     def download(self, key: str, dest: Path, expected_sha256: str | None = None) -> str:
         """Copy ``key`` to ``dest`` atomically; verify its SHA-256 when given. Returns the SHA-256."""
-        from casefile.tasks.core.errors import IntegrityError
+        from .errors import IntegrityError
 
         dest.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
@@ -364,7 +364,7 @@ def make_s3_client(settings: Settings) -> S3Client:
 
 
 def open_store(settings: Settings) -> ObjectStore:
-    from casefile.tasks.core.settings import StorageBackend
+    from .settings import StorageBackend
 
     if settings.storage_backend is StorageBackend.S3:
         return S3ObjectStore(

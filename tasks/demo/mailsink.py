@@ -28,7 +28,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, LoginPassword, Session
 
 if TYPE_CHECKING:
-    from casefile.tasks.core.settings import Settings
+    from ..core.settings import Settings
 
 # aiosmtpd logs every peer and address at INFO under "mail.log"; our logs carry no addresses.
 logging.getLogger("mail.log").setLevel(logging.ERROR)
@@ -182,7 +182,7 @@ class MailSink:
 
     def apply(self, settings: Settings) -> Settings:
         """``settings`` with the SMTP fields pointing at this server (no login unless it asks for one)."""
-        from casefile.tasks.core.settings import SmtpSecurity
+        from ..core.settings import SmtpSecurity
 
         return settings.model_copy(
             update={

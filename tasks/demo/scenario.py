@@ -9,11 +9,11 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from casefile.tasks.cases.case import NewCase, validate_new_case
-from casefile.tasks.core.settings import DEMO_DATA
+from ..cases.case import NewCase, validate_new_case
+from ..core.settings import DEMO_DATA
 
 if TYPE_CHECKING:
-    from casefile.tasks.core.runtime import Runtime
+    from ..core.runtime import Runtime
 
 DEMO_CLIENT = "Maria Fernanda Quiroga Test"  # fictional, like everything in data/
 DEMO_A_NUMBER = "123-456-789"
@@ -59,11 +59,11 @@ def fictional_case(**overrides: Any) -> NewCase:
 def demo_requests(rt: Runtime, case_id: str, responses: Path = RESPONSES) -> dict[str, Any]:
     """Send the sample case's record requests to a loopback SMTP server started here, let the hospital's answer
     arrive in the case's inbox folder (named with the request's code), take it in, and run the overdue check once."""
-    from casefile.tasks.demo.mailsink import MailSink
-    from casefile.tasks.requests.chase import run_chase
-    from casefile.tasks.requests.inbox import inbox_root, poll_inbox
-    from casefile.tasks.requests.lifecycle import list_requests, request_summary
-    from casefile.tasks.requests.sending import new_request, request_config
+    from ..requests.chase import run_chase
+    from ..requests.inbox import inbox_root, poll_inbox
+    from ..requests.lifecycle import list_requests, request_summary
+    from ..requests.sending import new_request, request_config
+    from .mailsink import MailSink
 
     today = date.today()
     mail_dir = rt.settings.home / "demo-mail" / case_id
@@ -109,7 +109,7 @@ def demo_requests(rt: Runtime, case_id: str, responses: Path = RESPONSES) -> dic
 
 def demo_exhibits(rt: Runtime, case_id: str, translations: Path = TRANSLATIONS) -> list[dict[str, Any]]:
     """The demo's exhibit list (titles and dates an advocate would type) and its translations (fictional translator)."""
-    from casefile.tasks.packets.exhibits import (
+    from ..packets.exhibits import (
         NOT_EXHIBITS,
         Plan,
         PlanRow,

@@ -7,11 +7,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from casefile.tasks.core.catalog import Document
-from casefile.tasks.core.errors import NotFoundError
+from ..core.catalog import Document
+from ..core.errors import NotFoundError
 
 if TYPE_CHECKING:
-    from casefile.tasks.core.runtime import Runtime
+    from ..core.runtime import Runtime
 
 
 class Variant(StrEnum):

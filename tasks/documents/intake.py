@@ -22,13 +22,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from sqlalchemy.orm import Session
 
-from casefile.tasks.core.catalog import Catalog, Document, IntakeBatch, IntakeItem, Page, audit, new_id, utcnow
-from casefile.tasks.core.errors import CasefileError, QuarantinedFile, QuarantineReason, TransientStorageError
-from casefile.tasks.core.settings import Limits
-from casefile.tasks.core.storage import CHUNK, LocalObjectStore, ObjectStore, derived_key, original_key, sha256_file
+from ..core.catalog import Catalog, Document, IntakeBatch, IntakeItem, Page, audit, new_id, utcnow
+from ..core.errors import CasefileError, QuarantinedFile, QuarantineReason, TransientStorageError
+from ..core.settings import Limits
+from ..core.storage import CHUNK, LocalObjectStore, ObjectStore, derived_key, original_key, sha256_file
 
 if TYPE_CHECKING:
-    from casefile.tasks.core.runtime import Runtime
+    from ..core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -57,9 +57,9 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image
 
-from casefile.tasks.core.errors import CasefileError, QuarantinedFile, QuarantineReason, ToolError, ToolTimeout
-from casefile.tasks.documents import language as langid
-from casefile.tasks.documents import tesseract
+from ..core.errors import CasefileError, QuarantinedFile, QuarantineReason, ToolError, ToolTimeout
+from . import language as langid
+from . import tesseract
 
 log = logging.getLogger(__name__)
 

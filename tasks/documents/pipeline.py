@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from casefile.tasks.core.errors import SearchIndexBusy, SearchIndexError, ValidationError
-from casefile.tasks.documents import intake, text
-from casefile.tasks.documents.types import load_document_types
-from casefile.tasks.search import indexing
+from ..core.errors import SearchIndexBusy, SearchIndexError, ValidationError
+from ..search import indexing
+from . import intake, text
+from .types import load_document_types
 
 if TYPE_CHECKING:
-    from casefile.tasks.core.runtime import Runtime
+    from ..core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from casefile.tasks.core.catalog import Exhibit, InboxItem, RecordRequest, RequestEvent, Translation, audit
-from casefile.tasks.core.errors import ValidationError
-from casefile.tasks.search.index import search_index
+from ..core.catalog import Exhibit, InboxItem, RecordRequest, RequestEvent, Translation, audit
+from ..core.errors import ValidationError
+from ..search.index import search_index
 
 if TYPE_CHECKING:
-    from casefile.tasks.core.runtime import Runtime
+    from ..core.runtime import Runtime
 
 
 class DocumentInUse(ValidationError):

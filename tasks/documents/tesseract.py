@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytesseract
 
-from casefile.tasks.core.errors import ToolError, ToolMissing, ToolTimeout
+from ..core.errors import ToolError, ToolMissing, ToolTimeout
 
 log = logging.getLogger(__name__)
 

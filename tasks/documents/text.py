@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from casefile.tasks.core.catalog import Document, audit
-from casefile.tasks.core.errors import CasefileError
-from casefile.tasks.core.storage import derived_key, sha256_file
+from ..core.catalog import Document, audit
+from ..core.errors import CasefileError
+from ..core.storage import derived_key, sha256_file
 
 if TYPE_CHECKING:
-    from casefile.tasks.core.runtime import Runtime
+    from ..core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,8 @@ def documents_needing_text(rt: Runtime, case_id: str) -> list[str]:
 def extract_text(rt: Runtime, document_id: str) -> TextSummary:
     """OCR the pages of one document that need it; store the searchable PDF; record each page's text."""
     catalog, store, settings = rt.catalog, rt.store, rt.settings
-    from casefile.tasks.documents.ocr import ocr_document
-    from casefile.tasks.documents.tesseract import check_languages
+    from .ocr import ocr_document
+    from .tesseract import check_languages
 
     with catalog.session() as session:
         doc = catalog.get_document(session, document_id)

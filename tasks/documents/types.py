@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from casefile.tasks.core.config import TomlTable
-from casefile.tasks.core.errors import ValidationError
+from ..core.config import TomlTable
+from ..core.errors import ValidationError
 
 if TYPE_CHECKING:
-    from casefile.tasks.core.settings import Settings
+    from ..core.settings import Settings
 
 DOCUMENT_TYPES_FILE = "document_types.toml"
 UNCLASSIFIED = "unclassified"

@@ -37,13 +37,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from casefile.tasks.core.catalog import Catalog, Translation, audit, current_actor
-from casefile.tasks.core.config import load_toml
-from casefile.tasks.core.errors import CasefileError, ConfigError, IntegrityError, NotFoundError, ValidationError
-from casefile.tasks.core.practice import load_practice
-from casefile.tasks.core.settings import Settings
-from casefile.tasks.core.storage import ObjectStore, sha256_file
-from casefile.tasks.packets.check import (
+from ..core.catalog import Catalog, Translation, audit, current_actor
+from ..core.config import load_toml
+from ..core.errors import CasefileError, ConfigError, IntegrityError, NotFoundError, ValidationError
+from ..core.practice import load_practice
+from ..core.settings import Settings
+from ..core.storage import ObjectStore, sha256_file
+from .check import (
     CHILD_CERTIFICATE,
     CHILD_DOCUMENT,
     CHILD_TRANSLATION,
@@ -51,7 +51,7 @@ from casefile.tasks.packets.check import (
     FRONT_TITLES,
     LIST_TEMPLATE,
 )
-from casefile.tasks.packets.exhibits import (
+from .exhibits import (
     CLIENT,
     COUNTRY,
     DEFAULT_SCHEMES,
@@ -109,7 +109,7 @@ class BuildNotFound(NotFoundError):
 # Configuration ----------------------------------------------------------------------------------------------------
 def load_profile(config_dir: Path, name: str) -> dict[str, Any]:
     """config/profiles/<name>.toml (the check's loader), also requiring the [translations] table the builder reads."""
-    from casefile.tasks.packets.check import load_profile as load
+    from .check import load_profile as load
 
     profile = load(config_dir, name)
     if not isinstance(profile.get("translations"), dict):
@@ -443,7 +443,7 @@ def _list_rows(inputs: PacketInputs, ranges: Mapping[int, tuple[int, int]]) -> l
 def plan_pages(inputs: PacketInputs, env: Any, start: int) -> tuple[list[Segment], list[Any]]:
     """Lay out the template pages and place every segment, iterating until the exhibit list's page ranges are stable
     (its own length moves every range after it). Returns the segments and the laid-out documents in order."""
-    from casefile.tasks.core.render import layout, layout_many
+    from ..core.render import layout, layout_many
 
     front, back, tab_name, cert_name = _template_names(inputs.profile)
     profile = inputs.profile
@@ -544,7 +544,7 @@ def _layouts(profile: Mapping[str, Any]) -> tuple[Any, Any]:
     """The page layout for numbers, and the one for exhibit label stamps (their own position/offset/size). Exhibit
     pages are fitted with the first: clear of the number band and, when the labels are on the other edge, of
     theirs too."""
-    from casefile.tasks.packets.layout import PageLayout
+    from .layout import PageLayout
 
     base = PageLayout.from_profile(profile)
     stamp_cfg = profile.get("stamp", {})
@@ -671,8 +671,8 @@ def assemble(inputs: PacketInputs, env: Any, work: Path, build_id: str) -> _Buil
     """Lay out, assemble, stamp, bookmark and split the packet into files under ``work``."""
     import pikepdf
 
-    from casefile.tasks.core.render import write_documents
-    from casefile.tasks.packets.layout import carry_optional_content, downsample_images, place_pages, stamp_pages
+    from ..core.render import write_documents
+    from .layout import carry_optional_content, downsample_images, place_pages, stamp_pages
 
     profile = inputs.profile
     numbers_cfg = profile.get("page_numbers", {})
@@ -754,7 +754,7 @@ def assemble(inputs: PacketInputs, env: Any, work: Path, build_id: str) -> _Buil
 
 def _check(paths: Sequence[Path], inputs: PacketInputs, build_id: str) -> list[str]:
     """The pre-filing check on our own output; errors stop the build, warnings go into the manifest."""
-    from casefile.tasks.packets.check import check_packet
+    from .check import check_packet
 
     report = check_packet(paths, inputs.profile, expect_translations=not inputs.options.allow_missing_translations)
     errors = [f"{f.code} ({f.file}, page {f.page})" for f in report.findings if f.severity == "error"]
@@ -778,7 +778,7 @@ def build_packet(
 ) -> BuildResult:
     """Build, check and store one packet; see the module docstring. Safe to re-run: the same inputs give the same
     build id; a finished build (manifest present) is returned as it is, an unfinished one is rebuilt."""
-    from casefile.tasks.core.render import make_environment, template_versions
+    from ..core.render import make_environment, template_versions
 
     today = today or datetime.now(UTC).date()
     inputs = gather(catalog, settings, case_id, options, today)
@@ -788,8 +788,8 @@ def build_packet(
     front, back, tab, cert = _template_names(inputs.profile)
     names = sorted({*front, *back, tab, cert, "packet/base.html.j2", "packet/_macros.html.j2", "packet/base.css"})
     versions = template_versions(env, names)
-    from casefile.tasks.core import render
-    from casefile.tasks.packets import layout as pagelayout
+    from ..core import render
+    from . import layout as pagelayout
 
     # The code that lays out and writes the bytes is an input too: a changed builder never "reuses" an old build.
     code = hashlib.sha256()

@@ -80,9 +80,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from casefile.tasks.core.config import load_toml
-from casefile.tasks.core.errors import ConfigError, PacketCheckError, ToolError, ToolTimeout, ValidationError
-from casefile.tasks.core.processes import module_command, module_env
+from ..core.config import load_toml
+from ..core.errors import ConfigError, PacketCheckError, ToolError, ToolTimeout, ValidationError
+from ..core.processes import module_command, module_env
 
 log = logging.getLogger(__name__)
 
@@ -314,7 +314,7 @@ class _Config:
 
 
 def _default_languages() -> tuple[str, ...]:
-    from casefile.tasks.documents.language import DEFAULT_LANGUAGES
+    from ..documents.language import DEFAULT_LANGUAGES
 
     return DEFAULT_LANGUAGES
 
@@ -1402,7 +1402,7 @@ def _check_translations(
     out: _Findings,
     expect_translations: bool,
 ) -> None:
-    from casefile.tasks.documents.language import detect_language
+    from ..documents.language import detect_language
 
     severity = ERROR if expect_translations and cfg.translations_required else WARNING
     for exhibit in exhibits:

@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from casefile.tasks.core.catalog import Catalog, Document, Exhibit, Translation, audit, current_actor, new_id
-from casefile.tasks.core.errors import ValidationError
+from ..core.catalog import Catalog, Document, Exhibit, Translation, audit, current_actor, new_id
+from ..core.errors import ValidationError
 
 if TYPE_CHECKING:
-    from casefile.tasks.core.runtime import Runtime
+    from ..core.runtime import Runtime
 
 CLIENT, COUNTRY = "client", "country"
 SECTIONS = (CLIENT, COUNTRY)
@@ -462,8 +462,8 @@ def add_translation(
 ) -> dict[str, Any]:
     """Take in ``path`` (the English translation) as a document of the case, make its text searchable, and link it
     to ``source_document_id`` with the certificate's data. Returns the translation's row (ids and dates only)."""
-    from casefile.tasks.documents import pipeline
-    from casefile.tasks.documents.types import TRANSLATION
+    from ..documents import pipeline
+    from ..documents.types import TRANSLATION
 
     translator.validate()  # before anything is stored
     catalog = runtime.catalog

@@ -37,7 +37,7 @@ from typing import Any
 import pikepdf
 from pikepdf import Array, Dictionary, Name
 
-from casefile.tasks.core.errors import ConfigError, PacketInputError, ToolMissing, ValidationError
+from ..core.errors import ConfigError, PacketInputError, ToolMissing, ValidationError
 
 log = logging.getLogger(__name__)
 

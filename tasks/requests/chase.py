@@ -41,16 +41,16 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from casefile.tasks.core.catalog import OutboundMail, RecordRequest, RequestEvent
-from casefile.tasks.core.errors import CasefileError, ExitCode, MailRejected, MailTransientError
-from casefile.tasks.requests.config import Channel, EscalationStep, RequestConfig, load_request_config
-from casefile.tasks.requests.lifecycle import due_escalation_steps, effective_due, mark_overdue, record_followup
-from casefile.tasks.requests.mail import MailMessage, SendOutcome, send_once
-from casefile.tasks.requests.sending import followup_dedupe_key
-from casefile.tasks.requests.status import OPEN_STATUSES, Status
+from ..core.catalog import OutboundMail, RecordRequest, RequestEvent
+from ..core.errors import CasefileError, ExitCode, MailRejected, MailTransientError
+from .config import Channel, EscalationStep, RequestConfig, load_request_config
+from .lifecycle import due_escalation_steps, effective_due, mark_overdue, record_followup
+from .mail import MailMessage, SendOutcome, send_once
+from .sending import followup_dedupe_key
+from .status import OPEN_STATUSES, Status
 
 if TYPE_CHECKING:
-    from casefile.tasks.core.runtime import Runtime
+    from ..core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ def chase_request(runtime: Runtime, request_id: str, today: date, config: Reques
     """Do the escalation steps now due for one request. Raises ``MailTransientError`` when an e-mail could not go
     out for now (the request keeps its state; the next run, or Prefect's retry, does it); an e-mail refused for
     good is reported in the result (and in the advocate's digest) and not retried until the address changes."""
-    from casefile.tasks.requests.letters import request_mail, store_followup_document
+    from .letters import request_mail, store_followup_document
 
     config = config or load_config(runtime)
     result = RequestResult(request_id)
@@ -245,7 +245,7 @@ def chase_request(runtime: Runtime, request_id: str, today: date, config: Reques
             if req.escalation_step < step.step:  # not already recorded by a run that crashed after sending
                 record_followup(session, req, step, actor=ACTOR, document_id=document_id, note=note)
                 if step.to == "supervisor" and req.status == Status.OVERDUE.value:
-                    from casefile.tasks.requests.lifecycle import transition
+                    from .lifecycle import transition
 
                     transition(
                         session,

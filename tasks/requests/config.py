@@ -12,13 +12,13 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from casefile.tasks.cases.rules import FilingRules, read_filing_rules
-from casefile.tasks.core.config import TomlTable, load_toml
-from casefile.tasks.core.errors import ConfigError, ValidationError
-from casefile.tasks.core.practice import Person, Practice, load_practice
+from ..cases.rules import FilingRules, read_filing_rules
+from ..core.config import TomlTable, load_toml
+from ..core.errors import ConfigError, ValidationError
+from ..core.practice import Person, Practice, load_practice
 
 if TYPE_CHECKING:
-    from casefile.tasks.core.settings import Settings
+    from ..core.settings import Settings
 
 RECORD_TYPES_FILE = "record_types.toml"
 PROVIDERS_FILE = "providers.toml"

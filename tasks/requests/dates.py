@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from casefile.tasks.core.calendar import add_business_days, roll_to_business_day
-from casefile.tasks.requests.config import DayUnit, RecordType
+from ..core.calendar import add_business_days, roll_to_business_day
+from .config import DayUnit, RecordType
 
 
 def add_days(start: date, days: int, unit: DayUnit, roll_forward: bool = False) -> date:

@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from casefile.tasks.core.catalog import Case, Document, InboxItem, current_actor
-from casefile.tasks.core.storage import sha256_file
-from casefile.tasks.documents.intake import SUPPORTED_SUFFIXES, create_batch
-from casefile.tasks.requests.lifecycle import route_document
+from ..core.catalog import Case, Document, InboxItem, current_actor
+from ..core.storage import sha256_file
+from ..documents.intake import SUPPORTED_SUFFIXES, create_batch
+from .lifecycle import route_document
 
 if TYPE_CHECKING:
-    from casefile.tasks.core.runtime import Runtime
-    from casefile.tasks.requests.config import RequestConfig
+    from ..core.runtime import Runtime
+    from .config import RequestConfig
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def inbox_root(rt: Runtime) -> Path:
 
 def ingest_plain(rt: Runtime) -> IngestBatch:
     """Ingest a batch without Prefect (the documents pipeline, run plainly)."""
-    from casefile.tasks.documents import pipeline
+    from ..documents import pipeline
 
     def run(batch_id: str) -> None:
         pipeline.ingest_batch(rt, batch_id)
@@ -119,8 +119,8 @@ def receive_files(
 ) -> PollResult:
     """Ingest ``files`` ((path, source_ref, sha256)) into the case as one intake batch, then match each document and
     record it in the inbox ledger. ``subjects``: e-mail subject per source_ref, when the file came by e-mail."""
-    from casefile.tasks.core.catalog import IntakeItem
-    from casefile.tasks.requests.letters import document_qr_reader
+    from ..core.catalog import IntakeItem
+    from .letters import document_qr_reader
 
     result = PollResult(files=len(files))
     if not files:

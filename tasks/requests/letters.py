@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from casefile.tasks.core.catalog import Case, Document, RecordRequest
-from casefile.tasks.core.errors import CasefileError
-from casefile.tasks.requests.config import RequestConfig
-from casefile.tasks.requests.lifecycle import FIRST_PAGES, effective_due
+from ..core.catalog import Case, Document, RecordRequest
+from ..core.errors import CasefileError
+from .config import RequestConfig
+from .lifecycle import FIRST_PAGES, effective_due
 
 if TYPE_CHECKING:
-    from casefile.tasks.core.runtime import Runtime
-    from casefile.tasks.requests.mail import MailMessage
+    from ..core.runtime import Runtime
+    from .mail import MailMessage
 
 REQUEST_DOC_TYPE = "request"  # document type of the letters the practice sends (config/document_types.toml)
 
@@ -99,7 +99,7 @@ def letter_context(
 ) -> dict[str, Any]:
     """Everything the request templates use. ``due_on`` before the request is sent is the date it would have if
     sent on ``letter_date``."""
-    from casefile.tasks.requests.dates import due_date
+    from .dates import due_date
 
     case = session.get(Case, req.case_id)
     assert case is not None
@@ -147,7 +147,7 @@ class RenderedPdf:
 
 
 def _env(rt: Runtime) -> Any:
-    from casefile.tasks.core.render import make_environment
+    from ..core.render import make_environment
 
     return make_environment(rt.settings.templates_dir, rt.settings.template_overrides)
 
@@ -156,7 +156,7 @@ def render_request_pdfs(
     rt: Runtime, session: Session, config: RequestConfig, req: RecordRequest, out_dir: Path, *, letter_date: date
 ) -> list[RenderedPdf]:
     """The letter (cover sheet last), the authorization form and the enclosures of ``req``, as PDFs in ``out_dir``."""
-    from casefile.tasks.core.render import render_pdf
+    from ..core.render import render_pdf
 
     env = _env(rt)
     rtype = config.record_type(req.record_type)
@@ -184,7 +184,7 @@ def render_followup_pdf(
     *,
     letter_date: date,
 ) -> RenderedPdf:
-    from casefile.tasks.core.render import render_pdf
+    from ..core.render import render_pdf
 
     followup = {"step": step, "partial": req.status == "partially-received"}
     context = letter_context(session, config, req, letter_date=letter_date, followup=followup)
@@ -202,7 +202,7 @@ def render_followup_pdf(
 
 def _store(rt: Runtime, case_id: str, pdf: Path) -> str:
     """Store a rendered PDF as a document of the case (intake: hashed, original kept, pages recorded)."""
-    from casefile.tasks.documents import pipeline
+    from ..documents import pipeline
 
     # Stored, not read: its text is taken with the case's next ingest (the practice's own letter is not evidence).
     result = pipeline.ingest_file(rt, case_id, pdf, REQUEST_DOC_TYPE, searchable=False)
@@ -267,8 +267,8 @@ def request_mail(
 ) -> MailMessage:
     """The e-mail to the provider with ``document_ids`` (stored PDFs) attached. The subject carries the reference
     code and the record type only (never the client's name: subjects travel in clear through mail servers)."""
-    from casefile.tasks.core.render import render_html
-    from casefile.tasks.requests.mail import Attachment, MailMessage
+    from ..core.render import render_html
+    from .mail import Attachment, MailMessage
 
     with rt.catalog.session() as session:
         req = session.get(RecordRequest, request_id)

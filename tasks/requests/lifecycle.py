@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from casefile.tasks.cases.rules import FilingRules, filing_deadline
-from casefile.tasks.core.catalog import (
+from ..cases.rules import FilingRules, filing_deadline
+from ..core.catalog import (
     _ID_ALPHABET,
     Case,
     Catalog,
@@ -30,10 +30,10 @@ from casefile.tasks.core.catalog import (
     new_id,
     utcnow,
 )
-from casefile.tasks.core.errors import InvalidTransition, RequestNotFound, ValidationError
-from casefile.tasks.requests.config import Channel, EscalationStep, RequestConfig
-from casefile.tasks.requests.dates import due_date, extended_due_date
-from casefile.tasks.requests.status import OPEN_STATUSES, OVERDUE_FROM, TRANSITIONS, Status, allowed_next
+from ..core.errors import InvalidTransition, RequestNotFound, ValidationError
+from .config import Channel, EscalationStep, RequestConfig
+from .dates import due_date, extended_due_date
+from .status import OPEN_STATUSES, OVERDUE_FROM, TRANSITIONS, Status, allowed_next
 
 log = logging.getLogger(__name__)
 
@@ -504,7 +504,7 @@ def assign_inbox_item(
         select(InboxItem).where(InboxItem.document_id == document_id.upper(), InboxItem.status == "unassigned")
     )
     if item is None:
-        from casefile.tasks.core.errors import NotFoundError
+        from ..core.errors import NotFoundError
 
         raise NotFoundError(
             f"Document {document_id} is not waiting in an inbox. Run `casefile request inbox CASE-ID` to see what is."

@@ -24,11 +24,11 @@ from email.message import EmailMessage
 from email.utils import formatdate, getaddresses
 from typing import TYPE_CHECKING, NamedTuple
 
-from casefile.tasks.core.errors import MailConfigError, MailRejected, MailTransientError
-from casefile.tasks.core.settings import Settings, SmtpSecurity
+from ..core.errors import MailConfigError, MailRejected, MailTransientError
+from ..core.settings import Settings, SmtpSecurity
 
 if TYPE_CHECKING:
-    from casefile.tasks.core.catalog import Catalog
+    from ..core.catalog import Catalog
 
 __all__ = [
     "Attachment",
@@ -103,8 +103,8 @@ def sender_address(settings: Settings, message: MailMessage | None = None) -> st
         return message.sender
     if settings.mail_from:
         return settings.mail_from
-    from casefile.tasks.core.errors import ConfigError
-    from casefile.tasks.core.practice import load_practice
+    from ..core.errors import ConfigError
+    from ..core.practice import load_practice
 
     try:
         practice_email = load_practice(settings).email
@@ -299,7 +299,7 @@ def send_once(
     """
     from sqlalchemy import select
 
-    from casefile.tasks.core.catalog import OutboundMail, utcnow
+    from ..core.catalog import OutboundMail, utcnow
 
     sender = sender_address(settings, message)
     recipients = message.recipients

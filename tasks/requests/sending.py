@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from casefile.tasks.core.catalog import RecordRequest, RequestEvent
-from casefile.tasks.core.errors import ValidationError
-from casefile.tasks.requests.config import Channel, RequestConfig, load_request_config
-from casefile.tasks.requests.letters import request_mail, store_request_documents
-from casefile.tasks.requests.lifecycle import create_request, request_summary, transition
-from casefile.tasks.requests.status import Status
+from ..core.catalog import RecordRequest, RequestEvent
+from ..core.errors import ValidationError
+from .config import Channel, RequestConfig, load_request_config
+from .letters import request_mail, store_request_documents
+from .lifecycle import create_request, request_summary, transition
+from .status import Status
 
 if TYPE_CHECKING:
-    from casefile.tasks.core.runtime import Runtime
+    from ..core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def send_request(rt: Runtime, config: RequestConfig, request_id: str, *, actor: 
         doc_ids = [d for d in documents if d]
     mailed = False
     if on is None and channel is Channel.EMAIL:
-        from casefile.tasks.requests.mail import send_once
+        from .mail import send_once
 
         today = date.today()
         message = request_mail(rt, config, request_id, doc_ids, letter_date=today)

@@ -45,7 +45,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Self
 
-from casefile.tasks.core.errors import (
+from ..core.errors import (
     QuerySyntaxError,
     QueryTooBroad,
     SearchIndexBusy,
@@ -54,8 +54,8 @@ from casefile.tasks.core.errors import (
 )
 
 if TYPE_CHECKING:
-    from casefile.tasks.core.runtime import Runtime
-    from casefile.tasks.core.settings import Settings
+    from ..core.runtime import Runtime
+    from ..core.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from casefile.tasks.core.catalog import Document, utcnow
-from casefile.tasks.search.index import IndexedDocument, IndexedPage, search_index
+from ..core.catalog import Document, utcnow
+from .index import IndexedDocument, IndexedPage, search_index
 
 if TYPE_CHECKING:
-    from casefile.tasks.core.runtime import Runtime
+    from ..core.runtime import Runtime
 
 
 def _indexed_pages(doc: Document) -> tuple[IndexedDocument, list[IndexedPage]]:

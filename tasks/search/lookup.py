@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from casefile.tasks.core.catalog import Document
-from casefile.tasks.search.index import search_index
+from ..core.catalog import Document
+from .index import search_index
 
 if TYPE_CHECKING:
-    from casefile.tasks.core.runtime import Runtime
+    from ..core.runtime import Runtime
 
 
 def search_pages(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from casefile.tasks.core.catalog import Base
+from casefile.tasks.core.catalog import Base  # absolute: Alembic loads this file by path, outside the package
 
 target_metadata = Base.metadata
 connection = context.config.attributes.get("connection")
