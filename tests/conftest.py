@@ -1,4 +1,10 @@
-"""Shared fixtures. One section per concern; add new sections below the existing ones."""
+"""Shared fixtures. One section per concern; add new sections below the existing ones.
+
+The fast lane, `pytest -m "not slow"`, runs without Tesseract, Prefect or the `casefile` command in a subprocess:
+tests marked `prefect` or `tesseract`, or using the Prefect server fixture, count as slow, and in the fast lane an
+import of Prefect or a start of `tesseract`, `prefect` or `casefile` fails the test that tries it (so the markers
+stay true).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from s3server import make_s3_client, running_moto_server
@@ -20,6 +26,49 @@ if TYPE_CHECKING:
     from smtpserver import LoopbackSmtp
 
     from casefile.tasks.core.runtime import Runtime
+
+
+# Lanes -----------------------------------------------------------------------------------------------------
+SLOW_MARKERS = ("prefect", "tesseract")
+SLOW_FIXTURES = ("prefect_api",)
+FAST_LANE_FORBIDDEN = ("tesseract", "prefect", "casefile")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        uses = set(getattr(item, "fixturenames", ()))
+        if any(item.get_closest_marker(m) for m in SLOW_MARKERS) or uses & set(SLOW_FIXTURES):
+            item.add_marker(pytest.mark.slow)
+
+
+class _FastLaneImports:
+    """A meta-path finder that refuses Prefect in the fast lane."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "prefect" or name.startswith("prefect."):
+            raise ImportError(f"the fast lane runs without Prefect ({name}): mark this test @pytest.mark.slow")
+
+
+def _guard_fast_lane() -> None:
+    import os
+    import sys
+
+    sys.meta_path.insert(0, _FastLaneImports())
+    original: Any = subprocess.Popen.__init__
+
+    def popen(self: Any, args: Any, *rest: Any, **kwargs: Any) -> None:
+        first = args[0] if isinstance(args, list | tuple) and args else args
+        program = os.path.basename(str(first).split()[0]) if first else ""
+        if program in FAST_LANE_FORBIDDEN:
+            raise RuntimeError(f"the fast lane runs without {program}: mark this test @pytest.mark.slow")
+        original(self, args, *rest, **kwargs)
+
+    subprocess.Popen.__init__ = popen  # type: ignore[method-assign]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if "not slow" in (config.option.markexpr or ""):
+        _guard_fast_lane()
 
 
 # Object stores -------------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from conftest import A_NUMBER, CLIENT_NAME, DEMO_DATA, RESOURCES, new_case_cli, 
 
 from casefile.tasks.core.errors import ExitCode
 
+pytestmark = pytest.mark.slow  # every test runs the `casefile` command in a subprocess
+
 SAMPLE = DEMO_DATA / "sample"
 BROKEN = RESOURCES / "broken"
 

@@ -13,15 +13,8 @@ from pypdf import PdfReader
 from casefile.tasks.core.errors import QuarantinedFile, QuarantineReason
 from casefile.tasks.core.settings import DEMO_DATA, Limits
 from casefile.tasks.core.storage import sha256_file
-from casefile.tasks.documents.intake import (
-    Kind,
-    StagedFile,
-    check_extension,
-    expand_inputs,
-    normalise,
-    sniff_kind,
-    stage_copy,
-)
+from casefile.tasks.documents.intake import expand_inputs
+from casefile.tasks.documents.normalise import Kind, StagedFile, check_extension, normalise, sniff_kind, stage_copy
 
 RESOURCES = Path(__file__).parent / "resources"
 SAMPLE = DEMO_DATA / "sample"

@@ -44,6 +44,8 @@ from casefile.tasks.documents.ocr import (
     unit_rotation,
 )
 
+pytestmark = pytest.mark.tesseract  # real Tesseract throughout (the fast lane leaves this module out)
+
 RESOURCES = Path(__file__).parent / "resources"
 CER_SCAN = 0.02
 CER_PHOTO = 0.04

@@ -26,7 +26,8 @@ from sqlalchemy import select
 
 from ..core.catalog import Case, Document, InboxItem, current_actor
 from ..core.storage import sha256_file
-from ..documents.intake import SUPPORTED_SUFFIXES, create_batch
+from ..documents.intake import create_batch
+from ..documents.normalise import SUPPORTED_SUFFIXES
 from .lifecycle import route_document
 
 if TYPE_CHECKING:
