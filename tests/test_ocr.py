@@ -5,7 +5,7 @@ a born-digital page, an English scan, a Spanish scan, a blank scan, a scan store
 and a scan under a junk invisible text layer. Smaller in-process runs (``workers=1``) count Tesseract calls
 through the wrapper and inject failures, as OCRmyPDF's tests replace a tool with one that fails.
 
-Accuracy bounds: BENCHMARKS.md measured 0.06% (English) and 0.15% (Spanish) character error rate on clean
+Accuracy bounds: bench_ocr measured 0.06% (English) and 0.15% (Spanish) character error rate on clean
 synthetic scans; these pages carry noise and skew, so the bounds are 2% for scans and 4% for the phone photo.
 """
 

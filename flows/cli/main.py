@@ -56,7 +56,7 @@ for command in (case, add, docs, doc, search, reindex, exhibits, translation, pa
 
 def run() -> None:
     """The console script. The garbage collector is off while the command imports its libraries
-    (SQLAlchemy and pydantic allocate many objects and free few: collecting then costs ~20% of start-up)
+    (SQLAlchemy and pydantic allocate many objects and free few: collecting then is a large share of start-up)
     and back on as soon as the runtime is built, before any real work."""
     gc.disable()
     try:
@@ -72,7 +72,7 @@ def run() -> None:
 
 def _exit_now(code: int, message: object) -> None:
     """End the process without the interpreter's teardown (freeing thousands of objects of SQLAlchemy, pydantic
-    and click costs ~0.1 s of a 0.5 s command) when nothing needs it: Prefect was not imported (its temporary
+    and click is a noticeable share of a short command) when nothing needs it: Prefect was not imported (its temporary
     server and log handlers shut down at exit) and no other thread runs. The catalog's connections are closed
     first, and output is flushed. Otherwise returns, and the normal exit happens."""
     if "prefect" in sys.modules or threading.active_count() > 1:

@@ -64,7 +64,7 @@ def runtime() -> Runtime:
 
     rt = get_runtime()
     # See run(): the imports are done. Everything allocated so far lives as long as the process: freeze it, so the
-    # first collections do not walk the hundreds of thousands of objects the imports made (~60 ms).
+    # first collections do not walk the hundreds of thousands of objects the imports made.
     gc.freeze()
     gc.enable()
     return rt

@@ -345,8 +345,8 @@ _TITLE = re.compile(r"<title>.*?</title>", re.S | re.I)
 
 
 def layout_many(env: jinja2.Environment, name: str, contexts: Sequence[Mapping[str, Any]]) -> list[LaidOut]:
-    """Lay out template ``name`` once per context, as ONE WeasyPrint document (a layout costs ~40 ms of set-up:
-    40 tab pages take 0.2 s instead of 1.6 s). Each rendering starts on a new page; the pages of each are found
+    """Lay out template ``name`` once per context, as ONE WeasyPrint document (each layout call has a fixed set-up
+    cost that dominates small pages such as tab pages). Each rendering starts on a new page; the pages of each are found
     by an anchor at its start. Renderings whose <head> differ (beyond <title>) are laid out one by one."""
     htmls = [render_html(env, name, c) for c in contexts]
     parts = [_HEAD.match(h) for h in htmls]

@@ -2,9 +2,9 @@
 
 Lingua is restricted to the languages a practice expects (default English and Spanish): fewer candidates make
 short texts far more reliable ("médico" is Portuguese as often as Spanish once Portuguese is a candidate).
-High-accuracy mode is used: measured on this machine it costs about 0.5 s and 90 MB once per process for
-English+Spanish, then about 0.5 ms per page, and it gets short and name-heavy lines right where low-accuracy
-mode does not ("Patient: Maria Fernanda Quiroga Test" reads as Spanish in low-accuracy mode).
+High-accuracy mode is used: it loads its models once per process (the cost is in benchmarks/README.md) and gets
+short and name-heavy lines right where low-accuracy mode does not ("Patient: Maria Fernanda Quiroga Test" reads
+as Spanish in low-accuracy mode).
 
 A page is cut into chunks of whole lines holding about ``chunk_letters`` letters; each chunk gets one
 language, weighted by its letters. The page's language is the one with the largest share, and the shares
@@ -48,7 +48,7 @@ def _language(code: str) -> Language:
 def detector(languages: tuple[str, ...] = DEFAULT_LANGUAGES) -> LanguageDetector:
     """A Lingua detector restricted to ``languages`` (ISO 639-1 codes), built once per process and set.
 
-    Its language models load on first use (about 0.5 s for English+Spanish).
+    Its language models load on first use.
     """
     chosen = sorted({_language(code) for code in languages}, key=lambda lang: lang.name)
     if len(chosen) < 2:

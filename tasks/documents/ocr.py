@@ -3,16 +3,15 @@
 ``ocr_document(pdf, out_pdf)`` is the whole stage. For each page of ``pdf``:
 
 1. **Text layer.** The page's text is extracted in content-stream order with PDFium (``pdftotext``'s default
-   layout mode scrambles text made of individually placed words, BENCHMARKS.md). If it is usable (see
+   layout mode scrambles text made of individually placed words). If it is usable (see
    ``assess_text_layer``: enough letters, few replacement/control characters, mostly word-like tokens) the page
    is not OCR'd - unless it has fewer than ``SUBSTANTIAL_TEXT_LETTERS`` letters and images cover half of it (a
    scan with a short fax header or stamp in real text).
 2. **Page image.** A page that is one image filling the page (a scan, img2pdf output) gives its embedded image
-   as it is: JPEG bytes are handed to Tesseract unchanged (0.009 s, against 5.4 s for ``pdftoppm -png``); other
-   images are decoded losslessly to PNM. Any other page is rendered with PDFium at ``dpi`` (300) in grey: 0.01 s
-   for a born-digital page and 0.15 s for a scanned one, against 0.07 s and 0.20 s for ``pdftoppm -gray``
-   (which also has to write and reread a file), so PDFium it is. The page's /Rotate, the image's placement and
-   img2pdf's EXIF-derived /Rotate are applied so Tesseract sees the page as a reader does.
+   as it is: JPEG bytes are handed to Tesseract unchanged (far cheaper than rasterising the page); other images
+   are decoded losslessly to PNM. Any other page is rendered with PDFium at ``dpi`` (300) in grey, which is faster
+   than ``pdftoppm`` (benchmarks/README.md, "Figures behind design choices"). The page's /Rotate, the image's
+   placement and img2pdf's EXIF-derived /Rotate are applied so Tesseract sees the page as a reader does.
 3. **Blank.** A page with almost no ink is "blank": no OCR call.
 4. **OCR.** One Tesseract call per page writes a text-only PDF and TSV word boxes (tasks/documents/tesseract.py). If the
    result is poor (no words, mean confidence under ``OSD_TRIGGER_CONFIDENCE``, or most words standing on end)
@@ -79,7 +78,7 @@ IMAGE_COVERAGE_FOR_OCR = 0.5  # a page with less text than that and images over 
 OSD_TRIGGER_CONFIDENCE = 60.0  # upright text scores 85-96 on our scans; sideways text about 50
 VERTICAL_TEXT_PENALTY = 50.0  # a reading where most words are taller than wide is a sideways page
 OSD_MIN_CONFIDENCE = 1.5  # Tesseract's orientation confidence; the re-OCR decides in the end
-OSD_DPI = 150  # OSD on a 300-dpi page costs ~1.5 s, on a 150-dpi copy ~0.8 s and is as right
+OSD_DPI = 150  # OSD on a 150-dpi copy is as right as on the 300-dpi page and about half the cost
 MIN_TESSERACT_DPI = 70  # Tesseract ignores resolutions under 70 dpi
 INK_CONTRAST = 60  # grey levels between paper and what counts as ink
 BLANK_INK_SHARE = 0.0001  # share of ink pixels under which a page is blank without OCR

@@ -1,7 +1,7 @@
 """Tesseract, the one external OCR program: probe it, run it, OCR one image, detect a page's orientation.
 
 Every call takes an argument list (never a shell string) and a timeout, runs with ``OMP_THREAD_LIMIT=1`` (we run
-one Tesseract per core; threads inside each one fight over the cores and make it about 5x slower, BENCHMARKS.md),
+one Tesseract per core; threads inside each one fight over the cores and make it several times slower),
 logs Tesseract's stderr at debug level, deletes partial output when it fails, and raises ``ToolMissing``,
 ``ToolTimeout`` or ``ToolError`` from the original exception.
 
@@ -255,8 +255,8 @@ def parse_tsv(tsv: str) -> list[TsvWord]:
 def detect_orientation(image: Path, *, dpi: int, timeout: float) -> Orientation:
     """Tesseract OSD (``--psm 0``) on one image. Too little text to decide gives ``Orientation(0, 0.0)``.
 
-    OSD costs about as much as OCR on a 300-dpi page (1.2-1.8 s here); on an image halved to 150 dpi it is
-    about 0.8 s and still right, so callers pass a reduced image.
+    OSD costs about as much as OCR on a 300-dpi page; on an image halved to 150 dpi it costs about half and is
+    still right, so callers pass a reduced image.
     """
     args = [str(image), "-", "--psm", "0", "--dpi", str(dpi)]
     try:
