@@ -23,7 +23,7 @@ from casefile.tasks.core.errors import (
     SearchIndexError,
     ValidationError,
 )
-from casefile.tasks.search.index import (
+from casefile.tasks.search.sqlite_fts import (
     AllOf,
     AnyOf,
     Hit,
@@ -478,7 +478,7 @@ def test_rebuild_killed_mid_way_leaves_the_old_index(index: SqliteFtsIndex) -> N
         f"""
         import os
         from pathlib import Path
-        from casefile.tasks.search.index import IndexedDocument, IndexedPage, SqliteFtsIndex
+        from casefile.tasks.search.sqlite_fts import IndexedDocument, IndexedPage, SqliteFtsIndex
 
         def docs():
             for i in range(200):
