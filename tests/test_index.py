@@ -23,18 +23,14 @@ from casefile.tasks.core.errors import (
     SearchIndexError,
     ValidationError,
 )
+from casefile.tasks.search.query import AllOf, AnyOf, Term, parse_query, query_terms
 from casefile.tasks.search.sqlite_fts import (
-    AllOf,
-    AnyOf,
     Hit,
     IndexedDocument,
     IndexedPage,
     SearchIndex,
     SqliteFtsIndex,
-    Term,
     normalize_language,
-    parse_query,
-    query_terms,
     to_fts5,
 )
 
