@@ -23,16 +23,9 @@ from casefile.tasks.core.errors import (
     SearchIndexError,
     ValidationError,
 )
+from casefile.tasks.search.index import Hit, IndexedDocument, IndexedPage, SearchIndex, normalize_language
 from casefile.tasks.search.query import AllOf, AnyOf, Term, parse_query, query_terms
-from casefile.tasks.search.sqlite_fts import (
-    Hit,
-    IndexedDocument,
-    IndexedPage,
-    SearchIndex,
-    SqliteFtsIndex,
-    normalize_language,
-    to_fts5,
-)
+from casefile.tasks.search.sqlite_fts import SqliteFtsIndex, to_fts5
 
 # Fictional sample pages ------------------------------------------------------------------------------------
 DENUNCIA = (
@@ -474,7 +467,8 @@ def test_rebuild_killed_mid_way_leaves_the_old_index(index: SqliteFtsIndex) -> N
         f"""
         import os
         from pathlib import Path
-        from casefile.tasks.search.sqlite_fts import IndexedDocument, IndexedPage, SqliteFtsIndex
+        from casefile.tasks.search.index import IndexedDocument, IndexedPage
+        from casefile.tasks.search.sqlite_fts import SqliteFtsIndex
 
         def docs():
             for i in range(200):

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..core.catalog import Document, utcnow
-from .sqlite_fts import IndexedDocument, IndexedPage, search_index
+from .index import IndexedDocument, IndexedPage, search_index
 
 if TYPE_CHECKING:
     from ..core.runtime import Runtime

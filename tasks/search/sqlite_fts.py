@@ -1,15 +1,12 @@
-"""Per-page full-text search index: a small backend-neutral interface and its SQLite FTS5 implementation.
+"""The SQLite FTS5 backend of ``index.SearchIndex`` (the default): its own SQLite file, WAL mode.
 
-The index is derived data. The catalog keeps each page's text; the index can always be rebuilt from it
-(``SearchIndex.rebuild``), so it lives in its own SQLite file, never inside the catalog.
-
-What a user types is parsed by ``query.parse_query`` into a small syntax tree and compiled here by ``to_fts5``;
-user text never reaches SQL or the FTS5 query language unquoted. Accents and case are folded by the FTS5 tokenizer
-(``unicode61 remove_diacritics 2``) after the NFKC folding of ``query.normalize_text``.
+Owns everything FTS5: the schema (``pages`` for metadata, the FTS5 table ``page_text`` for text and filter tags),
+the tokenizer (``TOKENIZER``, which folds case and accents as ``query`` promises), the compilation of query trees
+(``to_fts5``: every term quoted, so user text never reaches SQL or the FTS5 query language unquoted) and the
+preparation of page rows.
 
 Concurrency: WAL mode, so searches read a consistent snapshot while one writer works (including a whole
 ``rebuild``); writers wait up to ``busy_timeout`` seconds and then raise ``SearchIndexBusy`` (worth retrying).
-Nothing here logs query text or page text: only counts and timings.
 """
 
 from __future__ import annotations
@@ -17,204 +14,41 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import sqlite3
 import threading
 import time
-import unicodedata
-from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, Self
+from typing import NamedTuple
 
-from ..core.errors import (
-    QueryTooBroad,
-    SearchIndexBusy,
-    SearchIndexError,
-    ValidationError,
+from ..core.errors import QueryTooBroad, SearchIndexBusy, SearchIndexError
+from .index import (
+    ELLIPSIS,
+    MATCH_END,
+    MATCH_START,
+    UNKNOWN_LANGUAGE,
+    Hit,
+    IndexedDocument,
+    IndexedPage,
+    IndexStats,
+    SearchIndex,
+    check_paging,
+    clean_page_text,
+    normalize_language,
+    search_filters,
+    snippet_fragments,
 )
-from .query import AnyOf, QueryNode, Term, normalize_text, parse_query
-
-if TYPE_CHECKING:
-    from ..core.runtime import Runtime
-    from ..core.settings import Settings
+from .query import AnyOf, QueryNode, Term, parse_query
 
 logger = logging.getLogger(__name__)
 
-MAX_LIMIT = 500
-MAX_OFFSET = 10_000
-MAX_SNIPPET_WORDS = 64  # FTS5's own limit for snippet()
-# A real page holds a few thousand characters; a hostile text layer can hold megabytes. Beyond this, cut.
-MAX_PAGE_CHARS = 100_000
 
-DEFAULT_START_MARK = "[["
-DEFAULT_END_MARK = "]]"
-ELLIPSIS = "…"
-
-
-# Documents and pages handed to the index --------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class IndexedDocument:
-    """What the index needs to know about a document (ids as the catalog spells them)."""
-
-    document_id: str
-    case_id: str
-    doc_type: str = "unclassified"
-
-
-@dataclass(frozen=True, slots=True)
-class IndexedPage:
-    """One page's text. Pages without text (blank, failed OCR) are accepted and skipped.
-
-    ``language`` is an ISO 639-1 code ("es"); ISO 639-2/3 codes ("spa") are converted; anything else is
-    stored as unknown.
-    """
-
-    number: int  # 1-based
-    text: str | None
-    language: str | None = None
-
-
-# Results ----------------------------------------------------------------------------------------------------
-class SnippetFragment(NamedTuple):
-    text: str
-    match: bool  # True for text that matched the query
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One matching page.
-
-    ``score`` is BM25 relevance with the sign flipped so that higher is better (FTS5's ``bm25()`` is negative,
-    lower is better). Hits come best first. Scores compare hits of the same query only; with a filter they
-    are the same numbers as without it (document frequencies are counted over the whole index).
-    """
-
-    case_id: str
-    document_id: str
-    page: int
-    language: str | None
-    doc_type: str
-    score: float
-    fragments: tuple[SnippetFragment, ...] = ()
-
-    def snippet(self, start: str = DEFAULT_START_MARK, end: str = DEFAULT_END_MARK) -> str:
-        """The snippet with each match between ``start`` and ``end`` ("…" where page text was cut).
-
-        Fragment text is already safe for a terminal: control and bidi-format characters are removed and
-        whitespace (including line breaks) is collapsed to single spaces.
-        """
-        return "".join(f"{start}{f.text}{end}" if f.match else f.text for f in self.fragments)
-
-    @property
-    def plain_snippet(self) -> str:
-        """The snippet without any markers."""
-        return "".join(f.text for f in self.fragments)
-
-    def snippet_html(self, tag: str = "mark") -> str:
-        """The snippet as HTML: text escaped, each match inside ``<mark>`` (or ``tag``)."""
-        return "".join(f"<{tag}>{escape(f.text)}</{tag}>" if f.match else escape(f.text) for f in self.fragments)
-
-
-@dataclass(frozen=True, slots=True)
-class IndexStats:
-    pages: int
-    documents: int
-    cases: int
-    languages: dict[str, int]  # "und" for pages of unknown language
-    doc_types: dict[str, int]
-    size_bytes: int  # the index file plus its write-ahead log
-
-
-# Text normalisation -----------------------------------------------------------------------------------------
-# ISO 639-2/3 -> 639-1 for the languages an immigration practice meets most (Tesseract uses 639-2 names).
-_LANGUAGE_CODES = {
-    "eng": "en",
-    "spa": "es",
-    "por": "pt",
-    "fra": "fr",
-    "fre": "fr",
-    "hat": "ht",
-    "ara": "ar",
-    "zho": "zh",
-    "chi": "zh",
-    "rus": "ru",
-    "ukr": "uk",
-    "vie": "vi",
-    "kor": "ko",
-    "hin": "hi",
-    "urd": "ur",
-    "ben": "bn",
-    "pus": "ps",
-    "fas": "fa",
-    "per": "fa",
-    "tur": "tr",
-    "ron": "ro",
-    "rum": "ro",
-    "deu": "de",
-    "ger": "de",
-    "ita": "it",
-    "pol": "pl",
-    "tgl": "tl",
-    "amh": "am",
-    "tir": "ti",
-    "som": "so",
-    "swa": "sw",
-    "nep": "ne",
-    "pan": "pa",
-    "guj": "gu",
-    "tam": "ta",
-    "mya": "my",
-    "bur": "my",
-}
-UNKNOWN_LANGUAGE = "und"  # ISO 639-2 "undetermined"
-
-
-def normalize_language(code: str | None) -> str | None:
-    """ISO 639-1 code for ``code`` ("spa" -> "es", "ES" -> "es"); None when it is not a language code."""
-    if code is None:
-        return None
-    value = code.strip().lower()
-    if not (2 <= len(value) <= 3 and value.isascii() and value.isalpha()) or value == UNKNOWN_LANGUAGE:
-        return None
-    return _LANGUAGE_CODES.get(value, value)
-
-
-_START, _END = "\x02", "\x03"
-_MARKED = re.compile("(\x02[^\x03]*\x03)")
-_SPACES = re.compile(" {2,}")
-
-
-def clean_page_text(text: str) -> str:
-    """The text as indexed: NFKC (ligatures and full-width forms folded), control characters as spaces."""
-    return normalize_text(text[:MAX_PAGE_CHARS])
-
-
-def _fragments(marked: str) -> tuple[SnippetFragment, ...]:
-    """Split FTS5 snippet output (matches between \\x02 and \\x03) into fragments safe for a terminal: no control or
-    format characters (bidi overrides), whitespace and line breaks collapsed to single spaces."""
-    chars: list[str] = []
-    for ch in marked:
-        if ch in (_START, _END):
-            chars.append(ch)
-        elif ch.isspace() or unicodedata.category(ch) == "Cc":
-            chars.append(" ")
-        elif unicodedata.category(ch) != "Cf":
-            chars.append(ch)
-    text = _SPACES.sub(" ", "".join(chars)).strip()
-    return tuple(
-        SnippetFragment(part[1:-1], True) if part[0] == _START else SnippetFragment(part, False)
-        for part in _MARKED.split(text)
-        if part and part != _START + _END
-    )
-
-
+# Query compilation ------------------------------------------------------------------------------------------
 def _has_prefix(node: QueryNode) -> bool:
+    """Whether any term, excluded ones too, is a prefix (such queries get their snippets from a scratch table)."""
     if isinstance(node, Term):
         return node.prefix
     if isinstance(node, AnyOf):
@@ -236,106 +70,7 @@ def to_fts5(node: QueryNode) -> str:
     return expr
 
 
-# The interface ----------------------------------------------------------------------------------------------
-class SearchIndex(ABC):
-    """A per-page full-text index. Callers depend on this, never on a backend.
-
-    Write methods replace whole documents (or cases) atomically, so re-running never duplicates rows. Filters
-    (``case_id``, ``doc_type``, ``language``) compare exactly, except that doc types and languages are
-    lower-cased and languages normalised (``normalize_language``).
-    """
-
-    @abstractmethod
-    def replace_document(self, doc: IndexedDocument, pages: Iterable[IndexedPage]) -> int:
-        """Make ``pages`` the document's only pages in the index; returns the number of pages indexed."""
-
-    @abstractmethod
-    def replace_case(self, case_id: str, documents: Iterable[tuple[IndexedDocument, Iterable[IndexedPage]]]) -> int:
-        """Make ``documents`` the case's only documents (one transaction); returns pages indexed."""
-
-    @abstractmethod
-    def delete_document(self, document_id: str) -> int:
-        """Remove the document's pages; returns how many were removed (0 if it was not indexed)."""
-
-    @abstractmethod
-    def delete_case(self, case_id: str) -> int:
-        """Remove every page of the case; returns how many were removed."""
-
-    @abstractmethod
-    def rebuild(self, documents: Iterable[tuple[IndexedDocument, Iterable[IndexedPage]]]) -> int:
-        """Replace the whole index with ``documents``. Atomic: if anything fails (including the caller's
-        iterator), the previous index stays as it was and searchable. Returns the number of pages indexed."""
-
-    @abstractmethod
-    def search(
-        self,
-        query: str | QueryNode,
-        *,
-        case_id: str | None = None,
-        language: str | None = None,
-        doc_type: str | None = None,
-        limit: int = 20,
-        offset: int = 0,
-        snippet_words: int = 24,
-    ) -> list[Hit]:
-        """Pages matching ``query``, best first. Raises ``QuerySyntaxError`` for a query that cannot be
-        understood and ``QueryTooBroad`` when it runs past the time limit."""
-
-    @abstractmethod
-    def count(
-        self,
-        query: str | QueryNode,
-        *,
-        case_id: str | None = None,
-        language: str | None = None,
-        doc_type: str | None = None,
-    ) -> int:
-        """How many pages match (for "20 of 1,234")."""
-
-    @abstractmethod
-    def count_pages(self, *, case_id: str | None = None, document_id: str | None = None) -> int:
-        """Pages in the index, optionally of one case or document."""
-
-    @abstractmethod
-    def stats(self) -> IndexStats: ...
-
-    def close(self) -> None:  # noqa: B027 - a backend without resources has nothing to close
-        """Release connections. The object may be used again afterwards (it reconnects)."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _check_paging(limit: int, offset: int, snippet_words: int) -> None:
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValidationError(f"The number of results must be between 1 and {MAX_LIMIT}.")
-    if not 0 <= offset <= MAX_OFFSET:
-        raise ValidationError(f"The result offset must be between 0 and {MAX_OFFSET}; narrow the search instead.")
-    if not 1 <= snippet_words <= MAX_SNIPPET_WORDS:
-        raise ValidationError(f"The snippet length must be between 1 and {MAX_SNIPPET_WORDS} words.")
-
-
-def _filter_value(value: str | None, what: str) -> str | None:
-    if value is None:
-        return None
-    if not value.strip():
-        raise ValidationError(f"The {what} filter is empty; leave it out to search everything.")
-    return value
-
-
-def _language_filter(language: str | None) -> str | None:
-    if language is None:
-        return None
-    code = normalize_language(language)
-    if code is None:
-        raise ValidationError("The language filter must be a language code such as es, spa, en or eng.")
-    return code
-
-
-# SQLite FTS5 ------------------------------------------------------------------------------------------------
+# Schema -----------------------------------------------------------------------------------------------------
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x43464958  # "CFIX": marks the file as a casefile search index
 TOKENIZER = "unicode61 remove_diacritics 2"
@@ -388,6 +123,7 @@ _SNIPPETS_SQL = """
 _TEXTS_SQL = "SELECT rowid, body FROM page_text WHERE rowid IN (SELECT value FROM json_each(?))"
 
 
+# Filter tags and rows ---------------------------------------------------------------------------------------
 def _tag(kind: str, value: str) -> str:
     # Hex keeps any id a single token of [0-9a-f] for unicode61, whatever characters it holds.
     return kind + value.encode().hex()
@@ -438,6 +174,7 @@ _DELETE_BY = {
 }
 
 
+# The backend ------------------------------------------------------------------------------------------------
 class SqliteFtsIndex(SearchIndex):
     """The default backend: SQLite FTS5 in its own file (``path``), WAL mode.
 
@@ -448,6 +185,10 @@ class SqliteFtsIndex(SearchIndex):
 
     Writes raise ``SearchIndexBusy`` (transient) or ``SearchIndexError`` (run a rebuild); a caller that indexes
     during ingest can record the document as not yet indexed and go on.
+
+    ``Hit.score`` is BM25 relevance with the sign flipped so that higher is better (FTS5's ``bm25()`` is negative,
+    lower is better). With a filter the scores are the same numbers as without it (document frequencies are
+    counted over the whole index).
     """
 
     def __init__(self, path: Path, *, busy_timeout: float = 30.0, query_timeout: float = 10.0) -> None:
@@ -765,14 +506,8 @@ class SqliteFtsIndex(SearchIndex):
         self, query: str | QueryNode, case_id: str | None, language: str | None, doc_type: str | None
     ) -> tuple[QueryNode, str]:
         node = parse_query(query) if isinstance(query, str) else query
-        doc_type = _filter_value(doc_type, "document type")
-        expr = _match_expression(
-            node,
-            _filter_value(case_id, "case"),
-            _language_filter(language),
-            doc_type.lower() if doc_type is not None else None,
-        )
-        return node, expr
+        filters = search_filters(case_id, language, doc_type)
+        return node, _match_expression(node, filters.case_id, filters.language, filters.doc_type)
 
     def fts5_expression(
         self,
@@ -796,7 +531,7 @@ class SqliteFtsIndex(SearchIndex):
         offset: int = 0,
         snippet_words: int = 24,
     ) -> list[Hit]:
-        _check_paging(limit, offset, snippet_words)
+        check_paging(limit, offset, snippet_words)
         node, expr = self._match(query, case_id, language, doc_type)
         started = time.perf_counter()
         with self._read() as conn:
@@ -809,8 +544,10 @@ class SqliteFtsIndex(SearchIndex):
                 texts = dict(conn.execute(_TEXTS_SQL, (ids,)).fetchall())
                 marked = self._scratch_snippets(texts, to_fts5(node), snippet_words)
             else:
-                marked = conn.execute(_SNIPPETS_SQL, (_START, _END, ELLIPSIS, snippet_words, expr, ids)).fetchall()
-        snippets = {rowid: _fragments(text) for rowid, text in marked}
+                marked = conn.execute(
+                    _SNIPPETS_SQL, (MATCH_START, MATCH_END, ELLIPSIS, snippet_words, expr, ids)
+                ).fetchall()
+        snippets = {rowid: snippet_fragments(text) for rowid, text in marked}
         hits = [
             Hit(
                 case_id=row[1],
@@ -847,7 +584,7 @@ class SqliteFtsIndex(SearchIndex):
                 conn.executemany("INSERT INTO scratch (rowid, body) VALUES (?, ?)", texts.items())
                 marked: list[tuple[int, str]] = conn.execute(
                     "SELECT rowid, snippet(scratch, 0, ?, ?, ?, ?) FROM scratch WHERE scratch MATCH ?",
-                    (_START, _END, ELLIPSIS, words, body_expr),
+                    (MATCH_START, MATCH_END, ELLIPSIS, words, body_expr),
                 ).fetchall()
             finally:
                 conn.execute("ROLLBACK")  # the scratch table stays empty
@@ -886,13 +623,3 @@ class SqliteFtsIndex(SearchIndex):
             doc_types = dict(conn.execute("SELECT doc_type, count(*) FROM pages GROUP BY doc_type").fetchall())
         size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
         return IndexStats(int(pages), int(documents), int(cases), dict(languages), doc_types, size)
-
-
-def open_index(settings: Settings) -> SearchIndex:
-    """The index backend the settings name (SQLite FTS5 at ``index_path``)."""
-    return SqliteFtsIndex(settings.search_index_path)
-
-
-def search_index(rt: Runtime) -> SearchIndex:
-    """The runtime's search index, opened on first use (commands that don't search never open it)."""
-    return rt.config(open_index)
