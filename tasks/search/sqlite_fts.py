@@ -85,10 +85,9 @@ def _primary_code(exc: sqlite3.Error) -> int:
 
 # ``pages`` holds the metadata (one row per page, id = FTS rowid); ``page_text`` the text and, in ``tags``,
 # one token per filter value. Filters go into the MATCH expression (``{tags}: "c..." AND {body}: (...)``), so
-# FTS5 intersects doclists instead of visiting every page that matches the words. On 100,000 pages
-# (benchmarks/bench_search.py --compare-filters), case-filtered queries: p95 56 ms with an UNINDEXED case_id
-# column, 8.6 ms joining ``pages`` and 9.2 ms this way for the whole search() including snippets; on a common
-# word in a large case, 15 ms joined against 8 ms this way. Tags also filter by type and language alike.
+# FTS5 intersects doclists instead of visiting every page that matches the words: as fast as joining ``pages``
+# in general, faster for a common word in a large case, far faster than an UNINDEXED case_id column (figures in
+# benchmarks/README.md; ``bench_search.py --compare-filters``). Tags also filter by type and language alike.
 _SCHEMA = (
     """CREATE TABLE pages (
         id INTEGER PRIMARY KEY,
@@ -105,8 +104,8 @@ _SCHEMA = (
     f"PRAGMA user_version = {SCHEMA_VERSION}",
 )
 
-# bm25 over the body only (tag tokens weigh nothing), ranked by SQLite's top-N sort: 35-40% faster than FTS5's
-# ``ORDER BY rank``, which sorts every match. Snippets are then made for the returned pages only.
+# bm25 over the body only (tag tokens weigh nothing), ranked by SQLite's top-N sort: faster than FTS5's
+# ``ORDER BY rank``, which sorts every match (benchmarks/README.md). Snippets are then made for the returned pages.
 _SEARCH_SQL = """
     SELECT rowid, bm25(page_text, 1.0, 0.0) AS score
     FROM page_text WHERE page_text MATCH ?
@@ -568,9 +567,9 @@ class SqliteFtsIndex(SearchIndex):
         """Snippets of a prefix query, from a scratch in-memory FTS5 table with the same tokenizer.
 
         Asking the big index for the snippets of given rowids re-expands a prefix (merging the doclists of every
-        matching word) once per page: 20 pages of "amenaz*" took 70 ms on 100,000 pages. Re-tokenising the 20
-        pages takes 2 ms and gives the same snippets: the body expression matches each of these pages on its
-        own, and snippet() looks at nothing but the page.
+        matching word) once per page; re-tokenising the returned pages is far cheaper (benchmarks/README.md) and
+        gives the same snippets: the body expression matches each of these pages on its own, and snippet() looks
+        at nothing but the page.
         """
         with self._lock:
             self._check_fork()
