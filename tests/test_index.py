@@ -1,5 +1,6 @@
-"""The per-page search index (tasks/search/index.py) on real SQLite FTS5 files: matching, ranking, filters, snippets,
-query syntax and its errors, injection attempts, idempotent writes, atomic rebuild, damaged and busy files."""
+"""The per-page search index on real SQLite FTS5 files (tasks/search/query.py, index.py and sqlite_fts.py): matching,
+ranking, filters, snippets, query syntax and its errors, injection attempts, idempotent writes, atomic rebuild,
+damaged and busy files."""
 
 from __future__ import annotations
 
