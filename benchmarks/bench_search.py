@@ -40,7 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import machine_info
-from casefile.tasks.search.index import TOKENIZER, Hit, IndexedDocument, IndexedPage, SqliteFtsIndex
+from casefile.tasks.search.index import Hit, IndexedDocument, IndexedPage
+from casefile.tasks.search.sqlite_fts import TOKENIZER, SqliteFtsIndex
 
 TARGET_P95_MS = 50.0
 SEED = 20240604

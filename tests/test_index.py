@@ -1,5 +1,6 @@
-"""The per-page search index (tasks/search/index.py) on real SQLite FTS5 files: matching, ranking, filters, snippets,
-query syntax and its errors, injection attempts, idempotent writes, atomic rebuild, damaged and busy files."""
+"""The per-page search index on real SQLite FTS5 files (tasks/search/query.py, index.py and sqlite_fts.py): matching,
+ranking, filters, snippets, query syntax and its errors, injection attempts, idempotent writes, atomic rebuild,
+damaged and busy files."""
 
 from __future__ import annotations
 
@@ -23,20 +24,9 @@ from casefile.tasks.core.errors import (
     SearchIndexError,
     ValidationError,
 )
-from casefile.tasks.search.index import (
-    AllOf,
-    AnyOf,
-    Hit,
-    IndexedDocument,
-    IndexedPage,
-    SearchIndex,
-    SqliteFtsIndex,
-    Term,
-    normalize_language,
-    parse_query,
-    query_terms,
-    to_fts5,
-)
+from casefile.tasks.search.index import Hit, IndexedDocument, IndexedPage, SearchIndex, normalize_language
+from casefile.tasks.search.query import AllOf, AnyOf, Term, parse_query, query_terms
+from casefile.tasks.search.sqlite_fts import SqliteFtsIndex, to_fts5
 
 # Fictional sample pages ------------------------------------------------------------------------------------
 DENUNCIA = (
@@ -478,7 +468,8 @@ def test_rebuild_killed_mid_way_leaves_the_old_index(index: SqliteFtsIndex) -> N
         f"""
         import os
         from pathlib import Path
-        from casefile.tasks.search.index import IndexedDocument, IndexedPage, SqliteFtsIndex
+        from casefile.tasks.search.index import IndexedDocument, IndexedPage
+        from casefile.tasks.search.sqlite_fts import SqliteFtsIndex
 
         def docs():
             for i in range(200):

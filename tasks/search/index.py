@@ -1,78 +1,41 @@
-"""Per-page full-text search index: a small backend-neutral interface and its SQLite FTS5 implementation.
+"""The per-page search index, whatever the backend: what callers hand it, what they get back, the rules backends keep.
 
-The index is derived data. The catalog keeps each page's text; the index can always be rebuilt from it
-(``SearchIndex.rebuild``), so it lives in its own SQLite file, never inside the catalog.
+The index is derived data. The catalog keeps each page's text and the index can always be rebuilt from it
+(``SearchIndex.rebuild``), so it never lives inside the catalog. Callers depend on ``SearchIndex`` only and get
+it from ``search_index(rt)``; ``open_index`` chooses the backend (today ``sqlite_fts.SqliteFtsIndex``). Queries are
+written in the language of ``query``.
 
-What a user types is parsed by ``parse_query`` into a small syntax tree (``Term``, ``AnyOf``, ``AllOf``) and
-compiled by the backend; user text never reaches SQL or the FTS5 query language unquoted. Query syntax:
-
-- ``amenaza muerte``        pages with both words (AND is implied; ``AND`` may be written)
-- ``"amenaza de muerte"``   the exact phrase
-- ``amenaz*``               words starting with "amenaz" (at least 3 letters before the ``*``)
-- ``muerte OR violencia``   either word; ``OR`` binds tighter than the implied AND, as in web search engines:
-                            ``amenaza muerte OR violencia`` = amenaza AND (muerte OR violencia)
-- ``-borrador``, ``NOT borrador``  leave out pages with that word (next to at least one word to look for)
-- ``(a b) OR c``            parentheses group
-- Only upper-case ``OR``/``AND``/``NOT`` are operators; quote them (``"OR"``) to search for the word itself.
-
-Matching ignores case and accents (Unicode NFKC, then FTS5 ``unicode61 remove_diacritics 2``): "medico" finds
-"médico" and "MÉDICO" finds "medico". The tilde is an accent for this purpose, so "ano" also finds "año" and
-"nino" finds "niño": advocates often type on English keyboards, and in evidence search a missed page costs more
-than an extra hit. Ligatures and full-width letters from PDF text layers ("certiﬁcate") are folded too.
-
-Concurrency: WAL mode, so searches read a consistent snapshot while one writer works (including a whole
-``rebuild``); writers wait up to ``busy_timeout`` seconds and then raise ``SearchIndexBusy`` (worth retrying).
-Nothing here logs query text or page text: only counts and timings.
+Every backend gives the same answers to the same calls: it indexes page text through ``clean_page_text``,
+checks paging with ``check_paging`` and filters with ``search_filters``, and makes ``Hit`` fragments with
+``snippet_fragments``. Backends never log query text or page text: only counts and timings.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import os
 import re
-import sqlite3
-import threading
-import time
 import unicodedata
 from abc import ABC, abstractmethod
-from collections import Counter
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from html import escape
-from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Self
 
-from ..core.errors import (
-    QuerySyntaxError,
-    QueryTooBroad,
-    SearchIndexBusy,
-    SearchIndexError,
-    ValidationError,
-)
+from ..core.errors import ValidationError
+from .query import QueryNode, normalize_text
 
 if TYPE_CHECKING:
     from ..core.runtime import Runtime
     from ..core.settings import Settings
 
-logger = logging.getLogger(__name__)
-
-# Query limits: generous for people, small enough that a pasted page of text cannot make a monster query.
-MAX_QUERY_CHARS = 1000
-MAX_QUERY_TERMS = 32
-MAX_QUERY_DEPTH = 8
-MIN_PREFIX_CHARS = 3  # "a*" would expand to most of the vocabulary
 MAX_LIMIT = 500
 MAX_OFFSET = 10_000
-MAX_SNIPPET_WORDS = 64  # FTS5's own limit for snippet()
+MAX_SNIPPET_WORDS = 64  # FTS5's own limit for snippet(); the same for every backend
 # A real page holds a few thousand characters; a hostile text layer can hold megabytes. Beyond this, cut.
 MAX_PAGE_CHARS = 100_000
 
 DEFAULT_START_MARK = "[["
 DEFAULT_END_MARK = "]]"
-ELLIPSIS = "…"
+ELLIPSIS = "…"  # where a snippet cuts page text
 
 
 # Documents and pages handed to the index --------------------------------------------------------------------
@@ -108,9 +71,8 @@ class SnippetFragment(NamedTuple):
 class Hit:
     """One matching page.
 
-    ``score`` is BM25 relevance with the sign flipped so that higher is better (FTS5's ``bm25()`` is negative,
-    lower is better). Hits come best first. Scores compare hits of the same query only; with a filter they
-    are the same numbers as without it (document frequencies are counted over the whole index).
+    ``score`` is the backend's relevance, higher is better; hits come best first. Scores compare hits of the
+    same query on the same backend only (``SqliteFtsIndex`` says how it scores).
     """
 
     case_id: str
@@ -146,10 +108,10 @@ class IndexStats:
     cases: int
     languages: dict[str, int]  # "und" for pages of unknown language
     doc_types: dict[str, int]
-    size_bytes: int  # the index file plus its write-ahead log
+    size_bytes: int  # storage the index takes (SQLite: its file plus the write-ahead log)
 
 
-# Text normalisation -----------------------------------------------------------------------------------------
+# Languages --------------------------------------------------------------------------------------------------
 # ISO 639-2/3 -> 639-1 for the languages an immigration practice meets most (Tesseract uses 639-2 names).
 _LANGUAGE_CODES = {
     "eng": "en",
@@ -203,28 +165,25 @@ def normalize_language(code: str | None) -> str | None:
     return _LANGUAGE_CODES.get(value, value)
 
 
-# Control characters cannot reach the index: the snippet markers are control characters, and terminal escape
-# sequences in a hostile text layer must not reach a user's terminal through a snippet.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # tab, LF and CR stay: whitespace
-_START, _END = "\x02", "\x03"
+# Page text and snippets -------------------------------------------------------------------------------------
+# Backends mark matches in snippet text with these two control characters, which ``clean_page_text`` keeps out of
+# page text, so that no page can fake a match or a fragment boundary.
+MATCH_START, MATCH_END = "\x02", "\x03"
 _MARKED = re.compile("(\x02[^\x03]*\x03)")
 _SPACES = re.compile(" {2,}")
 
 
 def clean_page_text(text: str) -> str:
     """The text as indexed: NFKC (ligatures and full-width forms folded), control characters as spaces."""
-    text = text[:MAX_PAGE_CHARS]
-    if not unicodedata.is_normalized("NFKC", text):
-        text = unicodedata.normalize("NFKC", text)
-    return _CONTROL.sub(" ", text)
+    return normalize_text(text[:MAX_PAGE_CHARS])
 
 
-def _fragments(marked: str) -> tuple[SnippetFragment, ...]:
-    """Split FTS5 snippet output (matches between \\x02 and \\x03) into fragments safe for a terminal: no control or
-    format characters (bidi overrides), whitespace and line breaks collapsed to single spaces."""
+def snippet_fragments(marked: str) -> tuple[SnippetFragment, ...]:
+    """Split snippet text (matches between ``MATCH_START`` and ``MATCH_END``) into fragments safe for a terminal:
+    no control or format characters (bidi overrides), whitespace and line breaks collapsed to single spaces."""
     chars: list[str] = []
     for ch in marked:
-        if ch in (_START, _END):
+        if ch in (MATCH_START, MATCH_END):
             chars.append(ch)
         elif ch.isspace() or unicodedata.category(ch) == "Cc":
             chars.append(" ")
@@ -232,246 +191,10 @@ def _fragments(marked: str) -> tuple[SnippetFragment, ...]:
             chars.append(ch)
     text = _SPACES.sub(" ", "".join(chars)).strip()
     return tuple(
-        SnippetFragment(part[1:-1], True) if part[0] == _START else SnippetFragment(part, False)
+        SnippetFragment(part[1:-1], True) if part[0] == MATCH_START else SnippetFragment(part, False)
         for part in _MARKED.split(text)
-        if part and part != _START + _END
+        if part and part != MATCH_START + MATCH_END
     )
-
-
-# Query language ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Term:
-    """A word or a quoted phrase (``text`` may hold several words); ``prefix``: its last word is a prefix."""
-
-    text: str
-    prefix: bool = False
-    phrase: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class AnyOf:
-    """At least one of ``options`` (OR)."""
-
-    options: tuple[QueryNode, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class AllOf:
-    """Every node of ``include`` and none of ``exclude`` (AND, NOT). ``include`` is never empty."""
-
-    include: tuple[QueryNode, ...]
-    exclude: tuple[QueryNode, ...] = ()
-
-
-QueryNode = Term | AnyOf | AllOf
-
-
-class _Tok(NamedTuple):
-    kind: str  # word | phrase | lparen | rparen | or | and | not | neg
-    text: str
-    pos: int  # 1-based character position, for messages (never the query text itself)
-    prefix: bool = False
-
-
-def _has_word_chars(text: str) -> bool:
-    return any(ch.isalnum() for ch in text)
-
-
-def _lex(query: str) -> list[_Tok]:
-    toks: list[_Tok] = []
-    i, n = 0, len(query)
-    while i < n:
-        ch = query[i]
-        if ch.isspace():
-            i += 1
-        elif ch == '"':
-            close = query.find('"', i + 1)
-            if close < 0:
-                raise QuerySyntaxError(f"the quote at character {i + 1} is not closed", position=i + 1)
-            j = close + 1
-            while j < n and query[j] == "*":
-                j += 1
-            toks.append(_Tok("phrase", query[i + 1 : close], i + 1, prefix=j > close + 1))
-            i = j
-        elif ch in "()":
-            toks.append(_Tok("lparen" if ch == "(" else "rparen", ch, i + 1))
-            i += 1
-        elif ch == "-" and i + 1 < n and (query[i + 1] in '"(' or query[i + 1].isalnum()):
-            toks.append(_Tok("neg", ch, i + 1))
-            i += 1
-        else:
-            j = i
-            while j < n and not query[j].isspace() and query[j] not in '"()':
-                j += 1
-            word = query[i:j]
-            stem = word.rstrip("*")
-            if not stem.strip("-*") and "*" in word:
-                raise QuerySyntaxError(f"the * at character {i + 1} has no word before it", position=i + 1)
-            if "*" in stem:
-                raise QuerySyntaxError(
-                    f"a * can only end a word (character {i + word.index('*') + 1})", position=i + word.index("*") + 1
-                )
-            if word in ("OR", "AND", "NOT"):
-                toks.append(_Tok(word.lower(), word, i + 1))
-            else:
-                toks.append(_Tok("word", stem, i + 1, prefix=stem != word))
-            i = j
-    return toks
-
-
-class _Parser:
-    def __init__(self, toks: list[_Tok]) -> None:
-        self.toks = toks
-        self.i = 0
-        self.terms = 0
-
-    def peek(self) -> _Tok | None:
-        return self.toks[self.i] if self.i < len(self.toks) else None
-
-    def take(self) -> _Tok:
-        tok = self.toks[self.i]
-        self.i += 1
-        return tok
-
-    def starts_operand(self) -> bool:
-        tok = self.peek()
-        return tok is not None and tok.kind in ("word", "phrase", "lparen", "neg", "not")
-
-    def all_of(self, depth: int) -> QueryNode | None:
-        include: list[QueryNode] = []
-        exclude: list[QueryNode] = []
-        seen_operand = False
-        while (tok := self.peek()) is not None and tok.kind != "rparen":
-            if tok.kind == "and":
-                self.take()
-                if not seen_operand or not self.starts_operand():
-                    raise QuerySyntaxError(f"AND at character {tok.pos} needs a word on each side", position=tok.pos)
-                continue
-            negated, node = self.any_of(depth)
-            seen_operand = True
-            if node is not None:
-                (exclude if negated else include).append(node)
-        if not include:
-            if exclude:
-                raise QuerySyntaxError("a query needs at least one word to look for, not only words to leave out")
-            return None
-        if len(include) == 1 and not exclude:
-            return include[0]
-        return AllOf(tuple(include), tuple(exclude))
-
-    def any_of(self, depth: int) -> tuple[bool, QueryNode | None]:
-        first = self.peek()
-        negated, node = self.unary(depth)
-        options = [(negated, node)]
-        while (tok := self.peek()) is not None and tok.kind == "or":
-            self.take()
-            if not self.starts_operand():
-                raise QuerySyntaxError(f"OR at character {tok.pos} needs a word on each side", position=tok.pos)
-            options.append(self.unary(depth))
-        if len(options) == 1:
-            return negated, node
-        if any(neg for neg, _ in options):
-            pos = first.pos if first else 0
-            raise QuerySyntaxError(
-                f"OR cannot join a word to leave out (near character {pos}); put the -word outside the OR",
-                position=pos,
-            )
-        kept = tuple(n for _, n in options if n is not None)
-        if not kept:
-            return False, None
-        return False, kept[0] if len(kept) == 1 else AnyOf(kept)
-
-    def unary(self, depth: int) -> tuple[bool, QueryNode | None]:
-        tok = self.peek()
-        if tok is not None and tok.kind in ("neg", "not"):
-            self.take()
-            nxt = self.peek()
-            if nxt is None or nxt.kind not in ("word", "phrase", "lparen"):
-                what = "-" if tok.kind == "neg" else "NOT"
-                raise QuerySyntaxError(
-                    f"{what} at character {tok.pos} must be followed by the word to leave out", position=tok.pos
-                )
-            return True, self.primary(depth)
-        return False, self.primary(depth)
-
-    def primary(self, depth: int) -> QueryNode | None:
-        tok = self.take()
-        if tok.kind in ("word", "phrase"):
-            return self.term(tok)
-        if tok.kind == "lparen":
-            if depth >= MAX_QUERY_DEPTH:
-                raise QuerySyntaxError(f"too many nested parentheses (at most {MAX_QUERY_DEPTH})", position=tok.pos)
-            node = self.all_of(depth + 1)
-            closing = self.peek()
-            if closing is None or closing.kind != "rparen":
-                raise QuerySyntaxError(f"the ( at character {tok.pos} is not closed", position=tok.pos)
-            self.take()
-            return node
-        if tok.kind == "rparen":
-            raise QuerySyntaxError(f"the ) at character {tok.pos} has no matching (", position=tok.pos)
-        raise QuerySyntaxError(f"{tok.text} at character {tok.pos} needs a word on each side", position=tok.pos)
-
-    def term(self, tok: _Tok) -> Term | None:
-        text = _CONTROL.sub(" ", unicodedata.normalize("NFKC", tok.text)).strip()
-        if not _has_word_chars(text):
-            if tok.prefix:
-                raise QuerySyntaxError(f"the * at character {tok.pos} has no word before it", position=tok.pos)
-            return None  # punctuation only: nothing FTS would index, so nothing to look for
-        if tok.prefix:
-            last = "".join(ch if ch.isalnum() else " " for ch in text).split()[-1]
-            if len(last) < MIN_PREFIX_CHARS:
-                raise QuerySyntaxError(
-                    f"put at least {MIN_PREFIX_CHARS} letters before the * (character {tok.pos})", position=tok.pos
-                )
-        self.terms += 1
-        if self.terms > MAX_QUERY_TERMS:
-            raise QuerySyntaxError(f"too many words; use at most {MAX_QUERY_TERMS}")
-        return Term(text, prefix=tok.prefix, phrase=tok.kind == "phrase")
-
-
-def parse_query(query: str) -> QueryNode:
-    """Parse what a user typed into a query tree; ``QuerySyntaxError`` says what to fix."""
-    if len(query) > MAX_QUERY_CHARS:
-        raise QuerySyntaxError(f"the query is too long (at most {MAX_QUERY_CHARS} characters)")
-    parser = _Parser(_lex(query))
-    node = parser.all_of(0)
-    tok = parser.peek()
-    if tok is not None:  # only a stray ")" stops the top level early
-        raise QuerySyntaxError(f"the ) at character {tok.pos} has no matching (", position=tok.pos)
-    if node is None:
-        raise QuerySyntaxError("type at least one word to search for")
-    return node
-
-
-def query_terms(node: QueryNode) -> list[Term]:
-    """The terms a page must or may contain (excluded terms left out), e.g. to highlight them elsewhere."""
-    if isinstance(node, Term):
-        return [node]
-    if isinstance(node, AnyOf):
-        return [t for option in node.options for t in query_terms(option)]
-    return [t for part in node.include for t in query_terms(part)]
-
-
-def _has_prefix(node: QueryNode) -> bool:
-    if isinstance(node, Term):
-        return node.prefix
-    if isinstance(node, AnyOf):
-        return any(_has_prefix(option) for option in node.options)
-    return any(_has_prefix(part) for part in (*node.include, *node.exclude))
-
-
-def to_fts5(node: QueryNode) -> str:
-    """Compile a query tree to an FTS5 expression. Every term becomes a double-quoted FTS5 string, so column
-    filters (``col:``), ``NEAR()``, ``^`` and the like in user text are plain characters to the tokenizer."""
-    if isinstance(node, Term):
-        quoted = '"' + node.text.replace('"', '""') + '"'
-        return quoted + " *" if node.prefix else quoted
-    if isinstance(node, AnyOf):
-        return "(" + " OR ".join(to_fts5(option) for option in node.options) + ")"
-    expr = "(" + " AND ".join(to_fts5(part) for part in node.include) + ")"
-    for part in node.exclude:
-        expr = f"({expr} NOT {to_fts5(part)})"
-    return expr
 
 
 # The interface ----------------------------------------------------------------------------------------------
@@ -480,7 +203,7 @@ class SearchIndex(ABC):
 
     Write methods replace whole documents (or cases) atomically, so re-running never duplicates rows. Filters
     (``case_id``, ``doc_type``, ``language``) compare exactly, except that doc types and languages are
-    lower-cased and languages normalised (``normalize_language``).
+    lower-cased and languages normalised (``search_filters``).
     """
 
     @abstractmethod
@@ -547,13 +270,30 @@ class SearchIndex(ABC):
         self.close()
 
 
-def _check_paging(limit: int, offset: int, snippet_words: int) -> None:
+def check_paging(limit: int, offset: int, snippet_words: int) -> None:
+    """``ValidationError`` unless ``search``'s paging and snippet length are within the limits every backend keeps."""
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationError(f"The number of results must be between 1 and {MAX_LIMIT}.")
     if not 0 <= offset <= MAX_OFFSET:
         raise ValidationError(f"The result offset must be between 0 and {MAX_OFFSET}; narrow the search instead.")
     if not 1 <= snippet_words <= MAX_SNIPPET_WORDS:
         raise ValidationError(f"The snippet length must be between 1 and {MAX_SNIPPET_WORDS} words.")
+
+
+class SearchFilters(NamedTuple):
+    """Filter values as every backend compares them: exactly, doc type lower-cased, language as ISO 639-1."""
+
+    case_id: str | None
+    language: str | None
+    doc_type: str | None
+
+
+def search_filters(case_id: str | None, language: str | None, doc_type: str | None) -> SearchFilters:
+    """The filters of a search or count, checked and normalised; ``ValidationError`` for an empty or unknown one."""
+    doc_type = _filter_value(doc_type, "document type")
+    case_id = _filter_value(case_id, "case")
+    language = _language_filter(language)
+    return SearchFilters(case_id, language, doc_type.lower() if doc_type is not None else None)
 
 
 def _filter_value(value: str | None, what: str) -> str | None:
@@ -573,561 +313,10 @@ def _language_filter(language: str | None) -> str | None:
     return code
 
 
-# SQLite FTS5 ------------------------------------------------------------------------------------------------
-SCHEMA_VERSION = 1
-APPLICATION_ID = 0x43464958  # "CFIX": marks the file as a casefile search index
-TOKENIZER = "unicode61 remove_diacritics 2"
-_BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-_DAMAGED_CODES = (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT)
-
-
-def _primary_code(exc: sqlite3.Error) -> int:
-    """SQLite's primary result code (extended codes such as SQLITE_BUSY_SNAPSHOT carry it in the low byte)."""
-    return int(getattr(exc, "sqlite_errorcode", 0)) & 0xFF
-
-
-# ``pages`` holds the metadata (one row per page, id = FTS rowid); ``page_text`` the text and, in ``tags``,
-# one token per filter value. Filters go into the MATCH expression (``{tags}: "c..." AND {body}: (...)``), so
-# FTS5 intersects doclists instead of visiting every page that matches the words. On 100,000 pages
-# (benchmarks/bench_search.py --compare-filters), case-filtered queries: p95 56 ms with an UNINDEXED case_id
-# column, 8.6 ms joining ``pages`` and 9.2 ms this way for the whole search() including snippets; on a common
-# word in a large case, 15 ms joined against 8 ms this way. Tags also filter by type and language alike.
-_SCHEMA = (
-    """CREATE TABLE pages (
-        id INTEGER PRIMARY KEY,
-        document_id TEXT NOT NULL,
-        case_id TEXT NOT NULL,
-        number INTEGER NOT NULL,
-        language TEXT,
-        doc_type TEXT NOT NULL,
-        UNIQUE (document_id, number)
-    )""",
-    "CREATE INDEX pages_case ON pages (case_id)",
-    f"CREATE VIRTUAL TABLE page_text USING fts5(body, tags, tokenize = '{TOKENIZER}')",
-    f"PRAGMA application_id = {APPLICATION_ID}",
-    f"PRAGMA user_version = {SCHEMA_VERSION}",
-)
-
-# bm25 over the body only (tag tokens weigh nothing), ranked by SQLite's top-N sort: 35-40% faster than FTS5's
-# ``ORDER BY rank``, which sorts every match. Snippets are then made for the returned pages only.
-_SEARCH_SQL = """
-    SELECT rowid, bm25(page_text, 1.0, 0.0) AS score
-    FROM page_text WHERE page_text MATCH ?
-    ORDER BY score, rowid LIMIT ? OFFSET ?
-"""
-_HIT_ROWS_SQL = """
-    SELECT id, case_id, document_id, number, language, doc_type
-    FROM pages WHERE id IN (SELECT value FROM json_each(?))
-"""
-_SNIPPETS_SQL = """
-    SELECT rowid, snippet(page_text, 0, ?, ?, ?, ?)
-    FROM page_text WHERE page_text MATCH ? AND rowid IN (SELECT value FROM json_each(?))
-"""
-_TEXTS_SQL = "SELECT rowid, body FROM page_text WHERE rowid IN (SELECT value FROM json_each(?))"
-
-
-def _tag(kind: str, value: str) -> str:
-    # Hex keeps any id a single token of [0-9a-f] for unicode61, whatever characters it holds.
-    return kind + value.encode().hex()
-
-
-def _tags(doc: IndexedDocument, language: str | None) -> str:
-    return " ".join((_tag("c", doc.case_id), _tag("t", doc.doc_type.lower()), _tag("l", language or UNKNOWN_LANGUAGE)))
-
-
-def _match_expression(node: QueryNode, case_id: str | None, language: str | None, doc_type: str | None) -> str:
-    filters = (("c", case_id), ("l", language), ("t", doc_type))
-    parts = [f'{{tags}} : "{_tag(kind, value)}"' for kind, value in filters if value is not None]
-    parts.append("{body} : " + to_fts5(node))
-    return " AND ".join(parts)
-
-
-class _Row(NamedTuple):
-    number: int
-    text: str
-    language: str | None
-
-
-def _prepare(doc: IndexedDocument, pages: Iterable[IndexedPage]) -> list[_Row]:
-    rows: list[_Row] = []
-    seen: set[int] = set()
-    for page in pages:
-        if page.number < 1:
-            raise ValueError(f"page numbers start at 1 (document {doc.document_id})")
-        if page.number in seen:
-            raise ValueError(f"page {page.number} given twice (document {doc.document_id})")
-        seen.add(page.number)
-        text = clean_page_text(page.text) if page.text else ""
-        if text.strip():
-            rows.append(_Row(page.number, text, normalize_language(page.language)))
-    return rows
-
-
-# Fixed statements: the column is chosen by the caller's method, never from user text.
-_DELETE_BY = {
-    "document_id": (
-        "DELETE FROM page_text WHERE rowid IN (SELECT id FROM pages WHERE document_id = ?)",
-        "DELETE FROM pages WHERE document_id = ?",
-    ),
-    "case_id": (
-        "DELETE FROM page_text WHERE rowid IN (SELECT id FROM pages WHERE case_id = ?)",
-        "DELETE FROM pages WHERE case_id = ?",
-    ),
-}
-
-
-class SqliteFtsIndex(SearchIndex):
-    """The default backend: SQLite FTS5 in its own file (``path``), WAL mode.
-
-    One object per process; threads may share it (calls are serialised, so a search through this object waits
-    for its own rebuild; other objects and processes keep searching the old index until the rebuild commits).
-    ``busy_timeout``: seconds a writer waits for another writer (a rebuild holds the write lock for its whole
-    run). ``query_timeout``: seconds after which a search is stopped with ``QueryTooBroad``.
-
-    Writes raise ``SearchIndexBusy`` (transient) or ``SearchIndexError`` (run a rebuild); a caller that indexes
-    during ingest can record the document as not yet indexed and go on.
-    """
-
-    def __init__(self, path: Path, *, busy_timeout: float = 30.0, query_timeout: float = 10.0) -> None:
-        self.path = Path(path)
-        self.busy_timeout = busy_timeout
-        self.query_timeout = query_timeout
-        self._lock = threading.RLock()
-        self._pid = os.getpid()
-        self._reader_conn: sqlite3.Connection | None = None
-        self._writer_conn: sqlite3.Connection | None = None
-        self._scratch_conn: sqlite3.Connection | None = None
-        self._schema_checked = False
-        self._deadline = 0.0
-        self._interrupted = False
-
-    # Connections --------------------------------------------------------------------------------------------
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA journal_size_limit = 67108864")  # trim the WAL after a rebuild's big commit
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _check_fork(self) -> None:
-        # A SQLite connection must not be used across fork(): the child opens its own.
-        if os.getpid() != self._pid:
-            self._reader_conn = self._writer_conn = self._scratch_conn = None
-            self._schema_checked = False
-            self._pid = os.getpid()
-
-    def _writer(self) -> sqlite3.Connection:
-        self._check_fork()
-        if self._writer_conn is None:
-            self._writer_conn = self._connect()
-        return self._writer_conn
-
-    def _reader(self) -> sqlite3.Connection:
-        self._check_fork()
-        self._ensure_schema()
-        if self._reader_conn is None:
-            conn = self._connect()
-            conn.execute("PRAGMA query_only = ON")  # searches cannot write, whatever reaches them
-            conn.set_progress_handler(self._past_deadline, 1000)
-            self._reader_conn = conn
-        return self._reader_conn
-
-    def _past_deadline(self) -> int:
-        if self._deadline and time.monotonic() > self._deadline:
-            self._interrupted = True
-            return 1
-        return 0
-
-    def close(self) -> None:
-        with self._lock:
-            for conn in (self._reader_conn, self._writer_conn, self._scratch_conn):
-                if conn is not None:
-                    conn.close()
-            self._reader_conn = self._writer_conn = self._scratch_conn = None
-            self._schema_checked = False
-
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        """sqlite3 errors as the project's typed errors (by error code, never by message).
-
-        The sqlite3 exception is not chained: its message can quote the MATCH expression, i.e. the user's
-        query, and tracebacks end up in logs. Its error name is logged instead.
-        """
-        try:
-            yield
-        except sqlite3.ProgrammingError:
-            raise  # a bug here, not a state of the index
-        except sqlite3.DatabaseError as exc:
-            interrupted, self._interrupted = self._interrupted, False
-            name = getattr(exc, "sqlite_errorname", type(exc).__name__)
-            if interrupted:
-                logger.info("search stopped after %.1f s", self.query_timeout)
-                raise QueryTooBroad(self.query_timeout) from None
-            if _primary_code(exc) in _BUSY_CODES:
-                logger.info("search index busy (%s)", name)
-                raise SearchIndexBusy(self.path) from None
-            logger.warning("search index error %s (%s)", name, type(exc).__name__)
-            raise SearchIndexError(self.path) from None
-
-    @staticmethod
-    def _identity(conn: sqlite3.Connection) -> tuple[int, int, int]:
-        """(number of schema objects, application_id, user_version) of the open file."""
-        objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        return int(objects), int(app_id), int(version)
-
-    def _ensure_schema(self) -> None:
-        if self._schema_checked:
-            return
-        conn = self._writer()
-        objects, app_id, version = self._identity(conn)
-        if objects == 0:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                if self._identity(conn)[0] == 0:  # another process may have been first
-                    for statement in _SCHEMA:
-                        conn.execute(statement)
-                conn.execute("COMMIT")
-            except BaseException:
-                self._rollback(conn)
-                raise
-        elif app_id != APPLICATION_ID:
-            raise SearchIndexError(self.path, foreign=True)
-        elif version != SCHEMA_VERSION:
-            raise SearchIndexError(self.path, outdated=True)
-        self._schema_checked = True
-
-    def _rollback(self, conn: sqlite3.Connection) -> None:
-        try:
-            conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            # The connection is in an unknown state: drop it (the next call reconnects).
-            with suppress(sqlite3.Error):
-                conn.close()
-            if conn is self._writer_conn:
-                self._writer_conn = None
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, self._errors():
-            self._ensure_schema()
-            conn = self._writer()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                self._rollback(conn)
-                raise
-
-    # Writing ------------------------------------------------------------------------------------------------
-    @staticmethod
-    def _delete(conn: sqlite3.Connection, column: str, value: str) -> int:
-        fts_sql, pages_sql = _DELETE_BY[column]
-        conn.execute(fts_sql, (value,))
-        return conn.execute(pages_sql, (value,)).rowcount
-
-    @staticmethod
-    def _insert(conn: sqlite3.Connection, doc: IndexedDocument, rows: list[_Row], next_id: int) -> int:
-        doc_type = doc.doc_type.lower()
-        ids = range(next_id, next_id + len(rows))
-        conn.executemany(
-            "INSERT INTO pages (id, document_id, case_id, number, language, doc_type) VALUES (?, ?, ?, ?, ?, ?)",
-            [(i, doc.document_id, doc.case_id, r.number, r.language, doc_type) for i, r in zip(ids, rows, strict=True)],
-        )
-        conn.executemany(
-            "INSERT INTO page_text (rowid, body, tags) VALUES (?, ?, ?)",
-            [(i, r.text, _tags(doc, r.language)) for i, r in zip(ids, rows, strict=True)],
-        )
-        return next_id + len(rows)
-
-    @staticmethod
-    def _next_id(conn: sqlite3.Connection) -> int:
-        return int(conn.execute("SELECT coalesce(max(id), 0) + 1 FROM pages").fetchone()[0])
-
-    def _write_documents(
-        self,
-        conn: sqlite3.Connection,
-        documents: Iterable[tuple[IndexedDocument, Iterable[IndexedPage]]],
-        case_id: str | None = None,
-    ) -> tuple[int, int]:
-        next_id = self._next_id(conn)
-        docs = pages = 0
-        seen: set[str] = set()
-        for doc, doc_pages in documents:
-            if case_id is not None and doc.case_id != case_id:
-                raise ValueError(f"document {doc.document_id} belongs to case {doc.case_id}, not {case_id}")
-            if doc.document_id in seen:
-                raise ValueError(f"document {doc.document_id} given twice")
-            seen.add(doc.document_id)
-            rows = _prepare(doc, doc_pages)
-            next_id = self._insert(conn, doc, rows, next_id)
-            docs += 1
-            pages += len(rows)
-        return docs, pages
-
-    def replace_document(self, doc: IndexedDocument, pages: Iterable[IndexedPage]) -> int:
-        rows = _prepare(doc, pages)  # before taking the write lock: the caller's iterator may be slow or fail
-        with self._transaction() as conn:
-            removed = self._delete(conn, "document_id", doc.document_id)
-            self._insert(conn, doc, rows, self._next_id(conn))
-        logger.debug("search index: document replaced (%d pages out, %d in)", removed, len(rows))
-        return len(rows)
-
-    def replace_case(self, case_id: str, documents: Iterable[tuple[IndexedDocument, Iterable[IndexedPage]]]) -> int:
-        started = time.perf_counter()
-        with self._transaction() as conn:
-            removed = self._delete(conn, "case_id", case_id)
-            docs, pages = self._write_documents(conn, documents, case_id)
-        logger.info(
-            "search index: case replaced (%d pages out; %d documents, %d pages in; %.2f s)",
-            removed,
-            docs,
-            pages,
-            time.perf_counter() - started,
-        )
-        return pages
-
-    def delete_document(self, document_id: str) -> int:
-        with self._transaction() as conn:
-            return self._delete(conn, "document_id", document_id)
-
-    def delete_case(self, case_id: str) -> int:
-        with self._transaction() as conn:
-            return self._delete(conn, "case_id", case_id)
-
-    def rebuild(self, documents: Iterable[tuple[IndexedDocument, Iterable[IndexedPage]]]) -> int:
-        # In place, in one write transaction, rather than building a new file and renaming it over the old
-        # one: in WAL mode the old file's -wal and -shm stay behind under the same names and would be replayed
-        # into the new file, and processes holding the old file open would keep reading (and writing) an
-        # unlinked copy. The transaction gives the same promise (all or nothing; readers keep searching their
-        # snapshot of the old index until the commit) without either risk, and holds the write lock, so a
-        # document indexed meanwhile waits instead of being silently overwritten.
-        started = time.perf_counter()
-        with self._lock, self._errors():
-            conn = self._begin_rebuild()
-            try:
-                docs, pages = self._write_documents(conn, documents)
-                # One segment makes every later query faster; done before the commit so that readers switch
-                # straight from the old index to the finished new one.
-                conn.execute("INSERT INTO page_text (page_text) VALUES ('optimize')")
-                conn.execute("COMMIT")
-            except BaseException:
-                self._rollback(conn)
-                raise
-            self._schema_checked = True
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # best effort: a reader may still hold the WAL
-        logger.info(
-            "search index rebuilt: %d documents, %d pages in %.1f s", docs, pages, time.perf_counter() - started
-        )
-        return pages
-
-    def _begin_rebuild(self) -> sqlite3.Connection:
-        """A write transaction on an emptied index with the current schema. A file SQLite cannot read at all
-        is first set aside (before any document has been read from the caller)."""
-        try:
-            return self._reset()
-        except sqlite3.DatabaseError as exc:
-            if _primary_code(exc) not in _DAMAGED_CODES:
-                raise
-        self._set_damaged_file_aside()
-        return self._reset()
-
-    def _reset(self) -> sqlite3.Connection:
-        conn = self._writer()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            objects, app_id, _ = self._identity(conn)
-            if objects and app_id != APPLICATION_ID:
-                raise SearchIndexError(self.path, foreign=True)  # never drop the tables of somebody else's file
-            # Virtual tables first: dropping one drops its shadow tables. Names come from our own file.
-            for (name,) in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY sql NOT LIKE 'CREATE VIRTUAL%'"
-            ).fetchall():
-                if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone():
-                    conn.execute('DROP TABLE "{}"'.format(name.replace('"', '""')))
-            for statement in _SCHEMA:
-                conn.execute(statement)
-        except BaseException:
-            self._rollback(conn)
-            raise
-        return conn
-
-    def _set_damaged_file_aside(self) -> None:
-        # Moved aside, not deleted: the path might point at somebody else's file by mistake. The index itself
-        # is rebuilt from the catalog, so nothing is lost.
-        self.close()
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
-        for suffix in ("", "-wal", "-shm"):
-            source = Path(f"{self.path}{suffix}")
-            if source.exists():
-                source.rename(Path(f"{aside}{suffix}"))
-        logger.warning("search index unreadable: moved aside to %s before rebuilding", aside)
-
-    def optimize(self) -> None:
-        """Merge the index into one segment (after much incremental indexing); searches keep working."""
-        with self._transaction() as conn:
-            conn.execute("INSERT INTO page_text (page_text) VALUES ('optimize')")
-
-    # Reading ------------------------------------------------------------------------------------------------
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        """One snapshot for all statements of a read, under the query time limit."""
-        with self._lock, self._errors():
-            conn = self._reader()
-            self._interrupted = False
-            self._deadline = time.monotonic() + self.query_timeout
-            conn.execute("BEGIN")
-            try:
-                yield conn
-            finally:
-                self._deadline = 0.0
-                self._interrupted_rollback(conn)
-
-    def _interrupted_rollback(self, conn: sqlite3.Connection) -> None:
-        try:
-            conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            with suppress(sqlite3.Error):
-                conn.close()
-            self._reader_conn = None
-
-    def _match(
-        self, query: str | QueryNode, case_id: str | None, language: str | None, doc_type: str | None
-    ) -> tuple[QueryNode, str]:
-        node = parse_query(query) if isinstance(query, str) else query
-        doc_type = _filter_value(doc_type, "document type")
-        expr = _match_expression(
-            node,
-            _filter_value(case_id, "case"),
-            _language_filter(language),
-            doc_type.lower() if doc_type is not None else None,
-        )
-        return node, expr
-
-    def fts5_expression(
-        self,
-        query: str | QueryNode,
-        *,
-        case_id: str | None = None,
-        language: str | None = None,
-        doc_type: str | None = None,
-    ) -> str:
-        """The FTS5 MATCH expression ``search`` would use (for diagnostics and benchmarks; not for logs)."""
-        return self._match(query, case_id, language, doc_type)[1]
-
-    def search(
-        self,
-        query: str | QueryNode,
-        *,
-        case_id: str | None = None,
-        language: str | None = None,
-        doc_type: str | None = None,
-        limit: int = 20,
-        offset: int = 0,
-        snippet_words: int = 24,
-    ) -> list[Hit]:
-        _check_paging(limit, offset, snippet_words)
-        node, expr = self._match(query, case_id, language, doc_type)
-        started = time.perf_counter()
-        with self._read() as conn:
-            ranked = conn.execute(_SEARCH_SQL, (expr, limit, offset)).fetchall()
-            if not ranked:
-                return []
-            ids = json.dumps([rowid for rowid, _ in ranked])
-            rows = {row[0]: row for row in conn.execute(_HIT_ROWS_SQL, (ids,)).fetchall()}
-            if _has_prefix(node):
-                texts = dict(conn.execute(_TEXTS_SQL, (ids,)).fetchall())
-                marked = self._scratch_snippets(texts, to_fts5(node), snippet_words)
-            else:
-                marked = conn.execute(_SNIPPETS_SQL, (_START, _END, ELLIPSIS, snippet_words, expr, ids)).fetchall()
-        snippets = {rowid: _fragments(text) for rowid, text in marked}
-        hits = [
-            Hit(
-                case_id=row[1],
-                document_id=row[2],
-                page=row[3],
-                language=row[4],
-                doc_type=row[5],
-                score=-score,
-                fragments=snippets.get(rowid, ()),
-            )
-            for rowid, score in ranked
-            if (row := rows.get(rowid)) is not None
-        ]
-        logger.debug("search: %d hits in %.1f ms", len(hits), (time.perf_counter() - started) * 1000)
-        return hits
-
-    def _scratch_snippets(self, texts: dict[int, str], body_expr: str, words: int) -> list[tuple[int, str]]:
-        """Snippets of a prefix query, from a scratch in-memory FTS5 table with the same tokenizer.
-
-        Asking the big index for the snippets of given rowids re-expands a prefix (merging the doclists of every
-        matching word) once per page: 20 pages of "amenaz*" took 70 ms on 100,000 pages. Re-tokenising the 20
-        pages takes 2 ms and gives the same snippets: the body expression matches each of these pages on its
-        own, and snippet() looks at nothing but the page.
-        """
-        with self._lock:
-            self._check_fork()
-            if self._scratch_conn is None:
-                conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-                conn.execute(f"CREATE VIRTUAL TABLE scratch USING fts5(body, tokenize = '{TOKENIZER}')")
-                self._scratch_conn = conn
-            conn = self._scratch_conn
-            conn.execute("BEGIN")
-            try:
-                conn.executemany("INSERT INTO scratch (rowid, body) VALUES (?, ?)", texts.items())
-                marked: list[tuple[int, str]] = conn.execute(
-                    "SELECT rowid, snippet(scratch, 0, ?, ?, ?, ?) FROM scratch WHERE scratch MATCH ?",
-                    (_START, _END, ELLIPSIS, words, body_expr),
-                ).fetchall()
-            finally:
-                conn.execute("ROLLBACK")  # the scratch table stays empty
-        return marked
-
-    def count(
-        self,
-        query: str | QueryNode,
-        *,
-        case_id: str | None = None,
-        language: str | None = None,
-        doc_type: str | None = None,
-    ) -> int:
-        _, expr = self._match(query, case_id, language, doc_type)
-        with self._read() as conn:
-            return int(conn.execute("SELECT count(*) FROM page_text WHERE page_text MATCH ?", (expr,)).fetchone()[0])
-
-    def count_pages(self, *, case_id: str | None = None, document_id: str | None = None) -> int:
-        with self._read() as conn:
-            return int(
-                conn.execute(
-                    "SELECT count(*) FROM pages"
-                    " WHERE (?1 IS NULL OR case_id = ?1) AND (?2 IS NULL OR document_id = ?2)",
-                    (case_id, document_id),
-                ).fetchone()[0]
-            )
-
-    def stats(self) -> IndexStats:
-        with self._read() as conn:
-            pages, documents, cases = conn.execute(
-                "SELECT count(*), count(DISTINCT document_id), count(DISTINCT case_id) FROM pages"
-            ).fetchone()
-            languages: Counter[str] = Counter()
-            for language, n in conn.execute("SELECT language, count(*) FROM pages GROUP BY language"):
-                languages[language or UNKNOWN_LANGUAGE] += n
-            doc_types = dict(conn.execute("SELECT doc_type, count(*) FROM pages GROUP BY doc_type").fetchall())
-        size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
-        return IndexStats(int(pages), int(documents), int(cases), dict(languages), doc_types, size)
-
-
 def open_index(settings: Settings) -> SearchIndex:
-    """The index backend the settings name (SQLite FTS5 at ``index_path``)."""
+    """The index backend the settings name (SQLite FTS5 at ``search_index_path``)."""
+    from .sqlite_fts import SqliteFtsIndex  # here, not at the top: the backend imports this module
+
     return SqliteFtsIndex(settings.search_index_path)
 
 

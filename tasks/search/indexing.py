@@ -44,8 +44,9 @@ def _ready_documents(session: Session, case_id: str | None) -> list[Document]:
 
 
 def reindex(rt: Runtime, case_id: str | None = None) -> int:
-    """Rebuild the index from the page text stored in the catalog. The whole index is rebuilt into a new
-    file and swapped in atomically; one case is replaced in one transaction. Returns pages indexed."""
+    """Rebuild the index from the page text stored in the catalog. The whole index is rebuilt atomically
+    (searches see the old index until the new one is complete); one case is replaced in one transaction.
+    Returns pages indexed."""
     catalog, index = rt.catalog, search_index(rt)
     with catalog.session() as session:
         if case_id is not None:
