@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.catalog import RecordRequest, RequestEvent
 from ..core.errors import ValidationError
-from .config import Channel, RequestConfig, load_request_config
+from .config import Channel, RequestConfig
+from .config import request_config as request_config  # re-exported: the demo reads the config through here
 from .letters import request_mail, store_request_documents
 from .lifecycle import create_request, request_summary, transition
 from .status import Status
@@ -26,10 +27,6 @@ if TYPE_CHECKING:
     from ..core.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-
-def request_config(rt: Runtime) -> RequestConfig:
-    return rt.config(load_request_config)
 
 
 def initial_dedupe_key(request_id: str) -> str:
@@ -63,7 +60,7 @@ def send_request(rt: Runtime, config: RequestConfig, request_id: str, *, actor: 
 
         today = date.today()
         message = request_mail(rt, config, request_id, doc_ids, letter_date=today)
-        outcome = send_once(rt.catalog, rt.settings, initial_dedupe_key(request_id), message, request_id=request_id)
+        outcome = send_once(rt, initial_dedupe_key(request_id), message, request_id=request_id)
         mailed = outcome.status == "sent"
     with rt.catalog.session() as session:
         req = session.get(RecordRequest, request_id)
