@@ -26,7 +26,9 @@ from sqlalchemy import select
 
 from ..core.catalog import Case, Document, InboxItem, current_actor
 from ..core.storage import sha256_file
-from ..documents.intake import SUPPORTED_SUFFIXES, create_batch
+from ..documents import pipeline
+from ..documents.intake import SUPPORTED_SUFFIXES
+from ..documents.types import UNCLASSIFIED
 from .lifecycle import route_document
 
 if TYPE_CHECKING:
@@ -68,7 +70,6 @@ def inbox_root(rt: Runtime) -> Path:
 
 def ingest_plain(rt: Runtime) -> IngestBatch:
     """Ingest a batch without Prefect (the documents pipeline, run plainly)."""
-    from ..documents import pipeline
 
     def run(batch_id: str) -> None:
         pipeline.ingest_batch(rt, batch_id)
@@ -125,8 +126,7 @@ def receive_files(
     result = PollResult(files=len(files))
     if not files:
         return result
-    with rt.catalog.session() as session:
-        batch_id = create_batch(session, case_id, [p for p, _r, _s in files], "unclassified").id
+    batch_id = pipeline.new_batch(rt, case_id, [p for p, _r, _s in files], UNCLASSIFIED)
     ingest(batch_id)
     reader = document_qr_reader(rt)
     with rt.catalog.session() as session:
