@@ -2,7 +2,8 @@
 
 Everything is validated when loaded: a missing or wrong value is a ``ConfigError`` that names the file and the key,
 so a practice that edits the files learns exactly what to fix. Stages read them once per runtime through
-``request_config(rt)``.
+``request_config(rt)``. A light module (no SQLAlchemy or pydantic at import): the command line takes its channel
+choices from ``Channel``.
 """
 
 from __future__ import annotations

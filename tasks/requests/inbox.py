@@ -29,6 +29,7 @@ from ..core.storage import sha256_file
 from ..documents import pipeline
 from ..documents.intake import SUPPORTED_SUFFIXES
 from ..documents.types import UNCLASSIFIED
+from .config import request_config
 from .lifecycle import route_document
 
 if TYPE_CHECKING:
@@ -160,7 +161,7 @@ def receive_files(
 
 def poll_inbox(
     rt: Runtime,
-    config: RequestConfig,
+    config: RequestConfig | None = None,
     *,
     case_ids: list[str] | None = None,
     inbox_dir: Path | None = None,
@@ -168,7 +169,9 @@ def poll_inbox(
     ingest: IngestBatch | None = None,
     actor: str | None = None,
 ) -> PollResult:
-    """Take in what arrived in the inbox folder (and the S3 prefix), once per file; match or leave in the inbox."""
+    """Take in what arrived in the inbox folder (and the S3 prefix), once per file; match or leave in the inbox.
+    ``ingest`` runs each intake batch (default: plainly; flows/inbox.py passes the ingest flow)."""
+    config = config or request_config(rt)
     ingest = ingest or ingest_plain(rt)
     actor = actor or current_actor()
     root = inbox_dir or inbox_root(rt)
