@@ -122,7 +122,7 @@ class ChasePlan:
 @contextlib.contextmanager
 def chase_lock(home: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     """One check at a time per home (a file lock; a shared PostgreSQL catalog needs one serve, or a Prefect
-    concurrency limit of 1 on the deployment, which flows/supervisor.py sets)."""
+    concurrency limit of 1 on the deployment, which flows/deployments.py sets)."""
     path = home / "locks" / "chase.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as fh:
