@@ -1,4 +1,5 @@
-"""The overdue check as a Prefect flow: `chase-overdue`, served on a cron schedule by `casefile serve`.
+"""The overdue check as a Prefect flow: `chase-overdue`, served on a cron schedule by `casefile serve` (its
+deployment is defined in flows/deployments.py).
 
 The same steps as tasks/requests/chase.py ``run_chase``, each a task: one per request (so one request's retries do not
 repeat another's e-mails) and one per advocate's digest. Only ``MailTransientError`` is retried; a refused address

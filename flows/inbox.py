@@ -1,8 +1,9 @@
-"""Record-request flows: the scheduled inbox poll.
+"""The inbox poll as a Prefect flow: `poll-inbox`, served every ``inbox_poll_seconds`` by `casefile serve`.
 
-``poll_inbox_flow`` takes in what arrived in the inbox folders (and the S3 prefix when configured), ingesting each
-case's files through the same per-case ingest flow as `casefile add` (a subflow), then matches them to their
-requests. Parameters and results are ids and counts only. Scheduled by `casefile serve` (flows/chase.py).
+``poll_inbox_flow`` runs tasks/requests/inbox.py ``poll_inbox`` over the inbox folders (and the S3 prefix when
+configured): each case's files go through the same per-case ingest flow as `casefile add` (a subflow), then are
+matched to their requests. Safe to run any number of times: a file is processed once. Parameters, results, logs
+and the table artifact carry ids and counts only. Its deployment is defined in flows/deployments.py.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from prefect.artifacts import create_table_artifact
 
 from ..tasks.core.runtime import get_runtime
 from ..tasks.requests.inbox import poll_inbox
-from ..tasks.requests.sending import request_config
 from .ingest import ingest_case
 
 
@@ -29,7 +29,7 @@ def poll_inbox_flow(case_ids: list[str] | None = None, s3_prefix: str | None = N
         ingest_case(batch_id)
 
     prefix = s3_prefix if s3_prefix is not None else rt.settings.inbox_s3_prefix
-    result = poll_inbox(rt, request_config(rt), case_ids=case_ids, s3_prefix=prefix, ingest=ingest, actor="inbox")
+    result = poll_inbox(rt, case_ids=case_ids, s3_prefix=prefix, ingest=ingest, actor="inbox")
     summary = result.as_dict()
     create_table_artifact(
         key="poll-inbox",

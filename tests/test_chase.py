@@ -22,8 +22,8 @@ from sqlalchemy import select
 
 from casefile.tasks.core.catalog import Document, OutboundMail, RecordRequest
 from casefile.tasks.core.runtime import Runtime, get_runtime, reset_runtimes
-from casefile.tasks.requests.chase import build_digest, load_config, run_chase
-from casefile.tasks.requests.config import RequestConfig
+from casefile.tasks.requests.chase import build_digest, run_chase
+from casefile.tasks.requests.config import RequestConfig, request_config
 from casefile.tasks.requests.lifecycle import create_request, transition
 from casefile.tasks.requests.status import Status
 
@@ -44,7 +44,7 @@ def new_request(
     advocate: str = "avega",
     channel: str | None = None,
 ) -> str:
-    config = load_config(runtime)
+    config = request_config(runtime)
     with runtime.catalog.session() as session:
         req = create_request(
             session,
@@ -84,7 +84,7 @@ def assert_no_client_data(message: ReceivedMessage) -> None:
 
 @pytest.fixture
 def config(runtime: Runtime) -> RequestConfig:
-    return load_config(runtime)
+    return request_config(runtime)
 
 
 def test_escalation_steps_over_days_email_and_mail(

@@ -4,6 +4,7 @@ certificate made by `cryptography`), and the outbound_mail ledger that makes a s
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -119,9 +120,9 @@ def ledger(runtime: Runtime) -> list[OutboundMail]:
 
 
 def test_send_once_sends_once(runtime: Runtime, smtp_server: LoopbackSmtp) -> None:
-    settings = load_settings()
-    first = send_once(runtime.catalog, settings, "test:one", message())
-    again = send_once(runtime.catalog, settings, "test:one", message())
+    rt = replace(runtime, settings=load_settings())  # the SMTP server of the fixture
+    first = send_once(rt, "test:one", message())
+    again = send_once(rt, "test:one", message())
     assert (first.status, again.status) == ("sent", "skipped")
     assert len(smtp_server.messages) == 1
     [row] = ledger(runtime)
@@ -133,12 +134,13 @@ def test_send_once_sends_once(runtime: Runtime, smtp_server: LoopbackSmtp) -> No
 def test_send_once_failure_then_retry(runtime: Runtime, tmp_path: Path) -> None:
     port = free_port()
     settings = Settings(home=runtime.settings.home, smtp_port=port, mail_from="records@example.org", smtp_timeout=2)
+    rt = replace(runtime, settings=settings)
     with pytest.raises(MailTransientError):
-        send_once(runtime.catalog, settings, "test:retry", message())
+        send_once(rt, "test:retry", message())
     [row] = ledger(runtime)
     assert (row.status, row.attempts, row.last_error) == ("failed", 1, "MailTransientError")
     with LoopbackSmtp(port=port) as server:
-        assert send_once(runtime.catalog, settings, "test:retry", message()).status == "sent"
+        assert send_once(rt, "test:retry", message()).status == "sent"
         assert len(server.messages) == 1
     [row] = ledger(runtime)
     assert (row.status, row.attempts) == ("sent", 2)
@@ -146,16 +148,16 @@ def test_send_once_failure_then_retry(runtime: Runtime, tmp_path: Path) -> None:
 
 def test_send_once_rejected_is_not_retried_until_the_address_changes(runtime: Runtime, tmp_path: Path) -> None:
     with LoopbackSmtp(refuse=(r"wrong@.*",)) as server:
-        settings = settings_for(server, tmp_path)
+        rt = replace(runtime, settings=settings_for(server, tmp_path))
         bad = MailMessage(to=("wrong@example.org",), subject="Follow-up RQ-1", text="x")
         for _ in range(3):
             with pytest.raises(MailRejected):
-                send_once(runtime.catalog, settings, "test:rejected", bad)
+                send_once(rt, "test:rejected", bad)
         assert server.transactions == 1  # tried once; the two re-runs did not even connect
         [row] = ledger(runtime)
         assert (row.status, row.attempts) == ("rejected", 1)
         fixed = MailMessage(to=("right@example.org",), subject="Follow-up RQ-1", text="x")
-        assert send_once(runtime.catalog, settings, "test:rejected", fixed).status == "sent"
+        assert send_once(rt, "test:rejected", fixed).status == "sent"
         assert [m.rcpt_tos for m in server.messages] == [("right@example.org",)]
 
 
@@ -175,7 +177,7 @@ def test_in_doubt_attempt_is_resent_with_the_same_message_id(runtime: Runtime, s
                 message_id=result.message_id,
             )
         )
-    assert send_once(runtime.catalog, settings, "test:doubt", message()).status == "sent"
+    assert send_once(replace(runtime, settings=settings), "test:doubt", message()).status == "sent"
     ids = [m.message_id for m in smtp_server.messages]
     assert ids == [result.message_id, result.message_id]
     [row] = ledger(runtime)

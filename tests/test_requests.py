@@ -28,7 +28,7 @@ from casefile.tasks.requests.lifecycle import (
     normalise_reference,
     transition,
 )
-from casefile.tasks.requests.status import TRANSITIONS, Status
+from casefile.tasks.requests.status import TRANSITIONS, Status, allowed_next
 
 if TYPE_CHECKING:
     from casefile.tasks.core.runtime import Runtime
@@ -322,3 +322,34 @@ def test_request_checks_provider_channel_and_advocate(runtime: Runtime, case_id:
         assert session.get(RecordRequest, ref2).language == "en"  # type: ignore[union-attr]
         assert session.query(RequestEvent).filter_by(request_id=ref).count() == 1
     assert date.today() - timedelta(days=1) < date.today()
+
+
+# Tracking (the stage functions behind `request show / list / update`) --------------------------------------------
+def test_update_show_and_list_by_reference(runtime: Runtime, case_id: str, config: RequestConfig) -> None:
+    from casefile.tasks.core.errors import CaseNotFound
+    from casefile.tasks.requests.tracking import list_request_rows, show_request, update_request
+
+    ref = _new(runtime, config, case_id, "school", provider="ps-example")
+    with pytest.raises(ValidationError):  # nothing to change
+        update_request(runtime, ref, actor="tester")
+    with pytest.raises(ValidationError):  # a new due date goes with "extended" only
+        update_request(runtime, ref, note="called", due=date(2027, 1, 15), actor="tester")
+    with pytest.raises(InvalidTransition):
+        update_request(runtime, ref, status="received", actor="tester")
+    update_request(runtime, ref, status="sent", actor="tester")
+    noted = update_request(runtime, ref.lower(), note="Called the registrar", actor="tester")
+    assert noted["status"] == "sent" and noted["events"][-1]["note"] == "Called the registrar"
+    later = date.today() + timedelta(days=120)  # sent today: due in 45 days; the school's own new date
+    extended = update_request(runtime, ref, status=Status.EXTENDED, due=later, actor="tester")
+    assert extended["extended_due_on"] == later.isoformat() and extended["events"][-1]["to"] == "extended"
+
+    shown = show_request(runtime, ref)
+    assert [e["kind"] for e in shown["events"]] == ["status", "status", "note", "status"]
+    assert shown["allowed_next"] == list(allowed_next("extended"))
+    assert [r["id"] for r in list_request_rows(runtime, case_id=case_id.lower())] == [ref]
+    assert list_request_rows(runtime, case_id=case_id, overdue=True) == []
+    assert [r["id"] for r in list_request_rows(runtime, overdue=True, today=later + timedelta(days=1))] == [ref]
+    with pytest.raises(CaseNotFound):
+        list_request_rows(runtime, case_id="C-NOSUCH1")
+    with pytest.raises(RequestNotFound):
+        show_request(runtime, "RQ-22222222")

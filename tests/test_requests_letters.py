@@ -15,11 +15,11 @@ import pytest
 from pypdf import PdfReader
 
 from casefile.tasks.core.catalog import Document, InboxItem, OutboundMail, RecordRequest
-from casefile.tasks.core.errors import MailTransientError
+from casefile.tasks.core.errors import MailTransientError, NotFoundError
 from casefile.tasks.core.settings import DEMO_DATA
-from casefile.tasks.requests.config import load_request_config
+from casefile.tasks.requests.config import load_request_config, request_config
 from casefile.tasks.requests.letters import read_qr_codes
-from casefile.tasks.requests.sending import new_request, request_config, send_request
+from casefile.tasks.requests.sending import new_request, send_request
 
 if TYPE_CHECKING:
     from smtpserver import LoopbackSmtp
@@ -208,7 +208,7 @@ def test_inbox_poll_matches_by_ocr_qr_and_file_name_else_inbox(runtime: Runtime,
 
 def test_unmatched_file_waits_in_the_inbox(runtime: Runtime, case_id: str) -> None:
     from casefile.tasks.requests.inbox import inbox_root, poll_inbox
-    from casefile.tasks.requests.lifecycle import assign_inbox_item, inbox_items
+    from casefile.tasks.requests.receiving import assign_document, inbox_rows
 
     config = load_request_config(runtime.settings)
     ref = new_request(
@@ -220,15 +220,15 @@ def test_unmatched_file_waits_in_the_inbox(runtime: Runtime, case_id: str) -> No
     shutil.copy(SAMPLE / "medical_record_en.pdf", folder / "from_hospital.pdf")
     result = poll_inbox(runtime, config, actor="inbox")
     assert result.linked == [] and len(result.inbox) == 1
+    [waiting] = inbox_rows(runtime, case_id.lower())["items"]
+    assert waiting["document_id"] == result.inbox[0]
+    assert (waiting["name"], waiting["source"], waiting["pages"]) == ("from_hospital.pdf", "folder", 2)
+    assigned = assign_document(runtime, result.inbox[0].lower(), ref, complete=True, actor="tester")
+    assert (assigned["id"], assigned["status"]) == (ref, "received")
+    assert inbox_rows(runtime, case_id) == {"case_id": case_id, "items": []}
+    with pytest.raises(NotFoundError):  # assigned already: no longer waiting
+        assign_document(runtime, result.inbox[0], ref, complete=True, actor="tester")
     with runtime.catalog.session() as session:
-        [waiting] = inbox_items(session, case_id)
-        assert waiting.document_id == result.inbox[0]
-        assign_inbox_item(
-            session, config, result.inbox[0], ref, actor="tester",
-            complete=True,
-        )  # fmt: skip
-    with runtime.catalog.session() as session:
-        assert inbox_items(session, case_id) == []
         req = session.get(RecordRequest, ref)
         assert req is not None and req.status == "received"
         assert [e.document_id for e in req.events if e.kind == "received"] == result.inbox

@@ -51,6 +51,22 @@ def test_chase_flow_run_and_artifact(
     assert len(smtp_server.messages) == 3
 
 
+def test_the_supervisor_imports_no_prefect_and_names_the_runner_module() -> None:
+    """`casefile serve`'s own process stays free of Prefect; the runner it starts is flows/deployments.py."""
+    from casefile.flows.supervisor import RUNNER_MODULE
+    from casefile.tasks.core.processes import module_env
+
+    code = "import sys, casefile.flows.supervisor; print(sorted(m for m in sys.modules if m.startswith('prefect')))"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=module_env(), timeout=60, check=True
+    )
+    assert proc.stdout.strip() == "[]"
+    assert RUNNER_MODULE == "casefile.flows.deployments"
+    from casefile.flows import deployments
+
+    assert callable(deployments.main) and callable(deployments.build_deployments)
+
+
 def _api(api_url: str, path: str, body: dict[str, Any]) -> Any:
     request = urllib.request.Request(  # noqa: S310 (loopback URL we started)
         api_url.rstrip("/") + path,

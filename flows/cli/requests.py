@@ -1,7 +1,10 @@
 """`casefile request ...`: send record requests, track them, and link what comes back.
 
-Only `request receive` runs a flow (the per-case ingest flow, as `casefile add`); the other commands never import
-Prefect. Every command takes --json and then prints exactly one JSON document.
+A thin adapter: each command parses its options, calls one or two functions of tasks/requests (``sending``,
+``tracking``, ``receiving``, ``inbox``) and prints what they return. Only `request receive` runs a flow (the
+per-case ingest flow, as `casefile add`); the other commands never import Prefect. Every command takes --json and
+then prints exactly one JSON document. The choices of --status and --channel come from the enums of
+tasks/requests/status.py and config.py (light modules: `casefile --help` stays fast).
 """
 
 from __future__ import annotations
@@ -13,29 +16,18 @@ from typing import Any
 
 import click
 
-from ...tasks.core.errors import ValidationError
+from ...tasks.requests.config import Channel
+from ...tasks.requests.status import TARGET_STATUSES
 from .output import emit, json_option, runtime
 
-STATUS_CHOICES = ["sent", "acknowledged", "extended", "partially-received", "received", "overdue", "escalated",
-                  "denied", "cancelled", "closed"]  # fmt: skip
+STATUS_CHOICES = [s.value for s in TARGET_STATUSES]
+CHANNEL_CHOICES = [c.value for c in Channel]
 
 
 def _date(raw: str | None, what: str) -> date | None:
     from ...tasks.core.calendar import parse_date
 
     return parse_date(raw, what) if raw else None
-
-
-def _config(rt: Any) -> Any:
-    from ...tasks.requests.sending import request_config
-
-    return request_config(rt)
-
-
-def _actor() -> str:
-    from ...tasks.core.catalog import current_actor
-
-    return current_actor()
 
 
 def _line(r: dict[str, Any]) -> str:
@@ -59,7 +51,7 @@ def request() -> None:
 @click.option("--type", "record_type", required=True, help="Record type (config/record_types.toml), e.g. medical.")
 @click.option("--provider", required=True, help="Provider key (config/providers.toml).")
 @click.option("--records", default="", help='What is requested, e.g. "ER visit 2024-05".')
-@click.option("--channel", type=click.Choice(["email", "mail", "fax", "portal"]), default=None,
+@click.option("--channel", type=click.Choice(CHANNEL_CHOICES), default=None,
               help="How it is sent (default: the provider's).")  # fmt: skip
 @click.option("--sent", "sent", default=None, help="Already sent by hand on this date (YYYY-MM-DD): record only.")
 @click.option("--advocate", default=None, help="Person key (config/practice.toml); default: the first attorney.")
@@ -79,9 +71,8 @@ def request_new(
     from ...tasks.requests.sending import new_request
 
     sent_on = _date(sent, "sent date")
-    rt = runtime()
     summary = new_request(
-        rt,
+        runtime(),
         case_id=case_id,
         record_type=record_type,
         provider=provider,
@@ -89,8 +80,6 @@ def request_new(
         channel=channel,
         sent_on=sent_on,
         advocate=advocate,
-        actor=_actor(),
-        config=_config(rt),
     )
 
     def human() -> None:
@@ -115,22 +104,9 @@ def request_new(
 @json_option
 def request_send(ref: str, on: str | None, as_json: bool) -> None:
     """Send a draft request by e-mail, or record that it was sent by hand."""
-    from ...tasks.requests.config import Channel
-    from ...tasks.requests.lifecycle import get_request, request_summary
-    from ...tasks.requests.sending import send_request
+    from ...tasks.requests.sending import send_draft
 
-    on_date = _date(on, "sent date")
-    rt = runtime()
-    config = _config(rt)
-    with rt.catalog.session() as session:
-        req = get_request(session, ref)
-        request_id, channel = req.id, Channel(req.channel)
-    if on_date is None and channel is not Channel.EMAIL:
-        on_date = date.today()
-    sent = send_request(rt, config, request_id, actor=_actor(), on=on_date)
-    with rt.catalog.session() as session:
-        summary = request_summary(get_request(session, request_id), config)
-    summary["mailed"] = sent.mailed
+    summary = send_draft(runtime(), ref, on=_date(on, "sent date"))
     emit(as_json, summary, lambda: click.echo(_line(summary)))
 
 
@@ -142,17 +118,9 @@ def request_send(ref: str, on: str | None, as_json: bool) -> None:
 @json_option
 def request_list(case_id: str | None, overdue: bool, due_within: int | None, at_risk: bool, as_json: bool) -> None:
     """Requests, soonest due first."""
-    from ...tasks.requests.lifecycle import list_requests, request_summary
+    from ...tasks.requests.tracking import list_request_rows
 
-    rt = runtime()
-    config = _config(rt)
-    with rt.catalog.session() as session:
-        if case_id is not None:
-            case_id = rt.catalog.get_case(session, case_id).id
-        rows = [
-            request_summary(r, config)
-            for r in list_requests(session, case_id=case_id, overdue=overdue, due_within=due_within, at_risk=at_risk)
-        ]
+    rows = list_request_rows(runtime(), case_id=case_id, overdue=overdue, due_within=due_within, at_risk=at_risk)
 
     def human() -> None:
         for r in rows:
@@ -168,16 +136,9 @@ def request_list(case_id: str | None, overdue: bool, due_within: int | None, at_
 @json_option
 def request_show(ref: str, as_json: bool) -> None:
     """One request with its history of events."""
-    from ...tasks.requests.lifecycle import event_rows, get_request, request_summary
-    from ...tasks.requests.status import allowed_next
+    from ...tasks.requests.tracking import show_request
 
-    rt = runtime()
-    config = _config(rt)
-    with rt.catalog.session() as session:
-        req = get_request(session, ref)
-        summary = request_summary(req, config)
-        summary["events"] = event_rows(req)
-        summary["allowed_next"] = list(allowed_next(req.status))
+    summary = show_request(runtime(), ref)
 
     def human() -> None:
         click.echo(_line(summary))
@@ -204,45 +165,22 @@ def request_show(ref: str, as_json: bool) -> None:
 @json_option
 def request_receive(ref: str, paths: tuple[Path, ...], partial: bool, as_json: bool) -> None:
     """Ingest the answer (the per-case ingest flow, as `casefile add`) and link it to the request."""
-    from ...tasks.requests.lifecycle import check_can_receive, get_request, link_document, request_summary
-    from .batches import run_ingest
+    from ...tasks.requests.receiving import check_receivable, receive_batch
+    from .batches import batch_exit_code, run_ingest
 
     rt = runtime()
-    config = _config(rt)
-    with rt.catalog.session() as session:
-        req = get_request(session, ref)
-        check_can_receive(req, complete=not partial)
-        request_id, case_id, doc_type = req.id, req.case_id, config.record_type(req.record_type).document_type
-    report = run_ingest(case_id, list(paths), doc_type, show_progress=sys.stderr.isatty() and not as_json)
-    linked = [it["document_id"] for it in report["items"] if it["outcome"] in ("stored", "duplicate")]
-    if not linked:
-        raise ValidationError(
-            f"None of the files could be taken in (see batch {report['batch_id']}); nothing was linked to "
-            f"{request_id}. Fix the files and run the command again."
-        )
-    with rt.catalog.session() as session:
-        req = get_request(session, request_id)
-        for n, doc_id in enumerate(linked, start=1):
-            last = n == len(linked)
-            link_document(
-                session,
-                config,
-                req,
-                doc_id,
-                actor=_actor(),
-                complete=(not partial) if last else False,
-                matched_by="manual",
-            )
-        summary = request_summary(req, config)
-    summary["linked_documents"] = linked
+    target = check_receivable(rt, ref, partial=partial)
+    report = run_ingest(
+        target.case_id, list(paths), target.document_type, show_progress=sys.stderr.isatty() and not as_json
+    )
+    summary = receive_batch(rt, target.request_id, report["batch_id"], partial=partial)
     summary["ingest"] = report
+    request_id, linked = target.request_id, summary["linked_documents"]
 
     def human() -> None:
         click.echo(f"{request_id}: {len(linked)} document(s) linked ({', '.join(linked)}); now {summary['status']}.")
 
     emit(as_json, summary, human)
-    from .batches import batch_exit_code
-
     sys.exit(batch_exit_code(report))
 
 
@@ -254,27 +192,9 @@ def request_receive(ref: str, paths: tuple[Path, ...], partial: bool, as_json: b
 @json_option
 def request_update(ref: str, status: str | None, note: str | None, due: str | None, as_json: bool) -> None:
     """Change a request's status (validated) and/or add a note to its history."""
-    from ...tasks.requests.lifecycle import add_note, event_rows, get_request, request_summary, transition
+    from ...tasks.requests.tracking import update_request
 
-    if status is None and not note:
-        raise ValidationError("Nothing to change: pass --status and/or --note.")
-    if due and status != "extended":
-        raise ValidationError("--due goes with --status extended.")
-    new_due = _date(due, "due date")
-    rt = runtime()
-    config = _config(rt)
-    with rt.catalog.session() as session:
-        req = get_request(session, ref)
-        if status is not None:
-            transition(
-                session, config, req, status, actor=_actor(), note=note,
-                new_due=new_due,
-            )  # fmt: skip
-        else:
-            add_note(session, req, note or "", actor=_actor())
-        session.flush()
-        summary = request_summary(req, config)
-        summary["events"] = event_rows(req)
+    summary = update_request(runtime(), ref, status=status, note=note, due=_date(due, "due date"))
     emit(as_json, summary, lambda: click.echo(_line(summary)))
 
 
@@ -283,24 +203,10 @@ def request_update(ref: str, status: str | None, note: str | None, due: str | No
 @json_option
 def request_inbox(case_id: str, as_json: bool) -> None:
     """Files that arrived for a case and matched no request: assign them with `request assign`."""
-    from ...tasks.core.catalog import Document
-    from ...tasks.requests.lifecycle import inbox_items
+    from ...tasks.requests.receiving import inbox_rows
 
-    rt = runtime()
-    with rt.catalog.session() as session:
-        real = rt.catalog.get_case(session, case_id).id
-        rows = []
-        for item in inbox_items(session, real):
-            doc = session.get(Document, item.document_id) if item.document_id else None
-            rows.append(
-                {
-                    "document_id": item.document_id,
-                    "name": doc.original_name if doc else None,
-                    "pages": doc.page_count if doc else 0,
-                    "source": item.source,
-                    "arrived_at": item.created_at.isoformat(timespec="seconds"),
-                }
-            )
+    inbox = inbox_rows(runtime(), case_id)
+    rows = inbox["items"]
 
     def human() -> None:
         for r in rows:
@@ -308,7 +214,7 @@ def request_inbox(case_id: str, as_json: bool) -> None:
         if not rows:
             click.echo("The inbox is empty.")
 
-    emit(as_json, {"case_id": real, "items": rows}, human)
+    emit(as_json, inbox, human)
 
 
 @request.command("assign")
@@ -318,14 +224,9 @@ def request_inbox(case_id: str, as_json: bool) -> None:
 @json_option
 def request_assign(doc_id: str, ref: str, partial: bool, as_json: bool) -> None:
     """Link a document waiting in the inbox to a request."""
-    from ...tasks.requests.lifecycle import assign_inbox_item, get_request, request_summary
+    from ...tasks.requests.receiving import assign_document
 
-    rt = runtime()
-    config = _config(rt)
-    with rt.catalog.session() as session:
-        item = assign_inbox_item(session, config, doc_id, ref, actor=_actor(), complete=not partial)
-        session.flush()
-        summary = request_summary(get_request(session, item.request_id or ref), config)
+    summary = assign_document(runtime(), doc_id, ref, complete=not partial)
     emit(as_json, summary, lambda: click.echo(_line(summary)))
 
 
@@ -336,9 +237,7 @@ def request_poll(case_ids: tuple[str, ...], as_json: bool) -> None:
     """Take in the files waiting in $CASEFILE_HOME/inbox/<CASE-ID>/ now (the scheduled poll does the same)."""
     from ...tasks.requests.inbox import poll_inbox
 
-    rt = runtime()
-    result = poll_inbox(rt, _config(rt), case_ids=list(case_ids) or None, actor=_actor())
-    doc = result.as_dict()
+    doc = poll_inbox(runtime(), case_ids=list(case_ids) or None).as_dict()
     emit(
         as_json,
         doc,

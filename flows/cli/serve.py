@@ -1,7 +1,8 @@
 """`casefile serve`: the long-running process for scheduled work (the overdue check, inbox polling).
 
-Registered on the main group at the bottom of flows/cli/main.py. This module imports neither Prefect nor the
-catalog at import time: `casefile --help` stays fast. The supervisor itself never imports Prefect (flows/supervisor.py).
+Registered on the main group in flows/cli/main.py. This module imports neither Prefect nor the catalog at import
+time: `casefile --help` stays fast. It runs the supervisor (flows/supervisor.py), which never imports Prefect; the
+deployments it serves are flows/deployments.py's.
 """
 
 from __future__ import annotations

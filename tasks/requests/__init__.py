@@ -1,6 +1,8 @@
 """Record requests: asking holders for records and chasing them until they arrive.
 
-``config`` (record types, providers and people, from config/), ``lifecycle`` (statuses and transitions, matching what
-comes back), ``dates`` (due dates), ``letters`` (rendering and storing letters and forms), ``mail`` (SMTP, sent once
-through a ledger), ``sending``, ``inbox`` (what arrives, matched to its request) and ``chase`` (the overdue check).
+``config`` (record types, providers and people, from config/), ``status`` (statuses and transitions), ``dates``
+(due dates), ``lifecycle`` (session-level: changing a request, matching what comes back), ``letters`` (rendering and
+storing letters and forms), ``mail`` (SMTP, sent once through a ledger); the stages, which take the runtime first:
+``sending`` (new, send), ``tracking`` (show, list, update), ``receiving`` (receive, the inbox list, assign),
+``inbox`` (what arrives, matched to its request) and ``chase`` (the overdue check).
 """

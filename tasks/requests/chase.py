@@ -1,6 +1,6 @@
 """The overdue check ("chase"): mark overdue requests, follow up, escalate, and tell each advocate, once.
 
-``run_chase(runtime, today)`` is the whole check as a plain function (flows/chase.py runs the same steps as
+``run_chase(rt, today)`` is the whole check as a plain function (flows/chase.py runs the same steps as
 Prefect tasks):
 
 1. ``plan_chase``: requests whose due date has passed become ``overdue`` (lifecycle.py ``mark_overdue``); the
@@ -43,7 +43,7 @@ from sqlalchemy import select
 
 from ..core.catalog import OutboundMail, RecordRequest, RequestEvent
 from ..core.errors import CasefileError, ExitCode, MailRejected, MailTransientError
-from .config import Channel, EscalationStep, RequestConfig, load_request_config
+from .config import Channel, EscalationStep, RequestConfig, request_config
 from .lifecycle import due_escalation_steps, effective_due, mark_overdue, record_followup
 from .mail import MailMessage, SendOutcome, send_once
 from .sending import followup_dedupe_key
@@ -122,7 +122,7 @@ class ChasePlan:
 @contextlib.contextmanager
 def chase_lock(home: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     """One check at a time per home (a file lock; a shared PostgreSQL catalog needs one serve, or a Prefect
-    concurrency limit of 1 on the deployment, which flows/supervisor.py sets)."""
+    concurrency limit of 1 on the deployment, which flows/deployments.py sets)."""
     path = home / "locks" / "chase.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as fh:
@@ -145,16 +145,12 @@ def chase_lock(home: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
 
 
 # Steps -------------------------------------------------------------------------------------------------------
-def load_config(runtime: Runtime) -> RequestConfig:
-    return runtime.config(load_request_config)
-
-
-def plan_chase(runtime: Runtime, today: date, config: RequestConfig | None = None) -> ChasePlan:
+def plan_chase(rt: Runtime, today: date, config: RequestConfig | None = None) -> ChasePlan:
     """Mark overdue requests; list the open requests with an escalation step due and the advocates to tell."""
-    config = config or load_config(runtime)
-    with runtime.catalog.session() as session:
+    config = config or request_config(rt)
+    with rt.catalog.session() as session:
         marked = mark_overdue(session, config, today, actor=ACTOR)
-    with runtime.catalog.session() as session:
+    with rt.catalog.session() as session:
         open_requests = list(
             session.scalars(
                 select(RecordRequest)
@@ -178,15 +174,15 @@ def _steps_to_do(steps: list[EscalationStep]) -> tuple[list[EscalationStep], lis
     return todo, skipped
 
 
-def chase_request(runtime: Runtime, request_id: str, today: date, config: RequestConfig | None = None) -> RequestResult:
+def chase_request(rt: Runtime, request_id: str, today: date, config: RequestConfig | None = None) -> RequestResult:
     """Do the escalation steps now due for one request. Raises ``MailTransientError`` when an e-mail could not go
     out for now (the request keeps its state; the next run, or Prefect's retry, does it); an e-mail refused for
     good is reported in the result (and in the advocate's digest) and not retried until the address changes."""
     from .letters import request_mail, store_followup_document
 
-    config = config or load_config(runtime)
+    config = config or request_config(rt)
     result = RequestResult(request_id)
-    with runtime.catalog.session() as session:
+    with rt.catalog.session() as session:
         req = session.get(RecordRequest, request_id)
         if req is None:
             return result
@@ -197,15 +193,14 @@ def chase_request(runtime: Runtime, request_id: str, today: date, config: Reques
         document_id: str | None = None
         outcome: SendOutcome | None = None
         if step.to == "provider":
-            document_id = store_followup_document(runtime, config, request_id, step.step, letter_date=today)
+            document_id = store_followup_document(rt, config, request_id, step.step, letter_date=today)
             if channel == Channel.EMAIL.value and has_email:
                 message = request_mail(
-                    runtime, config, request_id, [document_id], letter_date=today, followup_step=step.step
+                    rt, config, request_id, [document_id], letter_date=today, followup_step=step.step
                 )
                 try:
                     outcome = send_once(
-                        runtime.catalog,
-                        runtime.settings,
+                        rt,
                         followup_dedupe_key(request_id, step.step),
                         message,
                         request_id=request_id,
@@ -223,11 +218,10 @@ def chase_request(runtime: Runtime, request_id: str, today: date, config: Reques
             if supervisor is None:
                 note = f"step {step.step}: escalation due, but no supervisor is set for {advocate_key}"
             else:
-                message = escalation_mail(runtime, config, request_id, step, today, supervisor.email, advocate.email)
+                message = escalation_mail(rt, config, request_id, step, today, supervisor.email, advocate.email)
                 try:
                     outcome = send_once(
-                        runtime.catalog,
-                        runtime.settings,
+                        rt,
                         f"escalation:{request_id}:{step.step}",
                         message,
                         request_id=request_id,
@@ -239,7 +233,7 @@ def chase_request(runtime: Runtime, request_id: str, today: date, config: Reques
             result.escalated.append(step.step)
         if outcome is not None and outcome.status == "sent":
             result.sends += 1
-        with runtime.catalog.session() as session:
+        with rt.catalog.session() as session:
             req = session.get(RecordRequest, request_id)
             assert req is not None
             if req.escalation_step < step.step:  # not already recorded by a run that crashed after sending
@@ -270,9 +264,9 @@ def _request_line(req: RecordRequest, config: RequestConfig, today: date) -> str
 
 
 def escalation_mail(
-    runtime: Runtime, config: RequestConfig, request_id: str, step: EscalationStep, today: date, to: str, cc: str
+    rt: Runtime, config: RequestConfig, request_id: str, step: EscalationStep, today: date, to: str, cc: str
 ) -> MailMessage:
-    with runtime.catalog.session() as session:
+    with rt.catalog.session() as session:
         req = session.get(RecordRequest, request_id)
         assert req is not None
         line = _request_line(req, config, today)
@@ -296,12 +290,12 @@ class Digest:
     message: MailMessage | None
 
 
-def build_digest(runtime: Runtime, config: RequestConfig, advocate_key: str, today: date) -> Digest:
+def build_digest(rt: Runtime, config: RequestConfig, advocate_key: str, today: date) -> Digest:
     """The advocate's digest: overdue and at-risk open requests, the latest follow-up letter of each late request
     that does not go by e-mail (to print and mail; listed until the request is answered), and e-mails refused for
     good. ``message`` is None when there is nothing to report."""
     person = config.person(advocate_key)
-    with runtime.catalog.session() as session:
+    with rt.catalog.session() as session:
         requests = list(
             session.scalars(
                 select(RecordRequest)
@@ -387,17 +381,15 @@ def build_digest(runtime: Runtime, config: RequestConfig, advocate_key: str, tod
     )
 
 
-def send_digest(runtime: Runtime, advocate_key: str, today: date, config: RequestConfig | None = None) -> str:
+def send_digest(rt: Runtime, advocate_key: str, today: date, config: RequestConfig | None = None) -> str:
     """Send the advocate's digest for ``today`` once. Returns sent | skipped (already sent) | none (nothing to
     report) | rejected. Raises ``MailTransientError`` for the caller to retry."""
-    config = config or load_config(runtime)
-    digest = build_digest(runtime, config, advocate_key, today)
+    config = config or request_config(rt)
+    digest = build_digest(rt, config, advocate_key, today)
     if digest.message is None:
         return "none"
     try:
-        outcome = send_once(
-            runtime.catalog, runtime.settings, f"digest:{advocate_key}:{today.isoformat()}", digest.message
-        )
+        outcome = send_once(rt, f"digest:{advocate_key}:{today.isoformat()}", digest.message)
     except MailRejected:
         return "rejected"
     return outcome.status
@@ -410,7 +402,7 @@ DigestStep = Callable[[str, date], str]
 
 
 def run_chase(
-    runtime: Runtime,
+    rt: Runtime,
     today: date,
     *,
     plan_step: PlanStep | None = None,
@@ -423,13 +415,13 @@ def run_chase(
     task per request and per digest, retried on transient mail errors), so both run the same loop."""
     config: RequestConfig | None = None
     if plan_step is None or request_step is None or digest_step is None:
-        config = load_config(runtime)
-    plan_step = plan_step or (lambda day: plan_chase(runtime, day, config))
-    request_step = request_step or (lambda request_id, day: chase_request(runtime, request_id, day, config))
-    digest_step = digest_step or (lambda advocate, day: send_digest(runtime, advocate, day, config))
+        config = request_config(rt)
+    plan_step = plan_step or (lambda day: plan_chase(rt, day, config))
+    request_step = request_step or (lambda request_id, day: chase_request(rt, request_id, day, config))
+    digest_step = digest_step or (lambda advocate, day: send_digest(rt, advocate, day, config))
     summary = ChaseSummary(today)
-    interval = runtime.settings.mail_send_interval
-    with chase_lock(runtime.settings.home):
+    interval = rt.settings.mail_send_interval
+    with chase_lock(rt.settings.home):
         plan = plan_step(today)
         summary.overdue_marked = plan.overdue_marked
         for request_id in plan.request_ids:

@@ -1,7 +1,9 @@
 """Record-request rules and the provider directory, read from config/record_types.toml and config/providers.toml.
 
 Everything is validated when loaded: a missing or wrong value is a ``ConfigError`` that names the file and the key,
-so a practice that edits the files learns exactly what to fix.
+so a practice that edits the files learns exactly what to fix. Stages read them once per runtime through
+``request_config(rt)``. A light module (no SQLAlchemy or pydantic at import): the command line takes its channel
+choices from ``Channel``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ..core.errors import ConfigError, ValidationError
 from ..core.practice import Person, Practice, load_practice
 
 if TYPE_CHECKING:
+    from ..core.runtime import Runtime
     from ..core.settings import Settings
 
 RECORD_TYPES_FILE = "record_types.toml"
@@ -179,6 +182,11 @@ def load_request_config(settings: Settings) -> RequestConfig:
     """The record types, forms and providers of ``settings.config_dir``, with the practice (read once per runtime:
     ``rt.config(load_request_config)``)."""
     return read_request_config(settings.config_dir, load_practice(settings), read_filing_rules(settings.config_dir))
+
+
+def request_config(rt: Runtime) -> RequestConfig:
+    """The runtime's request config, read once (what every stage of tasks/requests uses)."""
+    return rt.config(load_request_config)
 
 
 def read_request_config(

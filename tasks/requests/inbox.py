@@ -26,8 +26,10 @@ from sqlalchemy import select
 
 from ..core.catalog import Case, Document, InboxItem, current_actor
 from ..core.storage import sha256_file
-from ..documents.intake import create_batch
+from ..documents import pipeline
 from ..documents.normalise import SUPPORTED_SUFFIXES
+from ..documents.types import UNCLASSIFIED
+from .config import request_config
 from .lifecycle import route_document
 
 if TYPE_CHECKING:
@@ -69,7 +71,6 @@ def inbox_root(rt: Runtime) -> Path:
 
 def ingest_plain(rt: Runtime) -> IngestBatch:
     """Ingest a batch without Prefect (the documents pipeline, run plainly)."""
-    from ..documents import pipeline
 
     def run(batch_id: str) -> None:
         pipeline.ingest_batch(rt, batch_id)
@@ -126,8 +127,7 @@ def receive_files(
     result = PollResult(files=len(files))
     if not files:
         return result
-    with rt.catalog.session() as session:
-        batch_id = create_batch(session, case_id, [p for p, _r, _s in files], "unclassified").id
+    batch_id = pipeline.new_batch(rt, case_id, [p for p, _r, _s in files], UNCLASSIFIED)
     ingest(batch_id)
     reader = document_qr_reader(rt)
     with rt.catalog.session() as session:
@@ -161,7 +161,7 @@ def receive_files(
 
 def poll_inbox(
     rt: Runtime,
-    config: RequestConfig,
+    config: RequestConfig | None = None,
     *,
     case_ids: list[str] | None = None,
     inbox_dir: Path | None = None,
@@ -169,7 +169,9 @@ def poll_inbox(
     ingest: IngestBatch | None = None,
     actor: str | None = None,
 ) -> PollResult:
-    """Take in what arrived in the inbox folder (and the S3 prefix), once per file; match or leave in the inbox."""
+    """Take in what arrived in the inbox folder (and the S3 prefix), once per file; match or leave in the inbox.
+    ``ingest`` runs each intake batch (default: plainly; flows/inbox.py passes the ingest flow)."""
+    config = config or request_config(rt)
     ingest = ingest or ingest_plain(rt)
     actor = actor or current_actor()
     root = inbox_dir or inbox_root(rt)

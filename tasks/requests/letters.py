@@ -2,8 +2,8 @@
 
 - ``render_request_pdfs`` renders a request's letter (with its return cover sheet as the last page) and its
   authorization form and enclosures, as PDFs in a folder. ``store_request_documents`` stores them in the case
-  (through documents/intake.py, so each gets a document id and SHA-256 like any other file) and records the ids on the
-  request. ``render_followup_pdf`` does the same for a follow-up letter.
+  (through the documents pipeline, so each gets a document id and SHA-256 like any other file) and records the ids
+  on the request. ``render_followup_pdf`` and ``store_followup_document`` do the same for a follow-up letter.
 - ``request_mail`` builds the e-mail (tasks/requests/mail.py's ``MailMessage``) for the first request or a follow-up.
 - ``qr_data_url`` makes the QR code (segno) as a data: URL (the renderer only allows data: URLs);
   ``read_qr_codes`` rasterises the first pages of a PDF (pypdfium2) and decodes QR codes (zxing-cpp).

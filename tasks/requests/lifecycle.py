@@ -1,8 +1,9 @@
 """Record requests: the lifecycle, due dates, at-risk flags, overdue marking, and matching what comes back.
 
-Plain typed functions over a catalog session (no Prefect). Every status change is validated against
-``TRANSITIONS`` and leaves a ``RequestEvent`` (the request's own history) and an audit event (ids only).
-Letters are rendered in tasks/requests/letters.py; the inbox poller is tasks/requests/inbox.py.
+Session-level helpers: plain typed functions over a catalog session (no Prefect), for use inside one transaction
+by the stage functions that take the runtime (sending.py, tracking.py, receiving.py, inbox.py, chase.py). Every
+status change is validated against ``TRANSITIONS`` and leaves a ``RequestEvent`` (the request's own history) and an
+audit event (ids only).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
   unreachable, timeout, a 4xx answer: try again later), ``MailRejected`` (a 5xx answer for the recipients or the
   message: fix the address, never retried as it is) and ``MailConfigError`` (login refused, TLS not offered or not
   trusted, no sender). Messages name the server and the remedy, never the body, the subject or an address.
-- ``send_once(catalog, settings, dedupe_key, message)`` sends a message at most once per ``dedupe_key`` as far as
+- ``send_once(rt, dedupe_key, message)`` sends a message at most once per ``dedupe_key`` as far as
   the catalog can know: see its docstring for the one window where a duplicate is possible (at-least-once), and
   why a duplicate is then recognisable (same Message-ID).
 
@@ -28,7 +28,7 @@ from ..core.errors import MailConfigError, MailRejected, MailTransientError
 from ..core.settings import Settings, SmtpSecurity
 
 if TYPE_CHECKING:
-    from ..core.catalog import Catalog
+    from ..core.runtime import Runtime
 
 __all__ = [
     "Attachment",
@@ -272,14 +272,9 @@ def _key_hash(dedupe_key: str) -> str:
     return hashlib.sha256(dedupe_key.encode("utf-8")).hexdigest()[:12]
 
 
-def send_once(
-    catalog: Catalog,
-    settings: Settings,
-    dedupe_key: str,
-    message: MailMessage,
-    request_id: str | None = None,
-) -> SendOutcome:
-    """Send ``message`` unless the ledger already records ``dedupe_key`` as sent.
+def send_once(rt: Runtime, dedupe_key: str, message: MailMessage, request_id: str | None = None) -> SendOutcome:
+    """Send ``message`` (through ``rt.settings``' SMTP server) unless ``rt.catalog``'s ledger already records
+    ``dedupe_key`` as sent.
 
     Steps: (1) in one transaction, find or insert the ``outbound_mail`` row and claim it (status ``pending``,
     ``attempts`` + 1) and commit; (2) send over SMTP; (3) in a second transaction mark it ``sent`` (or ``failed``
@@ -301,6 +296,7 @@ def send_once(
 
     from ..core.catalog import OutboundMail, utcnow
 
+    catalog, settings = rt.catalog, rt.settings
     sender = sender_address(settings, message)
     recipients = message.recipients
     recipients_text = ", ".join(recipients)

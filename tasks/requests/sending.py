@@ -1,11 +1,14 @@
 """Creating and sending record requests: the steps `casefile request new` / `send` and the demo share.
 
-``new_request`` = create (draft) -> render and store the letter and forms in the case -> send:
+Stage functions take the runtime first and return plain values (``new_request`` and ``send_draft``: the request's
+summary, as `--json` prints it). ``new_request`` = create (draft) -> render and store the letter and forms in the
+case -> send:
 - ``--sent DATE`` (sent by hand before): recorded as sent on that date, nothing is e-mailed;
 - channel email: e-mailed once through the ``outbound_mail`` ledger (dedupe key ``request:<REF>:initial``), then
   recorded as sent today. A failed send leaves the request a draft (``MailTransientError``: run
   `casefile request send REF` again; ``MailRejected``: fix the address);
-- mail, fax, portal: stays a draft until a person sends it and runs `casefile request send REF [--on DATE]`.
+- mail, fax, portal: stays a draft until a person sends it and runs `casefile request send REF [--on DATE]`
+  (``send_draft``).
 """
 
 from __future__ import annotations
@@ -15,21 +18,18 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from ..core.catalog import RecordRequest, RequestEvent
+from ..core.catalog import RecordRequest, RequestEvent, current_actor
 from ..core.errors import ValidationError
-from .config import Channel, RequestConfig, load_request_config
+from .config import Channel, RequestConfig
+from .config import request_config as request_config  # re-exported: the demo reads the config through here
 from .letters import request_mail, store_request_documents
-from .lifecycle import create_request, request_summary, transition
+from .lifecycle import create_request, get_request, request_summary, transition
 from .status import Status
 
 if TYPE_CHECKING:
     from ..core.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-
-def request_config(rt: Runtime) -> RequestConfig:
-    return rt.config(load_request_config)
 
 
 def initial_dedupe_key(request_id: str) -> str:
@@ -63,7 +63,7 @@ def send_request(rt: Runtime, config: RequestConfig, request_id: str, *, actor: 
 
         today = date.today()
         message = request_mail(rt, config, request_id, doc_ids, letter_date=today)
-        outcome = send_once(rt.catalog, rt.settings, initial_dedupe_key(request_id), message, request_id=request_id)
+        outcome = send_once(rt, initial_dedupe_key(request_id), message, request_id=request_id)
         mailed = outcome.status == "sent"
     with rt.catalog.session() as session:
         req = session.get(RecordRequest, request_id)
@@ -86,13 +86,15 @@ def new_request(
     channel: str | None = None,
     sent_on: date | None = None,
     advocate: str | None = None,
-    actor: str,
+    actor: str | None = None,
     config: RequestConfig | None = None,
     send: bool = True,
 ) -> dict[str, Any]:
     """Create a request, render and store its letter and forms in the case, and send it (see the module doc).
-    Returns the request's summary (ids and dates; what `request new --json` prints)."""
+    Returns the request's summary (ids and dates; what `request new --json` prints) with ``documents`` (the
+    stored letter and forms) and ``mailed``. ``actor``: who does it (default: the user running casefile)."""
     config = config or request_config(rt)
+    actor = actor or current_actor()
     if sent_on is not None and sent_on > date.today():
         raise ValidationError(f"The sent date {sent_on.isoformat()} is in the future; --sent records a past sending.")
     with rt.catalog.session() as session:
@@ -126,3 +128,20 @@ def channel_of(rt: Runtime, request_id: str) -> Channel:
         req = session.get(RecordRequest, request_id)
         assert req is not None
         return Channel(req.channel)
+
+
+def send_draft(rt: Runtime, ref: str, *, on: date | None = None, actor: str | None = None) -> dict[str, Any]:
+    """`casefile request send REF [--on DATE]`: e-mail a draft whose channel is e-mail (``on`` None), or record
+    that it was sent by hand on ``on`` (default today for mail, fax and portal). Returns the request's summary with
+    ``mailed``. A request sent already is left as it is (see ``send_request``)."""
+    config = request_config(rt)
+    with rt.catalog.session() as session:
+        req = get_request(session, ref)
+        request_id, channel = req.id, Channel(req.channel)
+    if on is None and channel is not Channel.EMAIL:
+        on = date.today()
+    sent = send_request(rt, config, request_id, actor=actor or current_actor(), on=on)
+    with rt.catalog.session() as session:
+        summary = request_summary(get_request(session, request_id), config)
+    summary["mailed"] = sent.mailed
+    return summary

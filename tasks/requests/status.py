@@ -1,4 +1,8 @@
-"""The statuses of a record request and what each may become (a light module: the command line's choices)."""
+"""The statuses of a record request and what each may become.
+
+A light module (the standard library only): the command line takes its --status choices from ``TARGET_STATUSES``
+at import, and `casefile --help` must stay fast.
+"""
 
 from __future__ import annotations
 
@@ -40,6 +44,8 @@ OPEN_STATUSES = frozenset({S.SENT, S.ACKNOWLEDGED, S.EXTENDED, S.PARTIAL, S.OVER
 # May become overdue when the due date has passed.
 OVERDUE_FROM = frozenset({S.SENT, S.ACKNOWLEDGED, S.EXTENDED, S.PARTIAL})
 FINAL_STATUSES = frozenset({S.CLOSED, S.CANCELLED})
+# What a request's status can be changed to (every status but draft), in the order of ``Status``.
+TARGET_STATUSES = tuple(s for s in Status if any(s in allowed for allowed in TRANSITIONS.values()))
 
 
 def allowed_next(status: str) -> tuple[str, ...]:
