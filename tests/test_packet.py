@@ -433,8 +433,10 @@ def test_stamp_sits_in_the_margin_below_content_on_an_edge_to_edge_page(
     ],
 )
 def test_exhibit_pages_are_fitted_clear_of_every_stamp_band(stamp: dict[str, Any], bottom: float, top: float) -> None:
+    from test_pagelayout import profile_with
+
     numbers = {"enabled": True, "position": "bottom-center", "offset": "0.5in", "font_size": "10pt"}
-    profile = {"page": {"fit_margin": "0.5in"}, "page_numbers": numbers, "stamp": {"font_size": "10pt", **stamp}}
+    profile = profile_with(page={"fit_margin": "0.5in"}, page_numbers=numbers, stamp={"font_size": "10pt", **stamp})
     fit, _labels = packet._layouts(profile)
     x0, y0, x1, y1 = fit.content_box()
     assert (x0, x1) == (36, 612 - 36)

@@ -200,9 +200,9 @@ def run_packet_flow(
     rt = runtime()
     with rt.catalog.session() as session:
         case_id = rt.catalog.get_case(session, case_id).id
-    from ...tasks.packets.build import load_profile
+    from ...tasks.packets.profile import load_profile
 
-    load_profile(rt.settings.config_dir, profile)  # a typo in --profile fails before Prefect starts
+    rt.config(load_profile, profile)  # a typo in --profile fails before Prefect starts
     where = configure_prefect(rt.settings)
     click.echo(f"Building the {profile} packet of {case_id} ({where})...", err=True)
     from ..packet import build_packet_flow
@@ -302,12 +302,11 @@ def packet_get(case_id: str, build_id: str | None, output: Path, as_json: bool) 
 def packet_check(files: tuple[Path, ...], profile: str, allow_missing_translations: bool, as_json: bool) -> None:
     """Check PDFs (one packet, or its parts in order) against a filing profile before filing."""
     from ...tasks.core.settings import load_settings
-    from ...tasks.packets.build import load_profile
     from ...tasks.packets.check import check_packet
+    from ...tasks.packets.profile import load_profile
 
-    settings = load_settings()
     report = check_packet(
-        list(files), load_profile(settings.config_dir, profile), expect_translations=not allow_missing_translations
+        list(files), load_profile(load_settings(), profile), expect_translations=not allow_missing_translations
     )
     doc = report.to_dict()
 

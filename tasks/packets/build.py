@@ -39,18 +39,11 @@ from sqlalchemy import select
 
 from ..core.catalog import Catalog, Translation, audit, current_actor
 from ..core.config import load_toml
-from ..core.errors import CasefileError, ConfigError, IntegrityError, NotFoundError, ValidationError
+from ..core.errors import CasefileError, IntegrityError, NotFoundError, ValidationError
 from ..core.practice import load_practice
 from ..core.settings import Settings
 from ..core.storage import ObjectStore, sha256_file
-from .check import (
-    CHILD_CERTIFICATE,
-    CHILD_DOCUMENT,
-    CHILD_TRANSLATION,
-    CONTINUED,
-    FRONT_TITLES,
-    LIST_TEMPLATE,
-)
+from .check import CHILD_CERTIFICATE, CHILD_DOCUMENT, CHILD_TRANSLATION, CONTINUED, FRONT_TITLES
 from .exhibits import (
     CLIENT,
     COUNTRY,
@@ -59,6 +52,7 @@ from .exhibits import (
     assign_labels,
     list_exhibits,
 )
+from .profile import LIST_TEMPLATE, FilingProfile, load_profile
 
 log = logging.getLogger(__name__)
 
@@ -106,17 +100,6 @@ class BuildNotFound(NotFoundError):
     pass
 
 
-# Configuration ----------------------------------------------------------------------------------------------------
-def load_profile(config_dir: Path, name: str) -> dict[str, Any]:
-    """config/profiles/<name>.toml (the check's loader), also requiring the [translations] table the builder reads."""
-    from .check import load_profile as load
-
-    profile = load(config_dir, name)
-    if not isinstance(profile.get("translations"), dict):
-        raise ConfigError(f"The filing profile {config_dir / 'profiles' / (name + '.toml')} has no [translations].")
-    return profile
-
-
 # Inputs ----------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class BuildOptions:
@@ -162,7 +145,7 @@ class ExhibitInput:
 class PacketInputs:
     case_id: str
     profile_name: str
-    profile: dict[str, Any]
+    profile: FilingProfile
     exhibits: list[ExhibitInput]
     context: dict[str, Any]  # the template context shared by every page (client data: never logged)
     missing: list[tuple[str, str, str]]
@@ -185,7 +168,7 @@ def _hearing_label(config_dir: Path, hearing_type: str) -> str:
 
 
 def gather(catalog: Catalog, settings: Settings, case_id: str, options: BuildOptions, today: date) -> PacketInputs:
-    profile = load_profile(settings.config_dir, options.profile)
+    profile = load_profile(settings, options.profile)
     practice = load_practice(settings)
     with catalog.session() as session:
         case = catalog.get_case(session, case_id)
@@ -225,10 +208,7 @@ def gather(catalog: Catalog, settings: Settings, case_id: str, options: BuildOpt
         # their own labels in the plan (then those are kept as they are).
         sections = [e.section for e in exhibits]
         if [e.label for e in exhibits] == assign_labels(sections, DEFAULT_SCHEMES):
-            schemes = {
-                CLIENT: str(profile["exhibits"].get("client_scheme", "letters")),
-                COUNTRY: str(profile["exhibits"].get("country_conditions_scheme", "numbers")),
-            }
+            schemes = {CLIENT: profile.exhibits.client_scheme, COUNTRY: profile.exhibits.country_conditions_scheme}
             relabel = dict(zip([e.label for e in exhibits], assign_labels(sections, schemes), strict=True))
             for item in exhibits:
                 item.label = relabel[item.label]
@@ -236,7 +216,7 @@ def gather(catalog: Catalog, settings: Settings, case_id: str, options: BuildOpt
         signer = practice.person(options.signer) if options.signer else practice.default_signer()
         service_date = options.service_date or today
         context: dict[str, Any] = {
-            "page": profile["page"],
+            "page": profile.page.css(),
             "filer": {
                 "name": signer.name,
                 "eoir_id": practice.eoir_id,
@@ -244,7 +224,7 @@ def gather(catalog: Catalog, settings: Settings, case_id: str, options: BuildOpt
                 "address_lines": list(practice.address_lines),
                 "phone": practice.phone,
                 "email": signer.email or practice.email,
-                "role": profile.get("cover", {}).get("filer_role", signer.title),
+                "role": signer.title if profile.cover.filer_role is None else profile.cover.filer_role,
             },
             "client": {"name": case.client_name, "a_number": case.a_number},
             "court": {"city": case.court},
@@ -254,25 +234,22 @@ def gather(catalog: Catalog, settings: Settings, case_id: str, options: BuildOpt
                 "type": _hearing_label(settings.config_dir, case.hearing_type),
             },
             "detained": case.detained,
-            "filing_title": options.filing_title
-            or profile.get("cover", {}).get("filing_title_default", "Exhibits in Support"),
-            "list_title": profile["exhibits"].get("list_title", "Index of Exhibits"),
-            "tab_label": profile["exhibits"].get("tab_label", "Exhibit"),
+            "filing_title": options.filing_title or profile.cover.filing_title_default,
+            "list_title": profile.exhibits.list_title,
+            "tab_label": profile.exhibits.tab_label,
             "service": {
-                "office": profile.get("service", {}).get("office", ""),
-                "address_lines": list(profile.get("service", {}).get("address_lines", [])),
-                "method": options.service_method or profile.get("service", {}).get("default_method", ""),
+                "office": profile.service.office,
+                "address_lines": list(profile.service.address_lines),
+                "method": options.service_method or profile.service.default_method,
                 "date": service_date,
             },
             "signer": {"name": signer.name},
             "date": service_date,
-            "recipient": {"address_lines": list(profile.get("recipient", {}).get("address_lines", []))},
-            "subject": options.filing_title or profile.get("cover", {}).get("subject_default", "Supporting evidence"),
-            "intro": profile.get("cover", {}).get(
-                "intro_default", "On behalf of the applicant, we submit the enclosed evidence, listed below."
-            ),
-            "salutation": profile.get("cover", {}).get("salutation", "Dear Sir or Madam:"),
-            "target_language": profile["translations"].get("target_language", "English"),
+            "recipient": {"address_lines": list(profile.recipient.address_lines)},
+            "subject": options.filing_title or profile.cover.subject_default,
+            "intro": profile.cover.intro_default,
+            "salutation": profile.cover.salutation,
+            "target_language": profile.translations.target_language,
         }
     return PacketInputs(case.id, options.profile, profile, exhibits, context, missing, options, service_date)
 
@@ -287,7 +264,7 @@ def build_id_for(inputs: PacketInputs, versions: Mapping[str, str], layout_versi
     digest = _digest(
         {
             "case": inputs.case_id,
-            "profile": inputs.profile,
+            "profile": asdict(inputs.profile),
             "templates": dict(versions),
             "layout": layout_version,
             "context": inputs.context,
@@ -406,18 +383,6 @@ class BuildResult:
         }
 
 
-def _template_names(profile: Mapping[str, Any]) -> tuple[list[str], list[str], str, str]:
-    names = [str(n) for n in profile["profile"].get("templates", [])]
-    if LIST_TEMPLATE in names:
-        cut = names.index(LIST_TEMPLATE) + 1
-        front, back = names[:cut], names[cut:]
-    else:
-        front, back = names, []
-    tab = str(profile["profile"].get("tab_template", "packet/tab_page.html.j2"))
-    cert = str(profile["profile"].get("translator_certificate_template", "packet/translator_certificate.html.j2"))
-    return front, back, tab, cert
-
-
 def _stem(case_id: str, profile_name: str) -> str:
     return f"{case_id}-{profile_name}-exhibits"
 
@@ -445,10 +410,10 @@ def plan_pages(inputs: PacketInputs, env: Any, start: int) -> tuple[list[Segment
     (its own length moves every range after it). Returns the segments and the laid-out documents in order."""
     from ..core.render import layout, layout_many
 
-    front, back, tab_name, cert_name = _template_names(inputs.profile)
-    profile = inputs.profile
-    tabs = bool(profile["exhibits"].get("tab_pages", True))
-    certificates = bool(profile["translations"].get("certificate", True))
+    templates = inputs.profile.templates
+    front, back, tab_name, cert_name = templates.front, templates.back, templates.tab, templates.translator_certificate
+    tabs = inputs.profile.exhibits.tab_pages
+    certificates = inputs.profile.translations.certificate
     ctx = inputs.context
 
     # Tab pages and translator's certificates: one layout per template for all exhibits (see layout_many).
@@ -515,20 +480,17 @@ def plan_pages(inputs: PacketInputs, env: Any, start: int) -> tuple[list[Segment
 
 def _labels(segments: Sequence[Segment], inputs: PacketInputs) -> tuple[list[str | None], list[str | None]]:
     """Per page: the running page number (when numbered) and the exhibit label stamp (when the profile has one)."""
-    numbers_cfg = inputs.profile.get("page_numbers", {})
-    stamp_cfg = inputs.profile.get("stamp", {})
+    numbers_cfg, stamp_cfg = inputs.profile.page_numbers, inputs.profile.stamp
     numbers: list[str | None] = []
     stamps: list[str | None] = []
     ranges = exhibit_ranges(segments)
     total = sum(s.pages for s in segments)
-    fmt = str(numbers_cfg.get("format", "{n}"))
-    sfmt = str(stamp_cfg.get("format", "Exhibit {label}, page {i} of {n}"))
-    front_matter = bool(stamp_cfg.get("stamp_front_matter", False))
+    fmt, sfmt, front_matter = numbers_cfg.format, stamp_cfg.format, stamp_cfg.stamp_front_matter
     for seg in segments:
         for k in range(seg.pages):
             n = seg.first + k
-            numbers.append(fmt.format(n=n, total=total) if numbers_cfg.get("enabled", False) else None)
-            if not stamp_cfg.get("enabled", False):
+            numbers.append(fmt.format(n=n, total=total) if numbers_cfg.enabled else None)
+            if not stamp_cfg.enabled:
                 stamps.append(None)
             elif seg.exhibit is not None:
                 first, last = ranges[seg.exhibit]
@@ -540,19 +502,17 @@ def _labels(segments: Sequence[Segment], inputs: PacketInputs) -> tuple[list[str
     return numbers, stamps
 
 
-def _layouts(profile: Mapping[str, Any]) -> tuple[Any, Any]:
+def _layouts(profile: FilingProfile) -> tuple[Any, Any]:
     """The page layout for numbers, and the one for exhibit label stamps (their own position/offset/size). Exhibit
     pages are fitted with the first: clear of the number band and, when the labels are on the other edge, of
     theirs too."""
     from .layout import PageLayout
 
     base = PageLayout.from_profile(profile)
-    stamp_cfg = profile.get("stamp", {})
-    if not stamp_cfg.get("enabled", False):
+    if not profile.stamp.enabled:
         return base, base
-    stamp_profile = {**profile, "page_numbers": {**profile.get("page_numbers", {}), **stamp_cfg}}
-    stamp_layout = PageLayout.from_profile(stamp_profile)
-    if not profile.get("page_numbers", {}).get("enabled", False):
+    stamp_layout = PageLayout.from_profile(profile, profile.stamp)
+    if not profile.page_numbers.enabled:
         base = stamp_layout  # exhibit pages are fitted clear of the only stamp there is
     elif base.stamp_on_top != stamp_layout.stamp_on_top:
         base = replace(base, opposite_band_pt=stamp_layout.stamp_band_pt)
@@ -675,8 +635,7 @@ def assemble(inputs: PacketInputs, env: Any, work: Path, build_id: str) -> _Buil
     from .layout import carry_optional_content, downsample_images, place_pages, stamp_pages
 
     profile = inputs.profile
-    numbers_cfg = profile.get("page_numbers", {})
-    start = int(numbers_cfg.get("start", 1))
+    start = profile.page_numbers.start
     segments, docs = plan_pages(inputs, env, start)
     rendered_path = write_documents(
         docs, work / "rendered.pdf", identifier=build_id, created=inputs.service_date, title=None
@@ -712,9 +671,9 @@ def assemble(inputs: PacketInputs, env: Any, work: Path, build_id: str) -> _Buil
         if any(s is not None for s in stamps):
             stamp_pages(full, stamps, stamp_layout)
         entries = outline_for(segments, inputs, start)
-        number_start = start if profile["exhibits"].get("page_labels", False) else None
+        number_start = start if profile.exhibits.page_labels else None
         title = str(inputs.context["filing_title"])
-        limit = int(profile.get("size_limit", {}).get("max_bytes", 0) or 0)
+        limit = profile.size_limit.max_bytes
         stem = _stem(inputs.case_id, inputs.profile_name)
         whole = work / f"{stem}.pdf"
         # What the pages bring (their files, less what downsampling saved): far over the limit, the whole packet is
@@ -727,7 +686,7 @@ def assemble(inputs: PacketInputs, env: Any, work: Path, build_id: str) -> _Buil
                 return _Built([(whole, 0, total)], total, report.bytes_saved, report.images_downsampled, segments)
             whole.unlink()
         units = _units(segments, total)
-        pattern = str(profile.get("size_limit", {}).get("split_name", "{stem}-part{part:02d}.pdf"))
+        pattern = profile.size_limit.split_name
         for budget in (0.97, 0.9, 0.8, 0.7, 0.6):
             ranges = split_points(full, units, limit, budget)
             parts = []
@@ -785,8 +744,17 @@ def build_packet(
     if inputs.missing and not options.allow_missing_translations:
         raise MissingTranslations(inputs.missing)
     env = make_environment(settings.templates_dir, settings.template_overrides)
-    front, back, tab, cert = _template_names(inputs.profile)
-    names = sorted({*front, *back, tab, cert, "packet/base.html.j2", "packet/_macros.html.j2", "packet/base.css"})
+    templates = inputs.profile.templates
+    names = sorted(
+        {
+            *templates.pages,
+            templates.tab,
+            templates.translator_certificate,
+            "packet/base.html.j2",
+            "packet/_macros.html.j2",
+            "packet/base.css",
+        }
+    )
     versions = template_versions(env, names)
     from ..core import render
     from . import layout as pagelayout
@@ -813,7 +781,7 @@ def build_packet(
                     store.download(source.key, source.path, expected_sha256=source.sha256)
         built = assemble(inputs, env, work, build_id)
         warnings = _check([p for p, _a, _b in built.parts], inputs, build_id)
-        start = int(inputs.profile.get("page_numbers", {}).get("start", 1))
+        start = inputs.profile.page_numbers.start
         parts: list[PartResult] = []
         for path, a, b in built.parts:
             key = prefix + path.name
@@ -929,7 +897,7 @@ def _manifest(
         "build_id": result.build_id,
         "case_id": result.case_id,
         "profile": result.profile,
-        "profile_sha256": _digest(inputs.profile),
+        "profile_sha256": _digest(asdict(inputs.profile)),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "service_date": inputs.service_date.isoformat(),
         "template_versions": dict(sorted(versions.items())),
@@ -1049,5 +1017,4 @@ __all__ = [
     "build_packet",
     "download_build",
     "list_builds",
-    "load_profile",
 ]

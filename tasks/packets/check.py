@@ -80,39 +80,30 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.config import load_toml
 from ..core.errors import ConfigError, PacketCheckError, ToolError, ToolTimeout, ValidationError
 from ..core.processes import module_command, module_env
+from .profile import LIST_TEMPLATE, FilingProfile
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CheckReport", "Finding", "available_profiles", "check_packet", "load_profile"]
+__all__ = ["CheckReport", "Finding", "check_packet"]
 
 ERROR = "error"
 WARNING = "warning"
 
-PAGE_SIZES: dict[str, tuple[float, float]] = {  # portrait width x height in points
-    "letter": (612.0, 792.0),
-    "legal": (612.0, 1008.0),
-    "a4": (595.28, 841.89),
-}
 SIZE_TOLERANCE_PT = 1.0
-STAMP_BAND_PT = 54.0  # 0.75 in: the margin band the builder stamps numbers / exhibit labels into
 LANGUAGE_SAMPLE_PAGES = 3  # document pages read per exhibit for language identification
 MAX_FINDINGS_PER_CODE = 20  # per file and code; the rest are counted in one more finding
 QPDF_TIMEOUT = 300.0  # seconds for `qpdf --check` of one file (about 0.13 s per MB of JPEG scans measured)
 MAX_NESTING = 12  # form XObjects inside form XObjects: deeper is treated as a loop
 
-_PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _LABEL = re.compile(r"[A-Z]{1,3}|\d{1,4}")
 _RANGE = re.compile(r"(\d{1,6})(?:\s*[-\u2013\u2014]\s*(\d{1,6}))?")
-_CSS_UNITS = {"in": 72.0, "cm": 72.0 / 2.54, "mm": 72.0 / 25.4, "pt": 1.0, "pc": 12.0, "px": 0.75}
 FRONT_TITLES = {  # bookmark titles of template pages: the builder (tasks/packets/build.py outline_for) writes these
     "packet/cover_page.html.j2": "Cover page",
     "packet/uscis_cover_letter.html.j2": "Cover letter",
     "packet/certificate_of_service.html.j2": "Certificate of service",
 }
-LIST_TEMPLATE = "packet/exhibit_list.html.j2"
 CHILD_DOCUMENT = "Document"
 CHILD_TRANSLATION = "English translation"
 CHILD_CERTIFICATE = "Translator's certificate"
@@ -157,34 +148,7 @@ class CheckReport:
         }
 
 
-# Profiles ---------------------------------------------------------------------------------------------------------
-def available_profiles(config_dir: Path) -> list[str]:
-    return sorted(p.stem for p in (config_dir / "profiles").glob("*.toml"))
-
-
-def load_profile(config_dir: Path, name: str) -> dict[str, Any]:
-    """config/profiles/<name>.toml; an unknown name is a ConfigError listing the profiles there are."""
-    if not _PROFILE_NAME.match(name) or not (config_dir / "profiles" / f"{name}.toml").is_file():
-        raise ConfigError(
-            f"There is no filing profile {name!r}. Profiles: {', '.join(available_profiles(config_dir)) or 'none'} "
-            f"(files in {config_dir / 'profiles'})."
-        )
-    profile = load_toml(config_dir, f"profiles/{name}.toml")
-    for section in ("profile", "page", "exhibits"):
-        if not isinstance(profile.get(section), dict):
-            raise ConfigError(f"The filing profile {config_dir / 'profiles' / (name + '.toml')} has no [{section}].")
-    return profile
-
-
-def _css_points(value: object, what: str) -> float:
-    """A CSS length ("0.5in", "11pt", "1.27cm") in points."""
-    text = str(value).strip().lower()
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(in|cm|mm|pt|pc|px)", text)
-    if not match:
-        raise ConfigError(f"The filing profile's {what} {value!r} is not a length like 0.5in, 11pt or 1.27cm.")
-    return float(match[1]) * _CSS_UNITS[match[2]]
-
-
+# Profile ----------------------------------------------------------------------------------------------------------
 def _format_regex(fmt: str, fields: Mapping[str, str], what: str) -> re.Pattern[str]:
     """A regex that matches ``fmt`` filled in, with whitespace normalised to single spaces."""
     parts: list[str] = []
@@ -239,75 +203,41 @@ class _Config:
     back_titles: tuple[str, ...]
 
     @staticmethod
-    def from_profile(profile: Mapping[str, Any]) -> _Config:
-        sections = {
-            key: profile.get(key, {})
-            for key in ("profile", "page", "size_limit", "page_numbers", "stamp", "exhibits", "translations")
-        }
-        for key, value in sections.items():
-            if not isinstance(value, Mapping):
-                raise ConfigError(f"The filing profile's [{key}] is not a table.")
-        prof, page, limit, numbers, stamp, exhibits, translations = sections.values()
-        size_name = str(page.get("size", "letter")).strip().lower()
-        if size_name not in PAGE_SIZES:
-            raise ConfigError(
-                f"The filing profile's [page] size {size_name!r} is not one of {', '.join(sorted(PAGE_SIZES))}."
-            )
-
-        def band(cfg: Mapping[str, Any], what: str) -> _Band:
-            position = str(cfg.get("position", "bottom-center"))
-            if position not in ("bottom-center", "bottom-right", "top-right"):
-                raise ConfigError(
-                    f"The filing profile's [{what}] position {position!r} is not bottom-center, bottom-right or "
-                    "top-right."
-                )
-            offset = _css_points(cfg.get("offset", "0.5in"), f"[{what}] offset")
-            font = _css_points(cfg.get("font_size", "11pt"), f"[{what}] font_size")
-            return _Band(position.startswith("top"), max(STAMP_BAND_PT, offset + 1.5 * font))
-
-        numbers_on = bool(numbers.get("enabled", False))
-        stamp_on = bool(stamp.get("enabled", False))
+    def from_profile(profile: FilingProfile) -> _Config:
+        numbers, stamp, exhibits = profile.page_numbers, profile.stamp, profile.exhibits
         digits = r"\d{1,6}"
-        templates = [str(t) for t in prof.get("templates", [])]
-        list_title = str(exhibits.get("list_title", "Index of Exhibits"))
-        titles = [list_title if t == LIST_TEMPLATE else FRONT_TITLES.get(t, Path(t).stem) for t in templates]
-        cut = templates.index(LIST_TEMPLATE) + 1 if LIST_TEMPLATE in templates else len(templates)
-        languages = tuple(str(x) for x in translations.get("languages", ())) or _default_languages()
+        templates = profile.templates.pages
+        titles = [exhibits.list_title if t == LIST_TEMPLATE else FRONT_TITLES.get(t, Path(t).stem) for t in templates]
+        cut = len(profile.templates.front)
         return _Config(
-            name=str(prof.get("name", "profile")),
-            size_name=size_name,
-            size=PAGE_SIZES[size_name],
-            max_bytes=int(limit.get("max_bytes", 0) or 0),
-            numbers=numbers_on,
-            number_start=int(numbers.get("start", 1)),
+            name=profile.name,
+            size_name=profile.page.size,
+            size=(profile.page.width_pt, profile.page.height_pt),
+            max_bytes=profile.size_limit.max_bytes,
+            numbers=numbers.enabled,
+            number_start=numbers.start,
             number_rx=(
-                _format_regex(
-                    str(numbers.get("format", "{n}")), {"n": digits, "total": digits}, "[page_numbers] format"
-                )
-                if numbers_on
+                _format_regex(numbers.format, {"n": digits, "total": digits}, "[page_numbers] format")
+                if numbers.enabled
                 else None
             ),
-            number_band=band(numbers, "page_numbers"),
-            stamp=stamp_on,
+            number_band=_Band(numbers.on_top, numbers.band_pt),
+            stamp=stamp.enabled,
             stamp_rx=(
-                _format_regex(
-                    str(stamp.get("format", "Exhibit {label}, page {i} of {n}")),
-                    {"label": r"[A-Za-z0-9]{1,6}", "i": digits, "n": digits},
-                    "[stamp] format",
-                )
-                if stamp_on
+                _format_regex(stamp.format, {"label": r"[A-Za-z0-9]{1,6}", "i": digits, "n": digits}, "[stamp] format")
+                if stamp.enabled
                 else None
             ),
-            stamp_band=band(stamp, "stamp") if stamp_on else band(numbers, "page_numbers"),
-            stamp_front_matter=bool(stamp.get("stamp_front_matter", False)),
-            tab_pages=bool(exhibits.get("tab_pages", True)),
-            tab_label=str(exhibits.get("tab_label", "Exhibit")),
-            list_title=list_title,
-            bookmarks=bool(exhibits.get("bookmarks", True)),
-            page_labels=bool(exhibits.get("page_labels", False)),
-            translations_required=bool(translations.get("required", True)),
-            certificate=bool(translations.get("certificate", True)),
-            languages=languages,
+            stamp_band=_Band(stamp.on_top, stamp.band_pt) if stamp.enabled else _Band(numbers.on_top, numbers.band_pt),
+            stamp_front_matter=stamp.stamp_front_matter,
+            tab_pages=exhibits.tab_pages,
+            tab_label=exhibits.tab_label,
+            list_title=exhibits.list_title,
+            bookmarks=exhibits.bookmarks,
+            page_labels=exhibits.page_labels,
+            translations_required=profile.translations.required,
+            certificate=profile.translations.certificate,
+            languages=profile.translations.languages or _default_languages(),
             front_titles=tuple(titles[:cut]),
             back_titles=tuple(titles[cut:]),
         )
@@ -875,7 +805,7 @@ class _Exhibit:
     end: int  # global index of its last page
 
 
-def check_packet(paths: Sequence[Path], profile: Mapping[str, Any], *, expect_translations: bool = True) -> CheckReport:
+def check_packet(paths: Sequence[Path], profile: FilingProfile, *, expect_translations: bool = True) -> CheckReport:
     """Check one PDF, or the parts of one split packet in order, against a filing profile (see the module doc)."""
     if not paths:
         raise ValidationError("No PDF to check: give the packet's file, or every part of a split packet in order.")
