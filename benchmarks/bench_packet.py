@@ -79,7 +79,9 @@ CERTIFIED_ON = date(2027, 1, 20)
 PROFILE = "eoir"
 CHILD_TIMEOUT = 1800.0
 QPDF_TIMEOUT = 600.0
-QPDF_CHECK_MODULE = "casefile.tasks.packets.qpdf"  # how the packet check runs `qpdf --check` (one process per part)
+QPDF_CHECK_MODULE = (
+    "casefile.tasks.packets.qpdf_child"  # how the packet check runs `qpdf --check` (one process per part)
+)
 
 
 class BenchmarkFailed(Exception):
@@ -588,7 +590,7 @@ PHASES: tuple[tuple[str, str, str], ...] = (
     ("casefile.tasks.packets.build", "split_points", "split: size estimates"),
     ("casefile.tasks.packets.build", "_save_part", "save part(s)"),
     ("casefile.tasks.packets.build", "_check", "check (incl. qpdf --check)"),
-    ("casefile.tasks.packets.check", "_QpdfRuns.results", "· waiting for qpdf --check"),
+    ("casefile.tasks.packets.check.packet", "_QpdfRuns.results", "· waiting for qpdf --check"),
 )
 NESTED = "· "
 STORE_PHASES = {"download": "fetch sources (store)", "put_file": "upload parts", "put_bytes": "upload parts"}
@@ -634,7 +636,7 @@ def _import_builder() -> dict[str, ModuleType]:
     names = (
         "casefile.tasks.packets.build",
         "casefile.tasks.packets.layout",
-        "casefile.tasks.packets.check",
+        "casefile.tasks.packets.check.packet",
         "casefile.tasks.core.render",
         "casefile.tasks.documents.language",
     )
@@ -772,7 +774,7 @@ def _sample_tree(pid: int, stop: threading.Event, peak: TreePeak, interval: floa
             try:
                 name = proc.name()
                 if name == root_name and QPDF_CHECK_MODULE in proc.cmdline():
-                    name = "qpdf-check"  # `python -m casefile.tasks.packets.qpdf FILE`: the check's own process
+                    name = "qpdf-check"  # `python -m casefile.tasks.packets.qpdf_child FILE`: the check's own process
                 elif name == root_name:  # forked, not exec'd yet: it shares the builder's pages, not counted twice
                     continue
                 total += proc.memory_info().rss
@@ -856,7 +858,7 @@ def qpdf_merge(inputs: Sequence[Path], out: Path) -> dict[str, float]:
 
 def qpdf_check_time(path: Path) -> dict[str, float]:
     """``qpdf --check`` of one file the way the builder's check runs it on every part (``python -m
-    casefile.tasks.packets.qpdf``:
+    casefile.tasks.packets.qpdf_child``:
     the libqpdf pikepdf bundles): it decodes every stream, JPEGs included, so it costs far more
     than a merge that copies them."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)

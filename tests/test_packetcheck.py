@@ -18,7 +18,8 @@ import pikepdf
 import pytest
 
 from casefile.tasks.core.errors import ConfigError, PacketCheckError, ToolError
-from casefile.tasks.packets.check import CheckReport, Finding, _Geometry, check_packet
+from casefile.tasks.packets.check import CheckReport, Finding, check_packet
+from casefile.tasks.packets.check.packet import _Geometry
 from casefile.tasks.packets.profile import FilingProfile, read_profile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -364,7 +365,7 @@ def test_a_qpdf_check_that_dies_is_a_typed_error_not_a_verdict(
 
 
 def test_qpdf_check_module_reports_qpdf_exit_status_and_file_names_only(tmp_path: Path) -> None:
-    from casefile.tasks.packets.qpdf import check
+    from casefile.tasks.packets.qpdf_child import check
 
     clean = tmp_path / "clean.pdf"
     with pikepdf.new() as pdf:
@@ -378,7 +379,10 @@ def test_qpdf_check_module_reports_qpdf_exit_status_and_file_names_only(tmp_path
     assert all(str(tmp_path) not in line for line in answer["problems"])
     assert any(line.startswith("damaged.pdf") for line in answer["problems"])
     out = subprocess.run(
-        [sys.executable, "-m", "casefile.tasks.packets.qpdf", str(damaged)], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "casefile.tasks.packets.qpdf_child", str(damaged)],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert json.loads(out.stdout) == answer
 

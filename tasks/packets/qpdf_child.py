@@ -1,6 +1,6 @@
 """``qpdf --check`` of one PDF through the qpdf library that pikepdf bundles.
 
-Run as ``python -m casefile.tasks.packets.qpdf FILE``; prints one JSON document on stdout::
+Run as ``python -m casefile.tasks.packets.qpdf_child FILE``; prints one JSON document on stdout::
 
     {"exit": 0, "problems": [], "libqpdf": "12.4.2"}
 
@@ -78,7 +78,7 @@ def check(path: Path) -> Answer:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m casefile.tasks.packets.qpdf FILE", file=sys.stderr)
+        print("usage: python -m casefile.tasks.packets.qpdf_child FILE", file=sys.stderr)
         return 2
     json.dump(check(Path(argv[0])), sys.stdout)
     sys.stdout.write("\n")

@@ -47,10 +47,10 @@ What is checked, and the conventions of the builder it relies on (tasks/packets/
   FontFile3; Type3 fonts are embedded by nature). Fonts listed in resources count as used. One of the 14 standard
   fonts (Helvetica, Times, Courier, Symbol, ZapfDingbats; also their Arial/Times New Roman/Courier New aliases)
   not embedded is a warning: every reader and printer has them. Any other font is an error.
-- ``qpdf-check``: ``qpdf --check`` passes (exit 0), run by ``casefile.tasks.packets.qpdf`` with the qpdf library pikepdf
-  bundles (QPDFJob, the code of the ``qpdf`` command; see that module for why not Debian's qpdf 11.3); otherwise
-  qpdf's first problem line (its fatal error, when there is one), with the path reduced to the file name (qpdf
-  prints no document text).
+- ``qpdf-check``: ``qpdf --check`` passes (exit 0), run by ``casefile.tasks.packets.qpdf_child`` with the qpdf
+  library pikepdf bundles (QPDFJob, the code of the ``qpdf`` command; see that module for why not Debian's qpdf
+  11.3); otherwise qpdf's first problem line (its fatal error, when there is one), with the path reduced to the
+  file name (qpdf prints no document text).
 
 Findings never quote page text, exhibit titles or names: only file names, page numbers, labels, codes, counts and
 font names. A problem repeated on many pages gives ``MAX_FINDINGS_PER_CODE`` findings per file and code, then one
@@ -80,9 +80,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import ConfigError, PacketCheckError, ToolError, ToolTimeout, ValidationError
-from ..core.processes import module_command, module_env
-from .profile import LIST_TEMPLATE, FilingProfile
+from ...core.errors import ConfigError, PacketCheckError, ToolError, ToolTimeout, ValidationError
+from ...core.processes import module_command, module_env
+from ..profile import LIST_TEMPLATE, FilingProfile
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +244,7 @@ class _Config:
 
 
 def _default_languages() -> tuple[str, ...]:
-    from ..documents.language import DEFAULT_LANGUAGES
+    from ...documents.language import DEFAULT_LANGUAGES
 
     return DEFAULT_LANGUAGES
 
@@ -734,15 +734,15 @@ def _read_text(info: _File, cfg: _Config, full: set[int], out: _Findings) -> lis
 # qpdf -------------------------------------------------------------------------------------------------------------
 def _qpdf_problem(code: int, problems: Sequence[str]) -> str:
     """The line to report: qpdf's fatal error (the last line, exit status 2), else its first warning. The lines
-    already name the file only (casefile.tasks.packets.qpdf reduces the path)."""
+    already name the file only (casefile.tasks.packets.qpdf_child reduces the path)."""
     if not problems:
         return f"exit status {code}"
     return problems[-1] if code == 2 else problems[0]
 
 
 class _QpdfRuns:
-    """`qpdf --check` of every file (tasks/packets/qpdf.py: QPDFJob of the libqpdf pikepdf bundles), one process per
-    file, started at once so they run while this process reads the pages."""
+    """`qpdf --check` of every file (tasks/packets/qpdf_child.py: QPDFJob of the libqpdf pikepdf bundles), one process
+    per file, started at once so they run while this process reads the pages."""
 
     def __init__(self, paths: Sequence[Path]) -> None:
         self.paths = list(paths)
@@ -753,7 +753,7 @@ class _QpdfRuns:
             for path in self.paths:
                 self.procs.append(
                     subprocess.Popen(
-                        module_command("casefile.tasks.packets.qpdf", str(path)),
+                        module_command("casefile.tasks.packets.qpdf_child", str(path)),
                         stdout=subprocess.PIPE,
                         stderr=subprocess.PIPE,
                         stdin=subprocess.DEVNULL,
@@ -1332,7 +1332,7 @@ def _check_translations(
     out: _Findings,
     expect_translations: bool,
 ) -> None:
-    from ..documents.language import detect_language
+    from ...documents.language import detect_language
 
     severity = ERROR if expect_translations and cfg.translations_required else WARNING
     for exhibit in exhibits:
