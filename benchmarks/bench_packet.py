@@ -64,6 +64,7 @@ from benchmarks.common import (
     peak_rss_mb,
     vm_hwm_mb,
 )
+from casefile.tasks.packets.check.qpdf import QPDF_CHILD
 
 if TYPE_CHECKING:
     from PIL import Image, ImageFont
@@ -79,9 +80,7 @@ CERTIFIED_ON = date(2027, 1, 20)
 PROFILE = "eoir"
 CHILD_TIMEOUT = 1800.0
 QPDF_TIMEOUT = 600.0
-QPDF_CHECK_MODULE = (
-    "casefile.tasks.packets.qpdf_child"  # how the packet check runs `qpdf --check` (one process per part)
-)
+QPDF_CHECK_MODULE = QPDF_CHILD  # how the packet check runs `qpdf --check` (one process per part)
 
 
 class BenchmarkFailed(Exception):
@@ -590,7 +589,7 @@ PHASES: tuple[tuple[str, str, str], ...] = (
     ("casefile.tasks.packets.build", "split_points", "split: size estimates"),
     ("casefile.tasks.packets.build", "_save_part", "save part(s)"),
     ("casefile.tasks.packets.build", "_check", "check (incl. qpdf --check)"),
-    ("casefile.tasks.packets.check.packet", "_QpdfRuns.results", "· waiting for qpdf --check"),
+    ("casefile.tasks.packets.check.qpdf", "QpdfRuns.results", "· waiting for qpdf --check"),
 )
 NESTED = "· "
 STORE_PHASES = {"download": "fetch sources (store)", "put_file": "upload parts", "put_bytes": "upload parts"}
@@ -636,7 +635,7 @@ def _import_builder() -> dict[str, ModuleType]:
     names = (
         "casefile.tasks.packets.build",
         "casefile.tasks.packets.layout",
-        "casefile.tasks.packets.check.packet",
+        "casefile.tasks.packets.check.qpdf",
         "casefile.tasks.core.render",
         "casefile.tasks.documents.language",
     )

@@ -19,7 +19,7 @@ import pytest
 
 from casefile.tasks.core.errors import ConfigError, PacketCheckError, ToolError
 from casefile.tasks.packets.check import CheckReport, Finding, check_packet
-from casefile.tasks.packets.check.packet import _Geometry
+from casefile.tasks.packets.check.pages import Geometry
 from casefile.tasks.packets.profile import FilingProfile, read_profile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -285,11 +285,11 @@ def test_rotated_page_is_read_as_viewed(copy_of: Path, eoir: FilingProfile) -> N
 
 
 def test_geometry_maps_user_space_to_the_viewed_page() -> None:
-    g = _Geometry(100, 50, 612, 792, 90)  # CropBox offset by (100, 50), rotated 90 clockwise
+    g = Geometry(100, 50, 612, 792, 90)  # CropBox offset by (100, 50), rotated 90 clockwise
     assert g.size == (792, 612)
     assert g.point(100 + 612, 50 + 10) == (10, 0)  # the user right edge is the viewed bottom
-    assert _Geometry(0, 0, 612, 792, 270).point(0, 10) == (782, 0)  # the user left edge is the viewed bottom
-    assert _Geometry(0, 0, 612, 792, 180).point(10, 20) == (602, 772)
+    assert Geometry(0, 0, 612, 792, 270).point(0, 10) == (782, 0)  # the user left edge is the viewed bottom
+    assert Geometry(0, 0, 612, 792, 180).point(10, 20) == (602, 772)
 
 
 def test_size_limit(good: tuple[Path, Plan], eoir: FilingProfile) -> None:
