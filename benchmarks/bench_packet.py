@@ -531,7 +531,8 @@ def setup_case(rt: Runtime, corpus: Corpus, inputs_dir: Path) -> CaseSetup:
     from casefile.tasks.demo.scenario import fictional_case
     from casefile.tasks.documents import pipeline, text
     from casefile.tasks.documents.intake import Outcome
-    from casefile.tasks.packets.exhibits import Plan, PlanRow, TranslatorInfo, link_translation, save_plan
+    from casefile.tasks.packets.exhibits import Plan, PlanRow, save_plan
+    from casefile.tasks.packets.translations import TranslatorInfo, link_translation
 
     started = time.perf_counter()
     with rt.catalog.session() as session:

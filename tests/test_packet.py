@@ -24,15 +24,8 @@ from PIL import Image, ImageDraw
 from pypdf import PdfReader
 
 from casefile.tasks.packets import build as packet
-from casefile.tasks.packets.exhibits import (
-    PlanInvalid,
-    TranslatorInfo,
-    dump_plan,
-    link_translation,
-    parse_plan,
-    propose_plan,
-    save_plan,
-)
+from casefile.tasks.packets.exhibits import PlanInvalid, dump_plan, parse_plan, propose_plan, save_plan
+from casefile.tasks.packets.translations import TranslatorInfo, link_translation
 
 if TYPE_CHECKING:
     from casefile.tasks.core.runtime import Runtime

@@ -145,7 +145,7 @@ def translation_add(
 ) -> None:
     """Add FILE as the English translation of document --for, with the certificate's data."""
     from ...tasks.core.calendar import parse_date
-    from ...tasks.packets.exhibits import TranslatorInfo, add_translation
+    from ...tasks.packets.translations import TranslatorInfo, add_translation
 
     rt = runtime()
     when = parse_date(certified, "--date") if certified else _today()
@@ -169,7 +169,7 @@ def translation_list(case_id: str, as_json: bool) -> None:
     from sqlalchemy import select
 
     from ...tasks.core.catalog import Translation
-    from ...tasks.packets.exhibits import translation_row
+    from ...tasks.packets.translations import translation_row
 
     rt = runtime()
     with rt.catalog.session() as session:

@@ -48,11 +48,11 @@ from .exhibits import (
     CLIENT,
     COUNTRY,
     DEFAULT_SCHEMES,
-    LANGUAGE_NAMES,
     assign_labels,
     list_exhibits,
 )
 from .profile import LIST_TEMPLATE, FilingProfile, load_profile
+from .translations import LANGUAGE_NAMES
 
 log = logging.getLogger(__name__)
 
