@@ -551,7 +551,7 @@ def setup_case(rt: Runtime, corpus: Corpus, inputs_dir: Path) -> CaseSetup:
         PlanRow(spec.section, docs[spec.index], spec.title, language=spec.language, source="Benchmark (fictional)")
         for spec in corpus.specs
     ]
-    save_plan(rt.catalog, Plan(case_id, rows), "bench-plan.yaml")
+    save_plan(rt, Plan(case_id, rows), "bench-plan.yaml")
     translator = TranslatorInfo("Sam Translator (fictional)", "2 Example Avenue; Queens, NY 11100", "(718) 555-0199")
     with rt.catalog.session() as session:
         for index, tdoc in translations.items():
@@ -684,7 +684,7 @@ def child_main(spec_path: Path) -> int:
     try:
         if profiler:
             profiler.enable()
-        built = build_packet(rt.catalog, rt.store, rt.settings, spec["case_id"], options)
+        built = build_packet(rt, spec["case_id"], options)
         if profiler:
             profiler.disable()
         result = {

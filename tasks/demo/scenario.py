@@ -131,7 +131,7 @@ def demo_exhibits(rt: Runtime, case_id: str, translations: Path = TRANSLATIONS) 
         rows.append(
             PlanRow("client", doc_id, title, date=date.fromisoformat(when) if when else None, language=language)
         )
-    save_plan(rt.catalog, Plan(case_id, rows), "demo plan")
+    save_plan(rt, Plan(case_id, rows), "demo plan")
     translator = TranslatorInfo(
         "Sam Translator (fictional)", "2 Example Avenue; Queens, NY 11100", "(718) 555-0199", "sam@example.org"
     )

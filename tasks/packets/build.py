@@ -1,20 +1,19 @@
-"""Exhibit packets: the case's exhibits, in the form a court or USCIS accepts, as PDFs in the object store.
+"""Building an exhibit packet: the case's exhibits, in the form a court or USCIS accepts, as PDFs in the object store.
 
-A build (``build_packet``):
-1. gathers its inputs from the catalog (the saved exhibit list, each document's searchable PDF or normalised PDF
-   with its SHA-256, translations and their certificates' data, the case's cover-page fields) and refuses when a
-   foreign-language exhibit has no translation, unless overridden (the override goes into the manifest);
-2. derives the build id from a hash of every input (documents, profile, templates, options), so building the same
-   inputs again gives the same id and byte-identical PDFs;
-3. lays out the template pages (cover, exhibit list, tab pages, translator's certificates, certificate of
-   service or USCIS cover letter) with WeasyPrint, counting pages until the exhibit list's page ranges are stable,
-   and writes them as one PDF;
-4. assembles the packet with pikepdf (tasks/packets/layout.py: exhibit pages fitted to letter size, images far above
-   the printed resolution downsampled, page numbers / exhibit labels stamped), adds bookmarks and page labels,
-   splits it into parts under the profile's size limit at exhibit boundaries, and checks every part
-   (tasks/packets/check.py, including ``qpdf --check``);
-5. stores the parts under ``packets/<case>/<build-id>/`` and the manifest last: a build without its manifest is
-   never listed or served.
+``build_packet(rt, case_id, options)``:
+1. ``gather`` reads the inputs from the catalog (the saved exhibit list, each document's searchable or normalised
+   PDF with its SHA-256, translations and their certificates' data, the case's cover-page fields) and the build
+   refuses when a foreign-language exhibit has no translation, unless overridden (the override goes into the
+   manifest);
+2. the build id is a hash of every input (documents, profile, templates, options, the code that writes the bytes),
+   so building the same inputs again gives the same id and byte-identical PDFs, and a finished build is reused;
+3. ``plan_pages`` lays out the template pages (cover, exhibit list, tab pages, translator's certificates,
+   certificate of service or USCIS cover letter) with WeasyPrint, until the exhibit list's page ranges are stable;
+4. ``assemble`` places the exhibit pages with pikepdf (``layout``: fitted to the page size, images far above the
+   printed resolution downsampled, page numbers / exhibit labels stamped), adds bookmarks and page labels, and
+   splits the packet into parts under the profile's size limit at exhibit boundaries; every part passes the
+   pre-filing check (``check``, including ``qpdf --check``);
+5. the parts are stored under ``packets/<case>/<build-id>/`` and the manifest last (``manifest``).
 
 Plain typed functions; flows/packet.py wraps ``build_packet`` in a Prefect flow.
 """
@@ -33,16 +32,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
-from ..core.catalog import Catalog, Translation, audit, current_actor
-from ..core.config import load_toml
-from ..core.errors import CasefileError, IntegrityError, NotFoundError, ValidationError
+from ..cases.rules import load_filing_rules
+from ..core.catalog import audit, current_actor
+from ..core.errors import CasefileError, IntegrityError, ValidationError
 from ..core.practice import load_practice
-from ..core.settings import Settings
-from ..core.storage import ObjectStore, sha256_file
+from ..core.storage import sha256_file
 from .check import CHILD_CERTIFICATE, CHILD_DOCUMENT, CHILD_TRANSLATION, CONTINUED, FRONT_TITLES
 from .exhibits import (
     CLIENT,
@@ -51,14 +47,23 @@ from .exhibits import (
     assign_labels,
     list_exhibits,
 )
+from .manifest import (
+    MANIFEST,
+    MANIFEST_VERSION,
+    BuildResult,
+    PartResult,
+    build_prefix,
+    load_manifest,
+    result_from_manifest,
+)
 from .profile import LIST_TEMPLATE, FilingProfile, load_profile
-from .translations import LANGUAGE_NAMES
+from .translations import LANGUAGE_NAMES, translations_by_source
+
+if TYPE_CHECKING:
+    from ..core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-PACKETS_PREFIX = "packets"
-MANIFEST = "manifest.json"
-MANIFEST_VERSION = 1
 _ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
@@ -94,10 +99,6 @@ class PacketCheckFailed(CasefileError):
             f"Packet build {build_id} failed its pre-filing check; nothing was stored as finished:\n{listing}\n"
             "This is a bug or a broken template override; report it with the build id."
         )
-
-
-class BuildNotFound(NotFoundError):
-    pass
 
 
 # Inputs ----------------------------------------------------------------------------------------------------
@@ -161,23 +162,16 @@ def _source_pdf(doc: Any) -> SourcePdf:
     raise ValidationError(f"Document {doc.id} has no PDF to put in a packet; add its original again.")
 
 
-def _hearing_label(config_dir: Path, hearing_type: str) -> str:
-    rules = load_toml(config_dir, "filing_rules.toml")
-    label = rules.get("hearing", {}).get(hearing_type, {}).get("label")
-    return str(label) if label else hearing_type.replace("-", " ").capitalize()
-
-
-def gather(catalog: Catalog, settings: Settings, case_id: str, options: BuildOptions, today: date) -> PacketInputs:
-    profile = load_profile(settings, options.profile)
-    practice = load_practice(settings)
-    with catalog.session() as session:
-        case = catalog.get_case(session, case_id)
+def gather(rt: Runtime, case_id: str, options: BuildOptions, today: date) -> PacketInputs:
+    """Everything the build reads: the profile, the practice, the case's exhibits, translations and cover fields."""
+    profile = rt.config(load_profile, options.profile)
+    practice = rt.config(load_practice)
+    with rt.catalog.session() as session:
+        case = rt.catalog.get_case(session, case_id)
         saved = list_exhibits(session, case.id)
         if not saved:
             raise NoExhibits(case.id)
-        translations = {
-            t.source_document_id: t for t in session.scalars(select(Translation).where(Translation.case_id == case.id))
-        }
+        translations = translations_by_source(session, case.id)
         exhibits: list[ExhibitInput] = []
         missing: list[tuple[str, str, str]] = []
         for e in saved:
@@ -231,7 +225,7 @@ def gather(catalog: Catalog, settings: Settings, case_id: str, options: BuildOpt
             "judge": case.judge or "",
             "hearing": {
                 "date": case.hearing_date,
-                "type": _hearing_label(settings.config_dir, case.hearing_type),
+                "type": rt.config(load_filing_rules).hearing_label(case.hearing_type),
             },
             "detained": case.detained,
             "filing_title": options.filing_title or profile.cover.filing_title_default,
@@ -342,47 +336,6 @@ def outline_for(segments: Sequence[Segment], inputs: PacketInputs, start: int) -
 
 
 # Build ----------------------------------------------------------------------------------------------------
-@dataclass
-class PartResult:
-    name: str
-    key: str
-    sha256: str
-    bytes: int
-    pages: int
-    first_page: int
-    last_page: int
-
-
-@dataclass
-class BuildResult:
-    build_id: str
-    case_id: str
-    profile: str
-    pages: int
-    parts: list[PartResult]
-    manifest_key: str
-    bytes_saved: int
-    images_downsampled: int
-    missing_translations: list[str]
-    reused: bool = False
-    warnings: list[str] = field(default_factory=list)
-    exhibits: list[dict[str, Any]] = field(default_factory=list)  # label, title, first_page, last_page, pages
-
-    def summary(self) -> dict[str, Any]:
-        """Ids, counts, sizes and hashes: safe for logs (no titles)."""
-        return {
-            "build_id": self.build_id,
-            "case_id": self.case_id,
-            "profile": self.profile,
-            "pages": self.pages,
-            "parts": [asdict(p) for p in self.parts],
-            "bytes_saved": self.bytes_saved,
-            "images_downsampled": self.images_downsampled,
-            "missing_translations": self.missing_translations,
-            "reused": self.reused,
-        }
-
-
 def _stem(case_id: str, profile_name: str) -> str:
     return f"{case_id}-{profile_name}-exhibits"
 
@@ -722,27 +675,25 @@ def _check(paths: Sequence[Path], inputs: PacketInputs, build_id: str) -> list[s
     return [f"{f.code} ({f.file}, page {f.page})" for f in report.findings if f.severity != "error"]
 
 
-def _prefix(case_id: str, build_id: str) -> str:
-    return f"{PACKETS_PREFIX}/{case_id}/{build_id}/"
+def validate_build(rt: Runtime, case_id: str, profile: str) -> str:
+    """The case's id as stored, once the case and the filing profile are known: what the command line checks before
+    it starts a flow run, so that a typo fails at once."""
+    with rt.catalog.session() as session:
+        case_id = rt.catalog.get_case(session, case_id).id
+    rt.config(load_profile, profile)
+    return case_id
 
 
-def build_packet(
-    catalog: Catalog,
-    store: ObjectStore,
-    settings: Settings,
-    case_id: str,
-    options: BuildOptions,
-    *,
-    today: date | None = None,
-) -> BuildResult:
+def build_packet(rt: Runtime, case_id: str, options: BuildOptions, *, today: date | None = None) -> BuildResult:
     """Build, check and store one packet; see the module docstring. Safe to re-run: the same inputs give the same
     build id; a finished build (manifest present) is returned as it is, an unfinished one is rebuilt."""
     from ..core.render import make_environment, template_versions
 
     today = today or datetime.now(UTC).date()
-    inputs = gather(catalog, settings, case_id, options, today)
+    inputs = gather(rt, case_id, options, today)
     if inputs.missing and not options.allow_missing_translations:
         raise MissingTranslations(inputs.missing)
+    settings, store = rt.settings, rt.store
     env = make_environment(settings.templates_dir, settings.template_overrides)
     templates = inputs.profile.templates
     names = sorted(
@@ -758,16 +709,18 @@ def build_packet(
     versions = template_versions(env, names)
     from ..core import render
     from . import layout as pagelayout
+    from . import profile as filing_profile
 
-    # The code that lays out and writes the bytes is an input too: a changed builder never "reuses" an old build.
+    # The code that lays out and writes the bytes (and reads the profile's defaults) is an input too: a changed
+    # builder never "reuses" an old build.
     code = hashlib.sha256()
-    for module in (sys.modules[__name__], pagelayout, render):
+    for module in (sys.modules[__name__], pagelayout, filing_profile, render):
         code.update(Path(str(module.__file__)).read_bytes())
     layout_version = code.hexdigest()[:16]
     build_id = build_id_for(inputs, versions, layout_version)
-    prefix = _prefix(inputs.case_id, build_id)
+    prefix = build_prefix(inputs.case_id, build_id)
     if store.exists(prefix + MANIFEST):
-        return _result_from_manifest(load_manifest(store, inputs.case_id, build_id), reused=True)
+        return result_from_manifest(load_manifest(rt, inputs.case_id, build_id), reused=True)
 
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"packet-{build_id}-", dir=settings.work_dir))
@@ -825,7 +778,7 @@ def build_packet(
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    with catalog.session() as session:
+    with rt.catalog.session() as session:
         audit(
             session,
             actor=current_actor(),
@@ -910,111 +863,3 @@ def _manifest(
         "images_downsampled": result.images_downsampled,
         "check": {"ok": True, "warnings": result.warnings},
     }
-
-
-# Listing and download ------------------------------------------------------------------------------------
-def load_manifest(store: ObjectStore, case_id: str, build_id: str) -> dict[str, Any]:
-    key = _prefix(case_id.upper(), build_id.upper()) + MANIFEST
-    try:
-        data: dict[str, Any] = json.loads(store.get_bytes(key))
-    except FileNotFoundError:
-        raise BuildNotFound(
-            f"No finished packet build {build_id} for case {case_id}; see `casefile packet list {case_id}`."
-        ) from None
-    return data
-
-
-def _result_from_manifest(manifest: Mapping[str, Any], *, reused: bool = False) -> BuildResult:
-    return BuildResult(
-        build_id=manifest["build_id"],
-        case_id=manifest["case_id"],
-        profile=manifest["profile"],
-        pages=manifest["pages"],
-        parts=[PartResult(**p) for p in manifest["outputs"]],
-        manifest_key=_prefix(manifest["case_id"], manifest["build_id"]) + MANIFEST,
-        bytes_saved=manifest.get("bytes_saved_by_downsampling", 0),
-        images_downsampled=manifest.get("images_downsampled", 0),
-        missing_translations=[x for o in manifest.get("overrides", []) for x in o.get("exhibits", [])],
-        reused=reused,
-        warnings=list(manifest.get("check", {}).get("warnings", [])),
-        exhibits=list(manifest.get("exhibits", [])),
-    )
-
-
-def build_location(store: ObjectStore, case_id: str, build_id: str) -> str:
-    """Where a build's files are, for people: the store's location and the build's prefix."""
-    return f"{store.describe().rstrip('/')}/{_prefix(case_id, build_id)}"
-
-
-def list_builds(store: ObjectStore, case_id: str) -> list[dict[str, Any]]:
-    """Finished builds of a case (those with a manifest), oldest first."""
-    rows = []
-    for key in store.list(f"{PACKETS_PREFIX}/{case_id.upper()}/"):
-        if not key.endswith("/" + MANIFEST):
-            continue
-        manifest = json.loads(store.get_bytes(key))
-        rows.append(
-            {
-                "build_id": manifest["build_id"],
-                "profile": manifest["profile"],
-                "created_at": manifest["created_at"],
-                "pages": manifest["pages"],
-                "parts": len(manifest["outputs"]),
-                "bytes": sum(p["bytes"] for p in manifest["outputs"]),
-                "overrides": [o["override"] for o in manifest.get("overrides", [])],
-                "location": build_location(store, case_id.upper(), manifest["build_id"]),
-            }
-        )
-    return sorted(rows, key=lambda r: (r["created_at"], r["build_id"]))
-
-
-def download_build(store: ObjectStore, case_id: str, build_id: str | None, dest: Path) -> dict[str, Any]:
-    """Every part of a finished build into ``dest``, each verified against its SHA-256; the manifest beside them."""
-    if build_id is None:
-        builds = list_builds(store, case_id)
-        if not builds:
-            raise BuildNotFound(f"Case {case_id} has no finished packet; run `casefile packet build {case_id}`.")
-        build_id = builds[-1]["build_id"]
-    manifest = load_manifest(store, case_id, build_id)
-    dest.mkdir(parents=True, exist_ok=True)
-    files = []
-    for part in manifest["outputs"]:
-        target = dest / part["name"]
-        store.download(part["key"], target, expected_sha256=part["sha256"])
-        files.append({"name": part["name"], "path": str(target), "sha256": part["sha256"], "bytes": part["bytes"]})
-    (dest / f"{build_id}-{MANIFEST}").write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
-    return {"build_id": build_id, "case_id": manifest["case_id"], "files": files, "verified": True}
-
-
-def artifact_markdown(result: BuildResult) -> str:
-    """The Prefect artifact: exhibit titles, page ranges and part sizes; no client name, no A-number."""
-    lines = [
-        f"### Packet {result.build_id} ({result.profile})",
-        "",
-        f"{result.pages} pages in {len(result.parts)} part(s); {result.bytes_saved} bytes saved by downsampling.",
-        "",
-        "| Exhibit | Title | Pages |",
-        "|---|---|---|",
-    ]
-    for e in result.exhibits:
-        title = str(e["title"]).replace("|", "\\|")
-        lines.append(f"| {e['label']} | {title} | {e['first_page']}-{e['last_page']} |")
-    lines += ["", "| Part | Pages | Bytes | SHA-256 |", "|---|---|---|---|"]
-    for p in result.parts:
-        lines.append(f"| {p.name} | {p.first_page}-{p.last_page} | {p.bytes} | {p.sha256[:16]}… |")
-    if result.missing_translations:
-        lines += ["", f"**Built without translations for:** {', '.join(result.missing_translations)}"]
-    return "\n".join(lines)
-
-
-__all__ = [
-    "BuildOptions",
-    "BuildResult",
-    "MissingTranslations",
-    "NoExhibits",
-    "PacketCheckFailed",
-    "artifact_markdown",
-    "build_packet",
-    "download_build",
-    "list_builds",
-]

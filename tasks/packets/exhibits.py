@@ -21,18 +21,19 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ..core.catalog import Catalog, Document, Exhibit, audit, current_actor
+from ..core.catalog import Document, Exhibit, audit, current_actor
 from ..core.errors import ValidationError
+from ..documents.types import COUNTRY_CONDITIONS, REQUEST, TRANSLATION, UNCLASSIFIED, load_document_types
 from .translations import document_language, translations_by_source
 
 if TYPE_CHECKING:
-    pass
+    from ..core.runtime import Runtime
 
 CLIENT, COUNTRY = "client", "country"
 SECTIONS = (CLIENT, COUNTRY)
 # Documents that are never exhibits by themselves: translations follow their document; the letters and forms the
-# practice sent to request records (tasks/requests/letters.py REQUEST_DOC_TYPE) are not evidence.
-NOT_EXHIBITS = frozenset({"translation", "request"})
+# practice sent to request records are not evidence.
+NOT_EXHIBITS = frozenset({TRANSLATION, REQUEST})
 PLAN_FIELDS = ("label", "section", "document", "title", "date", "source", "language", "translation")
 _LABEL_RE = re.compile(r"^(?:[A-Z]{1,3}|[1-9][0-9]{0,3})$")
 _LANG_RE = re.compile(r"^[a-z]{2}$")
@@ -77,7 +78,7 @@ DEFAULT_SCHEMES = {CLIENT: "letters", COUNTRY: "numbers"}
 def _default_title(doc: Document, type_labels: dict[str, str]) -> str:
     stem = Path(doc.original_name).stem.replace("_", " ").replace("-", " ").strip()
     kind = type_labels.get(doc.doc_type, "")
-    if doc.doc_type in ("unclassified", "other", "") or not kind:
+    if doc.doc_type in (UNCLASSIFIED, "other", "") or not kind:
         return stem or doc.id
     return f"{kind} ({stem})" if stem else kind
 
@@ -116,10 +117,12 @@ class Plan:
         return {"case": self.case_id, "exhibits": [r.as_dict() for r in self.rows]}
 
 
-def propose_plan(catalog: Catalog, case_id: str, type_labels: dict[str, str]) -> Plan:
-    """A draft plan: the saved one if there is one (plus documents added since), else every ready document."""
-    with catalog.session() as session:
-        case = catalog.get_case(session, case_id)
+def propose_plan(rt: Runtime, case_id: str) -> Plan:
+    """A draft plan: the saved one if there is one (plus documents added since), else every ready document, titled
+    after its document type (``document_types.toml``)."""
+    type_labels = rt.config(load_document_types).labels
+    with rt.catalog.session() as session:
+        case = rt.catalog.get_case(session, case_id)
         translations = translations_by_source(session, case.id)
         translation_docs = {t.document_id for t in translations.values()}
         saved = list(session.scalars(select(Exhibit).where(Exhibit.case_id == case.id).order_by(Exhibit.position)))
@@ -143,7 +146,7 @@ def propose_plan(catalog: Catalog, case_id: str, type_labels: dict[str, str]) ->
                 continue
             if doc.doc_type in NOT_EXHIBITS:
                 continue
-            section = COUNTRY if doc.doc_type == "country-conditions" else CLIENT
+            section = COUNTRY if doc.doc_type == COUNTRY_CONDITIONS else CLIENT
             new_rows.append(
                 PlanRow(
                     section=section,
@@ -277,10 +280,11 @@ def parse_plan(text: str, path: str, case_id: str) -> Plan:
     return Plan(case_id.upper(), rows)
 
 
-def save_plan(catalog: Catalog, plan: Plan, path: str) -> list[Exhibit]:
-    """Check the plan against the catalog and replace the case's exhibit list with it (one transaction)."""
-    with catalog.session() as session:
-        case = catalog.get_case(session, plan.case_id)
+def save_plan(rt: Runtime, plan: Plan, source_name: str) -> list[Exhibit]:
+    """Check the plan against the catalog and replace the case's exhibit list with it (one transaction). Problems
+    are reported together, naming ``source_name`` (the plan's file, as the user gave it) and their lines."""
+    with rt.catalog.session() as session:
+        case = rt.catalog.get_case(session, plan.case_id)
         docs = {d.id: d for d in case.documents}
         translations = translations_by_source(session, case.id)
         translation_docs = {t.document_id for t in translations.values()}
@@ -315,7 +319,7 @@ def save_plan(catalog: Catalog, plan: Plan, path: str) -> list[Exhibit]:
                     "link translations with `casefile translation add`"
                 )
         if problems:
-            raise PlanInvalid(path, problems)
+            raise PlanInvalid(source_name, problems)
         session.execute(delete(Exhibit).where(Exhibit.case_id == case.id))
         session.flush()
         exhibits = [
@@ -347,3 +351,23 @@ def save_plan(catalog: Catalog, plan: Plan, path: str) -> list[Exhibit]:
 
 def list_exhibits(session: Session, case_id: str) -> list[Exhibit]:
     return list(session.scalars(select(Exhibit).where(Exhibit.case_id == case_id).order_by(Exhibit.position)))
+
+
+def exhibit_row(e: Exhibit) -> dict[str, Any]:
+    return {
+        "position": e.position,
+        "label": e.label,
+        "section": e.section,
+        "document": e.document_id,
+        "title": e.title,
+        "date": e.doc_date.isoformat() if e.doc_date else None,
+        "source": e.source,
+        "language": e.language,
+    }
+
+
+def show_exhibits(rt: Runtime, case_id: str) -> dict[str, Any]:
+    """The case's saved exhibit list: ``{"case": id, "exhibits": rows}``, in order."""
+    with rt.catalog.session() as session:
+        case = rt.catalog.get_case(session, case_id)
+        return {"case": case.id, "exhibits": [exhibit_row(e) for e in list_exhibits(session, case.id)]}
