@@ -12,7 +12,7 @@ Run from the repository root (not part of the tests):
    translation linked to it (so the packet has translator's certificates).
 2. Setup (not timed): a fresh CASEFILE_HOME, the fictional case (``fictional_case``), every file taken
    in with ``pipeline.ingest_file`` and OCR off (``text.skip_text``), the exhibit list saved
-   (``exhibits.save_plan``) and the translations linked (``exhibits.link_translation``).
+   (``exhibits.save_plan``) and the translations linked (``translations.link_translation``).
 3. Timed, once per repetition, each in a fresh child process (so that corpus generation and intake do not count
    in its peak RSS): ``build.build_packet`` (plain function, profile eoir) after deleting the case's
    ``packets/`` prefix, so the build is never "reused". Its phases are timed by wrapping the builder's functions.
@@ -858,9 +858,8 @@ def qpdf_merge(inputs: Sequence[Path], out: Path) -> dict[str, float]:
 
 def qpdf_check_time(path: Path) -> dict[str, float]:
     """``qpdf --check`` of one file the way the builder's check runs it on every part (``python -m
-    casefile.tasks.packets.qpdf_child``:
-    the libqpdf pikepdf bundles): it decodes every stream, JPEGs included, so it costs far more
-    than a merge that copies them."""
+    casefile.tasks.packets.qpdf_child``: the libqpdf pikepdf bundles): it decodes every stream, JPEGs included, so it
+    costs far more than a merge that copies them."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(

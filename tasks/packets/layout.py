@@ -553,8 +553,8 @@ class _FontProgram:
 
 @functools.lru_cache(maxsize=4)
 def _font_program(path: str) -> _FontProgram:
-    """DejaVu Sans reduced to the Windows-1252 characters, without hinting or layout tables (about 25 KB instead
-    of 740 KB). Deterministic: no timestamps are recalculated, the subset tag is a hash of the program."""
+    """DejaVu Sans reduced to the Windows-1252 characters, without hinting or layout tables (a small fraction of the
+    full font). Deterministic: no timestamps are recalculated, the subset tag is a hash of the program."""
     from fontTools import subset  # type: ignore[import-untyped]
     from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 
@@ -985,8 +985,8 @@ def _resample(job: _Job) -> bytes | None:
             im = Image.frombytes(mode, (job.width, job.height), job.data[: job.width * job.height * job.components])
         if im.mode != mode:  # already `mode` here; convert() to the same mode would only copy (48 MB for 12 MP)
             im = im.convert(mode)
-        # bicubic after a box reduction by whole factors (reducing_gap): a third faster than Lanczos on 12 MP photos
-        # and as good for reductions this size
+        # bicubic after a box reduction by whole factors (reducing_gap): faster than Lanczos on phone photos and as
+        # good for reductions this size (benchmarks/README.md, "Packet check")
         im = im.resize((job.new_width, job.new_height), Image.Resampling.BICUBIC, reducing_gap=3.0)
         out = io.BytesIO()
         im.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=False)

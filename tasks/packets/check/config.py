@@ -15,7 +15,7 @@ from ..profile import LIST_TEMPLATE, FilingProfile
 from .outline import FRONT_TITLES
 
 
-def format_regex(fmt: str, fields: Mapping[str, str], what: str) -> re.Pattern[str]:
+def _format_regex(fmt: str, fields: Mapping[str, str], what: str) -> re.Pattern[str]:
     """A regex that matches ``fmt`` filled in, with whitespace normalised to single spaces."""
     parts: list[str] = []
     try:
@@ -83,14 +83,14 @@ class CheckConfig:
             numbers=numbers.enabled,
             number_start=numbers.start,
             number_rx=(
-                format_regex(numbers.format, {"n": digits, "total": digits}, "[page_numbers] format")
+                _format_regex(numbers.format, {"n": digits, "total": digits}, "[page_numbers] format")
                 if numbers.enabled
                 else None
             ),
             number_band=Band(numbers.on_top, numbers.band_pt),
             stamp=stamp.enabled,
             stamp_rx=(
-                format_regex(stamp.format, {"label": r"[A-Za-z0-9]{1,6}", "i": digits, "n": digits}, "[stamp] format")
+                _format_regex(stamp.format, {"label": r"[A-Za-z0-9]{1,6}", "i": digits, "n": digits}, "[stamp] format")
                 if stamp.enabled
                 else None
             ),
@@ -103,13 +103,13 @@ class CheckConfig:
             page_labels=exhibits.page_labels,
             translations_required=profile.translations.required,
             certificate=profile.translations.certificate,
-            languages=profile.translations.languages or default_languages(),
+            languages=profile.translations.languages or _default_languages(),
             front_titles=tuple(titles[:cut]),
             back_titles=tuple(titles[cut:]),
         )
 
 
-def default_languages() -> tuple[str, ...]:
+def _default_languages() -> tuple[str, ...]:
     from ...documents.language import DEFAULT_LANGUAGES
 
     return DEFAULT_LANGUAGES

@@ -49,6 +49,8 @@ _RANGE = re.compile(r"(\d{1,6})(?:\s*[-\u2013\u2014]\s*(\d{1,6}))?")
 
 @dataclass
 class Entry:
+    """A top-level bookmark, with the titles and pages of its children."""
+
     title: str
     file: int
     page: int  # 0-based page in its file
@@ -57,6 +59,7 @@ class Entry:
 
 
 def read_outline(reader: Any, index: int, name: str, out: Findings) -> list[Entry]:
+    """The top-level bookmarks of one file (a pypdf reader); ``outline-broken`` for one that points at no page."""
     entries: list[Entry] = []
 
     def page_of(item: Any) -> int | None:
@@ -94,6 +97,8 @@ def read_outline(reader: Any, index: int, name: str, out: Findings) -> list[Entr
 
 @dataclass
 class Exhibit:
+    """An exhibit as the bookmarks give it: its label, its bookmark (its first page) and its last page."""
+
     label: str
     entry: Entry
     end: int  # global index of its last page

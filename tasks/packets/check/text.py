@@ -1,9 +1,10 @@
 """Page text for the check, read with pdfium (pypdfium2): the runs in the stamp band(s) of every page, and all runs
 of the few pages read in full (the exhibit list, language samples).
 
-Every page's band must be read, so the text is read with pdfium rather than pypdf's ``extract_text(visitor_text=...)``,
-which gives positions too but is far slower (benchmarks/README.md, "Packet check"). pdfium's text rectangles are in
-PDF user space, so they are mapped to the viewed page (``pages.Geometry``).
+Every page's band must be read, so the text is read with pdfium rather than pypdf's
+``extract_text(visitor_text=...)``, which gives positions too but costs far more on text-heavy pages
+(benchmarks/README.md, "Packet check"). pdfium's text rectangles are in PDF user space, so they are mapped to the
+viewed page (``pages.Geometry``).
 """
 
 from __future__ import annotations
