@@ -199,6 +199,8 @@ class Recipient:
 
 @dataclass(frozen=True)
 class FilingProfile:
+    """One filing profile, validated; its sections are the file's tables (missing optional ones: their defaults)."""
+
     name: str  # [profile] name
     label: str
     templates: Templates
