@@ -12,7 +12,7 @@ Run from the repository root (not part of the tests):
    translation linked to it (so the packet has translator's certificates).
 2. Setup (not timed): a fresh CASEFILE_HOME, the fictional case (``fictional_case``), every file taken
    in with ``pipeline.ingest_file`` and OCR off (``text.skip_text``), the exhibit list saved
-   (``exhibits.save_plan``) and the translations linked (``exhibits.link_translation``).
+   (``exhibits.save_plan``) and the translations linked (``translations.link_translation``).
 3. Timed, once per repetition, each in a fresh child process (so that corpus generation and intake do not count
    in its peak RSS): ``build.build_packet`` (plain function, profile eoir) after deleting the case's
    ``packets/`` prefix, so the build is never "reused". Its phases are timed by wrapping the builder's functions.
@@ -64,6 +64,7 @@ from benchmarks.common import (
     peak_rss_mb,
     vm_hwm_mb,
 )
+from casefile.tasks.packets.check.qpdf import QPDF_CHILD
 
 if TYPE_CHECKING:
     from PIL import Image, ImageFont
@@ -79,7 +80,7 @@ CERTIFIED_ON = date(2027, 1, 20)
 PROFILE = "eoir"
 CHILD_TIMEOUT = 1800.0
 QPDF_TIMEOUT = 600.0
-QPDF_CHECK_MODULE = "casefile.tasks.packets.qpdf"  # how the packet check runs `qpdf --check` (one process per part)
+QPDF_CHECK_MODULE = QPDF_CHILD  # how the packet check runs `qpdf --check` (one process per part)
 
 
 class BenchmarkFailed(Exception):
@@ -530,7 +531,8 @@ def setup_case(rt: Runtime, corpus: Corpus, inputs_dir: Path) -> CaseSetup:
     from casefile.tasks.demo.scenario import fictional_case
     from casefile.tasks.documents import pipeline, text
     from casefile.tasks.documents.intake import Outcome
-    from casefile.tasks.packets.exhibits import Plan, PlanRow, TranslatorInfo, link_translation, save_plan
+    from casefile.tasks.packets.exhibits import Plan, PlanRow, save_plan
+    from casefile.tasks.packets.translations import TranslatorInfo, link_translation
 
     started = time.perf_counter()
     with rt.catalog.session() as session:
@@ -549,7 +551,7 @@ def setup_case(rt: Runtime, corpus: Corpus, inputs_dir: Path) -> CaseSetup:
         PlanRow(spec.section, docs[spec.index], spec.title, language=spec.language, source="Benchmark (fictional)")
         for spec in corpus.specs
     ]
-    save_plan(rt.catalog, Plan(case_id, rows), "bench-plan.yaml")
+    save_plan(rt, Plan(case_id, rows), "bench-plan.yaml")
     translator = TranslatorInfo("Sam Translator (fictional)", "2 Example Avenue; Queens, NY 11100", "(718) 555-0199")
     with rt.catalog.session() as session:
         for index, tdoc in translations.items():
@@ -588,7 +590,7 @@ PHASES: tuple[tuple[str, str, str], ...] = (
     ("casefile.tasks.packets.build", "split_points", "split: size estimates"),
     ("casefile.tasks.packets.build", "_save_part", "save part(s)"),
     ("casefile.tasks.packets.build", "_check", "check (incl. qpdf --check)"),
-    ("casefile.tasks.packets.check", "_QpdfRuns.results", "· waiting for qpdf --check"),
+    ("casefile.tasks.packets.check.qpdf", "QpdfRuns.results", "· waiting for qpdf --check"),
 )
 NESTED = "· "
 STORE_PHASES = {"download": "fetch sources (store)", "put_file": "upload parts", "put_bytes": "upload parts"}
@@ -634,7 +636,7 @@ def _import_builder() -> dict[str, ModuleType]:
     names = (
         "casefile.tasks.packets.build",
         "casefile.tasks.packets.layout",
-        "casefile.tasks.packets.check",
+        "casefile.tasks.packets.check.qpdf",
         "casefile.tasks.core.render",
         "casefile.tasks.documents.language",
     )
@@ -682,7 +684,7 @@ def child_main(spec_path: Path) -> int:
     try:
         if profiler:
             profiler.enable()
-        built = build_packet(rt.catalog, rt.store, rt.settings, spec["case_id"], options)
+        built = build_packet(rt, spec["case_id"], options)
         if profiler:
             profiler.disable()
         result = {
@@ -772,7 +774,7 @@ def _sample_tree(pid: int, stop: threading.Event, peak: TreePeak, interval: floa
             try:
                 name = proc.name()
                 if name == root_name and QPDF_CHECK_MODULE in proc.cmdline():
-                    name = "qpdf-check"  # `python -m casefile.tasks.packets.qpdf FILE`: the check's own process
+                    name = "qpdf-check"  # `python -m casefile.tasks.packets.qpdf_child FILE`: the check's own process
                 elif name == root_name:  # forked, not exec'd yet: it shares the builder's pages, not counted twice
                     continue
                 total += proc.memory_info().rss
@@ -856,9 +858,8 @@ def qpdf_merge(inputs: Sequence[Path], out: Path) -> dict[str, float]:
 
 def qpdf_check_time(path: Path) -> dict[str, float]:
     """``qpdf --check`` of one file the way the builder's check runs it on every part (``python -m
-    casefile.tasks.packets.qpdf``:
-    the libqpdf pikepdf bundles): it decodes every stream, JPEGs included, so it costs far more
-    than a merge that copies them."""
+    casefile.tasks.packets.qpdf_child``: the libqpdf pikepdf bundles): it decodes every stream, JPEGs included, so it
+    costs far more than a merge that copies them."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(

@@ -14,7 +14,8 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from ..tasks.core.runtime import get_runtime
-from ..tasks.packets import build as packet
+from ..tasks.packets.build import BuildOptions, build_packet
+from ..tasks.packets.manifest import BuildResult, artifact_markdown
 from .retries import retry_if_transient
 
 
@@ -29,15 +30,14 @@ from .retries import retry_if_transient
 )
 def build_task(
     case_id: str, profile: str, allow_missing_translations: bool, service_date: str | None, signer: str | None
-) -> packet.BuildResult:
-    rt = get_runtime()
-    options = packet.BuildOptions(
+) -> BuildResult:
+    options = BuildOptions(
         profile=profile,
         allow_missing_translations=allow_missing_translations,
         service_date=date.fromisoformat(service_date) if service_date else None,
         signer=signer,
     )
-    return packet.build_packet(rt.catalog, rt.store, rt.settings, case_id, options)
+    return build_packet(get_runtime(), case_id, options)
 
 
 @flow(name="build-packet", persist_result=False)
@@ -52,7 +52,7 @@ def build_packet_flow(
     result = build_task(case_id.upper(), profile, allow_missing_translations, service_date, signer)
     create_markdown_artifact(
         key=f"packet-{result.build_id.lower()}",
-        markdown=packet.artifact_markdown(result),
+        markdown=artifact_markdown(result),
         description=f"Exhibit packet {result.build_id} of case {result.case_id}",
     )
     get_run_logger().info(

@@ -13,6 +13,7 @@ import random
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,15 +25,9 @@ from PIL import Image, ImageDraw
 from pypdf import PdfReader
 
 from casefile.tasks.packets import build as packet
-from casefile.tasks.packets.exhibits import (
-    PlanInvalid,
-    TranslatorInfo,
-    dump_plan,
-    link_translation,
-    parse_plan,
-    propose_plan,
-    save_plan,
-)
+from casefile.tasks.packets import manifest as stored
+from casefile.tasks.packets.exhibits import PlanInvalid, dump_plan, parse_plan, propose_plan, save_plan
+from casefile.tasks.packets.translations import TranslatorInfo, link_translation
 
 if TYPE_CHECKING:
     from casefile.tasks.core.runtime import Runtime
@@ -41,7 +36,6 @@ SAMPLE = DEMO_DATA / "sample"
 TRANSLATIONS = DEMO_DATA / "translations"
 SERVICE_DATE = date(2027, 2, 1)
 TRANSLATOR = TranslatorInfo("Sam Translator (fictional)", "2 Example Avenue; Queens, NY 11100", "(718) 555-0199")
-TYPES = {"medical": "Medical record", "police": "Police report", "country-conditions": "Country-conditions report"}
 
 
 @pytest.fixture(autouse=True)
@@ -92,7 +86,7 @@ def _plan(rt: Runtime, case_id: str, rows: list[dict[str, Any]]) -> None:
     import yaml
 
     text = yaml.safe_dump({"case": case_id, "exhibits": rows}, sort_keys=False)
-    save_plan(rt.catalog, parse_plan(text, "plan.yaml", case_id), "plan.yaml")
+    save_plan(rt, parse_plan(text, "plan.yaml", case_id), "plan.yaml")
 
 
 @pytest.fixture
@@ -126,13 +120,13 @@ def _translate(rt: Runtime, case_id: str, doc_id: str) -> str:
         return link_translation(session, case_id, doc_id, tdoc, TRANSLATOR, date(2027, 1, 20), "es").id
 
 
-def _build(rt: Runtime, case_id: str, **options: Any) -> packet.BuildResult:
+def _build(rt: Runtime, case_id: str, **options: Any) -> stored.BuildResult:
     opts = packet.BuildOptions(service_date=SERVICE_DATE, **options)
-    return packet.build_packet(rt.catalog, rt.store, rt.settings, case_id, opts)
+    return packet.build_packet(rt, case_id, opts)
 
 
-def _download(rt: Runtime, result: packet.BuildResult, dest: Path) -> list[Path]:
-    out = packet.download_build(rt.store, result.case_id, result.build_id, dest)
+def _download(rt: Runtime, result: stored.BuildResult, dest: Path) -> list[Path]:
+    out = stored.download_build(rt, result.case_id, result.build_id, dest)
     return [Path(f["path"]) for f in out["files"]]
 
 
@@ -201,7 +195,7 @@ def test_plan_proposal_letters_client_documents_and_numbers_country_conditions(
     report = _add(runtime, case_id, _edge_pdf(tmp_path / "r.pdf"), "country-conditions")
     police = _add(runtime, case_id, SAMPLE / "denuncia_scan_es.pdf", "police")
     _add(runtime, case_id, _edge_pdf(tmp_path / "letter.pdf", (612, 790)), "request")  # a letter the practice sent
-    plan = propose_plan(runtime.catalog, case_id, TYPES)
+    plan = propose_plan(runtime, case_id)
     assert [(r.document, r.label, r.section) for r in plan.rows] == [
         (medical, "A", "client"),
         (police, "B", "client"),
@@ -214,7 +208,7 @@ def test_plan_proposal_letters_client_documents_and_numbers_country_conditions(
         assert [(r.document, r.label, r.title) for r in parsed.rows] == [
             (r.document, r.label, r.title) for r in plan.rows
         ]
-    saved = save_plan(runtime.catalog, parse_plan(dump_plan(plan, "yaml"), "p.yaml", case_id), "p.yaml")
+    saved = save_plan(runtime, parse_plan(dump_plan(plan, "yaml"), "p.yaml", case_id), "p.yaml")
     assert [e.label for e in saved] == ["A", "B", "1"]
 
 
@@ -235,7 +229,7 @@ exhibits:
   colour: red
 """
     with pytest.raises(PlanInvalid) as info:
-        save_plan(runtime.catalog, parse_plan(text, "plan.yaml", case_id), "plan.yaml")
+        save_plan(runtime, parse_plan(text, "plan.yaml", case_id), "plan.yaml")
     problems = "\n".join(info.value.problems)
     # Field problems are reported together, before any catalog lookup.
     assert "line 7" in problems and "2024-13-45" in problems
@@ -244,7 +238,7 @@ exhibits:
         'title: ""\n  section: appendix\n  colour: red', "title: x"
     )
     with pytest.raises(PlanInvalid) as info:
-        save_plan(runtime.catalog, parse_plan(fixed, "plan.yaml", case_id), "plan.yaml")
+        save_plan(runtime, parse_plan(fixed, "plan.yaml", case_id), "plan.yaml")
     problems = "\n".join(info.value.problems)
     assert "line 5: document D-NOTREAL2 is not in case" in problems
     assert "line 7: document" in problems and "already exhibit on line 3" in problems
@@ -265,7 +259,7 @@ def test_build_refuses_a_foreign_exhibit_without_translation(
 
 def test_override_is_recorded_in_the_manifest(runtime: Runtime, case_id: str, built_case: dict[str, str]) -> None:
     result = _build(runtime, case_id, allow_missing_translations=True)
-    manifest = packet.load_manifest(runtime.store, case_id, result.build_id)
+    manifest = stored.load_manifest(runtime, case_id, result.build_id)
     assert manifest["overrides"][0]["override"] == "allow-missing-translations"
     assert manifest["overrides"][0]["exhibits"] == ["B"]
     assert result.missing_translations == ["B"]
@@ -316,7 +310,7 @@ def test_eoir_packet_pages_numbers_outline_and_translation_order(
         first, last = start + 1, starts[k + 1]
         label = title.split(":")[0].split()[1]
         assert re.search(rf"\b{label}\b.*?\b{first}\s*[-–]\s*{last}\b", list_text, re.S), (label, first, last)
-    manifest = packet.load_manifest(runtime.store, case_id, result.build_id)
+    manifest = stored.load_manifest(runtime, case_id, result.build_id)
     assert manifest["inputs"][1]["translation"]["id"] == translation
     assert [e["first_page"] for e in manifest["exhibits"]] == [s + 1 for s in starts[:-1]]
     assert manifest["outputs"][0]["sha256"] == result.parts[0].sha256
@@ -339,11 +333,9 @@ def test_rebuild_of_the_same_inputs_is_byte_identical(
     assert not rebuilt.reused and rebuilt.build_id == first.build_id
     assert [p.sha256 for p in rebuilt.parts] == [p.sha256 for p in first.parts]
     # A different service date is a different input: a different build.
-    other = packet.build_packet(
-        runtime.catalog, runtime.store, runtime.settings, case_id, packet.BuildOptions(service_date=date(2027, 2, 2))
-    )
+    other = packet.build_packet(runtime, case_id, packet.BuildOptions(service_date=date(2027, 2, 2)))
     assert other.build_id != first.build_id
-    assert {b["build_id"] for b in packet.list_builds(runtime.store, case_id)} == {first.build_id, other.build_id}
+    assert {b["build_id"] for b in stored.list_builds(runtime, case_id)} == {first.build_id, other.build_id}
 
 
 def test_photo_pages_are_downsampled_in_the_packet_only(
@@ -379,7 +371,7 @@ def test_a_large_image_in_a_practice_template_is_downsampled_too(
     )
     settings = runtime.settings.model_copy(update={"template_overrides": tmp_path / "overrides"})
     options = packet.BuildOptions(service_date=SERVICE_DATE, allow_missing_translations=True)
-    result = packet.build_packet(runtime.catalog, runtime.store, settings, case_id, options)
+    result = packet.build_packet(replace(runtime, settings=settings), case_id, options)
     assert result.images_downsampled == 2  # the client's photo and the letterhead
     (path,) = _download(runtime, result, tmp_path / "out")
     with pikepdf.open(path) as pdf:
@@ -433,8 +425,10 @@ def test_stamp_sits_in_the_margin_below_content_on_an_edge_to_edge_page(
     ],
 )
 def test_exhibit_pages_are_fitted_clear_of_every_stamp_band(stamp: dict[str, Any], bottom: float, top: float) -> None:
+    from test_pagelayout import profile_with
+
     numbers = {"enabled": True, "position": "bottom-center", "offset": "0.5in", "font_size": "10pt"}
-    profile = {"page": {"fit_margin": "0.5in"}, "page_numbers": numbers, "stamp": {"font_size": "10pt", **stamp}}
+    profile = profile_with(page={"fit_margin": "0.5in"}, page_numbers=numbers, stamp={"font_size": "10pt", **stamp})
     fit, _labels = packet._layouts(profile)
     x0, y0, x1, y1 = fit.content_box()
     assert (x0, x1) == (36, 612 - 36)
@@ -457,7 +451,7 @@ def test_numbers_below_and_labels_on_top_both_stay_clear_of_the_content(
     )
     settings = runtime.settings.model_copy(update={"config_dir": config})
     options = packet.BuildOptions(service_date=SERVICE_DATE, allow_missing_translations=True)
-    result = packet.build_packet(runtime.catalog, runtime.store, settings, case_id, options)  # its check passed
+    result = packet.build_packet(replace(runtime, settings=settings), case_id, options)  # its check passed
     (path,) = _download(runtime, result, tmp_path / "out")
     reader = PdfReader(path)
     edge_page = next(p for t, p, _c in _outline(reader) if t.startswith("Exhibit C")) + 1  # after the tab page
@@ -484,9 +478,7 @@ def test_split_into_parts_under_the_size_limit_keeps_numbering(
     )
     settings = runtime.settings.model_copy(update={"config_dir": config})
     result = packet.build_packet(
-        runtime.catalog,
-        runtime.store,
-        settings,
+        replace(runtime, settings=settings),
         case_id,
         packet.BuildOptions(service_date=SERVICE_DATE, allow_missing_translations=True),
     )
@@ -528,7 +520,7 @@ def test_a_packet_just_under_the_size_limit_stays_one_file(
     )
     settings = runtime.settings.model_copy(update={"config_dir": config})
     options = packet.BuildOptions(service_date=SERVICE_DATE, allow_missing_translations=True)
-    tight = packet.build_packet(runtime.catalog, runtime.store, settings, case_id, options)
+    tight = packet.build_packet(replace(runtime, settings=settings), case_id, options)
     assert tight.build_id != whole.build_id  # the profile is an input
     assert [(p.name, p.pages, p.bytes) for p in tight.parts] == [(only.name, only.pages, only.bytes)]
 
@@ -577,14 +569,12 @@ def test_a_failed_build_leaves_nothing_that_looks_finished(
     settings = runtime.settings.model_copy(update={"template_overrides": tmp_path / "overrides"})
     with pytest.raises(TemplateError, match="no_such_field"):
         packet.build_packet(
-            runtime.catalog,
-            runtime.store,
-            settings,
+            replace(runtime, settings=settings),
             case_id,
             packet.BuildOptions(service_date=SERVICE_DATE, allow_missing_translations=True),
         )
     assert list(runtime.store.list("packets/")) == []
-    assert packet.list_builds(runtime.store, case_id) == []
+    assert stored.list_builds(runtime, case_id) == []
     assert not list((runtime.settings.work_dir).glob("packet-*"))
 
 
@@ -685,7 +675,7 @@ def test_the_prefect_artifact_has_titles_and_ranges_but_no_client_data(
     from conftest import A_NUMBER, CLIENT_NAME
 
     result = _build(runtime, case_id, allow_missing_translations=True)
-    md = packet.artifact_markdown(result)
+    md = stored.artifact_markdown(result)
     assert "| A | Emergency room record |" in md and result.parts[0].name in md
     assert CLIENT_NAME not in md and A_NUMBER not in md and "123-456-789" not in md
     assert "Built without translations for:** B" in md
@@ -712,8 +702,6 @@ def test_a_document_in_use_cannot_be_removed(runtime: Runtime, case_id: str, bui
 def test_packet_in_s3_over_http(runtime: Runtime, case_id: str, s3_store: object, tmp_path: Path) -> None:
     """The same build against moto's S3 server: parts and manifest under packets/<case>/<build>/, listed and
     downloaded with their SHA-256 verified."""
-    from dataclasses import replace
-
     from casefile.tasks.core.storage import S3ObjectStore
 
     assert isinstance(s3_store, S3ObjectStore)
@@ -724,7 +712,7 @@ def test_packet_in_s3_over_http(runtime: Runtime, case_id: str, s3_store: object
     result = _build(rt, case_id)
     keys = list(s3_store.list(f"packets/{case_id}/"))
     assert keys == sorted([p.key for p in result.parts] + [result.manifest_key])
-    assert [b["build_id"] for b in packet.list_builds(s3_store, case_id)] == [result.build_id]
-    assert packet.list_builds(s3_store, case_id)[0]["location"].startswith("s3://")
+    assert [b["build_id"] for b in stored.list_builds(rt, case_id)] == [result.build_id]
+    assert stored.list_builds(rt, case_id)[0]["location"].startswith("s3://")
     (path,) = _download(rt, result, tmp_path / "out")
     assert len(PdfReader(path).pages) == result.pages == 1 + 1 + (1 + 2) + (1 + 1) + 1  # cover, list, tab+doc x2, COS

@@ -24,12 +24,12 @@ from casefile.tasks.core.errors import ConfigError, PacketInputError, ToolMissin
 from casefile.tasks.packets.layout import (
     PageLayout,
     carry_optional_content,
-    css_points,
     downsample_images,
     find_stamp_font,
     place_pages,
     stamp_pages,
 )
+from casefile.tasks.packets.profile import FilingProfile, css_points, parse_profile, read_profile
 
 CONFIG = Path(__file__).resolve().parent.parent / "config"
 LAYOUT = PageLayout()
@@ -252,18 +252,26 @@ def opened() -> Iterator[Callable[[Path], pikepdf.Pdf]]:
 
 
 # Layout ----------------------------------------------------------------------------------------------------------
+def profile_with(**tables: dict[str, object]) -> FilingProfile:
+    """The EOIR profile with some of its tables replaced by ``tables``."""
+    data = load_toml(CONFIG, "profiles/eoir.toml")
+    return parse_profile({**data, **tables}, CONFIG / "profiles" / "eoir.toml")
+
+
 def test_layout_from_the_profiles() -> None:
-    eoir = PageLayout.from_profile(load_toml(CONFIG, "profiles/eoir.toml"))
+    eoir = PageLayout.from_profile(read_profile(CONFIG, "eoir"))
     assert eoir == PageLayout()
     assert eoir.content_box() == (36.0, 90.0, 576.0, 756.0)
-    uscis = PageLayout.from_profile(load_toml(CONFIG, "profiles/uscis.toml"))
+    uscis = PageLayout.from_profile(read_profile(CONFIG, "uscis"))
     assert (uscis.stamp_position, uscis.stamp_font_size_pt, uscis.stamp_band_pt) == ("bottom-right", 10.0, 54.0)
     a4 = PageLayout.from_profile(
-        {"page": {"size": "A4", "fit_margin": "12mm"}, "page_numbers": {"position": "top-right", "offset": "1in"}}
+        profile_with(page={"size": "A4", "fit_margin": "12mm"}, page_numbers={"position": "top-right", "offset": "1in"})
     )
     assert a4.width_pt == pytest.approx(595.276, abs=0.01) and a4.fit_margin_pt == pytest.approx(34.016, abs=0.01)
     assert a4.stamp_band_pt == pytest.approx(72 + 16.5)  # deep enough for the offset + 1.5 x font size
     assert a4.content_box()[3] == pytest.approx(a4.height_pt - a4.fit_margin_pt - a4.stamp_band_pt)
+    legal = PageLayout.from_profile(profile_with(page={"size": "legal"}))
+    assert (legal.width_pt, legal.height_pt) == (612.0, 1008.0)
 
 
 @pytest.mark.parametrize(
@@ -276,7 +284,7 @@ def test_css_lengths(text: str, points: float) -> None:
 @pytest.mark.parametrize(
     "profile",
     [
-        {"page": {"size": "legal"}},
+        {"page": {"size": "tabloid"}},
         {"page": {"fit_margin": "half an inch"}},
         {"page": {"fit_margin": 36}},
         {"page": {"image_dpi": "300dpi"}},
@@ -289,7 +297,16 @@ def test_css_lengths(text: str, points: float) -> None:
 )
 def test_invalid_profile_values(profile: dict[str, dict[str, object]]) -> None:
     with pytest.raises(ConfigError):
-        PageLayout.from_profile(profile)
+        PageLayout.from_profile(profile_with(**profile))
+
+
+def test_an_invalid_profile_value_names_the_file_the_key_and_how_to_write_it() -> None:
+    with pytest.raises(ConfigError) as err:
+        profile_with(page_numbers={"offset": 36})
+    assert "eoir.toml" in str(err.value) and "page_numbers.offset" in str(err.value) and '"0.5in"' in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        profile_with(page={"size": "tabloid"})
+    assert "page.size" in str(err.value) and '"legal"' in str(err.value)
 
 
 # Placing ---------------------------------------------------------------------------------------------------------

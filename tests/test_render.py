@@ -27,6 +27,7 @@ from casefile.tasks.core.render import (
     template_versions,
 )
 from casefile.tasks.core.settings import PACKAGE_ROOT
+from casefile.tasks.packets.profile import FilingProfile, available_profiles, read_profile
 
 TEMPLATES = PACKAGE_ROOT / "templates"
 PROFILES = PACKAGE_ROOT / "config" / "profiles"
@@ -47,15 +48,14 @@ def env() -> jinja2.Environment:
 
 
 @pytest.fixture(scope="module")
-def eoir_profile() -> dict[str, Any]:
-    with (PROFILES / "eoir.toml").open("rb") as fh:
-        return tomllib.load(fh)
+def eoir_profile() -> FilingProfile:
+    return read_profile(PACKAGE_ROOT / "config", "eoir")
 
 
-def make_sample_context(eoir_profile: dict[str, Any]) -> dict[str, Any]:
+def make_sample_context(eoir_profile: FilingProfile) -> dict[str, Any]:
     """Every field any packet template uses, with fictional data."""
     return {
-        "page": eoir_profile["page"],
+        "page": eoir_profile.page.css(),
         "filer": {
             "name": "Jordan Example Lawyer",
             "bar_number": "NY 0000000",
@@ -93,8 +93,8 @@ def make_sample_context(eoir_profile: dict[str, Any]) -> dict[str, Any]:
         "tab_label": "Exhibit",
         "title": "Birth certificate",
         "service": {
-            "office": eoir_profile["service"]["office"],
-            "address_lines": eoir_profile["service"]["address_lines"],
+            "office": eoir_profile.service.office,
+            "address_lines": list(eoir_profile.service.address_lines),
             "method": "electronic service through ECAS",
             "date": "2027-02-01",
         },
@@ -118,7 +118,7 @@ def make_sample_context(eoir_profile: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def sample_context(eoir_profile: dict[str, Any]) -> dict[str, Any]:
+def sample_context(eoir_profile: FilingProfile) -> dict[str, Any]:
     return make_sample_context(eoir_profile)
 
 
@@ -250,7 +250,7 @@ def test_sandbox_blocks_unsafe_attribute_access(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def cover_pdfs(
-    env: jinja2.Environment, eoir_profile: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+    env: jinja2.Environment, eoir_profile: FilingProfile, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, Path]:
     """The cover page rendered twice (with a hostile client name), for the PDF checks below."""
     context = make_sample_context(eoir_profile)
@@ -321,15 +321,18 @@ def test_missing_field_in_pdf_render_leaves_no_file(
 
 
 def test_profiles_are_valid_data() -> None:
-    for name in ("eoir", "uscis"):
+    config = PACKAGE_ROOT / "config"
+    assert {"eoir", "uscis"} <= set(available_profiles(config))
+    for name in available_profiles(config):  # every profile shipped loads, and names its own file
         with (PROFILES / f"{name}.toml").open("rb") as fh:
-            profile = tomllib.load(fh)
-        assert profile["profile"]["name"] == name
-        assert profile["page"]["size"] == "letter"
-        for template in [*profile["profile"]["templates"], profile["profile"]["tab_template"]]:
+            assert tomllib.load(fh)["profile"]["name"] == name
+        profile = read_profile(config, name)
+        assert profile.name == name
+        assert profile.page.size == "letter"
+        templates = profile.templates
+        for template in [*templates.pages, templates.tab, templates.translator_certificate]:
             assert (TEMPLATES / template).is_file()
-    with (PROFILES / "eoir.toml").open("rb") as fh:
-        assert tomllib.load(fh)["size_limit"]["max_bytes"] == 25 * 1024 * 1024
+    assert read_profile(config, "eoir").size_limit.max_bytes == 25 * 1024 * 1024
 
 
 def test_layout_many_gives_each_rendering_the_pages_it_has_alone(

@@ -38,7 +38,7 @@ def demo(as_json: bool) -> None:
     requests to a loopback SMTP server and receives an answer, then builds the case's exhibit packet."""
     from ...tasks.cases.case import open_case, show_case
     from ...tasks.demo.scenario import SAMPLES, demo_exhibits, demo_requests, fictional_case
-    from ...tasks.packets.build import build_location
+    from ...tasks.packets.manifest import build_location
     from ...tasks.search.lookup import search_pages
     from .packets import print_build, run_packet_flow
 
@@ -53,7 +53,7 @@ def demo(as_json: bool) -> None:
     requests = demo_requests(rt, case_id)
     exhibit_rows = demo_exhibits(rt, case_id)
     built = run_packet_flow(case_id, "eoir", False, None, None)
-    location = build_location(rt.store, case_id, built["build_id"])
+    location = build_location(rt, case_id, built["build_id"])
     result = {
         "case": summary,
         "ingest": report,

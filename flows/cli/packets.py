@@ -1,6 +1,7 @@
 """`casefile exhibits`, `casefile translation` and `casefile packet`: from documents to a filed packet.
 
-Registered on the main group at the bottom of flows/cli/main.py. Only `packet build` runs a flow (and imports Prefect).
+Thin adapters over tasks/packets: each command calls plain functions there and prints their rows. Registered on the
+main group in flows/cli/main.py. Only `packet build` runs a flow (and imports Prefect).
 """
 
 from __future__ import annotations
@@ -28,12 +29,6 @@ def exhibits() -> None:
     """Plan a case's exhibit list: order, letters/numbers, titles, dates, sources, languages."""
 
 
-def _type_labels(rt: Any) -> dict[str, str]:
-    from ...tasks.core.config import load_toml
-
-    return {str(k): str(v) for k, v in load_toml(rt.settings.config_dir, "document_types.toml")["types"].items()}
-
-
 @exhibits.command("plan")
 @click.argument("case_id")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the plan to this file.")
@@ -43,8 +38,7 @@ def exhibits_plan(case_id: str, output: Path | None, fmt: str | None, as_json: b
     """Propose an exhibit list from the case's documents, as an editable YAML or CSV file."""
     from ...tasks.packets.exhibits import dump_plan, propose_plan
 
-    rt = runtime()
-    plan = propose_plan(rt.catalog, case_id, _type_labels(rt))
+    plan = propose_plan(runtime(), case_id)
     fmt = fmt or ("csv" if output is not None and output.suffix.lower() == ".csv" else "yaml")
     text = dump_plan(plan, fmt)
     if output is not None:
@@ -68,7 +62,7 @@ def exhibits_plan(case_id: str, output: Path | None, fmt: str | None, as_json: b
 @json_option
 def exhibits_set(case_id: str, plan_file: Path, as_json: bool) -> None:
     """Validate an edited plan and save it as the case's exhibit list (every problem listed with its line)."""
-    from ...tasks.packets.exhibits import parse_plan, save_plan
+    from ...tasks.packets.exhibits import parse_plan, save_plan, show_exhibits
 
     rt = runtime()
     try:
@@ -76,26 +70,14 @@ def exhibits_set(case_id: str, plan_file: Path, as_json: bool) -> None:
     except UnicodeDecodeError:
         raise ValidationError(f"{plan_file} is not UTF-8 text; save the plan as UTF-8 and try again.") from None
     plan = parse_plan(text, str(plan_file), case_id)
-    saved = save_plan(rt.catalog, plan, str(plan_file))
-    rows = [_exhibit_row(e) for e in saved]
-    emit(as_json, {"case": case_id.upper(), "exhibits": rows}, lambda: _print_exhibits(case_id.upper(), rows))
+    save_plan(rt, plan, str(plan_file))
+    doc = show_exhibits(rt, plan.case_id)
+    emit(as_json, doc, lambda: _print_exhibits(doc))
 
 
-def _exhibit_row(e: Any) -> dict[str, Any]:
-    return {
-        "position": e.position,
-        "label": e.label,
-        "section": e.section,
-        "document": e.document_id,
-        "title": e.title,
-        "date": e.doc_date.isoformat() if e.doc_date else None,
-        "source": e.source,
-        "language": e.language,
-    }
-
-
-def _print_exhibits(case_id: str, rows: list[dict[str, Any]]) -> None:
-    click.echo(f"Exhibit list of {case_id}: {len(rows)} exhibit(s)")
+def _print_exhibits(doc: dict[str, Any]) -> None:
+    rows = doc["exhibits"]
+    click.echo(f"Exhibit list of {doc['case']}: {len(rows)} exhibit(s)")
     for r in rows:
         click.echo(f"  {r['label']:>3}  {r['document']}  {r['language']}  {r['date'] or 'undated':10}  {r['title']}")
 
@@ -105,13 +87,10 @@ def _print_exhibits(case_id: str, rows: list[dict[str, Any]]) -> None:
 @json_option
 def exhibits_show(case_id: str, as_json: bool) -> None:
     """Show the saved exhibit list."""
-    from ...tasks.packets.exhibits import list_exhibits
+    from ...tasks.packets.exhibits import show_exhibits
 
-    rt = runtime()
-    with rt.catalog.session() as session:
-        case = rt.catalog.get_case(session, case_id)
-        rows = [_exhibit_row(e) for e in list_exhibits(session, case.id)]
-    emit(as_json, {"case": case.id, "exhibits": rows}, lambda: _print_exhibits(case.id, rows))
+    doc = show_exhibits(runtime(), case_id)
+    emit(as_json, doc, lambda: _print_exhibits(doc))
 
 
 # Translations ------------------------------------------------------------------------------------------------------
@@ -145,7 +124,7 @@ def translation_add(
 ) -> None:
     """Add FILE as the English translation of document --for, with the certificate's data."""
     from ...tasks.core.calendar import parse_date
-    from ...tasks.packets.exhibits import TranslatorInfo, add_translation
+    from ...tasks.packets.translations import TranslatorInfo, add_translation
 
     rt = runtime()
     when = parse_date(certified, "--date") if certified else _today()
@@ -166,18 +145,9 @@ def translation_add(
 @json_option
 def translation_list(case_id: str, as_json: bool) -> None:
     """List the case's translations."""
-    from sqlalchemy import select
+    from ...tasks.packets.translations import list_translations
 
-    from ...tasks.core.catalog import Translation
-    from ...tasks.packets.exhibits import translation_row
-
-    rt = runtime()
-    with rt.catalog.session() as session:
-        case = rt.catalog.get_case(session, case_id)
-        rows = [
-            translation_row(t)
-            for t in session.scalars(select(Translation).where(Translation.case_id == case.id).order_by(Translation.id))
-        ]
+    rows = list_translations(runtime(), case_id)
 
     def human() -> None:
         for r in rows:
@@ -195,14 +165,11 @@ def packet() -> None:
 def run_packet_flow(
     case_id: str, profile: str, allow_missing: bool, service_date: date | None, signer: str | None
 ) -> dict[str, Any]:
+    from ...tasks.packets.build import validate_build
     from ..prefect_env import configure_prefect
 
     rt = runtime()
-    with rt.catalog.session() as session:
-        case_id = rt.catalog.get_case(session, case_id).id
-    from ...tasks.packets.build import load_profile
-
-    load_profile(rt.settings.config_dir, profile)  # a typo in --profile fails before Prefect starts
+    case_id = validate_build(rt, case_id, profile)  # a typo in the case id or --profile fails before Prefect starts
     where = configure_prefect(rt.settings)
     click.echo(f"Building the {profile} packet of {case_id} ({where})...", err=True)
     from ..packet import build_packet_flow
@@ -255,16 +222,13 @@ def packet_build(
 @json_option
 def packet_list(case_id: str, as_json: bool) -> None:
     """List the case's finished packet builds (oldest first)."""
-    from ...tasks.packets.build import list_builds
+    from ...tasks.packets.manifest import list_builds
 
-    rt = runtime()
-    with rt.catalog.session() as session:
-        case_id = rt.catalog.get_case(session, case_id).id
-    rows = list_builds(rt.store, case_id)
+    rows = list_builds(runtime(), case_id)
 
     def human() -> None:
         if not rows:
-            click.echo(f"No finished packet for {case_id}; run `casefile packet build {case_id}`.")
+            click.echo(f"No finished packet for {case_id.upper()}; run `casefile packet build {case_id.upper()}`.")
         for r in rows:
             extra = f"  overrides: {', '.join(r['overrides'])}" if r["overrides"] else ""
             click.echo(
@@ -282,10 +246,9 @@ def packet_list(case_id: str, as_json: bool) -> None:
 @json_option
 def packet_get(case_id: str, build_id: str | None, output: Path, as_json: bool) -> None:
     """Download every part of a build (default: the latest), each verified against its SHA-256."""
-    from ...tasks.packets.build import download_build
+    from ...tasks.packets.manifest import download_build
 
-    rt = runtime()
-    doc = download_build(rt.store, case_id, build_id, output)
+    doc = download_build(runtime(), case_id, build_id, output)
 
     def human() -> None:
         for f in doc["files"]:
@@ -302,12 +265,11 @@ def packet_get(case_id: str, build_id: str | None, output: Path, as_json: bool) 
 def packet_check(files: tuple[Path, ...], profile: str, allow_missing_translations: bool, as_json: bool) -> None:
     """Check PDFs (one packet, or its parts in order) against a filing profile before filing."""
     from ...tasks.core.settings import load_settings
-    from ...tasks.packets.build import load_profile
     from ...tasks.packets.check import check_packet
+    from ...tasks.packets.profile import load_profile
 
-    settings = load_settings()
     report = check_packet(
-        list(files), load_profile(settings.config_dir, profile), expect_translations=not allow_missing_translations
+        list(files), load_profile(load_settings(), profile), expect_translations=not allow_missing_translations
     )
     doc = report.to_dict()
 

@@ -109,15 +109,8 @@ def demo_requests(rt: Runtime, case_id: str, responses: Path = RESPONSES) -> dic
 
 def demo_exhibits(rt: Runtime, case_id: str, translations: Path = TRANSLATIONS) -> list[dict[str, Any]]:
     """The demo's exhibit list (titles and dates an advocate would type) and its translations (fictional translator)."""
-    from ..packets.exhibits import (
-        NOT_EXHIBITS,
-        Plan,
-        PlanRow,
-        TranslatorInfo,
-        add_translation,
-        list_exhibits,
-        save_plan,
-    )
+    from ..packets.exhibits import NOT_EXHIBITS, Plan, PlanRow, list_exhibits, save_plan
+    from ..packets.translations import TranslatorInfo, add_translation
 
     with rt.catalog.session() as session:
         docs = [
@@ -138,7 +131,7 @@ def demo_exhibits(rt: Runtime, case_id: str, translations: Path = TRANSLATIONS) 
         rows.append(
             PlanRow("client", doc_id, title, date=date.fromisoformat(when) if when else None, language=language)
         )
-    save_plan(rt.catalog, Plan(case_id, rows), "demo plan")
+    save_plan(rt, Plan(case_id, rows), "demo plan")
     translator = TranslatorInfo(
         "Sam Translator (fictional)", "2 Example Avenue; Queens, NY 11100", "(718) 555-0199", "sam@example.org"
     )

@@ -1,20 +1,19 @@
-"""Exhibit packets: the case's exhibits, in the form a court or USCIS accepts, as PDFs in the object store.
+"""Building an exhibit packet: the case's exhibits, in the form a court or USCIS accepts, as PDFs in the object store.
 
-A build (``build_packet``):
-1. gathers its inputs from the catalog (the saved exhibit list, each document's searchable PDF or normalised PDF
-   with its SHA-256, translations and their certificates' data, the case's cover-page fields) and refuses when a
-   foreign-language exhibit has no translation, unless overridden (the override goes into the manifest);
-2. derives the build id from a hash of every input (documents, profile, templates, options), so building the same
-   inputs again gives the same id and byte-identical PDFs;
-3. lays out the template pages (cover, exhibit list, tab pages, translator's certificates, certificate of
-   service or USCIS cover letter) with WeasyPrint, counting pages until the exhibit list's page ranges are stable,
-   and writes them as one PDF;
-4. assembles the packet with pikepdf (tasks/packets/layout.py: exhibit pages fitted to letter size, images far above
-   the printed resolution downsampled, page numbers / exhibit labels stamped), adds bookmarks and page labels,
-   splits it into parts under the profile's size limit at exhibit boundaries, and checks every part
-   (tasks/packets/check.py, including ``qpdf --check``);
-5. stores the parts under ``packets/<case>/<build-id>/`` and the manifest last: a build without its manifest is
-   never listed or served.
+``build_packet(rt, case_id, options)``:
+1. ``gather`` reads the inputs from the catalog (the saved exhibit list, each document's searchable or normalised
+   PDF with its SHA-256, translations and their certificates' data, the case's cover-page fields) and the build
+   refuses when a foreign-language exhibit has no translation, unless overridden (the override goes into the
+   manifest);
+2. the build id is a hash of every input (documents, profile, templates, options, the code that writes the bytes),
+   so building the same inputs again gives the same id and byte-identical PDFs, and a finished build is reused;
+3. ``plan_pages`` lays out the template pages (cover, exhibit list, tab pages, translator's certificates,
+   certificate of service or USCIS cover letter) with WeasyPrint, until the exhibit list's page ranges are stable;
+4. ``assemble`` places the exhibit pages with pikepdf (``layout``: fitted to the page size, images far above the
+   printed resolution downsampled, page numbers / exhibit labels stamped), adds bookmarks and page labels, and
+   splits the packet into parts under the profile's size limit at exhibit boundaries; every part passes the
+   pre-filing check (``check``, including ``qpdf --check``);
+5. the parts are stored under ``packets/<case>/<build-id>/`` and the manifest last (``manifest``).
 
 Plain typed functions; flows/packet.py wraps ``build_packet`` in a Prefect flow.
 """
@@ -33,38 +32,38 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
-from ..core.catalog import Catalog, Translation, audit, current_actor
-from ..core.config import load_toml
-from ..core.errors import CasefileError, ConfigError, IntegrityError, NotFoundError, ValidationError
+from ..cases.rules import load_filing_rules
+from ..core.catalog import audit, current_actor
+from ..core.errors import CasefileError, IntegrityError, ValidationError
 from ..core.practice import load_practice
-from ..core.settings import Settings
-from ..core.storage import ObjectStore, sha256_file
-from .check import (
-    CHILD_CERTIFICATE,
-    CHILD_DOCUMENT,
-    CHILD_TRANSLATION,
-    CONTINUED,
-    FRONT_TITLES,
-    LIST_TEMPLATE,
-)
+from ..core.storage import sha256_file
+from .check import CHILD_CERTIFICATE, CHILD_DOCUMENT, CHILD_TRANSLATION, CONTINUED, FRONT_TITLES
 from .exhibits import (
     CLIENT,
     COUNTRY,
     DEFAULT_SCHEMES,
-    LANGUAGE_NAMES,
     assign_labels,
     list_exhibits,
 )
+from .manifest import (
+    MANIFEST,
+    MANIFEST_VERSION,
+    BuildResult,
+    PartResult,
+    build_prefix,
+    load_manifest,
+    result_from_manifest,
+)
+from .profile import LIST_TEMPLATE, FilingProfile, load_profile
+from .translations import LANGUAGE_NAMES, translations_by_source
+
+if TYPE_CHECKING:
+    from ..core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-PACKETS_PREFIX = "packets"
-MANIFEST = "manifest.json"
-MANIFEST_VERSION = 1
 _ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
@@ -100,21 +99,6 @@ class PacketCheckFailed(CasefileError):
             f"Packet build {build_id} failed its pre-filing check; nothing was stored as finished:\n{listing}\n"
             "This is a bug or a broken template override; report it with the build id."
         )
-
-
-class BuildNotFound(NotFoundError):
-    pass
-
-
-# Configuration ----------------------------------------------------------------------------------------------------
-def load_profile(config_dir: Path, name: str) -> dict[str, Any]:
-    """config/profiles/<name>.toml (the check's loader), also requiring the [translations] table the builder reads."""
-    from .check import load_profile as load
-
-    profile = load(config_dir, name)
-    if not isinstance(profile.get("translations"), dict):
-        raise ConfigError(f"The filing profile {config_dir / 'profiles' / (name + '.toml')} has no [translations].")
-    return profile
 
 
 # Inputs ----------------------------------------------------------------------------------------------------
@@ -162,7 +146,7 @@ class ExhibitInput:
 class PacketInputs:
     case_id: str
     profile_name: str
-    profile: dict[str, Any]
+    profile: FilingProfile
     exhibits: list[ExhibitInput]
     context: dict[str, Any]  # the template context shared by every page (client data: never logged)
     missing: list[tuple[str, str, str]]
@@ -178,23 +162,16 @@ def _source_pdf(doc: Any) -> SourcePdf:
     raise ValidationError(f"Document {doc.id} has no PDF to put in a packet; add its original again.")
 
 
-def _hearing_label(config_dir: Path, hearing_type: str) -> str:
-    rules = load_toml(config_dir, "filing_rules.toml")
-    label = rules.get("hearing", {}).get(hearing_type, {}).get("label")
-    return str(label) if label else hearing_type.replace("-", " ").capitalize()
-
-
-def gather(catalog: Catalog, settings: Settings, case_id: str, options: BuildOptions, today: date) -> PacketInputs:
-    profile = load_profile(settings.config_dir, options.profile)
-    practice = load_practice(settings)
-    with catalog.session() as session:
-        case = catalog.get_case(session, case_id)
+def gather(rt: Runtime, case_id: str, options: BuildOptions, today: date) -> PacketInputs:
+    """Everything the build reads: the profile, the practice, the case's exhibits, translations and cover fields."""
+    profile = rt.config(load_profile, options.profile)
+    practice = rt.config(load_practice)
+    with rt.catalog.session() as session:
+        case = rt.catalog.get_case(session, case_id)
         saved = list_exhibits(session, case.id)
         if not saved:
             raise NoExhibits(case.id)
-        translations = {
-            t.source_document_id: t for t in session.scalars(select(Translation).where(Translation.case_id == case.id))
-        }
+        translations = translations_by_source(session, case.id)
         exhibits: list[ExhibitInput] = []
         missing: list[tuple[str, str, str]] = []
         for e in saved:
@@ -225,10 +202,7 @@ def gather(catalog: Catalog, settings: Settings, case_id: str, options: BuildOpt
         # their own labels in the plan (then those are kept as they are).
         sections = [e.section for e in exhibits]
         if [e.label for e in exhibits] == assign_labels(sections, DEFAULT_SCHEMES):
-            schemes = {
-                CLIENT: str(profile["exhibits"].get("client_scheme", "letters")),
-                COUNTRY: str(profile["exhibits"].get("country_conditions_scheme", "numbers")),
-            }
+            schemes = {CLIENT: profile.exhibits.client_scheme, COUNTRY: profile.exhibits.country_conditions_scheme}
             relabel = dict(zip([e.label for e in exhibits], assign_labels(sections, schemes), strict=True))
             for item in exhibits:
                 item.label = relabel[item.label]
@@ -236,7 +210,7 @@ def gather(catalog: Catalog, settings: Settings, case_id: str, options: BuildOpt
         signer = practice.person(options.signer) if options.signer else practice.default_signer()
         service_date = options.service_date or today
         context: dict[str, Any] = {
-            "page": profile["page"],
+            "page": profile.page.css(),
             "filer": {
                 "name": signer.name,
                 "eoir_id": practice.eoir_id,
@@ -244,35 +218,32 @@ def gather(catalog: Catalog, settings: Settings, case_id: str, options: BuildOpt
                 "address_lines": list(practice.address_lines),
                 "phone": practice.phone,
                 "email": signer.email or practice.email,
-                "role": profile.get("cover", {}).get("filer_role", signer.title),
+                "role": signer.title if profile.cover.filer_role is None else profile.cover.filer_role,
             },
             "client": {"name": case.client_name, "a_number": case.a_number},
             "court": {"city": case.court},
             "judge": case.judge or "",
             "hearing": {
                 "date": case.hearing_date,
-                "type": _hearing_label(settings.config_dir, case.hearing_type),
+                "type": rt.config(load_filing_rules).hearing_label(case.hearing_type),
             },
             "detained": case.detained,
-            "filing_title": options.filing_title
-            or profile.get("cover", {}).get("filing_title_default", "Exhibits in Support"),
-            "list_title": profile["exhibits"].get("list_title", "Index of Exhibits"),
-            "tab_label": profile["exhibits"].get("tab_label", "Exhibit"),
+            "filing_title": options.filing_title or profile.cover.filing_title_default,
+            "list_title": profile.exhibits.list_title,
+            "tab_label": profile.exhibits.tab_label,
             "service": {
-                "office": profile.get("service", {}).get("office", ""),
-                "address_lines": list(profile.get("service", {}).get("address_lines", [])),
-                "method": options.service_method or profile.get("service", {}).get("default_method", ""),
+                "office": profile.service.office,
+                "address_lines": list(profile.service.address_lines),
+                "method": options.service_method or profile.service.default_method,
                 "date": service_date,
             },
             "signer": {"name": signer.name},
             "date": service_date,
-            "recipient": {"address_lines": list(profile.get("recipient", {}).get("address_lines", []))},
-            "subject": options.filing_title or profile.get("cover", {}).get("subject_default", "Supporting evidence"),
-            "intro": profile.get("cover", {}).get(
-                "intro_default", "On behalf of the applicant, we submit the enclosed evidence, listed below."
-            ),
-            "salutation": profile.get("cover", {}).get("salutation", "Dear Sir or Madam:"),
-            "target_language": profile["translations"].get("target_language", "English"),
+            "recipient": {"address_lines": list(profile.recipient.address_lines)},
+            "subject": options.filing_title or profile.cover.subject_default,
+            "intro": profile.cover.intro_default,
+            "salutation": profile.cover.salutation,
+            "target_language": profile.translations.target_language,
         }
     return PacketInputs(case.id, options.profile, profile, exhibits, context, missing, options, service_date)
 
@@ -287,7 +258,7 @@ def build_id_for(inputs: PacketInputs, versions: Mapping[str, str], layout_versi
     digest = _digest(
         {
             "case": inputs.case_id,
-            "profile": inputs.profile,
+            "profile": asdict(inputs.profile),
             "templates": dict(versions),
             "layout": layout_version,
             "context": inputs.context,
@@ -365,59 +336,6 @@ def outline_for(segments: Sequence[Segment], inputs: PacketInputs, start: int) -
 
 
 # Build ----------------------------------------------------------------------------------------------------
-@dataclass
-class PartResult:
-    name: str
-    key: str
-    sha256: str
-    bytes: int
-    pages: int
-    first_page: int
-    last_page: int
-
-
-@dataclass
-class BuildResult:
-    build_id: str
-    case_id: str
-    profile: str
-    pages: int
-    parts: list[PartResult]
-    manifest_key: str
-    bytes_saved: int
-    images_downsampled: int
-    missing_translations: list[str]
-    reused: bool = False
-    warnings: list[str] = field(default_factory=list)
-    exhibits: list[dict[str, Any]] = field(default_factory=list)  # label, title, first_page, last_page, pages
-
-    def summary(self) -> dict[str, Any]:
-        """Ids, counts, sizes and hashes: safe for logs (no titles)."""
-        return {
-            "build_id": self.build_id,
-            "case_id": self.case_id,
-            "profile": self.profile,
-            "pages": self.pages,
-            "parts": [asdict(p) for p in self.parts],
-            "bytes_saved": self.bytes_saved,
-            "images_downsampled": self.images_downsampled,
-            "missing_translations": self.missing_translations,
-            "reused": self.reused,
-        }
-
-
-def _template_names(profile: Mapping[str, Any]) -> tuple[list[str], list[str], str, str]:
-    names = [str(n) for n in profile["profile"].get("templates", [])]
-    if LIST_TEMPLATE in names:
-        cut = names.index(LIST_TEMPLATE) + 1
-        front, back = names[:cut], names[cut:]
-    else:
-        front, back = names, []
-    tab = str(profile["profile"].get("tab_template", "packet/tab_page.html.j2"))
-    cert = str(profile["profile"].get("translator_certificate_template", "packet/translator_certificate.html.j2"))
-    return front, back, tab, cert
-
-
 def _stem(case_id: str, profile_name: str) -> str:
     return f"{case_id}-{profile_name}-exhibits"
 
@@ -445,10 +363,10 @@ def plan_pages(inputs: PacketInputs, env: Any, start: int) -> tuple[list[Segment
     (its own length moves every range after it). Returns the segments and the laid-out documents in order."""
     from ..core.render import layout, layout_many
 
-    front, back, tab_name, cert_name = _template_names(inputs.profile)
-    profile = inputs.profile
-    tabs = bool(profile["exhibits"].get("tab_pages", True))
-    certificates = bool(profile["translations"].get("certificate", True))
+    templates = inputs.profile.templates
+    front, back, tab_name, cert_name = templates.front, templates.back, templates.tab, templates.translator_certificate
+    tabs = inputs.profile.exhibits.tab_pages
+    certificates = inputs.profile.translations.certificate
     ctx = inputs.context
 
     # Tab pages and translator's certificates: one layout per template for all exhibits (see layout_many).
@@ -515,20 +433,17 @@ def plan_pages(inputs: PacketInputs, env: Any, start: int) -> tuple[list[Segment
 
 def _labels(segments: Sequence[Segment], inputs: PacketInputs) -> tuple[list[str | None], list[str | None]]:
     """Per page: the running page number (when numbered) and the exhibit label stamp (when the profile has one)."""
-    numbers_cfg = inputs.profile.get("page_numbers", {})
-    stamp_cfg = inputs.profile.get("stamp", {})
+    numbers_cfg, stamp_cfg = inputs.profile.page_numbers, inputs.profile.stamp
     numbers: list[str | None] = []
     stamps: list[str | None] = []
     ranges = exhibit_ranges(segments)
     total = sum(s.pages for s in segments)
-    fmt = str(numbers_cfg.get("format", "{n}"))
-    sfmt = str(stamp_cfg.get("format", "Exhibit {label}, page {i} of {n}"))
-    front_matter = bool(stamp_cfg.get("stamp_front_matter", False))
+    fmt, sfmt, front_matter = numbers_cfg.format, stamp_cfg.format, stamp_cfg.stamp_front_matter
     for seg in segments:
         for k in range(seg.pages):
             n = seg.first + k
-            numbers.append(fmt.format(n=n, total=total) if numbers_cfg.get("enabled", False) else None)
-            if not stamp_cfg.get("enabled", False):
+            numbers.append(fmt.format(n=n, total=total) if numbers_cfg.enabled else None)
+            if not stamp_cfg.enabled:
                 stamps.append(None)
             elif seg.exhibit is not None:
                 first, last = ranges[seg.exhibit]
@@ -540,19 +455,17 @@ def _labels(segments: Sequence[Segment], inputs: PacketInputs) -> tuple[list[str
     return numbers, stamps
 
 
-def _layouts(profile: Mapping[str, Any]) -> tuple[Any, Any]:
+def _layouts(profile: FilingProfile) -> tuple[Any, Any]:
     """The page layout for numbers, and the one for exhibit label stamps (their own position/offset/size). Exhibit
     pages are fitted with the first: clear of the number band and, when the labels are on the other edge, of
     theirs too."""
     from .layout import PageLayout
 
     base = PageLayout.from_profile(profile)
-    stamp_cfg = profile.get("stamp", {})
-    if not stamp_cfg.get("enabled", False):
+    if not profile.stamp.enabled:
         return base, base
-    stamp_profile = {**profile, "page_numbers": {**profile.get("page_numbers", {}), **stamp_cfg}}
-    stamp_layout = PageLayout.from_profile(stamp_profile)
-    if not profile.get("page_numbers", {}).get("enabled", False):
+    stamp_layout = PageLayout.from_profile(profile, profile.stamp)
+    if not profile.page_numbers.enabled:
         base = stamp_layout  # exhibit pages are fitted clear of the only stamp there is
     elif base.stamp_on_top != stamp_layout.stamp_on_top:
         base = replace(base, opposite_band_pt=stamp_layout.stamp_band_pt)
@@ -675,8 +588,7 @@ def assemble(inputs: PacketInputs, env: Any, work: Path, build_id: str) -> _Buil
     from .layout import carry_optional_content, downsample_images, place_pages, stamp_pages
 
     profile = inputs.profile
-    numbers_cfg = profile.get("page_numbers", {})
-    start = int(numbers_cfg.get("start", 1))
+    start = profile.page_numbers.start
     segments, docs = plan_pages(inputs, env, start)
     rendered_path = write_documents(
         docs, work / "rendered.pdf", identifier=build_id, created=inputs.service_date, title=None
@@ -712,9 +624,9 @@ def assemble(inputs: PacketInputs, env: Any, work: Path, build_id: str) -> _Buil
         if any(s is not None for s in stamps):
             stamp_pages(full, stamps, stamp_layout)
         entries = outline_for(segments, inputs, start)
-        number_start = start if profile["exhibits"].get("page_labels", False) else None
+        number_start = start if profile.exhibits.page_labels else None
         title = str(inputs.context["filing_title"])
-        limit = int(profile.get("size_limit", {}).get("max_bytes", 0) or 0)
+        limit = profile.size_limit.max_bytes
         stem = _stem(inputs.case_id, inputs.profile_name)
         whole = work / f"{stem}.pdf"
         # What the pages bring (their files, less what downsampling saved): far over the limit, the whole packet is
@@ -727,7 +639,7 @@ def assemble(inputs: PacketInputs, env: Any, work: Path, build_id: str) -> _Buil
                 return _Built([(whole, 0, total)], total, report.bytes_saved, report.images_downsampled, segments)
             whole.unlink()
         units = _units(segments, total)
-        pattern = str(profile.get("size_limit", {}).get("split_name", "{stem}-part{part:02d}.pdf"))
+        pattern = profile.size_limit.split_name
         for budget in (0.97, 0.9, 0.8, 0.7, 0.6):
             ranges = split_points(full, units, limit, budget)
             parts = []
@@ -763,43 +675,52 @@ def _check(paths: Sequence[Path], inputs: PacketInputs, build_id: str) -> list[s
     return [f"{f.code} ({f.file}, page {f.page})" for f in report.findings if f.severity != "error"]
 
 
-def _prefix(case_id: str, build_id: str) -> str:
-    return f"{PACKETS_PREFIX}/{case_id}/{build_id}/"
+def validate_build(rt: Runtime, case_id: str, profile: str) -> str:
+    """The case's id as stored, once the case and the filing profile are known: what the command line checks before
+    it starts a flow run, so that a typo fails at once."""
+    with rt.catalog.session() as session:
+        case_id = rt.catalog.get_case(session, case_id).id
+    rt.config(load_profile, profile)
+    return case_id
 
 
-def build_packet(
-    catalog: Catalog,
-    store: ObjectStore,
-    settings: Settings,
-    case_id: str,
-    options: BuildOptions,
-    *,
-    today: date | None = None,
-) -> BuildResult:
+def build_packet(rt: Runtime, case_id: str, options: BuildOptions, *, today: date | None = None) -> BuildResult:
     """Build, check and store one packet; see the module docstring. Safe to re-run: the same inputs give the same
     build id; a finished build (manifest present) is returned as it is, an unfinished one is rebuilt."""
     from ..core.render import make_environment, template_versions
 
     today = today or datetime.now(UTC).date()
-    inputs = gather(catalog, settings, case_id, options, today)
+    inputs = gather(rt, case_id, options, today)
     if inputs.missing and not options.allow_missing_translations:
         raise MissingTranslations(inputs.missing)
+    settings, store = rt.settings, rt.store
     env = make_environment(settings.templates_dir, settings.template_overrides)
-    front, back, tab, cert = _template_names(inputs.profile)
-    names = sorted({*front, *back, tab, cert, "packet/base.html.j2", "packet/_macros.html.j2", "packet/base.css"})
+    templates = inputs.profile.templates
+    names = sorted(
+        {
+            *templates.pages,
+            templates.tab,
+            templates.translator_certificate,
+            "packet/base.html.j2",
+            "packet/_macros.html.j2",
+            "packet/base.css",
+        }
+    )
     versions = template_versions(env, names)
     from ..core import render
     from . import layout as pagelayout
+    from . import profile as filing_profile
 
-    # The code that lays out and writes the bytes is an input too: a changed builder never "reuses" an old build.
+    # The code that lays out and writes the bytes (and reads the profile's defaults) is an input too: a changed
+    # builder never "reuses" an old build.
     code = hashlib.sha256()
-    for module in (sys.modules[__name__], pagelayout, render):
+    for module in (sys.modules[__name__], pagelayout, filing_profile, render):
         code.update(Path(str(module.__file__)).read_bytes())
     layout_version = code.hexdigest()[:16]
     build_id = build_id_for(inputs, versions, layout_version)
-    prefix = _prefix(inputs.case_id, build_id)
+    prefix = build_prefix(inputs.case_id, build_id)
     if store.exists(prefix + MANIFEST):
-        return _result_from_manifest(load_manifest(store, inputs.case_id, build_id), reused=True)
+        return result_from_manifest(load_manifest(rt, inputs.case_id, build_id), reused=True)
 
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"packet-{build_id}-", dir=settings.work_dir))
@@ -813,7 +734,7 @@ def build_packet(
                     store.download(source.key, source.path, expected_sha256=source.sha256)
         built = assemble(inputs, env, work, build_id)
         warnings = _check([p for p, _a, _b in built.parts], inputs, build_id)
-        start = int(inputs.profile.get("page_numbers", {}).get("start", 1))
+        start = inputs.profile.page_numbers.start
         parts: list[PartResult] = []
         for path, a, b in built.parts:
             key = prefix + path.name
@@ -857,7 +778,7 @@ def build_packet(
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    with catalog.session() as session:
+    with rt.catalog.session() as session:
         audit(
             session,
             actor=current_actor(),
@@ -929,7 +850,7 @@ def _manifest(
         "build_id": result.build_id,
         "case_id": result.case_id,
         "profile": result.profile,
-        "profile_sha256": _digest(inputs.profile),
+        "profile_sha256": _digest(asdict(inputs.profile)),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "service_date": inputs.service_date.isoformat(),
         "template_versions": dict(sorted(versions.items())),
@@ -942,112 +863,3 @@ def _manifest(
         "images_downsampled": result.images_downsampled,
         "check": {"ok": True, "warnings": result.warnings},
     }
-
-
-# Listing and download ------------------------------------------------------------------------------------
-def load_manifest(store: ObjectStore, case_id: str, build_id: str) -> dict[str, Any]:
-    key = _prefix(case_id.upper(), build_id.upper()) + MANIFEST
-    try:
-        data: dict[str, Any] = json.loads(store.get_bytes(key))
-    except FileNotFoundError:
-        raise BuildNotFound(
-            f"No finished packet build {build_id} for case {case_id}; see `casefile packet list {case_id}`."
-        ) from None
-    return data
-
-
-def _result_from_manifest(manifest: Mapping[str, Any], *, reused: bool = False) -> BuildResult:
-    return BuildResult(
-        build_id=manifest["build_id"],
-        case_id=manifest["case_id"],
-        profile=manifest["profile"],
-        pages=manifest["pages"],
-        parts=[PartResult(**p) for p in manifest["outputs"]],
-        manifest_key=_prefix(manifest["case_id"], manifest["build_id"]) + MANIFEST,
-        bytes_saved=manifest.get("bytes_saved_by_downsampling", 0),
-        images_downsampled=manifest.get("images_downsampled", 0),
-        missing_translations=[x for o in manifest.get("overrides", []) for x in o.get("exhibits", [])],
-        reused=reused,
-        warnings=list(manifest.get("check", {}).get("warnings", [])),
-        exhibits=list(manifest.get("exhibits", [])),
-    )
-
-
-def build_location(store: ObjectStore, case_id: str, build_id: str) -> str:
-    """Where a build's files are, for people: the store's location and the build's prefix."""
-    return f"{store.describe().rstrip('/')}/{_prefix(case_id, build_id)}"
-
-
-def list_builds(store: ObjectStore, case_id: str) -> list[dict[str, Any]]:
-    """Finished builds of a case (those with a manifest), oldest first."""
-    rows = []
-    for key in store.list(f"{PACKETS_PREFIX}/{case_id.upper()}/"):
-        if not key.endswith("/" + MANIFEST):
-            continue
-        manifest = json.loads(store.get_bytes(key))
-        rows.append(
-            {
-                "build_id": manifest["build_id"],
-                "profile": manifest["profile"],
-                "created_at": manifest["created_at"],
-                "pages": manifest["pages"],
-                "parts": len(manifest["outputs"]),
-                "bytes": sum(p["bytes"] for p in manifest["outputs"]),
-                "overrides": [o["override"] for o in manifest.get("overrides", [])],
-                "location": build_location(store, case_id.upper(), manifest["build_id"]),
-            }
-        )
-    return sorted(rows, key=lambda r: (r["created_at"], r["build_id"]))
-
-
-def download_build(store: ObjectStore, case_id: str, build_id: str | None, dest: Path) -> dict[str, Any]:
-    """Every part of a finished build into ``dest``, each verified against its SHA-256; the manifest beside them."""
-    if build_id is None:
-        builds = list_builds(store, case_id)
-        if not builds:
-            raise BuildNotFound(f"Case {case_id} has no finished packet; run `casefile packet build {case_id}`.")
-        build_id = builds[-1]["build_id"]
-    manifest = load_manifest(store, case_id, build_id)
-    dest.mkdir(parents=True, exist_ok=True)
-    files = []
-    for part in manifest["outputs"]:
-        target = dest / part["name"]
-        store.download(part["key"], target, expected_sha256=part["sha256"])
-        files.append({"name": part["name"], "path": str(target), "sha256": part["sha256"], "bytes": part["bytes"]})
-    (dest / f"{build_id}-{MANIFEST}").write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
-    return {"build_id": build_id, "case_id": manifest["case_id"], "files": files, "verified": True}
-
-
-def artifact_markdown(result: BuildResult) -> str:
-    """The Prefect artifact: exhibit titles, page ranges and part sizes; no client name, no A-number."""
-    lines = [
-        f"### Packet {result.build_id} ({result.profile})",
-        "",
-        f"{result.pages} pages in {len(result.parts)} part(s); {result.bytes_saved} bytes saved by downsampling.",
-        "",
-        "| Exhibit | Title | Pages |",
-        "|---|---|---|",
-    ]
-    for e in result.exhibits:
-        title = str(e["title"]).replace("|", "\\|")
-        lines.append(f"| {e['label']} | {title} | {e['first_page']}-{e['last_page']} |")
-    lines += ["", "| Part | Pages | Bytes | SHA-256 |", "|---|---|---|---|"]
-    for p in result.parts:
-        lines.append(f"| {p.name} | {p.first_page}-{p.last_page} | {p.bytes} | {p.sha256[:16]}… |")
-    if result.missing_translations:
-        lines += ["", f"**Built without translations for:** {', '.join(result.missing_translations)}"]
-    return "\n".join(lines)
-
-
-__all__ = [
-    "BuildOptions",
-    "BuildResult",
-    "MissingTranslations",
-    "NoExhibits",
-    "PacketCheckFailed",
-    "artifact_markdown",
-    "build_packet",
-    "download_build",
-    "list_builds",
-    "load_profile",
-]

@@ -1,12 +1,10 @@
-"""Exhibit lists and translations: which documents go into a case's packet, in which order, under which label.
+"""Exhibit lists: which documents go into a case's packet, in which order, under which label.
 
 - ``propose_plan`` drafts an editable plan (YAML or CSV) from the case's documents: client documents lettered
   (A, B, ...), country-conditions reports numbered (1, 2, ...), each with its detected language and translation.
 - ``parse_plan`` + ``save_plan`` validate an edited plan (every problem reported with its line) and store it.
-- ``add_translation`` takes in an English translation of a foreign-language document with what the translator's
-  certificate needs, and links it to that document.
 
-Plain typed functions over the catalog; no Prefect.
+Translations are linked to their documents in ``translations``. Plain typed functions over the catalog; no Prefect.
 """
 
 from __future__ import annotations
@@ -23,8 +21,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ..core.catalog import Catalog, Document, Exhibit, Translation, audit, current_actor, new_id
+from ..core.catalog import Document, Exhibit, audit, current_actor
 from ..core.errors import ValidationError
+from ..documents.types import COUNTRY_CONDITIONS, REQUEST, TRANSLATION, UNCLASSIFIED, load_document_types
+from .translations import document_language, translations_by_source
 
 if TYPE_CHECKING:
     from ..core.runtime import Runtime
@@ -32,9 +32,8 @@ if TYPE_CHECKING:
 CLIENT, COUNTRY = "client", "country"
 SECTIONS = (CLIENT, COUNTRY)
 # Documents that are never exhibits by themselves: translations follow their document; the letters and forms the
-# practice sent to request records (tasks/requests/letters.py REQUEST_DOC_TYPE) are not evidence.
-NOT_EXHIBITS = frozenset({"translation", "request"})
-LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "pt": "Portuguese", "fr": "French", "ht": "Haitian Creole"}
+# practice sent to request records are not evidence.
+NOT_EXHIBITS = frozenset({TRANSLATION, REQUEST})
 PLAN_FIELDS = ("label", "section", "document", "title", "date", "source", "language", "translation")
 _LABEL_RE = re.compile(r"^(?:[A-Z]{1,3}|[1-9][0-9]{0,3})$")
 _LANG_RE = re.compile(r"^[a-z]{2}$")
@@ -50,10 +49,6 @@ class PlanInvalid(ValidationError):
             f"The exhibit plan {path} has {len(problems)} problem(s); nothing was saved. Fix them and run "
             f"`casefile exhibits set` again:\n{listing}"
         )
-
-
-class TranslationError(ValidationError):
-    pass
 
 
 def letter_label(n: int) -> str:
@@ -80,16 +75,10 @@ def assign_labels(sections: list[str], schemes: dict[str, str]) -> list[str]:
 DEFAULT_SCHEMES = {CLIENT: "letters", COUNTRY: "numbers"}
 
 
-def document_language(doc: Document) -> str:
-    """The language most of the document's text pages are in (ISO 639-1); "en" when nothing is known."""
-    counts = Counter(p.language for p in doc.pages if p.language)
-    return counts.most_common(1)[0][0] if counts else "en"
-
-
 def _default_title(doc: Document, type_labels: dict[str, str]) -> str:
     stem = Path(doc.original_name).stem.replace("_", " ").replace("-", " ").strip()
     kind = type_labels.get(doc.doc_type, "")
-    if doc.doc_type in ("unclassified", "other", "") or not kind:
+    if doc.doc_type in (UNCLASSIFIED, "other", "") or not kind:
         return stem or doc.id
     return f"{kind} ({stem})" if stem else kind
 
@@ -128,16 +117,13 @@ class Plan:
         return {"case": self.case_id, "exhibits": [r.as_dict() for r in self.rows]}
 
 
-def _translations_by_source(session: Session, case_id: str) -> dict[str, Translation]:
-    rows = session.scalars(select(Translation).where(Translation.case_id == case_id))
-    return {t.source_document_id: t for t in rows}
-
-
-def propose_plan(catalog: Catalog, case_id: str, type_labels: dict[str, str]) -> Plan:
-    """A draft plan: the saved one if there is one (plus documents added since), else every ready document."""
-    with catalog.session() as session:
-        case = catalog.get_case(session, case_id)
-        translations = _translations_by_source(session, case.id)
+def propose_plan(rt: Runtime, case_id: str) -> Plan:
+    """A draft plan: the saved one if there is one (plus documents added since), else every ready document, titled
+    after its document type (``document_types.toml``)."""
+    type_labels = rt.config(load_document_types).labels
+    with rt.catalog.session() as session:
+        case = rt.catalog.get_case(session, case_id)
+        translations = translations_by_source(session, case.id)
         translation_docs = {t.document_id for t in translations.values()}
         saved = list(session.scalars(select(Exhibit).where(Exhibit.case_id == case.id).order_by(Exhibit.position)))
         rows = [
@@ -160,7 +146,7 @@ def propose_plan(catalog: Catalog, case_id: str, type_labels: dict[str, str]) ->
                 continue
             if doc.doc_type in NOT_EXHIBITS:
                 continue
-            section = COUNTRY if doc.doc_type == "country-conditions" else CLIENT
+            section = COUNTRY if doc.doc_type == COUNTRY_CONDITIONS else CLIENT
             new_rows.append(
                 PlanRow(
                     section=section,
@@ -294,12 +280,13 @@ def parse_plan(text: str, path: str, case_id: str) -> Plan:
     return Plan(case_id.upper(), rows)
 
 
-def save_plan(catalog: Catalog, plan: Plan, path: str) -> list[Exhibit]:
-    """Check the plan against the catalog and replace the case's exhibit list with it (one transaction)."""
-    with catalog.session() as session:
-        case = catalog.get_case(session, plan.case_id)
+def save_plan(rt: Runtime, plan: Plan, source_name: str) -> list[Exhibit]:
+    """Check the plan against the catalog and replace the case's exhibit list with it (one transaction). Problems
+    are reported together, naming ``source_name`` (the plan's file, as the user gave it) and their lines."""
+    with rt.catalog.session() as session:
+        case = rt.catalog.get_case(session, plan.case_id)
         docs = {d.id: d for d in case.documents}
-        translations = _translations_by_source(session, case.id)
+        translations = translations_by_source(session, case.id)
         translation_docs = {t.document_id for t in translations.values()}
         auto = assign_labels([r.section for r in plan.rows], DEFAULT_SCHEMES)
         problems: list[str] = []
@@ -332,7 +319,7 @@ def save_plan(catalog: Catalog, plan: Plan, path: str) -> list[Exhibit]:
                     "link translations with `casefile translation add`"
                 )
         if problems:
-            raise PlanInvalid(path, problems)
+            raise PlanInvalid(source_name, problems)
         session.execute(delete(Exhibit).where(Exhibit.case_id == case.id))
         session.flush()
         exhibits = [
@@ -366,119 +353,21 @@ def list_exhibits(session: Session, case_id: str) -> list[Exhibit]:
     return list(session.scalars(select(Exhibit).where(Exhibit.case_id == case_id).order_by(Exhibit.position)))
 
 
-# Translations ---------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class TranslatorInfo:
-    name: str
-    address: str = ""
-    phone: str = ""
-    email: str = ""
-
-    def validate(self) -> None:
-        if not self.name.strip():
-            raise TranslationError("The translator's name is required (--translator).")
-        if not self.address.strip() or not self.phone.strip():
-            raise TranslationError(
-                "The translator's certificate needs the translator's address and telephone "
-                "(--address and --phone); immigration courts and USCIS reject certificates without them."
-            )
-
-
-def link_translation(
-    session: Session,
-    case_id: str,
-    source_document_id: str,
-    translation_document_id: str,
-    translator: TranslatorInfo,
-    certified_on: date,
-    source_language: str | None = None,
-) -> Translation:
-    """Record (or replace) the translation of ``source_document_id``; both documents must be in the case."""
-    translator.validate()
-    source = session.get(Document, source_document_id.upper())
-    target = session.get(Document, translation_document_id.upper())
-    if source is None or source.case_id != case_id:
-        raise TranslationError(f"Document {source_document_id} is not in case {case_id} (see `casefile docs`).")
-    if target is None or target.case_id != case_id:
-        raise TranslationError(f"The translation document {translation_document_id} is not in case {case_id}.")
-    if source.id == target.id:
-        raise TranslationError(f"Document {source.id} cannot be its own translation; add the English version.")
-    planned = session.scalar(select(Exhibit.language).where(Exhibit.document_id == source.id))
-    language = (source_language or (planned if planned and planned != "en" else document_language(source))).lower()
-    if language == "en":
-        raise TranslationError(
-            f"Document {source.id} reads as English; pass --language with its language (for example es) if it is not."
-        )
-    target.doc_type = "translation"
-    existing = session.scalar(select(Translation).where(Translation.source_document_id == source.id))
-    if existing is None:
-        existing = Translation(id=new_id("T", 8), case_id=case_id, source_document_id=source.id)
-        session.add(existing)
-        action = "translation-added"
-    else:
-        action = "translation-replaced"
-    existing.document_id = target.id
-    existing.source_language = language
-    existing.translator_name = translator.name.strip()
-    existing.translator_address = translator.address.strip()
-    existing.translator_phone = translator.phone.strip()
-    existing.translator_email = translator.email.strip()
-    existing.certified_on = certified_on
-    for exhibit in session.scalars(select(Exhibit).where(Exhibit.document_id == source.id)):
-        exhibit.language = language
-    session.flush()
-    audit(
-        session,
-        actor=current_actor(),
-        entity="document",
-        entity_id=source.id,
-        action=action,
-        case_id=case_id,
-        translation=existing.id,
-        translation_document=target.id,
-    )
-    return existing
-
-
-def translation_row(t: Translation) -> dict[str, Any]:
+def exhibit_row(e: Exhibit) -> dict[str, Any]:
     return {
-        "id": t.id,
-        "for": t.source_document_id,
-        "document": t.document_id,
-        "source_language": t.source_language,
-        "translator": t.translator_name,
-        "certified_on": t.certified_on.isoformat(),
+        "position": e.position,
+        "label": e.label,
+        "section": e.section,
+        "document": e.document_id,
+        "title": e.title,
+        "date": e.doc_date.isoformat() if e.doc_date else None,
+        "source": e.source,
+        "language": e.language,
     }
 
 
-def add_translation(
-    runtime: Runtime,
-    case_id: str,
-    source_document_id: str,
-    path: Path,
-    translator: TranslatorInfo,
-    certified_on: date,
-    source_language: str | None = None,
-) -> dict[str, Any]:
-    """Take in ``path`` (the English translation) as a document of the case, make its text searchable, and link it
-    to ``source_document_id`` with the certificate's data. Returns the translation's row (ids and dates only)."""
-    from ..documents import pipeline
-    from ..documents.types import TRANSLATION
-
-    translator.validate()  # before anything is stored
-    catalog = runtime.catalog
-    with catalog.session() as session:
-        case_id = catalog.get_case(session, case_id).id
-        catalog.get_document(session, source_document_id)
-    result = pipeline.ingest_file(runtime, case_id, path, TRANSLATION)
-    document_id = pipeline.taken_in(result)
-    if document_id is None:
-        raise TranslationError(
-            f"{path} could not be taken in ({result.reason or result.outcome.value}); see `casefile docs {case_id}`. "
-            "Save the translation as a PDF and try again."
-        )
-    with catalog.session() as session:
-        linked = link_translation(
-            session, case_id, source_document_id, document_id, translator, certified_on, source_language
-        )
-        return translation_row(linked)
+def show_exhibits(rt: Runtime, case_id: str) -> dict[str, Any]:
+    """The case's saved exhibit list: ``{"case": id, "exhibits": rows}``, in order."""
+    with rt.catalog.session() as session:
+        case = rt.catalog.get_case(session, case_id)
+        return {"case": case.id, "exhibits": [exhibit_row(e) for e in list_exhibits(session, case.id)]}

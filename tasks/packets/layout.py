@@ -24,11 +24,10 @@ import io
 import logging
 import math
 import os
-import re
 import shutil
 import subprocess
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,16 +37,10 @@ import pikepdf
 from pikepdf import Array, Dictionary, Name
 
 from ..core.errors import ConfigError, PacketInputError, ToolMissing, ValidationError
+from .profile import POSITIONS, FilingProfile, Placement
 
 log = logging.getLogger(__name__)
 
-POSITIONS = ("bottom-center", "bottom-right", "top-right")
-PAGE_SIZES: dict[str, tuple[float, float]] = {
-    "letter": (612.0, 792.0),
-    "a4": (210 * 72 / 25.4, 297 * 72 / 25.4),
-}
-CSS_UNITS: dict[str, float] = {"in": 72.0, "cm": 72.0 / 2.54, "mm": 72.0 / 25.4, "pt": 1.0, "pc": 12.0, "px": 0.75}
-STAMP_BAND_PT = 54.0  # 0.75 in; tasks/packets/check.py looks for the stamp in max(this, offset + 1.5 * font size)
 DOWNSAMPLE_TOLERANCE = 1.3  # resample only above image_dpi * this: see downsample_images
 JPEG_QUALITY = 85
 STAMP_FONT_PACKAGE = "fonts-dejavu-core"
@@ -66,18 +59,6 @@ _IDENTITY: Matrix = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 
 
 # Layout ---------------------------------------------------------------------------------------------------------
-def css_points(value: object, key: str) -> float:
-    """A CSS length ("0.5in", "2.54cm", "72pt", "12mm", "1pc", "96px") in points; ``key`` names it in errors."""
-    text = str(value).strip().lower() if isinstance(value, str) else ""
-    match = re.fullmatch(r"(\d+(?:\.\d+)?|\.\d+)\s*(in|cm|mm|pt|pc|px)", text)
-    if not match:
-        raise ConfigError(
-            f'The filing profile\'s {key} is {value!r}; write a length with its unit in quotes, like "0.5in", '
-            '"1.27cm", "12mm" or "36pt".'
-        )
-    return float(match[1]) * CSS_UNITS[match[2]]
-
-
 @dataclass(frozen=True)
 class PageLayout:
     """Geometry of packet pages, in PDF points (1/72 in)."""
@@ -134,52 +115,20 @@ class PageLayout:
         return (m, bottom, self.width_pt - m, self.height_pt - top)
 
     @classmethod
-    def from_profile(cls, profile: Mapping[str, Any]) -> PageLayout:
-        """The layout of a filing profile (config/profiles/*.toml): [page] size, fit_margin, image_dpi and
-        [page_numbers] position, offset, font_size. The stamp band is at least ``STAMP_BAND_PT`` and deep enough
-        for offset + 1.5 x font size (what tasks/packets/check.py checks)."""
-        page = profile.get("page", {})
-        numbers = profile.get("page_numbers", {})
-        if not isinstance(page, Mapping) or not isinstance(numbers, Mapping):
-            raise ConfigError("The filing profile's [page] and [page_numbers] must be tables.")
-        size = page.get("size", "letter")
-        if not isinstance(size, str) or size.strip().lower() not in PAGE_SIZES:
-            raise ConfigError(f'The filing profile\'s [page] size is {size!r}; write "letter" or "a4".')
-        width, height = PAGE_SIZES[size.strip().lower()]
-        fit_margin = css_points(page.get("fit_margin", "0.5in"), "[page] fit_margin")
-        dpi = page.get("image_dpi", 300)
-        if isinstance(dpi, bool) or not isinstance(dpi, int) or not 72 <= dpi <= 2400:
-            raise ConfigError(
-                f"The filing profile's [page] image_dpi is {dpi!r}; write a whole number of dots per inch between "
-                "72 and 2400 without quotes, like 300."
-            )
-        position = numbers.get("position", "bottom-center")
-        if position not in POSITIONS:
-            raise ConfigError(
-                f"The filing profile's [page_numbers] position is {position!r}; write one of "
-                f"{', '.join(repr(p) for p in POSITIONS)}."
-            )
-        offset = css_points(numbers.get("offset", "0.5in"), "[page_numbers] offset")
-        font_size = css_points(numbers.get("font_size", "11pt"), "[page_numbers] font_size")
-        if not 4 <= font_size <= 36:
-            raise ConfigError(
-                f'The filing profile\'s [page_numbers] font_size is {font_size:g}pt; write a size between "4pt" '
-                'and "36pt", like "11pt".'
-            )
-        if offset < 6 or offset + font_size > min(width, height) / 4:
-            raise ConfigError(
-                f"The filing profile's [page_numbers] offset is {offset:g}pt; write a distance from the page edge "
-                'between "6pt" and about 2 inches, like "0.5in".'
-            )
+    def from_profile(cls, profile: FilingProfile, stamp: Placement | None = None) -> PageLayout:
+        """The layout of a filing profile: its [page] size, fit margin and image resolution, and the placement of
+        its page numbers (or of ``stamp``, such as its [stamp]). The stamp band is ``Placement.band_pt``, the depth
+        the pre-filing check looks for the stamp in."""
+        page, placement = profile.page, stamp or profile.page_numbers
         return cls(
-            width_pt=width,
-            height_pt=height,
-            fit_margin_pt=fit_margin,
-            stamp_band_pt=max(STAMP_BAND_PT, offset + 1.5 * font_size),
-            stamp_position=position,
-            stamp_offset_pt=offset,
-            stamp_font_size_pt=font_size,
-            image_dpi=dpi,
+            width_pt=page.width_pt,
+            height_pt=page.height_pt,
+            fit_margin_pt=page.fit_margin_pt,
+            stamp_band_pt=placement.band_pt,
+            stamp_position=placement.position,
+            stamp_offset_pt=placement.offset_pt,
+            stamp_font_size_pt=placement.font_size_pt,
+            image_dpi=page.image_dpi,
         )
 
 
@@ -604,8 +553,8 @@ class _FontProgram:
 
 @functools.lru_cache(maxsize=4)
 def _font_program(path: str) -> _FontProgram:
-    """DejaVu Sans reduced to the Windows-1252 characters, without hinting or layout tables (about 25 KB instead
-    of 740 KB). Deterministic: no timestamps are recalculated, the subset tag is a hash of the program."""
+    """DejaVu Sans reduced to the Windows-1252 characters, without hinting or layout tables (a small fraction of the
+    full font). Deterministic: no timestamps are recalculated, the subset tag is a hash of the program."""
     from fontTools import subset  # type: ignore[import-untyped]
     from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 
@@ -1036,8 +985,8 @@ def _resample(job: _Job) -> bytes | None:
             im = Image.frombytes(mode, (job.width, job.height), job.data[: job.width * job.height * job.components])
         if im.mode != mode:  # already `mode` here; convert() to the same mode would only copy (48 MB for 12 MP)
             im = im.convert(mode)
-        # bicubic after a box reduction by whole factors (reducing_gap): a third faster than Lanczos on 12 MP photos
-        # and as good for reductions this size
+        # bicubic after a box reduction by whole factors (reducing_gap): faster than Lanczos on phone photos and as
+        # good for reductions this size (benchmarks/README.md, "Packet check")
         im = im.resize((job.new_width, job.new_height), Image.Resampling.BICUBIC, reducing_gap=3.0)
         out = io.BytesIO()
         im.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=False)

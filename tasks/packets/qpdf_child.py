@@ -1,6 +1,7 @@
-"""``qpdf --check`` of one PDF through the qpdf library that pikepdf bundles.
+"""``qpdf --check`` of one PDF through the qpdf library that pikepdf bundles, in a child process of the packet check.
 
-Run as ``python -m casefile.tasks.packets.qpdf FILE``; prints one JSON document on stdout::
+The check (tasks/packets/check/qpdf.py) runs ``python -m casefile.tasks.packets.qpdf_child FILE`` once per file; this
+prints one JSON document on stdout::
 
     {"exit": 0, "problems": [], "libqpdf": "12.4.2"}
 
@@ -10,10 +11,10 @@ with the file's path reduced to its name (qpdf reports object numbers and offset
 ``pikepdf.Job`` is QPDFJob, the code behind the ``qpdf`` command, given the same arguments; it checks the same
 things as ``qpdf --check`` of that library version. The packet check uses it rather than the ``qpdf`` command
 because Debian 12's qpdf 11.3 decodes every JPEG during ``--check`` and then re-compresses it (qpdf/qpdf#1546,
-fixed in qpdf 12): on a packet of scans the bundled libqpdf 12.4 takes a third of the time, and every machine
-checks with the same qpdf version, pinned with pikepdf. Each file gets its own process, started at once, because
-QPDFJob holds the GIL while it runs. Only the standard library and pikepdf are imported here, so the process
-starts in about 0.1 s.
+fixed in qpdf 12), so the bundled libqpdf is much faster on a packet of scans (benchmarks/README.md, "Packet
+check"), and every machine checks with the same qpdf version, pinned with pikepdf. Each file gets its own process,
+started at once, because QPDFJob holds the GIL while it runs. Only the standard library and pikepdf are imported
+here (not the check's package), so the process starts quickly.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def check(path: Path) -> Answer:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m casefile.tasks.packets.qpdf FILE", file=sys.stderr)
+        print("usage: python -m casefile.tasks.packets.qpdf_child FILE", file=sys.stderr)
         return 2
     json.dump(check(Path(argv[0])), sys.stdout)
     sys.stdout.write("\n")

@@ -1,0 +1,28 @@
+"""The pre-filing check of a packet (`casefile packet check`): a PDF, or the parts of one split packet in order,
+against a filing profile (config/profiles/<name>.toml).
+
+``check_packet(paths, profile)`` returns a ``CheckReport`` of ``Finding``s (a stable code, a severity, the file name
+and the 1-based page in that file); only a file that cannot be read as a PDF at all raises (``PacketCheckError``).
+The packet builder runs the same check on its own output before declaring a build finished. Findings never quote
+page text, exhibit titles or names.
+
+One module per concern, each saying what it checks and which conventions of the builder it relies on: ``pages``
+(size, orientation, page numbers, exhibit labels, page labels), ``outline`` (bookmarks and the exhibit list's
+printed ranges), ``fonts``, ``translations`` (the language of exhibits) and ``qpdf`` (``qpdf --check``); ``packet``
+reads the files and runs them, ``text`` reads the page text they need, ``report`` collects the findings.
+"""
+
+from .outline import CHILD_CERTIFICATE, CHILD_DOCUMENT, CHILD_TRANSLATION, CONTINUED, FRONT_TITLES
+from .packet import check_packet
+from .report import CheckReport, Finding
+
+__all__ = [
+    "CHILD_CERTIFICATE",
+    "CHILD_DOCUMENT",
+    "CHILD_TRANSLATION",
+    "CONTINUED",
+    "FRONT_TITLES",
+    "CheckReport",
+    "Finding",
+    "check_packet",
+]
