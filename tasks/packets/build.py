@@ -710,11 +710,12 @@ def build_packet(rt: Runtime, case_id: str, options: BuildOptions, *, today: dat
     from ..core import render
     from . import layout as pagelayout
     from . import profile as filing_profile
+    from .check import outline as outline_titles
 
-    # The code that lays out and writes the bytes (and reads the profile's defaults) is an input too: a changed
-    # builder never "reuses" an old build.
+    # The code that lays out and writes the bytes (and reads the profile's defaults, and names the bookmarks) is an
+    # input too: a changed builder never "reuses" an old build.
     code = hashlib.sha256()
-    for module in (sys.modules[__name__], pagelayout, filing_profile, render):
+    for module in (sys.modules[__name__], pagelayout, filing_profile, outline_titles, render):
         code.update(Path(str(module.__file__)).read_bytes())
     layout_version = code.hexdigest()[:16]
     build_id = build_id_for(inputs, versions, layout_version)
