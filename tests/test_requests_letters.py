@@ -161,6 +161,7 @@ def _rasterise_last_page(pdf: Path, out: Path, dpi: int = 200) -> Path:
     return out
 
 
+@pytest.mark.tesseract  # the inbox poll OCRs scans to read their codes
 def test_inbox_poll_matches_by_ocr_qr_and_file_name_else_inbox(runtime: Runtime, case_id: str, tmp_path: Path) -> None:
     """Real ingest and real Tesseract: a scanned cover sheet is matched by its OCR text, a photo of the QR code
     alone by zxing-cpp, a file named after the code by its name, and a record without a code waits in the inbox.
@@ -206,6 +207,7 @@ def test_inbox_poll_matches_by_ocr_qr_and_file_name_else_inbox(runtime: Runtime,
     assert poll_inbox(runtime, config, actor="inbox").files == 0  # nothing new
 
 
+@pytest.mark.tesseract
 def test_unmatched_file_waits_in_the_inbox(runtime: Runtime, case_id: str) -> None:
     from casefile.tasks.requests.inbox import inbox_root, poll_inbox
     from casefile.tasks.requests.receiving import assign_document, inbox_rows
@@ -235,6 +237,7 @@ def test_unmatched_file_waits_in_the_inbox(runtime: Runtime, case_id: str) -> No
 
 
 @pytest.mark.s3
+@pytest.mark.tesseract
 def test_inbox_poll_takes_in_objects_under_an_s3_prefix_once(runtime: Runtime, case_id: str, s3_store: object) -> None:
     """Answers uploaded to S3 (moto over HTTP) under <prefix><CASE-ID>/ are taken in and matched, each object once;
     the objects stay where they are (the ledger remembers them)."""
