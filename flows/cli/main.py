@@ -20,6 +20,8 @@ from .output import CasefileGroup, emit, json_option
 from .packets import exhibits, packet, translation
 from .requests import request
 from .serve import serve
+from .users import user
+from .web import web
 
 
 @click.group(cls=CasefileGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,7 +52,7 @@ def config_show(as_json: bool) -> None:
     emit(as_json, doc_out, human)
 
 
-for command in (case, add, docs, doc, search, reindex, exhibits, translation, packet, request, serve, demo):
+for command in (case, add, docs, doc, search, reindex, exhibits, translation, packet, request, serve, web, user, demo):
     main.add_command(command)
 
 

@@ -1,0 +1,126 @@
+"""What the staff page shows of a case, in one call: hearing, filing deadline and days left, documents with their
+status and the pages a person must check, record requests (overdue and at-risk first) and finished packet builds."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from ..cases.case import case_deadline, case_summary
+from ..core.catalog import Document, Page
+from ..documents.access import document_row
+from ..requests.status import OPEN_STATUSES, Status
+from ..requests.tracking import list_request_rows
+from .audit import safe_id
+from .downloads import build_rows
+from .jobs import case_jobs
+
+if TYPE_CHECKING:
+    from ..core.runtime import Runtime
+
+
+def _request_order(row: dict[str, Any]) -> tuple[int, str]:
+    status = Status(row["status"])
+    overdue = status in (Status.OVERDUE, Status.ESCALATED) or (
+        status in OPEN_STATUSES and row["days_left"] is not None and row["days_left"] < 0
+    )
+    rank = 0 if overdue else 1 if row["at_risk"] and status in OPEN_STATUSES else 2 if status in OPEN_STATUSES else 3
+    return rank, row["effective_due_on"] or "9999-12-31"
+
+
+def request_rows(rt: Runtime, case_id: str, today: date) -> list[dict[str, Any]]:
+    rows = list_request_rows(rt, case_id=case_id, today=today)
+    for row in rows:
+        status = Status(row["status"])
+        row["overdue"] = _request_order(row)[0] == 0
+        row["open"] = status in OPEN_STATUSES or status in (Status.OVERDUE, Status.ESCALATED)
+    return sorted(rows, key=_request_order)
+
+
+def case_overview(rt: Runtime, case_id: str, *, today: date | None = None) -> dict[str, Any]:
+    """Everything the case page shows; ``CaseNotFound`` for an unknown id (or one that is not an id)."""
+    from ..core.errors import CaseNotFound
+
+    today = today or date.today()
+    wanted = safe_id(case_id)
+    if wanted is None:
+        raise CaseNotFound(case_id[:20])
+    with rt.catalog.session() as session:
+        case = rt.catalog.get_case(session, wanted)
+        summary = case_summary(rt, case)
+        deadline = case_deadline(rt, case).date
+        flagged: dict[str, dict[str, list[int]]] = {}
+        for doc_id, number, source in session.execute(
+            select(Page.document_id, Page.number, Page.text_source)
+            .join(Document, Document.id == Page.document_id)
+            .where(Document.case_id == case.id, (Page.low_confidence.is_(True)) | (Page.text_source == "failed"))
+            .order_by(Page.document_id, Page.number)
+        ):
+            entry = flagged.setdefault(doc_id, {"check": [], "failed": []})
+            entry["failed" if source == "failed" else "check"].append(number)
+        documents = []
+        for d in case.documents:
+            row = document_row(d)
+            row["check_pages"] = flagged.get(d.id, {}).get("check", [])
+            row["failed_pages"] = flagged.get(d.id, {}).get("failed", [])
+            documents.append(row)
+    summary["days_to_hearing"] = (date.fromisoformat(summary["hearing_date"]) - today).days
+    summary["days_to_deadline"] = (deadline - today).days if deadline else None
+    return {
+        "case": summary,
+        "documents": documents,
+        "requests": request_rows(rt, summary["id"], today),
+        "builds": build_rows(rt, summary["id"]),
+        "jobs": case_jobs(rt, summary["id"]),
+        "today": today.isoformat(),
+    }
+
+
+def upcoming_cases(rt: Runtime, *, today: date | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    """Open cases whose hearing is ahead, the nearest filing deadline first, with their overdue and at-risk request
+    counts: what the page's start shows."""
+    from sqlalchemy import func
+
+    from ..cases.case import format_a_number
+    from ..core.catalog import Case, RecordRequest
+
+    today = today or date.today()
+    with rt.catalog.session() as session:
+        cases = list(session.scalars(select(Case).where(Case.status == "open", Case.hearing_date >= today)))
+        flagged = {
+            (case_id, kind): count
+            for case_id, kind, count in session.execute(
+                select(RecordRequest.case_id, RecordRequest.status, func.count())
+                .where(RecordRequest.status.in_([Status.OVERDUE.value, Status.ESCALATED.value]))
+                .group_by(RecordRequest.case_id, RecordRequest.status)
+            )
+        }
+        at_risk = dict(
+            session.execute(
+                select(RecordRequest.case_id, func.count())
+                .where(RecordRequest.at_risk.is_(True), RecordRequest.status.in_([s.value for s in OPEN_STATUSES]))
+                .group_by(RecordRequest.case_id)
+            ).all()
+        )
+        rows = []
+        for c in cases:
+            deadline = case_deadline(rt, c).date
+            rows.append(
+                {
+                    "id": c.id,
+                    "client": c.client_name,
+                    "a_number": format_a_number(c.a_number),
+                    "hearing_date": c.hearing_date.isoformat(),
+                    "hearing_type": c.hearing_type,
+                    "detained": c.detained,
+                    "filing_deadline": deadline.isoformat() if deadline else None,
+                    "days_to_deadline": (deadline - today).days if deadline else None,
+                    "overdue_requests": flagged.get((c.id, Status.OVERDUE.value), 0)
+                    + flagged.get((c.id, Status.ESCALATED.value), 0),
+                    "at_risk_requests": int(at_risk.get(c.id, 0)),
+                }
+            )
+    rows.sort(key=lambda r: (r["filing_deadline"] or r["hearing_date"], r["id"]))
+    return rows[:limit]
