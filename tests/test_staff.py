@@ -118,9 +118,7 @@ def test_cases_are_found_by_name_a_number_or_id(runtime: Runtime) -> None:
 
 # Downloads from S3 -----------------------------------------------------------------------------------------------
 @pytest.fixture
-def s3_runtime(
-    home: Path, moto_endpoint: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Runtime]:
+def s3_runtime(home: Path, moto_endpoint: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
     from casefile.tasks.core.runtime import get_runtime, reset_runtimes
 
     for key, value in {
@@ -156,7 +154,9 @@ def test_on_s3_a_verified_part_is_handed_out_as_a_short_lived_link(s3_runtime: R
         assert response.status_code == 303
         link = response.headers["location"]
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)
-        lifetime = int(query["X-Amz-Expires"][0]) if "X-Amz-Expires" in query else int(query["Expires"][0]) - time.time()
+        lifetime = (
+            int(query["X-Amz-Expires"][0]) if "X-Amz-Expires" in query else int(query["Expires"][0]) - time.time()
+        )
         assert 0 < lifetime <= rt.settings.web_presign_seconds + 1
         assert "attachment" in urllib.parse.unquote(link)
         with urllib.request.urlopen(link, timeout=30) as fetched:  # noqa: S310 - moto on loopback

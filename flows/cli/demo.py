@@ -37,7 +37,7 @@ def demo(as_json: bool) -> None:
     Creates a fictional case, ingests the sample documents through a real flow run, searches them, sends record
     requests to a loopback SMTP server and receives an answer, then builds the case's exhibit packet."""
     from ...tasks.cases.case import open_case, show_case
-    from ...tasks.demo.scenario import SAMPLES, demo_exhibits, demo_requests, fictional_case
+    from ...tasks.demo.scenario import SAMPLES, demo_admin, demo_exhibits, demo_requests, fictional_case
     from ...tasks.packets.manifest import build_location
     from ...tasks.search.lookup import search_pages
     from .packets import print_build, run_packet_flow
@@ -54,6 +54,7 @@ def demo(as_json: bool) -> None:
     exhibit_rows = demo_exhibits(rt, case_id)
     built = run_packet_flow(case_id, "eoir", False, None, None)
     location = build_location(rt, case_id, built["build_id"])
+    web = {**demo_admin(rt), "url": "http://127.0.0.1:8080/", "command": "casefile web"}
     result = {
         "case": summary,
         "ingest": report,
@@ -61,6 +62,7 @@ def demo(as_json: bool) -> None:
         "requests": requests,
         "exhibits": exhibit_rows,
         "packet": {**built, "location": location},
+        "web": web,
         "home": str(rt.settings.home),
     }
 
@@ -81,6 +83,9 @@ def demo(as_json: bool) -> None:
         click.echo(f"EOIR packet stored at {location}")
         click.echo(f"  download it: casefile packet get {case_id} -o packet/")
         click.echo(f"\nEverything is under {rt.settings.home}. Try: casefile case show {case_id}")
+        click.echo("\nThe staff page: run `casefile web` (in this folder), then open " + web["url"])
+        click.echo(f"  sign in as {web['user']} (a fictional admin) with the password {web['password']}")
+        click.echo(f"  search for the client's name or {case_id}, open the case, download the packet.")
 
     emit(as_json, result, human)
     sys.exit(batch_exit_code(report))
