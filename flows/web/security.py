@@ -128,7 +128,7 @@ class SiteMiddleware:
                 extra = [
                     (b"x-content-type-options", b"nosniff"),
                     (b"x-frame-options", b"DENY"),
-                    (b"referrer-policy", b"no-referrer"),
+                    (b"referrer-policy", b"same-origin"),  # "no-referrer" makes Chromium send "Origin: null"
                     (b"cross-origin-opener-policy", b"same-origin"),
                     (b"permissions-policy", b"geolocation=(), microphone=()"),
                     (
