@@ -20,10 +20,13 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from conftest import CLIENT_NAME, run_cli
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ViewportSize
 
 pytestmark = [pytest.mark.prefect, pytest.mark.tesseract, pytest.mark.slow]
 
@@ -39,8 +42,8 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 STAFF_PASSWORD = "staff passphrase for the browser"
 
 
@@ -109,7 +112,7 @@ def browser(demo_site: dict[str, Any], tmp_path: Path) -> Iterator[Any]:
     with sync_playwright() as p:
         contexts: list[Any] = []
 
-        def open_context(viewport: dict[str, int], phone: bool = False) -> Any:
+        def open_context(viewport: ViewportSize, phone: bool = False) -> Any:
             profile = tmp_path / f"profile-{len(contexts)}"  # a fresh --user-data-dir for every context
             context = p.chromium.launch_persistent_context(
                 str(profile),
