@@ -95,7 +95,7 @@ def _audit_refusal(request: Request, exc: Refused) -> None:
             result=exc.reason or str(exc.status),
             status=exc.status,
             route=getattr(request.scope.get("route"), "path", "<unmatched>"),
-            part=params.get("part") if isinstance(params.get("part"), int) else None,
+            part=params["part"] if str(params.get("part", "")).isdigit() and len(params["part"]) < 5 else None,
             address=client_address(request),
         )
     except Exception as err:  # the refusal stands even if the audit write fails; say so in the log

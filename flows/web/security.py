@@ -148,6 +148,7 @@ class SiteMiddleware:
         try:
             method = scope.get("method", "GET")
             if method not in ("GET", "HEAD", "OPTIONS") and not _same_origin(headers, https):
+                await _audit_cross_origin(scope)
                 await _refuse_cross_origin(send_wrapped)
                 return
             await self.app(scope, receive, send_wrapped)
@@ -179,6 +180,30 @@ def _same_origin(headers: dict[str, str], https: bool) -> bool:
         return True
     host = headers.get("host", "")
     return origin in (f"http://{host}", f"https://{host}")
+
+
+async def _audit_cross_origin(scope: Scope) -> None:
+    from starlette.concurrency import run_in_threadpool
+
+    from ...tasks.staff import audit
+
+    app = scope.get("app")
+    rt = getattr(getattr(app, "state", None), "runtime", None)
+    if rt is None:
+        return
+    client = scope.get("client")
+    try:
+        await run_in_threadpool(
+            audit.record,
+            rt,
+            actor="-",
+            action="csrf-refused",
+            entity="page",
+            result="cross-origin",
+            address=client[0] if client else "-",
+        )
+    except Exception as err:  # the refusal stands even if the audit write fails
+        access_log.error("audit event for a cross-site request not recorded: %s", type(err).__name__)
 
 
 async def _refuse_cross_origin(send: Send) -> None:

@@ -147,7 +147,12 @@ def sign_in(rt: Runtime, name: str, password: str, address: str) -> tuple[str, S
             failed = True
         else:
             failed = False
-            session.execute(delete(SigninFailure).where(SigninFailure.name_key == name_key))
+            window = timedelta(seconds=rt.settings.web_signin_window_seconds)
+            session.execute(
+                delete(SigninFailure).where(
+                    (SigninFailure.name_key == name_key) | (SigninFailure.at < now - window)  # and forget old ones
+                )
+            )
             if hasher().check_needs_rehash(user.password_hash):
                 with HASH_SLOTS:
                     user.password_hash = hasher().hash(password)
