@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from staffpage import PASSWORDS, add_users, put_build, sign_in
@@ -46,9 +46,14 @@ def test_roles_add_up_from_staff_to_advocate_to_admin() -> None:
 
 @pytest.mark.parametrize(
     ("name", "password"),
-    [("ok.name", "short"), ("ok.name", "contains ok.name inside it"), ("Bad Name", "long enough password"),
-     ("x", "long enough password"), ("ok.name", "p" * 300)],
-)  # fmt: skip
+    [
+        ("ok.name", "short"),
+        ("ok.name", "contains ok.name inside it"),
+        ("Bad Name", "long enough password"),
+        ("x", "long enough password"),
+        ("ok.name", "p" * 300),
+    ],
+)
 def test_weak_passwords_and_odd_names_are_refused(runtime: Runtime, name: str, password: str) -> None:
     with pytest.raises(ValidationError):
         users.add_user(runtime, name, "staff", password, actor="test")
@@ -167,3 +172,67 @@ def test_on_s3_a_verified_part_is_handed_out_as_a_short_lived_link(s3_runtime: R
         assert refused.status_code == 409 and "location" not in refused.headers
         zipped = client.get(f"/cases/{case}/packets/P-S3BUILD000/zip")
         assert zipped.status_code == 409
+
+
+# The command line: `casefile user ...` -------------------------------------------------------------------------
+def test_the_first_admin_is_made_and_managed_from_the_command_line(runtime: Runtime) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from casefile.flows.cli.main import main
+
+    runner = CliRunner()
+    made = runner.invoke(
+        main,
+        ["user", "add", "Ana.Admin", "--role", "admin", "--json"],
+        input="admin passphrase here\nadmin passphrase here\n",
+    )
+    assert made.exit_code == 0, made.output
+    assert json.loads(made.stdout[made.stdout.index("{") :])["role"] == "admin"  # after the password prompts
+    piped = runner.invoke(
+        main, ["user", "add", "sam.staff", "--role", "staff", "--password-stdin"], input="staff passphrase here\n"
+    )
+    assert piped.exit_code == 0 and "added as staff" in piped.output
+    short = runner.invoke(main, ["user", "add", "tom", "--role", "staff", "--password-stdin"], input="short\n")
+    assert short.exit_code == 2 and "too short" in short.output
+    twice = runner.invoke(
+        main, ["user", "add", "sam.staff", "--role", "staff", "--password-stdin"], input="another passphrase\n"
+    )
+    assert twice.exit_code == 2
+    listed = json.loads(runner.invoke(main, ["user", "list", "--json"]).stdout)
+    assert [(u["name"], u["role"], u["disabled"]) for u in listed] == [
+        ("ana.admin", "admin", False),
+        ("sam.staff", "staff", False),
+    ]
+    assert runner.invoke(main, ["user", "disable", "sam.staff"]).exit_code == 0
+    assert runner.invoke(main, ["user", "disable", "ana.admin"]).exit_code == 2  # the last admin
+    assert runner.invoke(main, ["user", "reset", "nobody", "--password-stdin"], input="whatever it is\n").exit_code == 3
+    reset = runner.invoke(main, ["user", "reset", "ana.admin", "--password-stdin"], input="a new admin passphrase\n")
+    assert reset.exit_code == 0
+    sessions.sign_in(runtime, "ana.admin", "a new admin passphrase", "127.0.0.1")
+    assert "a new admin passphrase" not in "".join(str(e.detail) for e in _all_events(runtime))
+
+
+def _all_events(rt: Runtime) -> list[Any]:
+    from casefile.tasks.core.catalog import AuditEvent
+
+    with rt.catalog.session() as session:
+        return list(session.query(AuditEvent))
+
+
+def test_the_pages_static_files_and_catalogs_ship_as_package_data() -> None:
+    import fnmatch
+    import tomllib
+
+    from casefile.tasks.core.settings import PACKAGE_ROOT
+
+    setuptools = tomllib.loads((PACKAGE_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert {"casefile.flows.web", "casefile.tasks.staff"} <= set(setuptools["packages"])
+    patterns = setuptools["package-data"]["casefile.flows.web"]
+    root = PACKAGE_ROOT / "flows" / "web"
+    data = [
+        p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p.suffix in (".css", ".po", ".mo")
+    ]
+    assert {"static/web.css", "locale/es/LC_MESSAGES/messages.mo"} <= set(data)
+    assert [f for f in data if not any(fnmatch.fnmatch(f, pat) for pat in patterns)] == []
