@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
     from ...tasks.core.settings import Settings
 
 log = logging.getLogger(__name__)
-STATIC = __import__("pathlib").Path(__file__).with_name("static")
+STATIC = Path(__file__).with_name("static")
 
 
 def make_templates(rt: Runtime) -> jinja2.Environment:

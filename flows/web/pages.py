@@ -4,6 +4,7 @@ a person types (a search, a password) travels in a POST body, never in a URL tha
 
 from __future__ import annotations
 
+import hmac
 import logging
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -82,7 +83,7 @@ def signin(
     csrf: CsrfField = "",
 ) -> Response:
     expected = request.cookies.get(SIGNIN_COOKIE) or ""
-    if not expected or not csrf or not __import__("hmac").compare_digest(expected.encode(), csrf.encode()):
+    if not expected or not csrf or not hmac.compare_digest(expected.encode(), csrf.encode()):
         raise BadCsrf("signin-csrf")
     rt = runtime_of(request)
     try:
@@ -121,7 +122,7 @@ def language(
         require_csrf(who, csrf)
     else:
         expected = request.cookies.get(SIGNIN_COOKIE) or ""
-        if not expected or not __import__("hmac").compare_digest(expected.encode(), csrf.encode()):
+        if not expected or not hmac.compare_digest(expected.encode(), csrf.encode()):
             raise BadCsrf("language-csrf")
     response = _see(_local_path(next))
     language_cookie(response, request, lang if lang in i18n.LANGUAGES else i18n.DEFAULT)
