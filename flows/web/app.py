@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ...tasks.core.errors import NotFoundError
+from ...tasks.core.errors import CasefileError, ExitCode, NotFoundError
 from ...tasks.core.render import make_environment, render_html
 from ...tasks.core.runtime import Runtime, get_runtime
 from ...tasks.staff import audit
@@ -134,6 +134,17 @@ async def not_found_handler(request: Request, exc: Exception) -> Response:
     return await refused_handler(request, NotFound("not-found"))
 
 
+async def casefile_error_handler(request: Request, exc: Exception) -> Response:
+    """A typed error from the library that no route handles itself: its message (written for people, never client
+    data) on the error page, with a status that says whose problem it is."""
+    from starlette.concurrency import run_in_threadpool
+
+    assert isinstance(exc, CasefileError)
+    status = {ExitCode.USAGE: 400, ExitCode.INTEGRITY: 409, ExitCode.TRANSIENT: 503}.get(exc.exit_code, 500)
+    log.warning("%s %s: %s", request.method, getattr(request.scope.get("route"), "path", "?"), exc.log_summary())
+    return await run_in_threadpool(page, request, "error", {"kind": "failed", "message": exc.message}, status)
+
+
 async def http_error_handler(request: Request, exc: Exception) -> Response:
     from starlette.concurrency import run_in_threadpool
 
@@ -182,6 +193,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.add_middleware(SiteMiddleware)
     app.add_exception_handler(Refused, refused_handler)
     app.add_exception_handler(NotFoundError, not_found_handler)
+    app.add_exception_handler(CasefileError, casefile_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, invalid_handler)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from ...tasks.core.errors import QuarantineReason, ValidationError, remedy_for
+from ...tasks.core.errors import CasefileError, QuarantineReason, ValidationError, remedy_for
 from ...tasks.staff import audit, jobs, sessions, users
 from ...tasks.staff.downloads import (
     PartIntegrityError,
@@ -153,6 +153,9 @@ def search(request: Request, who: Who, q: Annotated[str, Form(max_length=200)] =
             hits = search_pages(rt, query, limit=20, fragments=True)
         except ValidationError:
             search_problem = "syntax"
+        except CasefileError as exc:  # the index is busy or damaged: the cases found are still shown
+            log.warning("document search failed: %s", exc.log_summary())
+            search_problem = "index"
     return page(
         request,
         "home",
@@ -474,7 +477,7 @@ def audit_page(
     case: Annotated[str, Query(max_length=20)] = "",
     actor: Annotated[str, Query(max_length=64)] = "",
     action: Annotated[str, Query(max_length=40)] = "",
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> Response:
     require(who, Permission.READ_AUDIT)
     events, total = audit.list_events(
