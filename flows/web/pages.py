@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from ...tasks.core.errors import CasefileError, QuarantineReason, ValidationError, remedy_for
+from ...tasks.core.errors import CasefileError, ValidationError
 from ...tasks.staff import audit, jobs, sessions, users
 from ...tasks.staff.downloads import (
     PartIntegrityError,
@@ -28,6 +28,7 @@ from ...tasks.staff.uploads import UploadFolder, UploadRefused
 from ...tasks.staff.users import Permission
 from . import i18n
 from .app import language_cookie, page
+from .messages import quarantine_remedy
 from .security import (
     SESSION_COOKIE,
     SIGNIN_COOKIE,
@@ -397,10 +398,7 @@ def job_page(request: Request, who: Who, case_id: str, job_id: str) -> Response:
         report = batch_report(rt, job["batch_id"])
         for item in report["items"]:
             item["name"] = item["file"].replace("\\", "/").rsplit("/", 1)[-1]
-            reason = item.get("reason")
-            item["remedy"] = (
-                remedy_for(QuarantineReason(reason)) if reason in QuarantineReason._value2member_map_ else None
-            )
+            item["remedy"] = quarantine_remedy(item.get("reason"))
     return page(request, "job", {"job": job, "report": report})
 
 
