@@ -240,7 +240,20 @@ def zip_name(manifest: dict[str, Any]) -> str:
     return f"{manifest['case_id']}-{manifest['build_id']}-{manifest['profile']}.zip"
 
 
-def open_zip(rt: Runtime, manifest: dict[str, Any]) -> Iterator[bytes]:
+@dataclass
+class ZipStream:
+    """The chunks of a zip of verified parts; ``close`` releases the parts even if the zip was never read (a browser
+    that went away before the first byte)."""
+
+    chunks: Iterator[bytes]
+    parts: list[VerifiedPart]
+
+    def close(self) -> None:
+        for v in self.parts:
+            v.close()
+
+
+def open_zip(rt: Runtime, manifest: dict[str, Any]) -> ZipStream:
     """Every part verified first (``PartIntegrityError`` before any byte), then a zip of them and the manifest,
     streamed (stored, not deflated: PDFs are compressed already)."""
     opened: list[VerifiedPart] = []
@@ -251,7 +264,7 @@ def open_zip(rt: Runtime, manifest: dict[str, Any]) -> Iterator[bytes]:
         for v in opened:
             v.close()
         raise
-    return _zip_stream(manifest, opened)
+    return ZipStream(_zip_stream(manifest, opened), opened)
 
 
 def _zip_stream(manifest: dict[str, Any], opened: list[VerifiedPart]) -> Iterator[bytes]:
