@@ -35,7 +35,7 @@ def request_rows(rt: Runtime, case_id: str, today: date) -> list[dict[str, Any]]
     for row in rows:
         status = Status(row["status"])
         row["overdue"] = _request_order(row)[0] == 0
-        row["open"] = status in OPEN_STATUSES or status in (Status.OVERDUE, Status.ESCALATED)
+        row["open"] = status in OPEN_STATUSES  # waiting for records (overdue and escalated ones included)
     return sorted(rows, key=_request_order)
 
 
