@@ -26,7 +26,9 @@ def test_request_cli_round_trip(prefect_api: str, home: Path) -> None:
     )  # fmt: skip
     ref = sent["id"]
     assert ref.startswith("RQ-") and sent["status"] == "sent"
-    assert (sent["sent_on"], sent["due_on"], sent["at_risk"]) == ("2026-09-01", "2026-10-01", False)
+    # Mailed: the hospital receives it five days later, and the 30 days the practice asks for count from then.
+    assert (sent["sent_on"], sent["assumed_receipt_on"], sent["due_on"]) == ("2026-09-01", "2026-09-06", "2026-10-06")
+    assert (sent["risk"], sent["at_risk"], sent["due_basis"]) == ("safe", False, "practice")
     assert sent["letter_document_id"] and sent["authorization_document_id"]
 
     draft = cli_json(home, "request", "new", case_id, "--type", "police", "--provider", "example-pd")

@@ -62,7 +62,11 @@ def test_english_letter_and_authorization_are_real_pdfs(runtime: Runtime, case_i
     req = _request(runtime, ref)
     letter = _fetch(runtime, req.letter_document_id, tmp_path / "letter.pdf")
     text = pdf_text(letter)
-    assert ref in text and "December 20, 2026" in text and "45 CFR 164.524" in text
+    flat_letter = " ".join(text.split())
+    assert ref in text and "December 20, 2026" in text and "45 CFR 164.508" in flat_letter
+    # An attorney's request under an authorization: the letter asks for a date, it asserts no HIPAA deadline or fee.
+    assert "We ask for a response by: December 20, 2026" in flat_letter
+    assert "Response due" not in flat_letter and "law requires" not in flat_letter and "cost-based" not in flat_letter
     assert HOSTILE in " ".join(text.split())  # escaped: the markup is printed as text, not interpreted
     assert "RETURN COVER SHEET" in text and "Send to / Enviar a" in text
     assert len(PdfReader(letter).pages) >= 2

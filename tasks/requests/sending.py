@@ -55,7 +55,8 @@ def send_request(rt: Runtime, config: RequestConfig, request_id: str, *, actor: 
         assert req is not None
         if req.status != Status.DRAFT.value:  # sent already (or cancelled): nothing to do
             return Sent(req.id, req.status, False)
-        channel, documents = Channel(req.channel), [req.letter_document_id, req.authorization_document_id]
+        channel = Channel(req.channel)
+        documents = [req.letter_document_id, req.authorization_document_id, req.enclosed_document_id]
         doc_ids = [d for d in documents if d]
     mailed = False
     if on is None and channel is Channel.EMAIL:
@@ -86,13 +87,17 @@ def new_request(
     channel: str | None = None,
     sent_on: date | None = None,
     advocate: str | None = None,
+    subject_name: str | None = None,
+    subject_relationship: str | None = None,
     actor: str | None = None,
     config: RequestConfig | None = None,
     send: bool = True,
 ) -> dict[str, Any]:
     """Create a request, render and store its letter and forms in the case, and send it (see the module doc).
     Returns the request's summary (ids and dates; what `request new --json` prints) with ``documents`` (the
-    stored letter and forms) and ``mailed``. ``actor``: who does it (default: the user running casefile)."""
+    stored letter and forms), ``mailed`` and ``warnings`` (what the advocate should know, e.g. a USCIS Track 3
+    request without a hearing notice to enclose). ``subject_name``/``subject_relationship``: whose records, when
+    not the client's (lifecycle.create_request). ``actor``: who does it (default: the user running casefile)."""
     config = config or request_config(rt)
     actor = actor or current_actor()
     if sent_on is not None and sent_on > date.today():
@@ -107,9 +112,12 @@ def new_request(
             records=records,
             channel=channel,
             advocate=advocate,
+            subject_name=subject_name,
+            subject_relationship=subject_relationship,
             actor=actor,
         )
         request_id = created.id
+        warnings = request_warnings(session, config, created)
     documents = store_request_documents(rt, config, request_id, letter_date=sent_on or date.today())
     sent: Sent | None = None
     if send and (sent_on is not None or channel_of(rt, request_id) is Channel.EMAIL):
@@ -120,7 +128,22 @@ def new_request(
         summary = request_summary(req, config)
     summary["documents"] = documents
     summary["mailed"] = bool(sent and sent.mailed)
+    summary["warnings"] = warnings
     return summary
+
+
+def request_warnings(session: Any, config: RequestConfig, req: RecordRequest) -> list[str]:
+    """What the advocate should know before the request goes out (ids and rules only, no client data)."""
+    from .letters import asks_track3
+
+    warnings = []
+    if asks_track3(session, config, req) and req.enclosed_document_id is None:
+        warnings.append(
+            "the letter asks USCIS for Track 3 (a hearing is scheduled), but the case has no hearing notice or "
+            "Notice to Appear to enclose; USCIS needs one for Track 3. Add it (`casefile add CASE-ID FILE --type "
+            "hearing-notice`) and create the request again, or send the notice with the letter yourself."
+        )
+    return warnings
 
 
 def channel_of(rt: Runtime, request_id: str) -> Channel:
