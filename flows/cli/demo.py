@@ -37,7 +37,7 @@ def demo(as_json: bool) -> None:
     Creates a fictional case, ingests the sample documents through a real flow run, searches them, sends record
     requests to a loopback SMTP server and receives an answer, then builds the case's exhibit packet."""
     from ...tasks.cases.case import open_case, show_case
-    from ...tasks.demo.scenario import SAMPLES, demo_exhibits, demo_requests, fictional_case
+    from ...tasks.demo.scenario import SAMPLES, demo_build_options, demo_exhibits, demo_requests, fictional_case
     from ...tasks.packets.manifest import build_location
     from ...tasks.search.lookup import search_pages
     from .packets import print_build, run_packet_flow
@@ -52,7 +52,7 @@ def demo(as_json: bool) -> None:
     hits = search_pages(rt, query, case_id=case_id, limit=5)
     requests = demo_requests(rt, case_id)
     exhibit_rows = demo_exhibits(rt, case_id)
-    built = run_packet_flow(case_id, "eoir", False, None, None)
+    built = run_packet_flow(case_id, demo_build_options())
     location = build_location(rt, case_id, built["build_id"])
     result = {
         "case": summary,

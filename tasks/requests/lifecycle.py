@@ -32,6 +32,7 @@ from ..core.catalog import (
     utcnow,
 )
 from ..core.errors import InvalidTransition, RequestNotFound, ValidationError
+from ..documents.types import UNCLASSIFIED
 from .config import Channel, EscalationStep, RecordType, RequestConfig
 from .dates import due_date, expected_date, extended_due_date, receipt_date, routed_due_date
 from .status import OPEN_STATUSES, OVERDUE_FROM, TRANSITIONS, Status, allowed_next
@@ -450,7 +451,8 @@ def link_document(
 ) -> str:
     """Link an incoming document to ``req`` (a ``received`` event). ``complete``: True -> ``received``,
     False -> ``partially-received``, None -> status unchanged when the change is not allowed (an automatic match
-    never fails). Linking the same document twice is a no-op. Returns the request's status."""
+    never fails). Linking the same document twice is a no-op. Returns the request's status. An answer not yet
+    classified takes the request's record type (a hospital's answer to a medical request is ``medical``)."""
     already = session.scalar(
         select(RequestEvent.id).where(
             RequestEvent.request_id == req.id, RequestEvent.kind == "received", RequestEvent.document_id == document_id
@@ -462,6 +464,20 @@ def link_document(
     if complete is None:
         target = Status.PARTIAL if Status.PARTIAL in TRANSITIONS[Status(req.status)] else None
     _event(session, req, actor=actor, kind="received", note=f"matched by {matched_by}", document_id=document_id)
+    document = session.get(Document, document_id)
+    doc_type = config.record_type(req.record_type).document_type
+    if document is not None and document.doc_type == UNCLASSIFIED and doc_type != UNCLASSIFIED:
+        document.doc_type = doc_type
+        audit(
+            session,
+            actor=actor,
+            entity="document",
+            entity_id=document.id,
+            action="typed",
+            case_id=document.case_id,
+            doc_type=doc_type,
+            request_id=req.id,
+        )
     if target is not None and target.value != req.status:
         transition(session, config, req, target, actor=actor, document_id=document_id)
     return req.status
