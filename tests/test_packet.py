@@ -630,7 +630,12 @@ def test_cli_plan_set_translate_build_list_get_check(prefect_api: str, tmp_path:
     assert [e["label"] for e in saved] == ["A", "B"]
     spanish = next(e["label"] for e in saved if e["document"] == docs["denuncia_scan_es.pdf"])
 
+    # The eoir profile's DHS office is a placeholder: refused, saying where to set the real one (a setting: exit 7).
     proc = run_cli("packet", "build", case_id, "--json", home=home, env=env)
+    assert proc.returncode == 7
+    assert json.loads(proc.stdout)["error"]["type"] == "ServiceOfficePlaceholder"
+    dhs = ("--service-office", DEMO_DHS_OFFICE, "--service-address", "; ".join(DEMO_DHS_ADDRESS))
+    proc = run_cli("packet", "build", case_id, *dhs, "--json", home=home, env=env)
     assert proc.returncode != 0
     err = json.loads(proc.stdout)["error"]
     assert err["type"] == "MissingTranslations" and f"Exhibit {spanish}:" in err["message"]
@@ -648,14 +653,16 @@ def test_cli_plan_set_translate_build_list_get_check(prefect_api: str, tmp_path:
         "2 Example Avenue; Queens, NY 11100",
         "--phone",
         "(718) 555-0199",
+        "--signed-electronically",
         "--json",
         home=home,
         env=env,
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["for"] == docs["denuncia_scan_es.pdf"]
+    assert json.loads(proc.stdout)["signature"] == "electronic"
 
-    proc = run_cli("packet", "build", case_id, "--service-date", "2027-02-01", "--json", home=home, env=env)
+    proc = run_cli("packet", "build", case_id, *dhs, "--service-date", "2027-02-01", "--json", home=home, env=env)
     assert proc.returncode == 0, proc.stderr
     built = json.loads(proc.stdout)
     assert built["pages"] == 1 + 1 + 2 + 2 + 2 + 2 + 1 + 1 and len(built["parts"]) == 1

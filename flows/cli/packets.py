@@ -214,6 +214,8 @@ def print_build(doc: dict[str, Any]) -> None:
         click.echo(f"  {doc['images_downsampled']} image(s) downsampled, {doc['bytes_saved']:,} bytes saved")
     if doc.get("missing_translations"):
         click.echo(f"  WARNING: built without translations for exhibit(s) {', '.join(doc['missing_translations'])}")
+    if doc.get("signed"):
+        click.echo(f"  Signed: {'; '.join(doc['signed'])}")
     for item in doc.get("to_sign", []):
         click.echo(f"  TO SIGN by hand after printing: {item}")
 

@@ -850,6 +850,7 @@ def build_packet(rt: Runtime, case_id: str, options: BuildOptions, *, today: dat
             warnings=warnings,
             exhibits=exhibits,
             to_sign=list(inputs.signatures.to_sign),
+            signed=list(inputs.signatures.signed),
         )
         manifest = _manifest(inputs, result, versions, built.segments)
         store.put_bytes(prefix + MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8"))

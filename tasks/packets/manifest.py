@@ -56,6 +56,7 @@ class BuildResult:
     warnings: list[str] = field(default_factory=list)
     exhibits: list[dict[str, Any]] = field(default_factory=list)  # label, title, first_page, last_page, pages
     to_sign: list[str] = field(default_factory=list)  # certificates to sign by hand after printing (ids, labels)
+    signed: list[str] = field(default_factory=list)  # certificates signed in the packet (people keys, labels)
 
     def summary(self) -> dict[str, Any]:
         """Ids, counts, sizes and hashes: safe for logs (no titles)."""
@@ -69,6 +70,7 @@ class BuildResult:
             "images_downsampled": self.images_downsampled,
             "missing_translations": self.missing_translations,
             "to_sign": self.to_sign,
+            "signed": self.signed,
             "reused": self.reused,
         }
 
@@ -104,6 +106,7 @@ def result_from_manifest(manifest: Mapping[str, Any], *, reused: bool = False) -
         warnings=list(manifest.get("check", {}).get("warnings", [])),
         exhibits=list(manifest.get("exhibits", [])),
         to_sign=list(manifest.get("signatures", {}).get("to_sign_after_printing", [])),
+        signed=list(manifest.get("signatures", {}).get("signed", [])),
     )
 
 

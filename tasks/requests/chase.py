@@ -321,7 +321,7 @@ def build_digest(rt: Runtime, config: RequestConfig, advocate_key: str, today: d
             return req.status in late_states or (due is not None and due < today)
 
         overdue = [r for r in requests if late(r)]
-        risks = {r.id: request_risk(session, r, config) for r in requests if not late(r)}
+        risks = {r.id: request_risk(session, r, config, today) for r in requests if not late(r)}
         at_risk = [r for r in requests if (a := risks.get(r.id)) is not None and a.risk is Risk.AT_RISK]
         unknown = [r for r in requests if (a := risks.get(r.id)) is not None and a.risk is Risk.UNKNOWN]
         ids = [r.id for r in requests]

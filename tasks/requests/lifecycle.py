@@ -242,15 +242,22 @@ def answer_expected(req: RecordRequest) -> date | None:
     return req.expected_on or effective_due(req)
 
 
-def request_risk(session: Session, req: RecordRequest, config: RequestConfig) -> RiskAssessment | None:
-    """Whether the records, expected when ``answer_expected`` says, leave time to file before the case's deadline;
-    None for a request not waiting for an answer (a draft, or one answered, denied, cancelled or closed)."""
+def request_risk(
+    session: Session, req: RecordRequest, config: RequestConfig, today: date | None = None
+) -> RiskAssessment | None:
+    """Whether the records, expected when ``answer_expected`` says (and, once that date has passed, no earlier than
+    ``today``), leave time to file before the case's deadline; None for a request not waiting for an answer (a draft,
+    or one answered, denied, cancelled or closed)."""
     expected = answer_expected(req)
     if Status(req.status) not in OPEN_STATUSES or expected is None:
         return None
     deadline = case_deadline(session, req.case_id, config.filing_rules)
     if deadline is None:
         return None
+    today = today or date.today()
+    if expected < today:  # late: whatever comes, comes today at the earliest
+        what = f"late (expected {expected.isoformat()}), at the earliest"
+        return assess_risk(config.filing_rules, today, deadline, what=what)
     what = "expected" if req.expected_on else "due"
     return assess_risk(config.filing_rules, expected, deadline, what=what)
 
@@ -683,7 +690,7 @@ def request_summary(
     assessed = None
     session = object_session(req)
     if config is not None and session is not None:
-        assessed = request_risk(session, req, config)
+        assessed = request_risk(session, req, config, today)
     receipt = req.holder_receipt_on or req.sent_on
     return {
         "id": req.id,
