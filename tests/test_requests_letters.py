@@ -326,3 +326,25 @@ def test_a_type_with_a_spanish_letter_needs_its_spanish_labels(tmp_path: Path) -
     with pytest.raises(ConfigError) as err:
         load_request_config(load_settings(config_dir=config))
     assert "types.court-disposition.label_es" in err.value.message and "Spanish" in err.value.message
+
+
+def test_the_clients_own_access_request_waits_for_the_clients_signature(smtp_server: LoopbackSmtp, home: Path) -> None:
+    """A patient's access request is the client's letter: even to a hospital that takes e-mail, casefile does not
+    e-mail it unsigned; it stays a draft until the signed copy went out and is recorded."""
+    from casefile.tasks.cases.case import create_case
+    from casefile.tasks.core.errors import ValidationError
+    from casefile.tasks.core.runtime import get_runtime
+    from casefile.tasks.demo.scenario import fictional_case
+    from casefile.tasks.requests.sending import send_draft
+
+    runtime = get_runtime()
+    with runtime.catalog.session() as session:
+        case_id = create_case(session, fictional_case()).id
+    out = new_request(runtime, case_id=case_id, record_type="medical-access", provider="metro-general", actor="t")
+    assert (out["status"], out["mailed"], out["channel"]) == ("draft", False, "email")
+    assert "the client signs this letter" in out["warnings"][0] and smtp_server.messages == []
+    with pytest.raises(ValidationError):
+        send_draft(runtime, out["id"], actor="t")
+    sent = send_draft(runtime, out["id"], on=date(2026, 11, 20), actor="t")
+    assert (sent["status"], sent["mailed"], sent["due_basis"]) == ("sent", False, "law")
+    assert smtp_server.messages == []

@@ -117,18 +117,20 @@ def new_request(
             actor=actor,
         )
         request_id = created.id
-        warnings = request_warnings(session, config, created)
     documents = store_request_documents(rt, config, request_id, letter_date=sent_on or date.today())
     sent: Sent | None = None
-    if send and (sent_on is not None or channel_of(rt, request_id) is Channel.EMAIL):
+    # The client's own letter (an access request) is signed by the client first: it waits as a draft whatever the
+    # channel, until a person sends the signed copy and records it (`request send REF --on DATE`).
+    by_email = channel_of(rt, request_id) is Channel.EMAIL and config.record_type(record_type).letter_signer != "client"
+    if send and (sent_on is not None or by_email):
         sent = send_request(rt, config, request_id, actor=actor, on=sent_on)
     with rt.catalog.session() as session:
         req = session.get(RecordRequest, request_id)
         assert req is not None
         summary = request_summary(req, config)
+        summary["warnings"] = request_warnings(session, config, req)
     summary["documents"] = documents
     summary["mailed"] = bool(sent and sent.mailed)
-    summary["warnings"] = warnings
     return summary
 
 
@@ -137,6 +139,11 @@ def request_warnings(session: Any, config: RequestConfig, req: RecordRequest) ->
     from .letters import asks_track3
 
     warnings = []
+    if config.record_type(req.record_type).letter_signer == "client" and req.status == Status.DRAFT.value:
+        warnings.append(
+            "the client signs this letter (their own access request): print it, have it signed, send the signed copy, "
+            f"then record it with `casefile request send {req.id} --on YYYY-MM-DD`."
+        )
     if asks_track3(session, config, req) and req.enclosed_document_id is None:
         warnings.append(
             "the letter asks USCIS for Track 3 (a hearing is scheduled), but the case has no hearing notice or "
@@ -161,6 +168,13 @@ def send_draft(rt: Runtime, ref: str, *, on: date | None = None, actor: str | No
     with rt.catalog.session() as session:
         req = get_request(session, ref)
         request_id, channel = req.id, Channel(req.channel)
+        client_signs = config.record_type(req.record_type).letter_signer == "client"
+    if on is None and channel is Channel.EMAIL and client_signs:
+        raise ValidationError(
+            f"Record request {request_id} is the client's own letter, which the client signs: casefile cannot e-mail "
+            f"the unsigned copy. Send the signed copy yourself, then run `casefile request send {request_id} --on "
+            "YYYY-MM-DD`."
+        )
     if on is None and channel is not Channel.EMAIL:
         on = date.today()
     sent = send_request(rt, config, request_id, actor=actor or current_actor(), on=on)
