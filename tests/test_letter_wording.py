@@ -286,7 +286,7 @@ def test_a_childs_records_name_the_child_and_the_parent_signs_with_the_relations
     access = _letters(rendered, "school-access", child=True)["letter"]
     assert f"the education records of {name}, as their {relationship}" in access
     spanish = _letters(rendered, "medical", "es", child=True)
-    assert f"Documentos de: {name} (nuestro cliente es su madre)" in spanish["letter"]
+    assert f"Documentos de: {name} (la persona que representamos es su madre)" in spanish["letter"]
     assert f"Nombre del paciente {name}" in spanish["authorization"]
 
 

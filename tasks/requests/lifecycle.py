@@ -177,7 +177,10 @@ def create_request(
         escalation_step=0,
         subject_name=subject,
         subject_relationship=relationship,
-        enclosed_document_id=hearing_notice(session, case.id) if rtype.track3 else None,
+        # USCIS Track 3 is for a hearing still ahead; its request encloses the hearing notice.
+        enclosed_document_id=hearing_notice(session, case.id)
+        if rtype.track3 and case.hearing_date >= date.today()
+        else None,
     )
     session.add(req)
     session.flush()
