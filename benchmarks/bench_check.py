@@ -52,6 +52,7 @@ def make_packet(path: Path, pages: int) -> Path:
         for k in range(30):
             pdf.text(72, 90 + 20 * k, LINE)
         pdf.text(300, 792 - 36, str(n))  # fpdf2 measures y from the top
+    pdf.text(72, 720, "/s/ Ana Vega (fictional)")  # the certificate of service, last page, is signed
     raw = path.with_suffix(".raw.pdf")
     pdf.output(str(raw))
     with pikepdf.open(raw) as big:

@@ -552,7 +552,9 @@ def setup_case(rt: Runtime, corpus: Corpus, inputs_dir: Path) -> CaseSetup:
         for spec in corpus.specs
     ]
     save_plan(rt, Plan(case_id, rows), "bench-plan.yaml")
-    translator = TranslatorInfo("Sam Translator (fictional)", "2 Example Avenue; Queens, NY 11100", "(718) 555-0199")
+    translator = TranslatorInfo(
+        "Sam Translator (fictional)", "2 Example Avenue; Queens, NY 11100", "(718) 555-0199", signed_electronically=True
+    )
     with rt.catalog.session() as session:
         for index, tdoc in translations.items():
             link_translation(session, case_id, docs[index], tdoc, translator, CERTIFIED_ON, "es")
@@ -675,7 +677,12 @@ def child_main(spec_path: Path) -> int:
     window = CheckWindow()
     window.wrap(modules["casefile.tasks.packets.build"])
     profiler = cProfile.Profile() if spec.get("profile") else None
-    options = BuildOptions(profile=PROFILE, service_date=SERVICE_DATE)
+    from casefile.tasks.demo.scenario import DEMO_DHS_ADDRESS, DEMO_DHS_OFFICE
+
+    # The eoir profile's DHS office is a placeholder a build refuses: a fictional one, as the demo sets it.
+    options = BuildOptions(
+        profile=PROFILE, service_date=SERVICE_DATE, service_office=DEMO_DHS_OFFICE, service_address=DEMO_DHS_ADDRESS
+    )
     rss_before = peak_rss_mb()
     cpu0, children0 = cpu_seconds(), children_cpu_seconds()
     error = None

@@ -1,6 +1,7 @@
 """The `build-packet` flow: one exhibit packet of one case, built, checked and stored.
 
-Parameters are the case id, the profile and options (no client data); the result is ids, counts, sizes and hashes.
+Parameters are the case id, the profile and options (people keys, the filing channel, the DHS office or USCIS
+address served, forms and fee: no client data); the result is ids, counts, sizes and hashes.
 Deployable, so an advocate can trigger it from the Prefect UI (`casefile serve` serves it without a schedule).
 """
 
@@ -21,22 +22,14 @@ from .retries import retry_if_transient
 
 @task(
     name="build-packet",
-    task_run_name="packet-{case_id}-{profile}",
+    task_run_name="packet-{case_id}",
     retries=2,
     retry_delay_seconds=[5, 30],
     retry_condition_fn=retry_if_transient,
     persist_result=False,
     cache_policy=NO_CACHE,
 )
-def build_task(
-    case_id: str, profile: str, allow_missing_translations: bool, service_date: str | None, signer: str | None
-) -> BuildResult:
-    options = BuildOptions(
-        profile=profile,
-        allow_missing_translations=allow_missing_translations,
-        service_date=date.fromisoformat(service_date) if service_date else None,
-        signer=signer,
-    )
+def build_task(case_id: str, options: BuildOptions) -> BuildResult:
     return build_packet(get_runtime(), case_id, options)
 
 
@@ -47,9 +40,34 @@ def build_packet_flow(
     allow_missing_translations: bool = False,
     service_date: str | None = None,
     signer: str | None = None,
+    filer: str | None = None,
+    channel: str | None = None,
+    service_office: str | None = None,
+    service_address: list[str] | None = None,
+    recipient: list[str] | None = None,
+    forms: list[str] | None = None,
+    g28: bool = False,
+    fee: str | None = None,
 ) -> dict[str, Any]:
-    """Build the exhibit packet of ``case_id`` for ``profile`` (eoir, uscis, or a practice's own profile)."""
-    result = build_task(case_id.upper(), profile, allow_missing_translations, service_date, signer)
+    """Build the exhibit packet of ``case_id`` for ``profile`` (eoir, uscis, or a practice's own profile).
+    ``filer``/``signer``: people keys of config/practice.toml (default: the case's advocate); ``channel``: the way
+    of filing (its size limit); ``service_office``/``service_address``: the DHS office served, instead of the
+    profile's; ``recipient``, ``forms``, ``g28``, ``fee``: a USCIS cover letter's address and enclosures."""
+    options = BuildOptions(
+        profile=profile,
+        allow_missing_translations=allow_missing_translations,
+        service_date=date.fromisoformat(service_date) if service_date else None,
+        signer=signer,
+        filer=filer,
+        channel=channel,
+        service_office=service_office,
+        service_address=tuple(service_address or ()),
+        recipient=tuple(recipient or ()),
+        forms=tuple(forms or ()),
+        g28=g28,
+        fee=fee,
+    )
+    result = build_task(case_id.upper(), options)
     create_markdown_artifact(
         key=f"packet-{result.build_id.lower()}",
         markdown=artifact_markdown(result),

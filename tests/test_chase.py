@@ -11,7 +11,7 @@ import subprocess
 import sys
 import textwrap
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -93,8 +93,14 @@ def test_escalation_steps_over_days_email_and_mail(
     steps = [s.days_after_due for s in config.record_type("medical").escalation]
     assert steps == [0, 10, 20]  # config/record_types.toml [escalation]: the days below follow it
     by_email = new_request(runtime, case_id)
-    by_mail = new_request(runtime, case_id, provider="criminal-court-clerk", record_type="court-disposition")
+    # Mailed five days earlier: the clerk receives it on SENT_ON (config/record_types.toml [receipt] mail = 5), and
+    # its 30 days count from receipt.
+    mailed_on = SENT_ON - timedelta(days=5)
+    by_mail = new_request(
+        runtime, case_id, provider="criminal-court-clerk", record_type="court-disposition", sent_on=mailed_on
+    )
     assert request(runtime, by_mail).channel == "mail" and request(runtime, by_mail).due_on == DUE
+    assert request(runtime, by_mail).holder_receipt_on == SENT_ON
 
     # The day before the due date: nothing to do, nothing to report.
     summary = run_chase(runtime, date(2026, 12, 1))
@@ -168,7 +174,9 @@ def test_digest_per_advocate_lists_overdue_and_at_risk(
     overdue = new_request(runtime, case_id)
     # Sent 2027-01-20: due 2027-02-19, after the filing deadline of the 2027-03-04 hearing (30 days before).
     at_risk = new_request(runtime, case_id, sent_on=date(2027, 1, 20), advocate="jsmith")
-    not_yet = new_request(runtime, case_id, sent_on=date(2026, 12, 28))  # due 2027-01-27: neither
+    # Sent 2026-12-26: due 2027-01-25, the last day that leaves five whole business days before the 2027-02-02
+    # deadline ([risk] margin), and not late today: neither.
+    not_yet = new_request(runtime, case_id, sent_on=date(2026, 12, 26))
     assert request(runtime, at_risk).at_risk and not request(runtime, not_yet).at_risk
 
     today = date(2027, 1, 25)
@@ -236,7 +244,7 @@ def test_failed_send_leaves_the_request_as_it_was(
 CHASE_SCRIPT = textwrap.dedent(
     """
     import sys
-    from datetime import date
+    from datetime import date, timedelta
     from casefile.tasks.requests.chase import run_chase
     from casefile.tasks.core.runtime import get_runtime
     run_chase(get_runtime(), date.fromisoformat(sys.argv[1]))

@@ -25,7 +25,11 @@ def test_demo_runs_the_main_job_end_to_end(prefect_api: str, tmp_path: Path) -> 
 
     # Record requests: e-mailed to the loopback server, one answer matched from the inbox, one overdue.
     requests = {r["type"]: r for r in doc["requests"]["requests"]}
-    assert set(requests) == {"medical", "school", "foreign-civil", "police"}
+    assert set(requests) == {"medical", "school", "foreign-civil", "police", "foia-uscis"}
+    # The A-file: its determination is due within weeks, its delivery months later, after the filing deadline.
+    foia = requests["foia-uscis"]
+    assert (foia["due_kind"], foia["risk"]) == ("determination", "at-risk") and foia["expected_on"] > foia["due_on"]
+    assert doc["case"]["records_needed_by"] < doc["case"]["filing_deadline"]
     assert requests["medical"]["status"] == "partially-received"
     assert doc["requests"]["received"]["linked"] == 1
     assert doc["requests"]["overdue"] == [requests["police"]["id"]]
@@ -42,6 +46,7 @@ def test_demo_runs_the_main_job_end_to_end(prefect_api: str, tmp_path: Path) -> 
 
     # The finished EOIR packet is in the object store; download it, verify it, and check it against the profile.
     packet = doc["packet"]
+    assert packet["to_sign"] == []  # the certificates are signed electronically
     assert packet["profile"] == "eoir" and packet["location"].endswith(f"packets/{case_id}/{packet['build_id']}/")
     out = tmp_path / "packet"
     got = run_cli("packet", "get", case_id, "-o", str(out), "--json", home=home)

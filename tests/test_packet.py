@@ -24,6 +24,7 @@ from conftest import DEMO_DATA, new_case_cli, run_cli
 from PIL import Image, ImageDraw
 from pypdf import PdfReader
 
+from casefile.tasks.demo.scenario import DEMO_DHS_ADDRESS, DEMO_DHS_OFFICE
 from casefile.tasks.packets import build as packet
 from casefile.tasks.packets import manifest as stored
 from casefile.tasks.packets.exhibits import PlanInvalid, dump_plan, parse_plan, propose_plan, save_plan
@@ -35,7 +36,11 @@ if TYPE_CHECKING:
 SAMPLE = DEMO_DATA / "sample"
 TRANSLATIONS = DEMO_DATA / "translations"
 SERVICE_DATE = date(2027, 2, 1)
-TRANSLATOR = TranslatorInfo("Sam Translator (fictional)", "2 Example Avenue; Queens, NY 11100", "(718) 555-0199")
+TRANSLATOR = TranslatorInfo(
+    "Sam Translator (fictional)", "2 Example Avenue; Queens, NY 11100", "(718) 555-0199", signed_electronically=True
+)
+# The eoir profile's DHS office is a placeholder a build refuses: the tests serve a fictional office explicitly.
+DHS: dict[str, Any] = {"service_office": DEMO_DHS_OFFICE, "service_address": DEMO_DHS_ADDRESS}
 
 
 @pytest.fixture(autouse=True)
@@ -114,6 +119,16 @@ def built_case(runtime: Runtime, case_id: str, tmp_path: Path) -> dict[str, str]
     return docs
 
 
+USCIS_LOCKBOX = ("USCIS (fictional lockbox)", "Attn: I-130", "P.O. Box 0000", "Chicago, IL 60600")
+
+
+def _uscis_case(rt: Runtime, case_id: str, role: str = "petitioner", receipt: str | None = None) -> None:
+    from casefile.tasks.cases.case import CaseChanges, normalise_receipt_number, parse_uscis_role, update_case
+
+    number = normalise_receipt_number(receipt) if receipt else None
+    update_case(rt, case_id, CaseChanges(uscis_role=parse_uscis_role(role), receipt_number=number))
+
+
 def _translate(rt: Runtime, case_id: str, doc_id: str) -> str:
     tdoc = _add(rt, case_id, TRANSLATIONS / "denuncia_scan_es.en.pdf")
     with rt.catalog.session() as session:
@@ -121,7 +136,7 @@ def _translate(rt: Runtime, case_id: str, doc_id: str) -> str:
 
 
 def _build(rt: Runtime, case_id: str, **options: Any) -> stored.BuildResult:
-    opts = packet.BuildOptions(service_date=SERVICE_DATE, **options)
+    opts = packet.BuildOptions(service_date=SERVICE_DATE, **{**DHS, **options})
     return packet.build_packet(rt, case_id, opts)
 
 
@@ -333,7 +348,7 @@ def test_rebuild_of_the_same_inputs_is_byte_identical(
     assert not rebuilt.reused and rebuilt.build_id == first.build_id
     assert [p.sha256 for p in rebuilt.parts] == [p.sha256 for p in first.parts]
     # A different service date is a different input: a different build.
-    other = packet.build_packet(runtime, case_id, packet.BuildOptions(service_date=date(2027, 2, 2)))
+    other = packet.build_packet(runtime, case_id, packet.BuildOptions(service_date=date(2027, 2, 2), **DHS))
     assert other.build_id != first.build_id
     assert {b["build_id"] for b in stored.list_builds(runtime, case_id)} == {first.build_id, other.build_id}
 
@@ -370,7 +385,7 @@ def test_a_large_image_in_a_practice_template_is_downsampled_too(
         encoding="utf-8",
     )
     settings = runtime.settings.model_copy(update={"template_overrides": tmp_path / "overrides"})
-    options = packet.BuildOptions(service_date=SERVICE_DATE, allow_missing_translations=True)
+    options = packet.BuildOptions(service_date=SERVICE_DATE, allow_missing_translations=True, **DHS)
     result = packet.build_packet(replace(runtime, settings=settings), case_id, options)
     assert result.images_downsampled == 2  # the client's photo and the letterhead
     (path,) = _download(runtime, result, tmp_path / "out")
@@ -450,7 +465,7 @@ def test_numbers_below_and_labels_on_top_both_stay_clear_of_the_content(
         encoding="utf-8",
     )
     settings = runtime.settings.model_copy(update={"config_dir": config})
-    options = packet.BuildOptions(service_date=SERVICE_DATE, allow_missing_translations=True)
+    options = packet.BuildOptions(service_date=SERVICE_DATE, allow_missing_translations=True, **DHS)
     result = packet.build_packet(replace(runtime, settings=settings), case_id, options)  # its check passed
     (path,) = _download(runtime, result, tmp_path / "out")
     reader = PdfReader(path)
@@ -474,13 +489,13 @@ def test_split_into_parts_under_the_size_limit_keeps_numbering(
     profile = (config / "profiles" / "eoir.toml").read_text(encoding="utf-8")
     limit = 250_000  # the police report scan and the photo exhibit are each larger than this on their own
     (config / "profiles" / "eoir.toml").write_text(
-        profile.replace("max_bytes = 26_214_400", f"max_bytes = {limit}"), encoding="utf-8"
+        profile.replace("ecas = 26_214_400", f"ecas = {limit}"), encoding="utf-8"
     )
     settings = runtime.settings.model_copy(update={"config_dir": config})
     result = packet.build_packet(
         replace(runtime, settings=settings),
         case_id,
-        packet.BuildOptions(service_date=SERVICE_DATE, allow_missing_translations=True),
+        packet.BuildOptions(service_date=SERVICE_DATE, allow_missing_translations=True, **DHS),
     )
     assert len(result.parts) >= 2
     assert [p.name for p in result.parts] == [
@@ -516,10 +531,10 @@ def test_a_packet_just_under_the_size_limit_stays_one_file(
     shutil.copytree(runtime.settings.config_dir, config)
     profile = (config / "profiles" / "eoir.toml").read_text(encoding="utf-8")
     (config / "profiles" / "eoir.toml").write_text(
-        profile.replace("max_bytes = 26_214_400", f"max_bytes = {only.bytes}"), encoding="utf-8"
+        profile.replace("ecas = 26_214_400", f"ecas = {only.bytes}"), encoding="utf-8"
     )
     settings = runtime.settings.model_copy(update={"config_dir": config})
-    options = packet.BuildOptions(service_date=SERVICE_DATE, allow_missing_translations=True)
+    options = packet.BuildOptions(service_date=SERVICE_DATE, allow_missing_translations=True, **DHS)
     tight = packet.build_packet(replace(runtime, settings=settings), case_id, options)
     assert tight.build_id != whole.build_id  # the profile is an input
     assert [(p.name, p.pages, p.bytes) for p in tight.parts] == [(only.name, only.pages, only.bytes)]
@@ -529,7 +544,8 @@ def test_uscis_packet_labels_every_exhibit_page(
     runtime: Runtime, case_id: str, built_case: dict[str, str], tmp_path: Path
 ) -> None:
     _translate(runtime, case_id, built_case["denuncia"])
-    result = _build(runtime, case_id, profile="uscis")
+    _uscis_case(runtime, case_id)
+    result = _build(runtime, case_id, profile="uscis", recipient=USCIS_LOCKBOX)
     (path,) = _download(runtime, result, tmp_path / "out")
     reader = PdfReader(path)
     outline = _outline(reader)
@@ -571,7 +587,7 @@ def test_a_failed_build_leaves_nothing_that_looks_finished(
         packet.build_packet(
             replace(runtime, settings=settings),
             case_id,
-            packet.BuildOptions(service_date=SERVICE_DATE, allow_missing_translations=True),
+            packet.BuildOptions(service_date=SERVICE_DATE, allow_missing_translations=True, **DHS),
         )
     assert list(runtime.store.list("packets/")) == []
     assert stored.list_builds(runtime, case_id) == []
@@ -614,7 +630,12 @@ def test_cli_plan_set_translate_build_list_get_check(prefect_api: str, tmp_path:
     assert [e["label"] for e in saved] == ["A", "B"]
     spanish = next(e["label"] for e in saved if e["document"] == docs["denuncia_scan_es.pdf"])
 
+    # The eoir profile's DHS office is a placeholder: refused, saying where to set the real one (a setting: exit 7).
     proc = run_cli("packet", "build", case_id, "--json", home=home, env=env)
+    assert proc.returncode == 7
+    assert json.loads(proc.stdout)["error"]["type"] == "ServiceOfficePlaceholder"
+    dhs = ("--service-office", DEMO_DHS_OFFICE, "--service-address", "; ".join(DEMO_DHS_ADDRESS))
+    proc = run_cli("packet", "build", case_id, *dhs, "--json", home=home, env=env)
     assert proc.returncode != 0
     err = json.loads(proc.stdout)["error"]
     assert err["type"] == "MissingTranslations" and f"Exhibit {spanish}:" in err["message"]
@@ -632,14 +653,16 @@ def test_cli_plan_set_translate_build_list_get_check(prefect_api: str, tmp_path:
         "2 Example Avenue; Queens, NY 11100",
         "--phone",
         "(718) 555-0199",
+        "--signed-electronically",
         "--json",
         home=home,
         env=env,
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["for"] == docs["denuncia_scan_es.pdf"]
+    assert json.loads(proc.stdout)["signature"] == "electronic"
 
-    proc = run_cli("packet", "build", case_id, "--service-date", "2027-02-01", "--json", home=home, env=env)
+    proc = run_cli("packet", "build", case_id, *dhs, "--service-date", "2027-02-01", "--json", home=home, env=env)
     assert proc.returncode == 0, proc.stderr
     built = json.loads(proc.stdout)
     assert built["pages"] == 1 + 1 + 2 + 2 + 2 + 2 + 1 + 1 and len(built["parts"]) == 1

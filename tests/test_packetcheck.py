@@ -60,7 +60,8 @@ EXHIBITS = [
 ]
 
 
-def _plan(profile: str, exhibits: Sequence[Ex]) -> Plan:
+def _plan(profile: str, exhibits: Sequence[Ex], signed: bool = True) -> Plan:
+    """``signed``: the certificates carry "/s/ Name" (as the builder prints an electronic signature)."""
     plan = Plan()
     eoir = profile == "eoir"
     front = ["Cover page", "Index of Exhibits"] if eoir else ["Cover letter", "Exhibit Index"]
@@ -79,12 +80,15 @@ def _plan(profile: str, exhibits: Sequence[Ex]) -> Plan:
             children.append(("English translation", len(plan.bodies)))
             plan.bodies += [f"<p>{text}</p>" for text in ex.translation]
             children.append(("Translator's certificate", len(plan.bodies)))
-            plan.bodies.append("<h1>Certificate of Translation</h1><p>I certify that I am competent.</p>")
+            plan.bodies.append(
+                "<h1>Certificate of Translation</h1><p>I certify that I am competent.</p>"
+                + ("<p>/s/ Sam Translator (fictional)</p>" if signed else "")
+            )
         plan.outline.append((f"Exhibit {ex.label}: {ex.title}", first, children))
         plan.ranges[ex.label] = (first, len(plan.bodies) - 1)
     if eoir:
         plan.outline.append(("Certificate of service", len(plan.bodies), []))
-        plan.bodies.append("<h1>Certificate of Service</h1>")
+        plan.bodies.append("<h1>Certificate of Service</h1>" + ("<p>/s/ Ana Vega (fictional)</p>" if signed else ""))
     for g in range(len(plan.bodies)):
         if eoir:
             plan.bands.append(str(g + 1))
@@ -114,6 +118,7 @@ def _list_html(profile: str, exhibits: Sequence[Ex], plan: Plan, override: Mappi
                 "source": "Clinic records office",
                 "first_page": a + 1,
                 "last_page": b + 1,
+                "pages": b - a + 1,
             }
         )
     html = render_html(
@@ -124,11 +129,12 @@ def _list_html(profile: str, exhibits: Sequence[Ex], plan: Plan, override: Mappi
             "filing_title": "Exhibits",
             "exhibits": rows,
             "list_title": "Index of Exhibits" if profile == "eoir" else "Exhibit Index",
+            "list_counts": profile != "eoir",  # USCIS prints no page numbers: the list gives each exhibit's pages
         },
     )
     for label, text in override.items():  # a wrong range printed in the list
         a, b = plan.ranges[label]
-        printed = f"{a + 1}\u2013{b + 1}" if a != b else str(a + 1)
+        printed = str(b - a + 1) if profile != "eoir" else f"{a + 1}\u2013{b + 1}" if a != b else str(a + 1)
         html = re.sub(
             rf'(<td class="tab">{label}</td>.*?<td class="pages">){re.escape(printed)}(</td>)',
             rf"\g<1>{text}\g<2>",
@@ -194,8 +200,9 @@ def build(
     bands: Mapping[int, str | None] | None = None,  # 1-based page -> band text (None: nothing)
     list_override: Mapping[str, str] | None = None,
     name: str = "packet.pdf",
+    signed: bool = True,
 ) -> tuple[Path, Plan]:
-    plan = _plan(profile, exhibits)
+    plan = _plan(profile, exhibits, signed)
     for page, text in (bands or {}).items():
         plan.bands[page - 1] = text
     css, body = _list_html(profile, exhibits, plan, list_override or {})
@@ -521,6 +528,7 @@ def test_a_thousand_page_packet_is_checked_page_by_page(tmp_path: Path, eoir: Fi
         for k in range(30):
             pdf.text(72, 90 + 20 * k, "The respondent reported the threats to the local police, then left.")
         pdf.text(300, 792 - 36, str(n))  # fpdf2 measures y from the top
+    pdf.text(72, 720, "/s/ Ana Vega (fictional)")  # the certificate of service, last page, is signed
     raw = tmp_path / "raw.pdf"
     pdf.output(str(raw))
     path = tmp_path / "big.pdf"

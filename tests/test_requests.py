@@ -15,7 +15,7 @@ from casefile.tasks.core.catalog import AuditEvent, Document, InboxItem, RecordR
 from casefile.tasks.core.errors import ConfigError, InvalidTransition, RequestNotFound, ValidationError
 from casefile.tasks.core.practice import load_practice
 from casefile.tasks.core.settings import PACKAGE_ROOT, load_settings
-from casefile.tasks.requests.config import DayUnit, RequestConfig, load_request_config, read_request_config
+from casefile.tasks.requests.config import Channel, DayUnit, RequestConfig, load_request_config, read_request_config
 from casefile.tasks.requests.dates import due_date, extended_due_date
 from casefile.tasks.requests.lifecycle import (
     create_request,
@@ -77,7 +77,9 @@ def test_bad_config_names_file_and_key(tmp_path: Path) -> None:
 
     cfg2 = _copy_config(tmp_path / "b")
     providers = cfg2 / "providers.toml"
-    providers.write_text(providers.read_text().replace('serves = ["medical"]', 'serves = ["dental"]', 1))
+    providers.write_text(
+        providers.read_text().replace('serves = ["medical", "medical-access"]', 'serves = ["dental"]', 1)
+    )
     with pytest.raises(ConfigError) as err2:
         load_request_config(load_settings(config_dir=cfg2))
     assert "providers.toml" in err2.value.message and "providers.metro-general.serves" in err2.value.message
@@ -353,3 +355,118 @@ def test_update_show_and_list_by_reference(runtime: Runtime, case_id: str, confi
         list_request_rows(runtime, case_id="C-NOSUCH1")
     with pytest.raises(RequestNotFound):
         show_request(runtime, "RQ-22222222")
+
+
+# Receipt, determination and delivery, risk -----------------------------------------------------------------------
+def test_due_dates_count_from_the_day_the_holder_receives_the_request(
+    runtime: Runtime, case_id: str, config: RequestConfig
+) -> None:
+    """A mailed letter arrives five calendar days after it is sent ([receipt] mail = 5); e-mail the same day."""
+    from casefile.tasks.requests.lifecycle import request_summary
+
+    assert config.receipt_days == {
+        Channel.MAIL: 5, Channel.EMAIL: 0, Channel.FAX: 0, Channel.PORTAL: 0,
+    }  # fmt: skip
+    mailed = _new(runtime, config, case_id, "medical", channel="mail")
+    emailed = _new(runtime, config, case_id, "medical")
+    for ref in (mailed, emailed):
+        _move(runtime, config, ref, Status.SENT, on=date(2026, 11, 20))
+    with runtime.catalog.session() as session:
+        by_mail, by_email = (
+            request_summary(get_request(session, mailed), config),
+            request_summary(get_request(session, emailed), config),
+        )
+    assert (by_mail["sent_on"], by_mail["assumed_receipt_on"], by_mail["due_on"]) == (
+        "2026-11-20", "2026-11-25", "2026-12-25",
+    )  # fmt: skip
+    assert (by_email["sent_on"], by_email["assumed_receipt_on"], by_email["due_on"]) == (
+        "2026-11-20", "2026-11-20", "2026-12-20",
+    )  # fmt: skip
+    assert by_mail["due_basis"] == "practice" and by_mail["due_kind"] == "records"
+
+
+def test_foia_determination_is_not_delivery_and_risk_follows_the_expected_delivery(
+    runtime: Runtime, case_id: str, config: RequestConfig
+) -> None:
+    """A USCIS A-file request e-mailed 2026-11-02: the determination is due in 20 business days (2026-12-02, after
+    Veterans Day and Thanksgiving), in time for the 2027-02-02 filing deadline; the A-file itself is expected 120
+    days after receipt (2027-03-02), too late: the request is at risk because of the delivery, not the
+    determination."""
+    from casefile.tasks.requests.lifecycle import request_summary
+
+    foia = config.types["foia-uscis"]
+    assert (foia.basis.value, foia.kind.value, foia.expected, foia.routing_days, foia.extension_days) == (
+        "law", "determination", (DayUnit.CALENDAR, 120), 10, 10,
+    )  # fmt: skip
+    ref = _new(runtime, config, case_id, "foia-uscis", provider="uscis-foia", channel="email")
+    _move(runtime, config, ref, Status.SENT, on=date(2026, 11, 2))
+    with runtime.catalog.session() as session:
+        row = request_summary(get_request(session, ref), config)
+    assert (row["due_on"], row["due_kind"], row["expected_on"]) == ("2026-12-02", "determination", "2027-03-02")
+    assert row["risk"] == "at-risk" and "expected 2027-03-02" in row["risk_reason"]
+    assert row["at_risk"]
+    # Unusual circumstances: +10 business days on the determination; delivery stays the later estimate.
+    _move(runtime, config, ref, Status.EXTENDED)
+    with runtime.catalog.session() as session:
+        row = request_summary(get_request(session, ref), config)
+    assert (row["extended_due_on"], row["expected_on"]) == ("2026-12-16", "2027-03-02")
+
+
+def test_a_foia_request_routed_to_the_right_component_gets_at_most_ten_more_business_days(
+    runtime: Runtime, case_id: str, config: RequestConfig
+) -> None:
+    from casefile.tasks.requests.tracking import update_request
+
+    ref = _new(runtime, config, case_id, "foia-ice", provider="ice-foia")
+    _move(runtime, config, ref, Status.SENT, on=date(2026, 11, 2))  # received the same day (e-mail)
+    assert update_request(runtime, ref, note="sent", actor="tester")["due_on"] == "2026-12-02"
+    # Reached the right component three days later: the 20 business days start then.
+    routed = update_request(runtime, ref, routed_on=date(2026, 11, 5), actor="tester")
+    assert (routed["routed_on"], routed["due_on"]) == ("2026-11-05", "2026-12-07")
+    # Routed a month later: the count starts no later than 10 business days after the first receipt (2026-11-17,
+    # Veterans Day skipped), so the determination is due 2026-12-16, not in January.
+    late = update_request(runtime, ref, routed_on=date(2026, 12, 2), actor="tester")
+    assert late["due_on"] == "2026-12-16"
+    assert "routed to the right component on 2026-12-02" in late["events"][-1]["note"]
+    medical = _new(runtime, config, case_id, "medical")
+    _move(runtime, config, medical, Status.SENT, on=date(2026, 11, 2))
+    with pytest.raises(ValidationError):  # only FOIA has a routing allowance
+        update_request(runtime, medical, routed_on=date(2026, 11, 5), actor="tester")
+    with pytest.raises(ValidationError):  # not before it was received
+        update_request(runtime, ref, routed_on=date(2026, 10, 30), actor="tester")
+
+
+def test_requests_of_a_detained_case_without_a_court_date_are_of_unknown_risk_never_safe(
+    runtime: Runtime, config: RequestConfig
+) -> None:
+    from casefile.tasks.cases.case import CaseChanges, create_case, show_case, update_case
+    from casefile.tasks.demo.scenario import fictional_case
+    from casefile.tasks.requests.chase import build_digest
+    from casefile.tasks.requests.lifecycle import request_summary
+
+    with runtime.catalog.session() as session:
+        detained = create_case(session, fictional_case(detained=True)).id
+    assert show_case(runtime, detained)["filing_deadline_shown"] == "filing date not set: ask the court"
+    ref = _new(runtime, config, detained, "medical")
+    _move(runtime, config, ref, Status.SENT, on=date(2026, 11, 2))  # due 2026-12-02: early, but against what?
+    with runtime.catalog.session() as session:
+        req = get_request(session, ref)
+        row = request_summary(req, config)
+        assert (row["risk"], row["at_risk"]) == ("unknown", True)
+        assert "filing date not set: ask the court" in row["risk_reason"]
+        assert any("Risk unknown" in (e.note or "") for e in req.events)
+        assert [r.id for r in list_requests(session, at_risk=True, config=config)] == [ref]
+    digest = build_digest(runtime, config, "avega", date(2026, 11, 10))
+    assert digest.unknown_risk == [ref] and digest.at_risk == [] and digest.message is not None
+    assert "Risk unknown: filing date not set: ask the court (1)" in digest.message.text
+    # The court sets a date: the case shows it and the request is judged against it.
+    shown = update_case(runtime, detained, CaseChanges(filing_deadline=date(2027, 1, 15)))
+    assert (shown["filing_deadline"], shown["records_needed_by"]) == ("2027-01-15", "2027-01-07")
+    with runtime.catalog.session() as session:
+        req = get_request(session, ref)
+        assert request_summary(req, config)["risk"] == "safe" and not req.at_risk
+    # ... and a date that leaves less than the margin makes it at risk.
+    update_case(runtime, detained, CaseChanges(filing_deadline=date(2026, 12, 4)))
+    with runtime.catalog.session() as session:
+        req = get_request(session, ref)
+        assert request_summary(req, config)["risk"] == "at-risk" and req.at_risk

@@ -26,7 +26,9 @@ def test_request_cli_round_trip(prefect_api: str, home: Path) -> None:
     )  # fmt: skip
     ref = sent["id"]
     assert ref.startswith("RQ-") and sent["status"] == "sent"
-    assert (sent["sent_on"], sent["due_on"], sent["at_risk"]) == ("2026-09-01", "2026-10-01", False)
+    # Mailed: the hospital receives it five days later, and the 30 days the practice asks for count from then.
+    assert (sent["sent_on"], sent["assumed_receipt_on"], sent["due_on"]) == ("2026-09-01", "2026-09-06", "2026-10-06")
+    assert (sent["risk"], sent["at_risk"], sent["due_basis"]) == ("safe", False, "practice")
     assert sent["letter_document_id"] and sent["authorization_document_id"]
 
     draft = cli_json(home, "request", "new", case_id, "--type", "police", "--provider", "example-pd")
@@ -80,3 +82,32 @@ def test_poll_inbox_flow_links_by_file_name(prefect_api: str, home: Path) -> Non
     assert (summary["files"], summary["linked"], summary["requests"]) == (1, 1, [ref])
     assert poll_inbox_flow()["files"] == 0
     assert cli_json(home, "request", "show", ref)["status"] == "partially-received"
+
+
+def test_a_detained_case_says_ask_the_court_until_its_date_is_set(prefect_api: str, home: Path) -> None:
+    """The console script end to end: no court date, unknown risk everywhere; `case set` records it; FOIA routing."""
+    case_id = new_case_cli(home, "--detained", "--hearing-time", "1:30 PM", "--advocate", "mrivera")
+    shown = run_cli("case", "show", case_id, home=home)
+    assert shown.returncode == 0 and "Filing deadline: filing date not set: ask the court" in shown.stdout
+    assert "at 13:30" in shown.stdout
+    listed = run_cli("case", "list", home=home)
+    assert "filing date not set: ask the court" in listed.stdout
+    sent = cli_json(
+        home, "request", "new", case_id, "--type", "foia-ice", "--provider", "ice-foia", "--sent", "2026-11-02",
+    )  # fmt: skip
+    assert (sent["risk"], sent["advocate"], sent["due_kind"]) == ("unknown", "mrivera", "determination")
+    human = run_cli("request", "list", "--case", case_id, home=home)
+    assert "RISK UNKNOWN (filing date not set: ask the court)" in human.stdout
+    at_risk = cli_json(home, "request", "list", "--at-risk")
+    assert [r["id"] for r in at_risk] == [sent["id"]]
+
+    updated = cli_json(home, "case", "set", case_id, "--filing-deadline", "2027-06-01")
+    assert (updated["filing_deadline"], updated["filing_deadline_rule"]) == ("2027-06-01", "set by the court")
+    routed = cli_json(home, "request", "update", sent["id"], "--routed-on", "2026-11-05")
+    assert (routed["routed_on"], routed["due_on"], routed["risk"]) == ("2026-11-05", "2026-12-07", "safe")
+    shown = run_cli("request", "show", sent["id"], home=home)
+    assert (
+        "determination due 2026-12-07 (by law)" in shown.stdout and "received by the holder 2026-11-02" in shown.stdout
+    )
+    bad = cli_json(home, "case", "set", case_id, "--hearing-time", "25:00", code=2)
+    assert bad["error"]["type"] == "ValidationError"

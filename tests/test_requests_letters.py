@@ -62,7 +62,11 @@ def test_english_letter_and_authorization_are_real_pdfs(runtime: Runtime, case_i
     req = _request(runtime, ref)
     letter = _fetch(runtime, req.letter_document_id, tmp_path / "letter.pdf")
     text = pdf_text(letter)
-    assert ref in text and "December 20, 2026" in text and "45 CFR 164.524" in text
+    flat_letter = " ".join(text.split())
+    assert ref in text and "December 20, 2026" in text and "45 CFR 164.508" in flat_letter
+    # An attorney's request under an authorization: the letter asks for a date, it asserts no HIPAA deadline or fee.
+    assert "We ask for a response by: December 20, 2026" in flat_letter
+    assert "Response due" not in flat_letter and "law requires" not in flat_letter and "cost-based" not in flat_letter
     assert HOSTILE in " ".join(text.split())  # escaped: the markup is printed as text, not interpreted
     assert "RETURN COVER SHEET" in text and "Send to / Enviar a" in text
     assert len(PdfReader(letter).pages) >= 2
@@ -267,3 +271,80 @@ def test_inbox_poll_takes_in_objects_under_an_s3_prefix_once(runtime: Runtime, c
     assert s3_store.get_bytes(f"incoming/{case_id}/{ref}-records.pdf") == body  # kept in place
     again = poll_inbox(rt, config, s3_prefix="incoming/", inbox_dir=Path("/nonexistent"), actor="inbox")
     assert again.files == 0 and again.skipped == 1
+
+
+def test_a_uscis_foia_request_asks_for_track_3_and_encloses_the_hearing_notice(
+    smtp_server: LoopbackSmtp, home: Path, tmp_path: Path
+) -> None:
+    """The fictional case's hearing (2027-03-04) is ahead: the USCIS letter asks for Track 3. Without a hearing notice
+    in the case the advocate is told to add one; with one, it is listed, e-mailed and its id recorded."""
+    from casefile.tasks.cases.case import create_case
+    from casefile.tasks.core.runtime import get_runtime
+    from casefile.tasks.demo.scenario import fictional_case
+    from casefile.tasks.documents import pipeline
+
+    runtime = get_runtime()
+    with runtime.catalog.session() as session:
+        case_id = create_case(session, fictional_case()).id
+    without = new_request(
+        runtime, case_id=case_id, record_type="foia-uscis", provider="uscis-foia", sent_on=date(2026, 11, 20),
+        actor="tester",
+    )  # fmt: skip
+    assert without["enclosed_document_id"] is None and "Track 3" in without["warnings"][0]
+    notice = pipeline.taken_in(
+        pipeline.ingest_file(runtime, case_id, SAMPLE / "medical_record_en.pdf", "hearing-notice", searchable=False)
+    )
+    assert notice is not None
+    out = new_request(
+        runtime, case_id=case_id, record_type="foia-uscis", provider="uscis-foia", channel="email", actor="tester"
+    )
+    assert out["enclosed_document_id"] == notice and out["warnings"] == [] and out["mailed"]
+    letter = " ".join(
+        pdf_text(_fetch(runtime, _request(runtime, out["id"]).letter_document_id, tmp_path / "l.pdf")).split()
+    )
+    assert (
+        "Track 3 requested." in letter and "a copy of the Notice to Appear or notice of hearing is enclosed" in letter
+    )
+    assert "Copy of the Notice to Appear or notice of hearing before the immigration court" in letter  # enclosures
+    assert "Determination due:" in letter and "Response due" not in letter
+    assert smtp_server.wait_for(1)
+    names = [name for name, _mime, _data in smtp_server.messages[-1].attachments()]
+    assert f"{out['id']}-hearing-notice.pdf" in names and len(names) == 3  # letter, identity form, hearing notice
+
+
+def test_a_type_with_a_spanish_letter_needs_its_spanish_labels(tmp_path: Path) -> None:
+    import shutil
+
+    from casefile.tasks.core.errors import ConfigError
+    from casefile.tasks.core.settings import PACKAGE_ROOT, load_settings
+
+    config = tmp_path / "config"
+    shutil.copytree(PACKAGE_ROOT / "config", config)
+    path = config / "record_types.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace('label_es = "Certificado de disposición (tribunal penal)"\n', ""), encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_request_config(load_settings(config_dir=config))
+    assert "types.court-disposition.label_es" in err.value.message and "Spanish" in err.value.message
+
+
+def test_the_clients_own_access_request_waits_for_the_clients_signature(smtp_server: LoopbackSmtp, home: Path) -> None:
+    """A patient's access request is the client's letter: even to a hospital that takes e-mail, casefile does not
+    e-mail it unsigned; it stays a draft until the signed copy went out and is recorded."""
+    from casefile.tasks.cases.case import create_case
+    from casefile.tasks.core.errors import ValidationError
+    from casefile.tasks.core.runtime import get_runtime
+    from casefile.tasks.demo.scenario import fictional_case
+    from casefile.tasks.requests.sending import send_draft
+
+    runtime = get_runtime()
+    with runtime.catalog.session() as session:
+        case_id = create_case(session, fictional_case()).id
+    out = new_request(runtime, case_id=case_id, record_type="medical-access", provider="metro-general", actor="t")
+    assert (out["status"], out["mailed"], out["channel"]) == ("draft", False, "email")
+    assert "the client signs this letter" in out["warnings"][0] and smtp_server.messages == []
+    with pytest.raises(ValidationError):
+        send_draft(runtime, out["id"], actor="t")
+    sent = send_draft(runtime, out["id"], on=date(2026, 11, 20), actor="t")
+    assert (sent["status"], sent["mailed"], sent["due_basis"]) == ("sent", False, "law")
+    assert smtp_server.messages == []

@@ -279,6 +279,16 @@ def test_a_case_page_shows_deadline_documents_requests_and_builds(client: TestCl
     assert "/zip" in html
 
 
+def test_a_detained_case_without_a_court_date_says_to_ask_the_court(client: TestClient, runtime: Runtime) -> None:
+    from casefile.tasks.cases.case import open_case
+
+    detained = open_case(runtime, fictional_case(detained=True, a_number="555-444-333"))["id"]
+    sign_in(client, "sam.staff")
+    assert "filing date not set: ask the court" in client.get(f"/cases/{detained}").text
+    home = client.get("/").text
+    assert f'href="/cases/{detained}"' in home and "filing date not set: ask the court" in home
+
+
 def test_search_finds_cases_by_name_a_number_and_id(client: TestClient, site: dict[str, Any]) -> None:
     token = sign_in(client, "sam.staff")
     for query in ("quiroga maria", "A123-456-789", "123456789", site["case"].lower(), "Quirogá"):

@@ -6,8 +6,10 @@ from typing import Any
 
 import click
 
-from ...tasks.cases.rules import HearingType
+from ...tasks.cases.rules import HearingType, UscisRole
 from .output import emit, json_option, runtime
+
+USCIS_ROLES = [r.value for r in UscisRole]
 
 
 @click.group()
@@ -24,6 +26,10 @@ def case() -> None:
 @click.option("--detained", is_flag=True, help="The client is detained (the court sets the filing date).")
 @click.option("--judge", default=None, help="Immigration judge, if known.")
 @click.option("--filing-deadline", default=None, help="A date set by the court (wins over the rules).")
+@click.option("--hearing-time", default=None, help="Time of the hearing, e.g. 09:00 or 1:30 PM (on the cover page).")
+@click.option("--advocate", default=None, help="Person key (config/practice.toml): files, signs and sends requests.")
+@click.option("--uscis-role", type=click.Choice(USCIS_ROLES), default=None, help="The client's part in USCIS filings.")
+@click.option("--receipt-number", default=None, help="USCIS receipt number, e.g. IOE0912345678.")
 @json_option
 def case_new(
     client: str,
@@ -34,6 +40,10 @@ def case_new(
     detained: bool,
     judge: str | None,
     filing_deadline: str | None,
+    hearing_time: str | None,
+    advocate: str | None,
+    uscis_role: str | None,
+    receipt_number: str | None,
     as_json: bool,
 ) -> None:
     """Create a case and print its id."""
@@ -48,13 +58,57 @@ def case_new(
         detained=detained,
         judge=judge,
         filing_deadline=filing_deadline,
+        hearing_time=hearing_time,
+        advocate=advocate,
+        uscis_role=uscis_role,
+        receipt_number=receipt_number,
     )
     summary = open_case(runtime(), new)
     emit(
         as_json,
         summary,
+        lambda: click.echo(f"Created case {summary['id']} (filing deadline {summary['filing_deadline_shown']})"),
+    )
+
+
+@case.command("set")
+@click.argument("case_id")
+@click.option("--filing-deadline", default=None, help="The filing date the court set, YYYY-MM-DD.")
+@click.option("--no-filing-deadline", is_flag=True, help="Forget the court's date (back to the rules).")
+@click.option("--hearing-time", default=None, help="Time of the hearing, e.g. 09:00 or 1:30 PM.")
+@click.option("--advocate", default=None, help="Person key (config/practice.toml).")
+@click.option("--uscis-role", type=click.Choice(USCIS_ROLES), default=None, help="The client's part in USCIS filings.")
+@click.option("--receipt-number", default=None, help="USCIS receipt number, e.g. IOE0912345678.")
+@json_option
+def case_set(
+    case_id: str,
+    filing_deadline: str | None,
+    no_filing_deadline: bool,
+    hearing_time: str | None,
+    advocate: str | None,
+    uscis_role: str | None,
+    receipt_number: str | None,
+    as_json: bool,
+) -> None:
+    """Change a case: the court-set filing date, hearing time, advocate, USCIS role or receipt number."""
+    from ...tasks.cases.case import CaseChanges, normalise_receipt_number, parse_uscis_role, update_case
+    from ...tasks.core.calendar import parse_date, parse_time
+
+    changes = CaseChanges(
+        filing_deadline=parse_date(filing_deadline, "filing deadline") if filing_deadline else None,
+        clear_filing_deadline=no_filing_deadline,
+        hearing_time=parse_time(hearing_time, "hearing time") if hearing_time else None,
+        advocate=advocate,
+        uscis_role=parse_uscis_role(uscis_role) if uscis_role else None,
+        receipt_number=normalise_receipt_number(receipt_number) if receipt_number else None,
+    )
+    summary = update_case(runtime(), case_id, changes)
+    emit(
+        as_json,
+        summary,
         lambda: click.echo(
-            f"Created case {summary['id']} (filing deadline {summary['filing_deadline'] or 'set by the court'})"
+            f"Case {summary['id']}: filing deadline {summary['filing_deadline_shown']} "
+            f"[{summary['filing_deadline_rule']}]"
         ),
     )
 
@@ -64,8 +118,14 @@ def print_case(s: dict[str, Any]) -> None:
 
     click.echo(f"Case {s['id']}  {s['client']}  {s['a_number']}")
     click.echo(f"  Court: {s['court']}" + (f"  Judge: {s['judge']}" if s["judge"] else ""))
-    click.echo(f"  Hearing: {s['hearing_date']} ({s['hearing_type']}{', detained' if s['detained'] else ''})")
-    click.echo(f"  Filing deadline: {s['filing_deadline'] or 'not set'}  [{s['filing_deadline_rule']}]")
+    at = f" at {s['hearing_time']}" if s.get("hearing_time") else ""
+    click.echo(f"  Hearing: {s['hearing_date']}{at} ({s['hearing_type']}{', detained' if s['detained'] else ''})")
+    click.echo(f"  Filing deadline: {s['filing_deadline_shown']}  [{s['filing_deadline_rule']}]")
+    if s.get("records_needed_by"):
+        click.echo(
+            f"  Records needed by: {s['records_needed_by']} (leaves {s['risk_margin_business_days']} business days "
+            "to translate and assemble)"
+        )
     d = s["documents"]
     click.echo(f"  Documents: {d['total']} ({d['ready']} ready, {d['quarantined']} quarantined), {d['pages']} pages")
     print_docs(s["document_list"])
@@ -94,7 +154,7 @@ def case_list(as_json: bool) -> None:
         for r in rows:
             click.echo(
                 f"{r['id']}  {r['hearing_date']} {r['hearing_type']:<10} deadline "
-                f"{r['filing_deadline'] or '-':<10}  docs {r['documents']['total']:>3}  {r['client']}"
+                f"{r['filing_deadline_shown']:<10}  docs {r['documents']['total']:>3}  {r['client']}"
             )
         if not rows:
             click.echo("No cases yet. Create one with `casefile case new`.")

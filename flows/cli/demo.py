@@ -18,10 +18,10 @@ def print_requests(doc: dict[str, Any]) -> None:
         f"{doc['mail']['folder']}):"
     )
     for r in doc["requests"]:
-        risk = "  AT RISK (due after the filing deadline)" if r["at_risk"] else ""
         click.echo(
             f"  {r['id']}  {r['type']:14} {r['status']:19} sent {r['sent_on'] or '-':10}  due "
-            f"{r['effective_due_on'] or '-':10}{risk}"
+            f"{r['effective_due_on'] or '-':10}  {(r['risk'] or '-').upper()}"
+            + (f": {r['risk_reason']}" if r["risk"] and r["risk"] != "safe" else "")
         )
     received = doc["received"]
     click.echo(f"  inbox: {received['files']} file(s) arrived, {received['linked']} matched to a request by its code")
@@ -37,7 +37,14 @@ def demo(as_json: bool) -> None:
     Creates a fictional case, ingests the sample documents through a real flow run, searches them, sends record
     requests to a loopback SMTP server and receives an answer, then builds the case's exhibit packet."""
     from ...tasks.cases.case import open_case, show_case
-    from ...tasks.demo.scenario import SAMPLES, demo_admin, demo_exhibits, demo_requests, fictional_case
+    from ...tasks.demo.scenario import (
+        SAMPLES,
+        demo_admin,
+        demo_build_options,
+        demo_exhibits,
+        demo_requests,
+        fictional_case,
+    )
     from ...tasks.packets.manifest import build_location
     from ...tasks.search.lookup import search_pages
     from .packets import print_build, run_packet_flow
@@ -52,7 +59,7 @@ def demo(as_json: bool) -> None:
     hits = search_pages(rt, query, case_id=case_id, limit=5)
     requests = demo_requests(rt, case_id)
     exhibit_rows = demo_exhibits(rt, case_id)
-    built = run_packet_flow(case_id, "eoir", False, None, None)
+    built = run_packet_flow(case_id, demo_build_options())
     location = build_location(rt, case_id, built["build_id"])
     web = {**demo_admin(rt), "url": "http://127.0.0.1:8080/", "command": "casefile web"}
     result = {
@@ -69,7 +76,11 @@ def demo(as_json: bool) -> None:
     def human() -> None:
         print_batch(report)
         click.echo("")
-        click.echo(f"Case {case_id}: filing deadline {summary['filing_deadline']} ({summary['filing_deadline_rule']})")
+        click.echo(
+            f"Case {case_id}: filing deadline {summary['filing_deadline_shown']} ({summary['filing_deadline_rule']});"
+            f" records needed by {summary['records_needed_by']} ({summary['risk_margin_business_days']} business "
+            "days to translate and assemble)"
+        )
         print_docs(summary["document_list"])
         click.echo(f"\nSearch across the case, accents and case ignored: casefile search {query} --case {case_id}")
         print_hits(hits)

@@ -76,7 +76,7 @@ def doc_show(doc_id: str, as_json: bool) -> None:
             error = f"  OCR failed: {p['ocr_error']}" if p["ocr_error"] else ""
             click.echo(
                 f"    page {p['number']:>3}: {p['width_pt']:.0f} x {p['height_pt']:.0f} pt, rotation {p['rotation']}, "
-                f"text {p['text_source'] or '-'}{conf}, language {p['language'] or '-'}{flag}{error}"
+                f"text {p['text_source'] or '-'}{conf}, language {p['language'] or 'unknown'}{flag}{error}"
             )
 
     emit(as_json, row, human)

@@ -9,12 +9,15 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ...tasks.core.errors import ExitCode, ValidationError
 from .output import emit, json_option, runtime
+
+if TYPE_CHECKING:
+    from ...tasks.packets.build import BuildOptions
 
 
 def _today() -> date:
@@ -109,6 +112,12 @@ def translation() -> None:
 @click.option("--email", default="", help="Translator's e-mail (optional).")
 @click.option("--language", default=None, help="Language of the original (ISO 639-1, e.g. es); default: detected.")
 @click.option("--date", "certified", default=None, help="Date of the certificate (YYYY-MM-DD); default today.")
+@click.option(
+    "--signed-electronically",
+    "signed",
+    is_flag=True,
+    help='The translator signed the certificate electronically: "/s/ Name" is printed (else signed after printing).',
+)
 @json_option
 def translation_add(
     case_id: str,
@@ -120,6 +129,7 @@ def translation_add(
     email: str,
     language: str | None,
     certified: str | None,
+    signed: bool,
     as_json: bool,
 ) -> None:
     """Add FILE as the English translation of document --for, with the certificate's data."""
@@ -128,7 +138,7 @@ def translation_add(
 
     rt = runtime()
     when = parse_date(certified, "--date") if certified else _today()
-    info = TranslatorInfo(translator, address, phone, email)
+    info = TranslatorInfo(translator, address, phone, email, signed_electronically=signed)
     row = add_translation(rt, case_id, for_doc, file, info, when, language)
 
     def human() -> None:
@@ -162,25 +172,37 @@ def packet() -> None:
     """Build, list, download and check exhibit packets."""
 
 
-def run_packet_flow(
-    case_id: str, profile: str, allow_missing: bool, service_date: date | None, signer: str | None
-) -> dict[str, Any]:
+def run_packet_flow(case_id: str, options: BuildOptions) -> dict[str, Any]:
     from ...tasks.packets.build import validate_build
     from ..prefect_env import configure_prefect
 
     rt = runtime()
-    case_id = validate_build(rt, case_id, profile)  # a typo in the case id or --profile fails before Prefect starts
+    # A typo in the case id, --profile or --channel fails before Prefect starts.
+    case_id = validate_build(rt, case_id, options.profile, options.channel)
     where = configure_prefect(rt.settings)
-    click.echo(f"Building the {profile} packet of {case_id} ({where})...", err=True)
+    click.echo(f"Building the {options.profile} packet of {case_id} ({where})...", err=True)
     from ..packet import build_packet_flow
 
     return build_packet_flow(
         case_id,
-        profile=profile,
-        allow_missing_translations=allow_missing,
-        service_date=service_date.isoformat() if service_date else None,
-        signer=signer,
+        profile=options.profile,
+        allow_missing_translations=options.allow_missing_translations,
+        service_date=options.service_date.isoformat() if options.service_date else None,
+        signer=options.signer,
+        filer=options.filer,
+        channel=options.channel,
+        service_office=options.service_office,
+        service_address=list(options.service_address),
+        recipient=list(options.recipient),
+        forms=list(options.forms),
+        g28=options.g28,
+        fee=options.fee,
     )
+
+
+def _lines(raw: str | None) -> tuple[str, ...]:
+    """An address typed on one line, its lines separated by ';'."""
+    return tuple(part.strip() for part in (raw or "").split(";") if part.strip())
 
 
 def print_build(doc: dict[str, Any]) -> None:
@@ -192,6 +214,10 @@ def print_build(doc: dict[str, Any]) -> None:
         click.echo(f"  {doc['images_downsampled']} image(s) downsampled, {doc['bytes_saved']:,} bytes saved")
     if doc.get("missing_translations"):
         click.echo(f"  WARNING: built without translations for exhibit(s) {', '.join(doc['missing_translations'])}")
+    if doc.get("signed"):
+        click.echo(f"  Signed: {'; '.join(doc['signed'])}")
+    for item in doc.get("to_sign", []):
+        click.echo(f"  TO SIGN by hand after printing: {item}")
 
 
 @packet.command("build")
@@ -199,21 +225,53 @@ def print_build(doc: dict[str, Any]) -> None:
 @click.option("--profile", default="eoir", show_default=True, help="Filing profile (config/profiles/*.toml).")
 @click.option("--allow-missing-translations", is_flag=True, help="Build even if a translation is missing (recorded).")
 @click.option("--service-date", default=None, help="Date on the certificate of service / cover letter (default today).")
-@click.option("--signer", default=None, help="Person key from config/practice.toml (default: the first attorney).")
+@click.option("--filer", default=None, help="Person key (config/practice.toml) on the cover page; default: the case's.")
+@click.option("--signer", default=None, help="Person key who signs the certificate of service; default: the filer.")
+@click.option(
+    "--channel", default=None, help="Way of filing, for its size limit (eoir: ecas, paper; uscis: paper, online)."
+)
+@click.option("--service-office", default=None, help="The DHS (ICE OPLA) office served, instead of the profile's.")
+@click.option("--service-address", default=None, help='Its address, lines separated by ";".')
+@click.option("--recipient", default=None, help='USCIS: the lockbox or field office address, lines separated by ";".')
+@click.option("--form", "forms", multiple=True, help="USCIS: a form enclosed, e.g. I-130 (repeatable).")
+@click.option("--g28", is_flag=True, help="USCIS: Form G-28 is enclosed.")
+@click.option("--fee", default=None, help="USCIS: the filing fee enclosed, e.g. 675.")
 @json_option
 def packet_build(
     case_id: str,
     profile: str,
     allow_missing_translations: bool,
     service_date: str | None,
+    filer: str | None,
     signer: str | None,
+    channel: str | None,
+    service_office: str | None,
+    service_address: str | None,
+    recipient: str | None,
+    forms: tuple[str, ...],
+    g28: bool,
+    fee: str | None,
     as_json: bool,
 ) -> None:
     """Build the case's exhibit packet as a Prefect flow run, check it, and store it."""
     from ...tasks.core.calendar import parse_date
+    from ...tasks.packets.build import BuildOptions
 
-    when = parse_date(service_date, "--service-date") if service_date else None
-    doc = run_packet_flow(case_id, profile, allow_missing_translations, when, signer)
+    options = BuildOptions(
+        profile=profile,
+        allow_missing_translations=allow_missing_translations,
+        service_date=parse_date(service_date, "--service-date") if service_date else None,
+        signer=signer,
+        filer=filer,
+        channel=channel,
+        service_office=service_office,
+        service_address=_lines(service_address),
+        recipient=_lines(recipient),
+        forms=forms,
+        g28=g28,
+        fee=fee,
+    )
+    doc = run_packet_flow(case_id, options)
     emit(as_json, doc, lambda: print_build(doc))
 
 
@@ -261,16 +319,18 @@ def packet_get(case_id: str, build_id: str | None, output: Path, as_json: bool) 
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--profile", default="eoir", show_default=True, help="Filing profile to check against.")
 @click.option("--allow-missing-translations", is_flag=True, help="A missing translation is a warning, not an error.")
+@click.option("--channel", default=None, help="Way of filing, for its size limit (default: the profile's).")
 @json_option
-def packet_check(files: tuple[Path, ...], profile: str, allow_missing_translations: bool, as_json: bool) -> None:
+def packet_check(
+    files: tuple[Path, ...], profile: str, allow_missing_translations: bool, channel: str | None, as_json: bool
+) -> None:
     """Check PDFs (one packet, or its parts in order) against a filing profile before filing."""
     from ...tasks.core.settings import load_settings
     from ...tasks.packets.check import check_packet
     from ...tasks.packets.profile import load_profile
 
-    report = check_packet(
-        list(files), load_profile(load_settings(), profile), expect_translations=not allow_missing_translations
-    )
+    filing_profile = load_profile(load_settings(), profile).for_channel(channel)
+    report = check_packet(list(files), filing_profile, expect_translations=not allow_missing_translations)
     doc = report.to_dict()
 
     def human() -> None:

@@ -30,15 +30,34 @@ def _date(raw: str | None, what: str) -> date | None:
     return parse_date(raw, what) if raw else None
 
 
+RISK_FLAGS = {"at-risk": " AT RISK", "unknown": " RISK UNKNOWN (filing date not set: ask the court)"}
+
+
 def _line(r: dict[str, Any]) -> str:
     due = r["effective_due_on"] or "-"
-    flags = (" AT RISK" if r["at_risk"] and r["status"] not in ("received", "closed", "cancelled") else "") + (
+    expected = f" expected {r['expected_on']}" if r.get("expected_on") and r["expected_on"] != due else ""
+    flags = RISK_FLAGS.get(r.get("risk") or "", "") + (
         f" (follow-up {r['escalation_step']})" if r["escalation_step"] else ""
     )
     return (
-        f"{r['id']}  {r['case_id']}  {r['type']:<17} {r['status']:<19} due {due:<10}{flags}  "
+        f"{r['id']}  {r['case_id']}  {r['type']:<17} {r['status']:<19} due {due:<10}{expected}{flags}  "
         f"{r['provider']} via {r['channel']}"
     )
+
+
+def _dates(r: dict[str, Any]) -> str:
+    """Sent, assumed receipt, due (what is due, and whether the law sets it), expected, extended: in one line."""
+    what = "determination due" if r.get("due_kind") == "determination" else "due"
+    basis = " (by law)" if r.get("due_basis") == "law" else " (requested)" if r.get("due_basis") else ""
+    parts = [f"Sent {r['sent_on'] or '-'}", f"received by the holder {r.get('assumed_receipt_on') or '-'} (assumed)"]
+    if r.get("routed_on"):
+        parts.append(f"routed {r['routed_on']}")
+    parts.append(f"{what} {r['due_on'] or '-'}{basis}")
+    if r["extended_due_on"]:
+        parts.append(f"extended to {r['extended_due_on']}")
+    if r.get("expected_on") and r["expected_on"] != r["effective_due_on"]:
+        parts.append(f"records expected {r['expected_on']} (estimate)")
+    return ", ".join(parts)
 
 
 @click.group("request")
@@ -54,7 +73,13 @@ def request() -> None:
 @click.option("--channel", type=click.Choice(CHANNEL_CHOICES), default=None,
               help="How it is sent (default: the provider's).")  # fmt: skip
 @click.option("--sent", "sent", default=None, help="Already sent by hand on this date (YYYY-MM-DD): record only.")
-@click.option("--advocate", default=None, help="Person key (config/practice.toml); default: the first attorney.")
+@click.option(
+    "--advocate", default=None, help="Person key (config/practice.toml); default: the case's advocate, else the first."
+)
+@click.option("--subject", default=None, help="Whose records, when not the client's (a child): their full name.")
+@click.option(
+    "--relationship", default=None, help='With --subject: the client\'s relationship to them: mother, "legal guardian".'
+)
 @json_option
 def request_new(
     case_id: str,
@@ -64,6 +89,8 @@ def request_new(
     channel: str | None,
     sent: str | None,
     advocate: str | None,
+    subject: str | None,
+    relationship: str | None,
     as_json: bool,
 ) -> None:
     """Create a request: render the letter and forms into the case, send it by e-mail (channel email), record
@@ -80,6 +107,8 @@ def request_new(
         channel=channel,
         sent_on=sent_on,
         advocate=advocate,
+        subject_name=subject,
+        subject_relationship=relationship,
     )
 
     def human() -> None:
@@ -92,8 +121,11 @@ def request_new(
             )
         else:
             how = "e-mailed" if summary["mailed"] else "recorded as sent"
-            risk = " AT RISK: due after the filing deadline." if summary["at_risk"] else ""
-            click.echo(f"{how} on {summary['sent_on']}; due {summary['effective_due_on']}.{risk}", err=True)
+            click.echo(f"{how}. {_dates(summary)}.", err=True)
+            if summary.get("risk") in RISK_FLAGS:
+                click.echo(f"{RISK_FLAGS[summary['risk']].strip()}: {summary['risk_reason']}.", err=True)
+        for warning in summary.get("warnings", []):
+            click.echo(f"Note: {warning}", err=True)
 
     emit(as_json, summary, human)
 
@@ -114,7 +146,9 @@ def request_send(ref: str, on: str | None, as_json: bool) -> None:
 @click.option("--case", "case_id", default=None, help="Only this case.")
 @click.option("--overdue", is_flag=True, help="Only requests past their due date.")
 @click.option("--due-within", "due_within", type=click.IntRange(0, 3650), default=None, help="Due within N days.")
-@click.option("--at-risk", "at_risk", is_flag=True, help="Only requests due after their case's filing deadline.")
+@click.option(
+    "--at-risk", "at_risk", is_flag=True, help="Only requests whose records may come too late, or of unknown risk."
+)
 @json_option
 def request_list(case_id: str | None, overdue: bool, due_within: int | None, at_risk: bool, as_json: bool) -> None:
     """Requests, soonest due first."""
@@ -145,10 +179,11 @@ def request_show(ref: str, as_json: bool) -> None:
         click.echo(f"  {summary['type_label']} from {summary['provider_name']}; advocate {summary['advocate']}")
         if summary["records"]:
             click.echo(f"  Records: {summary['records']}")
-        click.echo(
-            f"  Sent {summary['sent_on'] or '-'}, due {summary['due_on'] or '-'}"
-            + (f", extended to {summary['extended_due_on']}" if summary["extended_due_on"] else "")
-        )
+        if summary.get("subject"):
+            click.echo(f"  Records of {summary['subject']} (the client is their {summary['subject_relationship']})")
+        click.echo(f"  {_dates(summary)}")
+        if summary.get("risk"):
+            click.echo(f"  Risk: {summary['risk']} ({summary['risk_reason']})")
         for e in summary["events"]:
             change = f"{e['from'] or ''} -> {e['to']}" if e["to"] else ""
             doc = f" [{e['document_id']}]" if e["document_id"] else ""
@@ -189,12 +224,22 @@ def request_receive(ref: str, paths: tuple[Path, ...], partial: bool, as_json: b
 @click.option("--status", type=click.Choice(STATUS_CHOICES), default=None, help="The new status.")
 @click.option("--note", default=None, help="A note for the history (e.g. who you spoke to).")
 @click.option("--due", default=None, help="With --status extended: the holder's own new due date.")
+@click.option("--routed-on", "routed_on", default=None, help="FOIA: the day the request reached the right component.")
 @json_option
-def request_update(ref: str, status: str | None, note: str | None, due: str | None, as_json: bool) -> None:
-    """Change a request's status (validated) and/or add a note to its history."""
+def request_update(
+    ref: str, status: str | None, note: str | None, due: str | None, routed_on: str | None, as_json: bool
+) -> None:
+    """Change a request's status (validated), record a FOIA routing, and/or add a note to its history."""
     from ...tasks.requests.tracking import update_request
 
-    summary = update_request(runtime(), ref, status=status, note=note, due=_date(due, "due date"))
+    summary = update_request(
+        runtime(),
+        ref,
+        status=status,
+        note=note,
+        due=_date(due, "due date"),
+        routed_on=_date(routed_on, "routing date"),
+    )
     emit(as_json, summary, lambda: click.echo(_line(summary)))
 
 

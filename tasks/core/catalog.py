@@ -10,7 +10,7 @@ import json
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    Time,
     UniqueConstraint,
     create_engine,
     event,
@@ -32,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 # Bump together with a new file in tasks/core/migrations/versions.
-HEAD_REVISION = "0005_staff"
+HEAD_REVISION = "0006_staff"
 
 # Crockford-like alphabet without 0/O, 1/I/L, U: easy to read aloud and to type.
 _ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -60,8 +61,12 @@ class Case(Base):
     judge: Mapped[str | None] = mapped_column(String(200))
     hearing_date: Mapped[date] = mapped_column(Date)
     hearing_type: Mapped[str] = mapped_column(String(20))
+    hearing_time: Mapped[time | None] = mapped_column(Time)  # printed on the cover page when known
     detained: Mapped[bool] = mapped_column(Boolean, default=False)
     filing_deadline_override: Mapped[date | None] = mapped_column(Date)
+    advocate: Mapped[str | None] = mapped_column(String(40))  # people key in config/practice.toml: the default filer
+    uscis_role: Mapped[str | None] = mapped_column(String(20))  # applicant | petitioner | beneficiary (USCIS filings)
+    receipt_number: Mapped[str | None] = mapped_column(String(20))  # USCIS receipt number, when there is one
     status: Mapped[str] = mapped_column(String(20), default="open")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -168,6 +173,8 @@ class Translation(Base):
     translator_phone: Mapped[str] = mapped_column(String(60), default="")
     translator_email: Mapped[str] = mapped_column(String(200), default="")
     certified_on: Mapped[date] = mapped_column(Date)
+    # How the translator signed the certificate: "electronic" (/s/ Name is printed) or None (by hand, after printing).
+    signature: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     document: Mapped[Document] = relationship(foreign_keys=[document_id])
@@ -215,12 +222,20 @@ class RecordRequest(Base):
     advocate: Mapped[str] = mapped_column(String(40))  # people key in config/practice.toml
     status: Mapped[str] = mapped_column(String(24), default="draft", index=True)
     sent_on: Mapped[date | None] = mapped_column(Date)
-    due_on: Mapped[date | None] = mapped_column(Date, index=True)
+    holder_receipt_on: Mapped[date | None] = mapped_column(Date)  # assumed receipt: sent + the channel's mailing days
+    routed_on: Mapped[date | None] = mapped_column(Date)  # FOIA: when the right component received it (routing)
+    due_on: Mapped[date | None] = mapped_column(Date, index=True)  # the answer (FOIA: the determination) is due
     extended_due_on: Mapped[date | None] = mapped_column(Date)
+    expected_on: Mapped[date | None] = mapped_column(Date)  # when the records are expected (FOIA: delivery estimate)
+    # Whose records, when not the client's (a child): the name, and the signer's relationship to that person.
+    subject_name: Mapped[str | None] = mapped_column(String(200))
+    subject_relationship: Mapped[str | None] = mapped_column(String(60))
     at_risk: Mapped[bool] = mapped_column(Boolean, default=False)
     escalation_step: Mapped[int] = mapped_column(Integer, default=0)  # 0 = no follow-up sent yet
     letter_document_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"))
     authorization_document_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"))
+    # A document of the case enclosed with the letter (the hearing notice of a USCIS Track 3 request).
+    enclosed_document_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -14,6 +14,7 @@ from ..core.settings import DEMO_DATA
 
 if TYPE_CHECKING:
     from ..core.runtime import Runtime
+    from ..packets.build import BuildOptions
 
 DEMO_CLIENT = "Maria Fernanda Quiroga Test"  # fictional, like everything in data/
 DEMO_A_NUMBER = "123-456-789"
@@ -37,7 +38,16 @@ DEMO_REQUESTS = (
     ("school", "ps-example", "Enrollment, grades and attendance, school year 2023-2024", None),
     ("foreign-civil", "registro-civil-oaxaca", "Acta de nacimiento (certified copy)", None),
     ("police", "example-pd", "Incident report, March 2024", 75),  # sent by hand long ago: overdue today
+    # Filed on the USCIS portal ten days ago: the determination is due in 20 business days, the A-file itself is
+    # expected months later, too late for the filing deadline: at risk.
+    ("foia-uscis", "uscis-foia", "Complete A-file", 10),
 )
+# The DHS office the demo's certificate of service names: fictional, and set explicitly (the eoir profile's own is a
+# placeholder that a build refuses).
+DEMO_DHS_OFFICE = (
+    "U.S. Immigration and Customs Enforcement, Office of the Principal Legal Advisor - New York (fictional)"
+)
+DEMO_DHS_ADDRESS = ("Office of the Chief Counsel (fictional)", "201 Example Plaza, Room 0000", "New York, NY 10000")
 
 
 def fictional_case(**overrides: Any) -> NewCase:
@@ -51,6 +61,8 @@ def fictional_case(**overrides: Any) -> NewCase:
         "detained": False,
         "judge": "Hon. Example Judge (fictional)",
         "filing_deadline": None,
+        "hearing_time": "9:00 AM",
+        "advocate": "avega",
     }
     values.update(overrides)
     return validate_new_case(**values)
@@ -133,7 +145,11 @@ def demo_exhibits(rt: Runtime, case_id: str, translations: Path = TRANSLATIONS) 
         )
     save_plan(rt, Plan(case_id, rows), "demo plan")
     translator = TranslatorInfo(
-        "Sam Translator (fictional)", "2 Example Avenue; Queens, NY 11100", "(718) 555-0199", "sam@example.org"
+        "Sam Translator (fictional)",
+        "2 Example Avenue; Queens, NY 11100",
+        "(718) 555-0199",
+        "sam@example.org",
+        signed_electronically=True,  # the translator signed the certificates: "/s/ Sam Translator (fictional)"
     )
     linked = {}
     for doc_id, name in docs:
@@ -151,6 +167,14 @@ def demo_exhibits(rt: Runtime, case_id: str, translations: Path = TRANSLATIONS) 
             }
             for e in list_exhibits(session, case_id)
         ]
+
+
+def demo_build_options() -> BuildOptions:
+    """The demo's EOIR build: its fictional DHS office set explicitly; filer and signer the case's advocate, who signs
+    electronically (config/practice.toml)."""
+    from ..packets.build import BuildOptions
+
+    return BuildOptions(profile="eoir", service_office=DEMO_DHS_OFFICE, service_address=DEMO_DHS_ADDRESS)
 
 
 DEMO_ADMIN = "demo-admin"  # a fictional admin of the staff page

@@ -1,7 +1,14 @@
-"""Per-page language identification with Lingua (the ``lingua-language-detector`` package).
+"""Per-page language identification with Lingua (the ``lingua-language-detector`` package), and language names.
 
-Lingua is restricted to the languages a practice expects (default English and Spanish): fewer candidates make
-short texts far more reliable ("médico" is Portuguese as often as Spanish once Portuguese is a candidate).
+Lingua is restricted to the languages of the practice's clients (practice.toml ``client_languages``; by default
+English, Spanish, Portuguese, French, Haitian Creole and K'iche'). Lingua knows the first four; Haitian Creole and
+K'iche' are not among its languages (``supported`` leaves them out), so a page in them reads as a neighbouring
+language or as none, and a person sets the document's language in the exhibit plan. Fewer candidates make short
+texts more reliable ("certificado médico" reads as Portuguese once Portuguese is a candidate): a page's language is
+a proposal, never what a certificate says.
+
+A page without text (a scan not OCR'd, a blank page) has no language: it is ``UNKNOWN``, never English, and a
+document whose pages are mostly unknown is unknown (``document_language``).
 High-accuracy mode is used: it loads its models once per process (the cost is in benchmarks/README.md) and gets
 short and name-heavy lines right where low-accuracy mode does not ("Patient: Maria Fernanda Quiroga Test" reads
 as Spanish in low-accuracy mode).
@@ -19,7 +26,37 @@ from dataclasses import dataclass, field
 
 from lingua import IsoCode639_1, IsoCode639_3, Language, LanguageDetector, LanguageDetectorBuilder
 
-DEFAULT_LANGUAGES: tuple[str, ...] = ("en", "es")
+# What identification chooses among when no list is given: the default client languages Lingua knows.
+DEFAULT_LANGUAGES: tuple[str, ...] = ("en", "es", "pt", "fr")
+UNKNOWN = "unknown"  # the language of a page or document nobody and nothing has identified
+# Names as a translator's certificate prints them ("from Spanish into English"); ISO 639-1, or 639-3 where a
+# language has no two-letter code (K'iche': quc, Mam: mam).
+LANGUAGE_NAMES = {
+    "en": "English",
+    "es": "Spanish",
+    "pt": "Portuguese",
+    "fr": "French",
+    "ht": "Haitian Creole",
+    "quc": "K'iche'",
+    "mam": "Mam",
+    "qeq": "Q'eqchi'",
+    "ar": "Arabic",
+    "ru": "Russian",
+    "uk": "Ukrainian",
+    "zh": "Chinese",
+    "hi": "Hindi",
+    "pa": "Punjabi",
+    "so": "Somali",
+    "sw": "Swahili",
+    "ti": "Tigrinya",
+    "am": "Amharic",
+    "ps": "Pashto",
+    "fa": "Persian (Farsi/Dari)",
+    "tr": "Turkish",
+    "vi": "Vietnamese",
+    "wo": "Wolof",
+    "ff": "Fulani",
+}
 MIN_LETTERS = 10  # fewer letters than this ("p. 3", "12/03/2024") give no language
 CHUNK_LETTERS = 200  # about three lines; 60-letter chunks cost 5x more time on full pages
 MIN_CHUNK_LETTERS = 30  # short pages are cut finer (about six chunks), down to about one line each
@@ -54,6 +91,50 @@ def detector(languages: tuple[str, ...] = DEFAULT_LANGUAGES) -> LanguageDetector
     if len(chosen) < 2:
         raise ValueError("language identification needs at least two candidate languages")
     return LanguageDetectorBuilder.from_languages(*chosen).build()
+
+
+def language_name(code: str) -> str | None:
+    """The English name of a language code ("es" -> "Spanish"), from ``LANGUAGE_NAMES`` or Lingua; None when the code
+    names no language either knows."""
+    code = code.strip().lower()
+    if code in LANGUAGE_NAMES:
+        return LANGUAGE_NAMES[code]
+    try:
+        language = Language.from_iso_code_639_1(IsoCode639_1.from_str(code))
+    except ValueError:
+        try:
+            language = Language.from_iso_code_639_3(IsoCode639_3.from_str(code))
+        except ValueError:
+            return None
+    return language.name.capitalize()
+
+
+def supported(codes: Sequence[str]) -> tuple[str, ...]:
+    """The codes of ``codes`` that Lingua can identify, in order (Haitian Creole and K'iche' are not among them);
+    ``DEFAULT_LANGUAGES`` when fewer than two remain."""
+    known: list[str] = []
+    for code in codes:
+        try:
+            _language(code)
+        except ValueError:
+            continue
+        if code.lower() not in known:
+            known.append(code.lower())
+    return tuple(known) if len(known) >= 2 else DEFAULT_LANGUAGES
+
+
+def document_language(page_languages: Sequence[str | None]) -> str:
+    """A document's language from its pages' (None for a page without identified text): ``UNKNOWN`` when more than
+    half of its pages have none, else the language most of the others are in."""
+    if not page_languages:
+        return UNKNOWN
+    known = [code for code in page_languages if code and code != UNKNOWN]
+    if len(page_languages) - len(known) > len(page_languages) / 2 or not known:
+        return UNKNOWN
+    counts: dict[str, int] = {}
+    for code in known:
+        counts[code] = counts.get(code, 0) + 1
+    return max(sorted(counts), key=lambda code: counts[code])
 
 
 def from_tesseract(spec: str) -> tuple[str, ...]:

@@ -69,6 +69,8 @@ def documents_needing_text(rt: Runtime, case_id: str) -> list[str]:
 def extract_text(rt: Runtime, document_id: str) -> TextSummary:
     """OCR the pages of one document that need it; store the searchable PDF; record each page's text."""
     catalog, store, settings = rt.catalog, rt.store, rt.settings
+    from ..core.practice import load_practice
+    from .language import supported
     from .ocr import ocr_document
     from .tesseract import check_languages
 
@@ -96,6 +98,8 @@ def extract_text(rt: Runtime, document_id: str) -> TextSummary:
             min_confidence=settings.ocr_min_confidence,
             dpi=settings.ocr_dpi,
             ocr=settings.ocr_enabled,
+            # Identified among the practice's client languages that the identifier knows (documents/language.py).
+            language_candidates=supported(rt.config(load_practice).client_languages),
         )
         searchable_key, searchable_sha = key, sha
         if result.searchable_pdf is not None:

@@ -39,6 +39,7 @@ from ..core.catalog import audit, current_actor
 from ..core.errors import CasefileError, IntegrityError, ValidationError
 from ..core.practice import load_practice
 from ..core.storage import sha256_file
+from ..documents.language import UNKNOWN, language_name
 from .check import CHILD_CERTIFICATE, CHILD_DOCUMENT, CHILD_TRANSLATION, CONTINUED, FRONT_TITLES
 from .exhibits import (
     CLIENT,
@@ -46,6 +47,15 @@ from .exhibits import (
     DEFAULT_SCHEMES,
     assign_labels,
     list_exhibits,
+)
+from .filing import (
+    CERTIFICATE_OF_SERVICE,
+    SignaturePlan,
+    filer_of,
+    service_for,
+    signed_as,
+    translator_signed,
+    uscis_fields,
 )
 from .manifest import (
     MANIFEST,
@@ -57,7 +67,7 @@ from .manifest import (
     result_from_manifest,
 )
 from .profile import LIST_TEMPLATE, FilingProfile, load_profile
-from .translations import LANGUAGE_NAMES, translations_by_source
+from .translations import translations_by_source
 
 if TYPE_CHECKING:
     from ..core.runtime import Runtime
@@ -78,6 +88,19 @@ class MissingTranslations(ValidationError):
             f"{len(missing)} foreign-language exhibit(s) have no English translation; the packet was not built:\n"
             f"{listing}\nAdd each with `casefile translation add CASE-ID --for DOC-ID english.pdf --translator ...`, "
             "or build anyway with --allow-missing-translations (recorded in the build's manifest)."
+        )
+
+
+class LanguageUndecided(ValidationError):
+    """Exhibits whose language nobody decided: the translator's certificate would name a guess."""
+
+    def __init__(self, undecided: list[tuple[str, str, str]]) -> None:
+        self.undecided = undecided
+        listing = "\n".join(f"  Exhibit {label}: document {doc}: {why}" for label, doc, why in undecided)
+        super().__init__(
+            f"{len(undecided)} exhibit(s) need a person to set their language in the exhibit plan; the packet was "
+            f"not built:\n{listing}\nWrite each one's language (en, es, pt, ...) in the plan and save it with "
+            "`casefile exhibits set CASE-ID plan.yaml`."
         )
 
 
@@ -109,7 +132,15 @@ class BuildOptions:
     filing_title: str | None = None
     service_date: date | None = None  # default: today (recorded in the manifest and part of the build id)
     service_method: str | None = None
-    signer: str | None = None  # a person key from practice.toml; default the first attorney
+    signer: str | None = None  # who signs the certificate of service (practice.toml key); default the filer
+    filer: str | None = None  # who files (the cover page); default the case's advocate, else the first attorney
+    channel: str | None = None  # the way of filing ([size_limit.channels]); default the profile's
+    service_office: str | None = None  # the DHS office served, instead of the profile's [service] office
+    service_address: tuple[str, ...] = ()  # ... and its address lines
+    recipient: tuple[str, ...] = ()  # USCIS: the lockbox or field office, instead of the profile's [recipient]
+    forms: tuple[str, ...] = ()  # USCIS: forms enclosed ("I-130"), listed first in the cover letter
+    g28: bool = False  # USCIS: Form G-28 enclosed
+    fee: str | None = None  # USCIS: the filing fee enclosed ("675")
 
 
 @dataclass
@@ -152,6 +183,7 @@ class PacketInputs:
     missing: list[tuple[str, str, str]]
     options: BuildOptions
     service_date: date
+    signatures: SignaturePlan = field(default_factory=SignaturePlan)
 
 
 def _source_pdf(doc: Any) -> SourcePdf:
@@ -163,8 +195,11 @@ def _source_pdf(doc: Any) -> SourcePdf:
 
 
 def gather(rt: Runtime, case_id: str, options: BuildOptions, today: date) -> PacketInputs:
-    """Everything the build reads: the profile, the practice, the case's exhibits, translations and cover fields."""
-    profile = rt.config(load_profile, options.profile)
+    """Everything the build reads: the profile (for the filing channel), the practice, the case's exhibits,
+    translations and cover fields. Refuses, before anything is rendered, exhibits whose language nobody decided, the
+    profile's placeholder DHS office, certificates that would be unsigned (unless the profile allows signing by hand
+    after printing) and a USCIS cover letter without its recipient or the client's role."""
+    profile = rt.config(load_profile, options.profile).for_channel(options.channel)
     practice = rt.config(load_practice)
     with rt.catalog.session() as session:
         case = rt.catalog.get_case(session, case_id)
@@ -174,11 +209,16 @@ def gather(rt: Runtime, case_id: str, options: BuildOptions, today: date) -> Pac
         translations = translations_by_source(session, case.id)
         exhibits: list[ExhibitInput] = []
         missing: list[tuple[str, str, str]] = []
+        undecided: list[tuple[str, str, str]] = []
         for e in saved:
             doc = e.document
             if doc.status != "ready":
                 raise ValidationError(f"Exhibit {e.label}: document {doc.id} is {doc.status}; fix the exhibit list.")
             t = translations.get(doc.id)
+            if e.language == UNKNOWN:
+                undecided.append((e.label, doc.id, "its pages have no text to tell its language by"))
+            elif t is not None and e.language == "en":
+                undecided.append((e.label, doc.id, "it has an English translation but the plan says it is English"))
             tinput = None
             if t is not None:
                 tinput = TranslationInput(
@@ -190,10 +230,11 @@ def gather(rt: Runtime, case_id: str, options: BuildOptions, today: date) -> Pac
                         "address_lines": [x.strip() for x in re.split(r"[\n;]", t.translator_address) if x.strip()],
                         "phone": t.translator_phone,
                         "email": t.translator_email,
+                        "signed": translator_signed(t.translator_name, t.signature),
                     },
                     certified_on=t.certified_on,
                 )
-            elif e.language != "en":
+            elif e.language not in ("en", UNKNOWN):
                 missing.append((e.label, doc.id, e.language))
             exhibits.append(
                 ExhibitInput(e.label, e.section, e.title, e.doc_date, e.source, e.language, _source_pdf(doc), tinput)
@@ -207,45 +248,84 @@ def gather(rt: Runtime, case_id: str, options: BuildOptions, today: date) -> Pac
             for item in exhibits:
                 item.label = relabel[item.label]
             missing = [(relabel[label], doc, lang) for label, doc, lang in missing]
-        signer = practice.person(options.signer) if options.signer else practice.default_signer()
+            undecided = [(relabel[label], doc, why) for label, doc, why in undecided]
+        if undecided:
+            raise LanguageUndecided(undecided)
+        filer = filer_of(practice, case, options.filer)
+        signer = practice.person(options.signer) if options.signer else filer
+        service = service_for(profile, options.service_office, options.service_address)
+        signatures = _signature_plan(profile, exhibits, signer.key, signed_as(signer))
+        signatures.require(profile)
+        uscis = uscis_fields(profile, case, filer, options.recipient, options.forms, options.g28, options.fee)
         service_date = options.service_date or today
         context: dict[str, Any] = {
             "page": profile.page.css(),
             "filer": {
-                "name": signer.name,
-                "eoir_id": practice.eoir_id,
+                "key": filer.key,
+                "name": filer.name,
+                "eoir_id": practice.eoir_id_of(filer),
                 "firm": practice.name,
                 "address_lines": list(practice.address_lines),
                 "phone": practice.phone,
-                "email": signer.email or practice.email,
-                "role": signer.title if profile.cover.filer_role is None else profile.cover.filer_role,
+                "email": filer.email or practice.email,
+                "role": filer.printed_role,
+                "uscis_role": uscis.get("uscis_role", ""),
             },
             "client": {"name": case.client_name, "a_number": case.a_number},
             "court": {"city": case.court},
             "judge": case.judge or "",
             "hearing": {
                 "date": case.hearing_date,
+                "time": case.hearing_time,
                 "type": rt.config(load_filing_rules).hearing_label(case.hearing_type),
             },
             "detained": case.detained,
+            "proceedings": profile.cover.proceedings,
             "filing_title": options.filing_title or profile.cover.filing_title_default,
             "list_title": profile.exhibits.list_title,
+            "list_counts": not profile.page_numbers.enabled,
             "tab_label": profile.exhibits.tab_label,
             "service": {
-                "office": profile.service.office,
-                "address_lines": list(profile.service.address_lines),
-                "method": options.service_method or profile.service.default_method,
+                "office": service.office,
+                "address_lines": list(service.address_lines),
+                "method": options.service_method or service.default_method,
                 "date": service_date,
             },
-            "signer": {"name": signer.name},
+            "signer": {"key": signer.key, "name": signer.name, "signed": signed_as(signer)},
             "date": service_date,
-            "recipient": {"address_lines": list(profile.recipient.address_lines)},
+            "recipient": uscis.get("recipient", {"address_lines": list(profile.recipient.address_lines)}),
+            "party": uscis["party"],
+            "receipt_number": uscis["receipt_number"],
+            "forms": uscis["forms"],
+            "g28": uscis["g28"],
+            "fee": uscis["fee"],
             "subject": options.filing_title or profile.cover.subject_default,
             "intro": profile.cover.intro_default,
             "salutation": profile.cover.salutation,
             "target_language": profile.translations.target_language,
         }
-    return PacketInputs(case.id, options.profile, profile, exhibits, context, missing, options, service_date)
+    return PacketInputs(
+        case.id, options.profile, profile, exhibits, context, missing, options, service_date, signatures
+    )
+
+
+def _signature_plan(
+    profile: FilingProfile, exhibits: Sequence[ExhibitInput], signer: str, signer_signed: dict[str, str] | None
+) -> SignaturePlan:
+    """Which certificates are signed (the certificate of service by ``signer``; each translator's certificate by its
+    translator) and which would need a signature by hand after printing. Names people keys and labels only."""
+    plan = SignaturePlan()
+    if CERTIFICATE_OF_SERVICE in profile.templates.pages:
+        how = "image" if signer_signed and signer_signed["image"] else "electronic"
+        target = plan.signed if signer_signed else plan.to_sign
+        target.append(f"certificate of service ({signer}{', ' + how if signer_signed else ''})")
+    if profile.translations.certificate:
+        for e in exhibits:
+            if e.translation is None:
+                continue
+            what = f"translator's certificate of exhibit {e.label} (translation {e.translation.id})"
+            (plan.signed if e.translation.translator["signed"] else plan.to_sign).append(what)
+    return plan
 
 
 def _digest(value: Any) -> str:
@@ -353,6 +433,7 @@ def _list_rows(inputs: PacketInputs, ranges: Mapping[int, tuple[int, int]]) -> l
                 "source": e.source_name,
                 "first_page": first,
                 "last_page": last,
+                "pages": last - first + 1 if first else 0,
             }
         )
     return rows
@@ -380,7 +461,8 @@ def plan_pages(inputs: PacketInputs, env: Any, start: int) -> tuple[list[Segment
             {
                 **ctx,
                 "translator": e.translation.translator,
-                "source_language": LANGUAGE_NAMES.get(e.translation.source_language, e.translation.source_language),
+                # The plan's language (a person's decision), never the language identification's guess.
+                "source_language": language_name(e.language) or e.language,
                 "document_title": f"{e.title} ({ctx['tab_label']} {e.label})",
                 "date": e.translation.certified_on,
             }
@@ -675,12 +757,12 @@ def _check(paths: Sequence[Path], inputs: PacketInputs, build_id: str) -> list[s
     return [f"{f.code} ({f.file}, page {f.page})" for f in report.findings if f.severity != "error"]
 
 
-def validate_build(rt: Runtime, case_id: str, profile: str) -> str:
-    """The case's id as stored, once the case and the filing profile are known: what the command line checks before
-    it starts a flow run, so that a typo fails at once."""
+def validate_build(rt: Runtime, case_id: str, profile: str, channel: str | None = None) -> str:
+    """The case's id as stored, once the case, the filing profile and its channel are known: what the command line
+    checks before it starts a flow run, so that a typo fails at once."""
     with rt.catalog.session() as session:
         case_id = rt.catalog.get_case(session, case_id).id
-    rt.config(load_profile, profile)
+    rt.config(load_profile, profile).for_channel(channel)
     return case_id
 
 
@@ -767,6 +849,8 @@ def build_packet(rt: Runtime, case_id: str, options: BuildOptions, *, today: dat
             missing_translations=[label for label, _doc, _lang in inputs.missing],
             warnings=warnings,
             exhibits=exhibits,
+            to_sign=list(inputs.signatures.to_sign),
+            signed=list(inputs.signatures.signed),
         )
         manifest = _manifest(inputs, result, versions, built.segments)
         store.put_bytes(prefix + MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8"))
@@ -860,6 +944,12 @@ def _manifest(
         "exhibits": result.exhibits,
         "outputs": [asdict(p) for p in result.parts],
         "overrides": overrides,
+        # Who files and signs (practice.toml keys), the filing channel, and the certificates signed or to be signed
+        # by hand after printing (the profile allows it only with [signatures] wet_after_printing).
+        "filer": inputs.context["filer"]["key"],
+        "signer": inputs.context["signer"]["key"],
+        "channel": inputs.profile.size_limit.channel,
+        "signatures": inputs.signatures.as_dict(),
         "bytes_saved_by_downsampling": result.bytes_saved,
         "images_downsampled": result.images_downsampled,
         "check": {"ok": True, "warnings": result.warnings},

@@ -1,7 +1,9 @@
 """Exhibit lists: which documents go into a case's packet, in which order, under which label.
 
 - ``propose_plan`` drafts an editable plan (YAML or CSV) from the case's documents: client documents lettered
-  (A, B, ...), country-conditions reports numbered (1, 2, ...), each with its detected language and translation.
+  (A, B, ...), country-conditions reports numbered (1, 2, ...), each with its detected language ("unknown" when most
+  of its pages have no text: a person sets it before a build) and translation; a document that answered a record
+  request gets its title, source and date from the request (what was asked for, from whom, when it arrived).
 - ``parse_plan`` + ``save_plan`` validate an edited plan (every problem reported with its line) and store it.
 
 Translations are linked to their documents in ``translations``. Plain typed functions over the catalog; no Prefect.
@@ -21,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ..core.catalog import Document, Exhibit, audit, current_actor
+from ..core.catalog import Document, Exhibit, RecordRequest, RequestEvent, audit, current_actor
 from ..core.errors import ValidationError
+from ..documents.language import UNKNOWN, language_name
 from ..documents.types import COUNTRY_CONDITIONS, REQUEST, TRANSLATION, UNCLASSIFIED, load_document_types
 from .translations import document_language, translations_by_source
 
@@ -36,7 +39,7 @@ SECTIONS = (CLIENT, COUNTRY)
 NOT_EXHIBITS = frozenset({TRANSLATION, REQUEST})
 PLAN_FIELDS = ("label", "section", "document", "title", "date", "source", "language", "translation")
 _LABEL_RE = re.compile(r"^(?:[A-Z]{1,3}|[1-9][0-9]{0,3})$")
-_LANG_RE = re.compile(r"^[a-z]{2}$")
+_LANG_RE = re.compile(r"^[a-z]{2,3}$")
 
 
 class PlanInvalid(ValidationError):
@@ -81,6 +84,27 @@ def _default_title(doc: Document, type_labels: dict[str, str]) -> str:
     if doc.doc_type in (UNCLASSIFIED, "other", "") or not kind:
         return stem or doc.id
     return f"{kind} ({stem})" if stem else kind
+
+
+def _answered(session: Session, document_id: str) -> tuple[RecordRequest, date] | None:
+    """The record request this document answered, and the day it arrived, if it did."""
+    row = session.execute(
+        select(RecordRequest, RequestEvent.at)
+        .join(RequestEvent, RequestEvent.request_id == RecordRequest.id)
+        .where(RequestEvent.kind == "received", RequestEvent.document_id == document_id)
+        .order_by(RequestEvent.id)
+        .limit(1)
+    ).first()
+    return (row[0], row[1].date()) if row is not None else None
+
+
+def _from_request(doc: Document, req: RecordRequest, type_labels: dict[str, str]) -> str:
+    """ "Medical record from Metro General Hospital: Emergency department visit, May 2024"."""
+    kind = type_labels.get(doc.doc_type, "") if doc.doc_type not in (UNCLASSIFIED, "other", "") else ""
+    title = f"{kind or 'Records'} from {req.provider_name}"
+    if req.records_description:
+        title += f": {' '.join(req.records_description.split())}"
+    return title[:300]
 
 
 @dataclass
@@ -147,11 +171,15 @@ def propose_plan(rt: Runtime, case_id: str) -> Plan:
             if doc.doc_type in NOT_EXHIBITS:
                 continue
             section = COUNTRY if doc.doc_type == COUNTRY_CONDITIONS else CLIENT
+            answered = _answered(session, doc.id)
+            title = _from_request(doc, answered[0], type_labels) if answered else _default_title(doc, type_labels)
             new_rows.append(
                 PlanRow(
                     section=section,
                     document=doc.id,
-                    title=_default_title(doc, type_labels),
+                    title=title,
+                    date=answered[1] if answered else None,
+                    source=answered[0].provider_name[:300] if answered else "",
                     language=document_language(doc),
                     translation=translations[doc.id].id if doc.id in translations else None,
                 )
@@ -170,9 +198,12 @@ def propose_plan(rt: Runtime, case_id: str) -> Plan:
 _YAML_HEADER = """\
 # Exhibit plan for case {case}. Edit it, then save it with:  casefile exhibits set {case} THIS-FILE
 # Order: the order of the list. section: client (lettered A, B, ...) or country (country conditions, numbered).
-# label: leave empty to number automatically. date: YYYY-MM-DD or null. language: ISO 639-1 code of the
-# document (en, es, ...); a non-English exhibit needs a translation (casefile translation add).
-# translation: informational (set by `casefile translation add`).
+# label: leave empty to number automatically. date: YYYY-MM-DD or null (a document that answered a record request
+# is dated the day it arrived: put the document's own date if it has one). language: ISO 639-1 code of the document
+# (en, es, pt, ...; ISO 639-3 where there is none, quc for K'iche'); "unknown" means its pages have no text to tell
+# by: set the language before building. A non-English exhibit needs a translation (casefile translation add), and
+# the translator's certificate names the language written here. translation: informational (set by
+# `casefile translation add`).
 """
 
 
@@ -257,8 +288,11 @@ def parse_plan(text: str, path: str, case_id: str) -> Plan:
             problems.append(f"{where}: section {section!r} is not one of {', '.join(SECTIONS)}")
         if label and not _LABEL_RE.match(label):
             problems.append(f"{where}: label {label!r} must be letters (A, B, ..., AA) or a number (1, 2, ...)")
-        if not _LANG_RE.match(language):
-            problems.append(f"{where}: language {language!r} must be a two-letter code such as en or es")
+        if language != UNKNOWN and (not _LANG_RE.match(language) or language_name(language) is None):
+            problems.append(
+                f"{where}: language {language!r} must be a language code such as en, es, pt or (K'iche') quc, or "
+                f"{UNKNOWN} until someone decides"
+            )
         raw_date = item.get("date")
         when: date | None = None
         if isinstance(raw_date, date):

@@ -55,6 +55,8 @@ class BuildResult:
     reused: bool = False
     warnings: list[str] = field(default_factory=list)
     exhibits: list[dict[str, Any]] = field(default_factory=list)  # label, title, first_page, last_page, pages
+    to_sign: list[str] = field(default_factory=list)  # certificates to sign by hand after printing (ids, labels)
+    signed: list[str] = field(default_factory=list)  # certificates signed in the packet (people keys, labels)
 
     def summary(self) -> dict[str, Any]:
         """Ids, counts, sizes and hashes: safe for logs (no titles)."""
@@ -67,6 +69,8 @@ class BuildResult:
             "bytes_saved": self.bytes_saved,
             "images_downsampled": self.images_downsampled,
             "missing_translations": self.missing_translations,
+            "to_sign": self.to_sign,
+            "signed": self.signed,
             "reused": self.reused,
         }
 
@@ -101,6 +105,8 @@ def result_from_manifest(manifest: Mapping[str, Any], *, reused: bool = False) -
         reused=reused,
         warnings=list(manifest.get("check", {}).get("warnings", [])),
         exhibits=list(manifest.get("exhibits", [])),
+        to_sign=list(manifest.get("signatures", {}).get("to_sign_after_printing", [])),
+        signed=list(manifest.get("signatures", {}).get("signed", [])),
     )
 
 
@@ -178,4 +184,6 @@ def artifact_markdown(result: BuildResult) -> str:
         lines.append(f"| {p.name} | {p.first_page}-{p.last_page} | {p.bytes} | {p.sha256[:16]}… |")
     if result.missing_translations:
         lines += ["", f"**Built without translations for:** {', '.join(result.missing_translations)}"]
+    if result.to_sign:
+        lines += ["", "**To sign by hand after printing:**", *(f"- {item}" for item in result.to_sign)]
     return "\n".join(lines)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -141,10 +141,14 @@ class Stamp(Placement):
 
 @dataclass(frozen=True)
 class SizeLimit:
-    """[size_limit]: at most ``max_bytes`` per PDF (0: no limit); a larger packet is split into named parts."""
+    """[size_limit]: at most ``max_bytes`` per PDF (0: no limit) on the filing ``channel``; a larger packet is split
+    into named parts. ``channels`` ([size_limit.channels]) gives each way of filing its own limit (EOIR: ECAS 25 MB;
+    USCIS: online 12 MB per file, paper none); ``FilingProfile.for_channel`` picks one."""
 
     max_bytes: int = 0
     split_name: str = "{stem}-part{part:02d}.pdf"
+    channel: str = "default"
+    channels: tuple[tuple[str, int], ...] = ()  # (channel, bytes per file), in the file's order
 
 
 @dataclass(frozen=True)
@@ -170,13 +174,30 @@ class Translations:
     languages: tuple[str, ...] = ()  # the check's language candidates; empty: documents.language's defaults
 
 
+PLACEHOLDER = "PLACEHOLDER"  # marks a sample value in config/ that must be replaced before filing
+
+
 @dataclass(frozen=True)
 class Service:
-    """[service]: whom the certificate of service names, and how."""
+    """[service]: whom the certificate of service names (the DHS office: ICE's Office of the Principal Legal Advisor
+    for the court), and how."""
 
     office: str = ""
     address_lines: tuple[str, ...] = ()
     default_method: str = ""
+
+    @property
+    def placeholder(self) -> bool:
+        """No office, or the sample office the shipped profile carries (marked PLACEHOLDER)."""
+        return not self.office.strip() or any(PLACEHOLDER in v.upper() for v in (self.office, *self.address_lines))
+
+
+@dataclass(frozen=True)
+class Signatures:
+    """[signatures]: whether certificates (of service, of translation) may leave the build unsigned, to be signed
+    by hand after printing (a paper filing); otherwise each carries "/s/ Name" or a signature image."""
+
+    wet_after_printing: bool = False
 
 
 @dataclass(frozen=True)
@@ -184,9 +205,9 @@ class Cover:
     """[cover]: the defaults of the cover page or cover letter."""
 
     filing_title_default: str = "Exhibits in Support"
-    filer_role: str | None = None  # None: the signer's title
+    proceedings: str = "In removal proceedings"  # the cover page's caption: a bond profile says "In bond proceedings"
     subject_default: str = "Supporting evidence"
-    intro_default: str = "On behalf of the applicant, we submit the enclosed evidence, listed below."
+    intro_default: str = "On behalf of our client, we submit the enclosed evidence, listed below."
     salutation: str = "Dear Sir or Madam:"
 
 
@@ -213,6 +234,20 @@ class FilingProfile:
     service: Service
     cover: Cover
     recipient: Recipient
+    signatures: Signatures = Signatures()
+
+    def for_channel(self, channel: str | None) -> FilingProfile:
+        """This profile with the size limit of filing ``channel`` (None: the profile's default channel)."""
+        if channel is None or channel == self.size_limit.channel:
+            return self
+        limits = dict(self.size_limit.channels)
+        if channel not in limits:
+            known = ", ".join(limits) or self.size_limit.channel
+            raise ConfigError(
+                f"The {self.name} profile has no filing channel {channel!r}; it has: {known} "
+                "([size_limit.channels] in its file)."
+            )
+        return replace(self, size_limit=replace(self.size_limit, channel=channel, max_bytes=limits[channel]))
 
 
 # Loading ----------------------------------------------------------------------------------------------------------
@@ -264,10 +299,7 @@ def parse_profile(data: Mapping[str, Any], path: Path) -> FilingProfile:
             translator_certificate=info.get("translator_certificate_template", str, Templates.translator_certificate),
         ),
         page=page,
-        size_limit=SizeLimit(
-            max_bytes=limit.nonneg("max_bytes", 0),
-            split_name=_format(limit, "split_name", SizeLimit.split_name, ("stem", "part"), required="part"),
-        ),
+        size_limit=_size_limit(limit),
         page_numbers=PageNumbers(
             position=numbers.position,
             offset_pt=numbers.offset_pt,
@@ -306,13 +338,32 @@ def parse_profile(data: Mapping[str, Any], path: Path) -> FilingProfile:
         ),
         cover=Cover(
             filing_title_default=cover.get("filing_title_default", str, defaults.filing_title_default),
-            filer_role=cover.get("filer_role", str, None),
+            proceedings=cover.get("proceedings", str, defaults.proceedings),
             subject_default=cover.get("subject_default", str, defaults.subject_default),
             intro_default=cover.get("intro_default", str, defaults.intro_default),
             salutation=cover.get("salutation", str, defaults.salutation),
         ),
         recipient=Recipient(address_lines=root.table("recipient", {}).strings("address_lines", ())),
+        signatures=Signatures(
+            wet_after_printing=root.table("signatures", {}).get("wet_after_printing", bool, False),
+        ),
     )
+
+
+def _size_limit(limit: TomlTable) -> SizeLimit:
+    """[size_limit]: ``channels`` (bytes per file for each way of filing) with ``channel`` the default one, or a
+    single ``max_bytes``."""
+    split_name = _format(limit, "split_name", SizeLimit.split_name, ("stem", "part"), required="part")
+    if "channels" not in limit.data:
+        return SizeLimit(max_bytes=limit.nonneg("max_bytes", 0), split_name=split_name)
+    table = limit.table("channels")
+    channels = tuple((str(name), table.nonneg(str(name))) for name in table.data)
+    if not channels:
+        raise limit.fail("channels", "is empty; give each way of filing its limit, like ecas = 26_214_400")
+    default = limit.get("channel", str, channels[0][0])
+    if default not in dict(channels):
+        raise limit.fail("channel", f"is {default!r}, which is not in [size_limit.channels]")
+    return SizeLimit(max_bytes=dict(channels)[default], split_name=split_name, channel=default, channels=channels)
 
 
 def _length(table: TomlTable, key: str, default: float) -> float:

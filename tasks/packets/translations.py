@@ -8,7 +8,6 @@ certificate, right after its document.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -19,12 +18,11 @@ from sqlalchemy.orm import Session
 
 from ..core.catalog import Document, Exhibit, Translation, audit, current_actor, new_id
 from ..core.errors import ValidationError
+from ..documents import language as langid
 from ..documents.types import TRANSLATION
 
 if TYPE_CHECKING:
     from ..core.runtime import Runtime
-
-LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "pt": "Portuguese", "fr": "French", "ht": "Haitian Creole"}
 
 
 class TranslationError(ValidationError):
@@ -32,9 +30,9 @@ class TranslationError(ValidationError):
 
 
 def document_language(doc: Document) -> str:
-    """The language most of the document's text pages are in (ISO 639-1); "en" when nothing is known."""
-    counts = Counter(p.language for p in doc.pages if p.language)
-    return counts.most_common(1)[0][0] if counts else "en"
+    """The language most of the document's pages are in (ISO 639-1), as identified from their text; "unknown"
+    (``documents.language.UNKNOWN``) when most pages have no identified text: never English by default."""
+    return langid.document_language([p.language for p in doc.pages])
 
 
 def translations_by_source(session: Session, case_id: str) -> dict[str, Translation]:
@@ -48,6 +46,9 @@ class TranslatorInfo:
     address: str = ""
     phone: str = ""
     email: str = ""
+    # The translator signed the certificate electronically ("/s/ Name" is printed on it); otherwise the translator
+    # signs it by hand after printing, which the filing profile must allow.
+    signed_electronically: bool = False
 
     def validate(self) -> None:
         if not self.name.strip():
@@ -79,10 +80,21 @@ def link_translation(
     if source.id == target.id:
         raise TranslationError(f"Document {source.id} cannot be its own translation; add the English version.")
     planned = session.scalar(select(Exhibit.language).where(Exhibit.document_id == source.id))
-    language = (source_language or (planned if planned and planned != "en" else document_language(source))).lower()
+    usable = planned if planned and planned not in ("en", langid.UNKNOWN) else None
+    language = (source_language or usable or document_language(source)).lower()
     if language == "en":
         raise TranslationError(
             f"Document {source.id} reads as English; pass --language with its language (for example es) if it is not."
+        )
+    if language == langid.UNKNOWN:
+        raise TranslationError(
+            f"The language of document {source.id} is not known (its pages have no text to tell by); pass --language "
+            "with it (for example es, pt, ht)."
+        )
+    if langid.language_name(language) is None:
+        raise TranslationError(
+            f"{language!r} is not a language code casefile knows; write it as ISO 639-1 (es, pt, fr) or, for a "
+            "language without one, ISO 639-3 (quc for K'iche')."
         )
     target.doc_type = TRANSLATION
     existing = session.scalar(select(Translation).where(Translation.source_document_id == source.id))
@@ -99,6 +111,7 @@ def link_translation(
     existing.translator_phone = translator.phone.strip()
     existing.translator_email = translator.email.strip()
     existing.certified_on = certified_on
+    existing.signature = "electronic" if translator.signed_electronically else None
     for exhibit in session.scalars(select(Exhibit).where(Exhibit.document_id == source.id)):
         exhibit.language = language
     session.flush()
@@ -123,6 +136,7 @@ def translation_row(t: Translation) -> dict[str, Any]:
         "source_language": t.source_language,
         "translator": t.translator_name,
         "certified_on": t.certified_on.isoformat(),
+        "signature": t.signature or "by hand",
     }
 
 

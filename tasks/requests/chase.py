@@ -41,10 +41,11 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from ..cases.rules import FILING_DATE_UNKNOWN, Risk, RiskAssessment
 from ..core.catalog import OutboundMail, RecordRequest, RequestEvent
 from ..core.errors import CasefileError, ExitCode, MailRejected, MailTransientError
 from .config import Channel, EscalationStep, RequestConfig, request_config
-from .lifecycle import due_escalation_steps, effective_due, mark_overdue, record_followup
+from .lifecycle import due_escalation_steps, effective_due, mark_overdue, record_followup, request_risk
 from .mail import MailMessage, SendOutcome, send_once
 from .sending import followup_dedupe_key
 from .status import OPEN_STATUSES, Status
@@ -256,11 +257,17 @@ def chase_request(rt: Runtime, request_id: str, today: date, config: RequestConf
 def _request_line(req: RecordRequest, config: RequestConfig, today: date) -> str:
     due = effective_due(req)
     late = f", {(today - due).days} day(s) late" if due is not None and due < today else ""
+    if req.expected_on is not None and req.expected_on != due:
+        late += f", records expected {req.expected_on.isoformat()}"
     label = config.types[req.record_type].label if req.record_type in config.types else req.record_type
     return (
         f"{req.id}  case {req.case_id}  {label}  {req.provider_name}  due {due.isoformat() if due else '-'}{late}"
         f"  [{req.status}, follow-up step {req.escalation_step}, {req.channel}]"
     )
+
+
+def _reason(assessed: RiskAssessment | None) -> str:
+    return assessed.reason if assessed is not None else ""
 
 
 def escalation_mail(
@@ -285,6 +292,7 @@ class Digest:
     advocate: str
     overdue: list[str]
     at_risk: list[str]
+    unknown_risk: list[str]  # waiting on a case whose filing date is not set (ask the court)
     to_post: list[str]  # "RQ-... D-..." letters to print and mail
     refused: list[str]
     message: MailMessage | None
@@ -313,7 +321,9 @@ def build_digest(rt: Runtime, config: RequestConfig, advocate_key: str, today: d
             return req.status in late_states or (due is not None and due < today)
 
         overdue = [r for r in requests if late(r)]
-        at_risk = [r for r in requests if r.at_risk and not late(r)]
+        risks = {r.id: request_risk(session, r, config, today) for r in requests if not late(r)}
+        at_risk = [r for r in requests if (a := risks.get(r.id)) is not None and a.risk is Risk.AT_RISK]
+        unknown = [r for r in requests if (a := risks.get(r.id)) is not None and a.risk is Risk.UNKNOWN]
         ids = [r.id for r in requests]
         posted: list[tuple[RecordRequest, str]] = []
         for req in requests:
@@ -345,8 +355,14 @@ def build_digest(rt: Runtime, config: RequestConfig, advocate_key: str, today: d
             lines += [f"Overdue ({len(overdue)}):", *(_request_line(r, config, today) for r in overdue), ""]
         if at_risk:
             lines += [
-                f"At risk, due after the case's filing deadline ({len(at_risk)}):",
-                *(_request_line(r, config, today) for r in at_risk),
+                f"At risk: the records may come too late to file ({len(at_risk)}):",
+                *(f"{_request_line(r, config, today)}\n    {_reason(risks.get(r.id))}" for r in at_risk),
+                "",
+            ]
+        if unknown:
+            lines += [
+                f"Risk unknown: {FILING_DATE_UNKNOWN} ({len(unknown)}):",
+                *(_request_line(r, config, today) for r in unknown),
                 "",
             ]
         if posted:
@@ -362,19 +378,23 @@ def build_digest(rt: Runtime, config: RequestConfig, advocate_key: str, today: d
                 *refused_ids,
                 "",
             ]
-    has_news = bool(overdue or at_risk or posted or refused_ids)
+    has_news = bool(overdue or at_risk or unknown or posted or refused_ids)
     message = None
     if has_news:
         lines.append("casefile request list --overdue  shows the full list.")
+        unknown_part = f", {len(unknown)} of unknown risk" if unknown else ""
         message = MailMessage(
             to=(person.email,),
-            subject=f"Record requests: {len(overdue)} overdue, {len(at_risk)} at risk ({today.isoformat()})",
+            subject=(
+                f"Record requests: {len(overdue)} overdue, {len(at_risk)} at risk{unknown_part} ({today.isoformat()})"
+            ),
             text="\n".join(lines) + "\n",
         )
     return Digest(
         advocate=advocate_key,
         overdue=[r.id for r in overdue],
         at_risk=[r.id for r in at_risk],
+        unknown_risk=[r.id for r in unknown],
         to_post=[f"{r.id} {doc}" for r, doc in posted],
         refused=refused_ids,
         message=message,

@@ -8,7 +8,7 @@ choices from ``Channel``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import pairwise
 from pathlib import Path
@@ -38,6 +38,25 @@ class Channel(StrEnum):
 class DayUnit(StrEnum):
     CALENDAR = "calendar"
     BUSINESS = "business"
+
+
+class Basis(StrEnum):
+    """Whether a type's day count is the law's (the holder must answer in time) or the practice's own expectation
+    (letters then ask for a date; they never assert a legal deadline)."""
+
+    LAW = "law"
+    PRACTICE = "practice"
+
+
+class AnswerKind(StrEnum):
+    """What is due on the due date: the records, or (FOIA) the agency's determination, which is not delivery."""
+
+    RECORDS = "records"
+    DETERMINATION = "determination"
+
+
+# Calendar days from sending to the holder's receipt, per channel, when config/record_types.toml has no [receipt].
+DEFAULT_RECEIPT_DAYS = {Channel.MAIL: 5, Channel.EMAIL: 0, Channel.FAX: 0, Channel.PORTAL: 0}
 
 
 @dataclass(frozen=True)
@@ -80,6 +99,13 @@ class RecordType:
     agency: str | None = None
     label_es: str | None = None  # for letters in Spanish; the English text when absent
     legal_basis_es: str | None = None
+    basis: Basis = Basis.PRACTICE  # response.basis: are the days the law's, or the practice's expectation?
+    kind: AnswerKind = AnswerKind.RECORDS  # response.kind
+    expected: tuple[DayUnit, int] | None = None  # expected_delivery: when records usually arrive (an estimate)
+    routing_days: int = 0  # FOIA: business days the request may take to reach the right component
+    track3: bool = False  # USCIS FOIA: ask for Track 3 when the case has an immigration-court hearing scheduled
+    other_subject: bool = False  # the records may be of someone other than the client (a child)
+    letter_signer: str = "advocate"  # advocate | client (an access request is the client's own letter)
 
     def label_for(self, language: str) -> str:
         return self.label_es if language == "es" and self.label_es else self.label
@@ -115,6 +141,7 @@ class RequestConfig:
     providers: dict[str, Provider]
     practice: Practice
     filing_rules: FilingRules  # the case's filing deadline decides whether a request is at risk
+    receipt_days: dict[Channel, int] = field(default_factory=lambda: dict(DEFAULT_RECEIPT_DAYS))
 
     def record_type(self, key: str) -> RecordType:
         try:
@@ -222,6 +249,10 @@ def read_request_config(
         escalation = default_escalation
         if "escalation" in r.data:
             escalation = _escalation(rt_path, r.table("escalation"))
+        expected = None
+        if "expected_delivery" in r.data:
+            delivery = r.table("expected_delivery")
+            expected = (DayUnit(delivery.choice("unit", DayUnit)), delivery.nonneg("days"))
         types[key] = RecordType(
             key=key,
             label=r.get("label", str),
@@ -238,7 +269,15 @@ def read_request_config(
             document_type=r.get("document_type", str, "other"),
             escalation=escalation,
             agency=r.get("agency", str, None),
+            basis=Basis(response.choice("basis", Basis, Basis.PRACTICE.value)),
+            kind=AnswerKind(response.choice("kind", AnswerKind, AnswerKind.RECORDS.value)),
+            expected=expected,
+            routing_days=r.nonneg("routing_days", 0),
+            track3=bool(r.get("track3", bool, False)),
+            other_subject=bool(r.get("other_subject", bool, False)),
+            letter_signer=r.choice("letter_signer", ("advocate", "client"), "advocate"),
         )
+        _check_spanish(r, types[key], forms)
     if not types:
         raise ConfigError(f"{rt_path}: no [types.*] tables. Restore the file from the repository.")
 
@@ -264,10 +303,31 @@ def read_request_config(
         if providers[key].channel is Channel.EMAIL and not providers[key].email:
             raise r.fail("email", "is missing but the default channel is email")
 
-    config = RequestConfig(types, forms, providers, practice, filing_rules)
+    receipt = root.get("receipt", dict, {})
+    receipt_table = TomlTable(rt_path, receipt, "receipt")
+    unknown = set(receipt) - {c.value for c in Channel}
+    if unknown:
+        raise receipt_table.fail(sorted(unknown)[0], f"is not a channel ({', '.join(c.value for c in Channel)})")
+    receipt_days = {c: receipt_table.nonneg(c.value, DEFAULT_RECEIPT_DAYS[c]) for c in Channel}
+    config = RequestConfig(types, forms, providers, practice, filing_rules, receipt_days)
     if templates_dir is not None:
         check_templates(config, templates_dir, rt_path)
     return config
+
+
+def _check_spanish(reader: TomlTable, rtype: RecordType, forms: dict[str, Form]) -> None:
+    """A type with a Spanish letter says everything in Spanish: its label and legal basis, and its forms' labels."""
+    if "es" not in rtype.letters:
+        return
+    for key in ("label_es", "legal_basis_es"):
+        if not reader.get(key, str, ""):
+            raise reader.fail(key, "is missing (the type has a Spanish letter, whose every label must be Spanish)")
+    for form_key in ((rtype.authorization,) if rtype.authorization else ()) + rtype.enclosures:
+        form = forms[form_key]
+        if not form.label_es:
+            raise reader.fail(
+                "authorization", f"names the form {form_key!r}, which has no label_es for the Spanish letter"
+            )
 
 
 def check_templates(config: RequestConfig, templates_dir: Path, rt_path: Path) -> None:

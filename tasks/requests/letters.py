@@ -32,6 +32,35 @@ if TYPE_CHECKING:
     from .mail import MailMessage
 
 REQUEST_DOC_TYPE = "request"  # document type of the letters the practice sends (config/document_types.toml)
+HEARING_NOTICE_LABELS = {
+    "en": "Copy of the Notice to Appear or notice of hearing before the immigration court",
+    "es": "Copia de la notificación de comparecencia o del aviso de audiencia ante el tribunal de inmigración",
+}
+
+
+# The relationships typed most often, as a Spanish letter says them (anything else is printed as typed).
+RELATIONSHIPS_ES = {
+    "mother": "madre",
+    "father": "padre",
+    "parent": "madre o padre",
+    "legal guardian": "tutor legal",
+    "guardian": "tutor",
+    "grandmother": "abuela",
+    "grandfather": "abuelo",
+    "aunt": "tía",
+    "uncle": "tío",
+    "stepmother": "madrastra",
+    "stepfather": "padrastro",
+    "sister": "hermana",
+    "brother": "hermano",
+}
+
+
+def asks_track3(session: Session, config: RequestConfig, req: RecordRequest, on: date | None = None) -> bool:
+    """Whether the letter asks USCIS for Track 3 (the requester has a scheduled immigration-court hearing): the
+    type allows it and the case's hearing is still ahead on ``on`` (default today)."""
+    case = session.get(Case, req.case_id)
+    return case is not None and config.record_type(req.record_type).track3 and case.hearing_date >= (on or date.today())
 
 
 def qr_data_url(text: str) -> str:
@@ -98,21 +127,33 @@ def letter_context(
     followup: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything the request templates use. ``due_on`` before the request is sent is the date it would have if
-    sent on ``letter_date``."""
-    from .dates import due_date
+    sent on ``letter_date`` (received after the channel's mailing days). ``request.basis`` says whether the law sets
+    that date ("law": "Response due") or the practice asks for it ("practice": "We ask for a response by");
+    ``request.kind`` whether the records or (FOIA) a determination are due. ``subject`` is None for the client's own
+    records, else the person whose records they are and the client's relationship to them."""
+    from .dates import due_date, receipt_date
 
     case = session.get(Case, req.case_id)
     assert case is not None
     rtype = config.record_type(req.record_type)
     provider = config.providers.get(req.provider_key)
     advocate = config.person(req.advocate)
-    due = effective_due(req) or due_date(rtype, letter_date)
+    receipt = req.holder_receipt_on or receipt_date(config, req.channel, letter_date)
+    due = effective_due(req) or due_date(rtype, receipt)
     form_keys = ((rtype.authorization,) if rtype.authorization else ()) + rtype.enclosures
     enclosures = [config.forms[k].label_for(req.language) for k in form_keys]
+    if req.enclosed_document_id:
+        enclosures.append(HEARING_NOTICE_LABELS.get(req.language, HEARING_NOTICE_LABELS["en"]))
+    subject = None
+    if req.subject_name:
+        relationship = req.subject_relationship or ""
+        if req.language == "es":
+            relationship = RELATIONSHIPS_ES.get(relationship.lower(), relationship)
+        subject = {"name": req.subject_name, "relationship": relationship}
     return {
         "lang": req.language,
         "practice": config.practice.letterhead(),
-        "advocate": {"name": advocate.name, "title": advocate.title, "email": advocate.email},
+        "advocate": {"name": advocate.name, "title": advocate.title_for(req.language), "email": advocate.email},
         "provider": {
             "name": req.provider_name,
             "address_lines": list(provider.address_lines) if provider else [],
@@ -131,7 +172,13 @@ def letter_context(
             "letter_date": letter_date,
             "sent_on": req.sent_on or letter_date,
             "due_on": due,
+            "basis": rtype.basis.value,
+            "kind": rtype.kind.value,
+            "track3": asks_track3(session, config, req, letter_date),
+            "hearing_notice_enclosed": req.enclosed_document_id is not None,
+            "hearing_date": case.hearing_date,
         },
+        "subject": subject,
         "enclosures": enclosures,
         "followup": followup,
         "qr_data_url": qr_data_url(req.id),
@@ -282,8 +329,12 @@ def request_mail(
             doc = session.get(Document, doc_id)
             if doc is None or doc.original_key is None:
                 raise CasefileError(f"Document {doc_id} of request {req.id} has no stored bytes to attach.")
-            data = rt.store.get_bytes(doc.original_key)
-            attachments.append(Attachment(doc.original_name, data, "application/pdf"))
+            if doc_id == req.enclosed_document_id and doc.normalised_key:
+                # A document of the case (the hearing notice): its PDF, named after the request, not its file.
+                name, data = f"{req.id}-hearing-notice.pdf", rt.store.get_bytes(doc.normalised_key)
+            else:
+                name, data = doc.original_name, rt.store.get_bytes(doc.original_key)
+            attachments.append(Attachment(name, data, "application/pdf"))
         context["attachments"] = [a.filename for a in attachments]
         lang = req.language if req.language in _SUBJECTS else "en"
         label = config.record_type(req.record_type).label

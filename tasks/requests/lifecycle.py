@@ -15,9 +15,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from ..cases.rules import FilingRules, filing_deadline
+from ..cases.rules import Deadline, FilingRules, Risk, RiskAssessment, assess_risk, filing_deadline
 from ..core.catalog import (
     _ID_ALPHABET,
     Case,
@@ -32,8 +32,9 @@ from ..core.catalog import (
     utcnow,
 )
 from ..core.errors import InvalidTransition, RequestNotFound, ValidationError
-from .config import Channel, EscalationStep, RequestConfig
-from .dates import due_date, extended_due_date
+from ..documents.types import UNCLASSIFIED
+from .config import Channel, EscalationStep, RecordType, RequestConfig
+from .dates import due_date, expected_date, extended_due_date, receipt_date, routed_due_date
 from .status import OPEN_STATUSES, OVERDUE_FROM, TRANSITIONS, Status, allowed_next
 
 log = logging.getLogger(__name__)
@@ -130,12 +131,18 @@ def create_request(
     records: str = "",
     channel: str | None = None,
     advocate: str | None = None,
+    subject_name: str | None = None,
+    subject_relationship: str | None = None,
     actor: str,
 ) -> RecordRequest:
-    """A new request in ``draft``: checked against the config (type, provider, channel, advocate)."""
+    """A new request in ``draft``: checked against the config (type, provider, channel, advocate, whose records).
+    ``subject_name``: the person whose records they are when not the client (a child, for a type that allows it);
+    ``subject_relationship``: the signer's (the client's) relationship to that person ("mother", "legal guardian").
+    A USCIS FOIA request (``track3``) encloses the case's latest hearing notice, when it has one."""
     case = Catalog.get_case(session, case_id)
     rtype = config.record_type(record_type)
     provider = config.provider(provider_key)
+    subject, relationship = _subject(rtype, subject_name, subject_relationship)
     try:
         chosen = Channel(channel) if channel else provider.channel
     except ValueError:
@@ -148,6 +155,8 @@ def create_request(
             "--channel (mail, fax, portal)."
         )
     person = config.person(advocate) if advocate else config.default_advocate()
+    if not advocate and case.advocate and case.advocate in config.practice.people:
+        person = config.person(case.advocate)
     language = provider.language if provider.language in rtype.letters else "en"
     ref = new_reference()
     while session.get(RecordRequest, ref) is not None:
@@ -166,6 +175,12 @@ def create_request(
         status=Status.DRAFT.value,
         at_risk=False,
         escalation_step=0,
+        subject_name=subject,
+        subject_relationship=relationship,
+        # USCIS Track 3 is for a hearing still ahead; its request encloses the hearing notice.
+        enclosed_document_id=hearing_notice(session, case.id)
+        if rtype.track3 and case.hearing_date >= date.today()
+        else None,
     )
     session.add(req)
     session.flush()
@@ -173,24 +188,107 @@ def create_request(
     return req
 
 
+HEARING_NOTICE = "hearing-notice"  # document type of a Notice to Appear or hearing notice (document_types.toml)
+
+
+def hearing_notice(session: Session, case_id: str) -> str | None:
+    """The case's latest ready hearing notice or Notice to Appear (document type ``hearing-notice``), if any."""
+    return session.scalar(
+        select(Document.id)
+        .where(Document.case_id == case_id, Document.doc_type == HEARING_NOTICE, Document.status == "ready")
+        .order_by(Document.created_at.desc(), Document.id.desc())
+        .limit(1)
+    )
+
+
+def _subject(rtype: RecordType, name: str | None, relationship: str | None) -> tuple[str | None, str | None]:
+    name = (name or "").strip() or None
+    relationship = (relationship or "").strip() or None
+    if name is None:
+        if relationship is not None:
+            raise ValidationError("--relationship goes with --subject (the person whose records they are).")
+        return None, None
+    if not rtype.other_subject:
+        allowed = "the medical and school record types"
+        raise ValidationError(
+            f"{rtype.label} requests are for the client's own records; only {allowed} can name another person "
+            "(--subject)."
+        )
+    if relationship is None:
+        raise ValidationError(
+            "Name the client's relationship to the person whose records they are, e.g. --relationship mother or "
+            '--relationship "legal guardian": the form is signed by the parent or guardian.'
+        )
+    if len(name) > 200 or len(relationship) > 60:
+        raise ValidationError("--subject is at most 200 characters and --relationship at most 60.")
+    return name, relationship
+
+
 def effective_due(req: RecordRequest) -> date | None:
     return req.extended_due_on or req.due_on
 
 
-def case_filing_deadline(session: Session, case_id: str, rules: FilingRules) -> date | None:
+def case_deadline(session: Session, case_id: str, rules: FilingRules) -> Deadline | None:
     case = session.get(Case, case_id)
     if case is None:
         return None
-    return filing_deadline(
-        rules, case.hearing_date, case.hearing_type, case.detained, case.filing_deadline_override
-    ).date
+    return filing_deadline(rules, case.hearing_date, case.hearing_type, case.detained, case.filing_deadline_override)
+
+
+def case_filing_deadline(session: Session, case_id: str, rules: FilingRules) -> date | None:
+    deadline = case_deadline(session, case_id, rules)
+    return deadline.date if deadline else None
+
+
+def answer_expected(req: RecordRequest) -> date | None:
+    """When the records are expected: the delivery estimate when the type has one (FOIA), else the due date."""
+    return req.expected_on or effective_due(req)
+
+
+def request_risk(
+    session: Session, req: RecordRequest, config: RequestConfig, today: date | None = None
+) -> RiskAssessment | None:
+    """Whether the records, expected when ``answer_expected`` says (and, once that date has passed, no earlier than
+    ``today``), leave time to file before the case's deadline; None for a request not waiting for an answer (a draft,
+    or one answered, denied, cancelled or closed)."""
+    expected = answer_expected(req)
+    if Status(req.status) not in OPEN_STATUSES or expected is None:
+        return None
+    deadline = case_deadline(session, req.case_id, config.filing_rules)
+    if deadline is None:
+        return None
+    today = today or date.today()
+    if expected < today:  # late: whatever comes, comes today at the earliest
+        what = f"late (expected {expected.isoformat()}), at the earliest"
+        return assess_risk(config.filing_rules, today, deadline, what=what)
+    what = "expected" if req.expected_on else "due"
+    return assess_risk(config.filing_rules, expected, deadline, what=what)
 
 
 def compute_at_risk(session: Session, req: RecordRequest, config: RequestConfig) -> bool:
-    """True when the answer is due after the case's filing deadline: the record may come too late to file."""
-    due = effective_due(req)
-    deadline = case_filing_deadline(session, req.case_id, config.filing_rules)
-    return due is not None and deadline is not None and due > deadline
+    """True when the records may come too late to file (at risk) or nobody knows (no filing date yet)."""
+    assessed = request_risk(session, req, config)
+    return assessed is not None and assessed.risk is not Risk.SAFE
+
+
+def refresh_risk(session: Session, config: RequestConfig, case_id: str) -> list[str]:
+    """Recompute the stored at-risk flags of a case's waiting requests (after its filing deadline changed); the ids
+    whose flag changed."""
+    changed = []
+    waiting = [s.value for s in OPEN_STATUSES]
+    for req in session.scalars(
+        select(RecordRequest).where(RecordRequest.case_id == case_id, RecordRequest.status.in_(waiting))
+    ):
+        flag = compute_at_risk(session, req, config)
+        if flag != req.at_risk:
+            req.at_risk = flag
+            changed.append(req.id)
+    return changed
+
+
+def _set_expected(req: RecordRequest, rtype: RecordType) -> None:
+    due, received = effective_due(req), req.holder_receipt_on or req.sent_on
+    req.expected_on = expected_date(rtype, received, due) if due and received and rtype.expected else None
 
 
 def transition(
@@ -207,8 +305,9 @@ def transition(
 ) -> RequestEvent:
     """Change ``req``'s status (validated), with its side effects, one event and one audit entry.
 
-    - ``sent``: ``sent_on`` = ``on`` (default today), ``due_on`` by the record type's rule, at-risk flag set
-      the same day when the answer is due after the case's filing deadline.
+    - ``sent``: ``sent_on`` = ``on`` (default today), ``holder_receipt_on`` = sent + the channel's days,
+      ``due_on`` by the record type's rule counted from receipt, ``expected_on`` (the delivery estimate, FOIA),
+      at-risk flag set the same day when the records may come too late to file (or the filing date is unknown).
     - ``extended``: ``extended_due_on`` by the type's extension rule (``on`` gives the holder's own new date);
       refused when the type allows no extension or the request was already extended; ``new_due`` is the holder's
       own new date, if it gave one; at-risk recomputed.
@@ -225,7 +324,9 @@ def transition(
     today = date.today()
     if target is Status.SENT:
         req.sent_on = on or today
-        req.due_on = due_date(rtype, req.sent_on)
+        req.holder_receipt_on = receipt_date(config, req.channel, req.sent_on)
+        req.due_on = due_date(rtype, req.holder_receipt_on)
+        _set_expected(req, rtype)
     elif target is Status.EXTENDED:
         if req.extended_due_on is not None:
             raise ValidationError(
@@ -244,11 +345,12 @@ def transition(
                 f"The extended due date {new_due.isoformat()} is not after the due date {req.due_on.isoformat()}."
             )
         req.extended_due_on = new_due
+        _set_expected(req, rtype)
     if target in (Status.CLOSED, Status.CANCELLED):
         req.closed_at = utcnow()
+    req.status = target.value
     if target in (Status.SENT, Status.EXTENDED):
         req.at_risk = compute_at_risk(session, req, config)
-    req.status = target.value
     event = _event(
         session,
         req,
@@ -260,8 +362,38 @@ def transition(
         document_id=document_id,
     )
     if target is Status.SENT and req.at_risk:
-        _event(session, req, actor=actor, kind="note", note="At risk: due after the case's filing deadline.")
+        assessed = request_risk(session, req, config)
+        label = "Risk unknown" if assessed and assessed.risk is Risk.UNKNOWN else "At risk"
+        _event(session, req, actor=actor, kind="note", note=f"{label}: {assessed.reason if assessed else ''}.")
     return event
+
+
+def record_routing(
+    session: Session, config: RequestConfig, req: RecordRequest, routed_on: date, *, actor: str
+) -> RequestEvent:
+    """The holder routed the request to its right component, which received it on ``routed_on`` (FOIA,
+    5 U.S.C. 552(a)(6)(A)(ii)): the due date counts from then, at most the type's routing allowance later."""
+    rtype = config.record_type(req.record_type)
+    if rtype.routing_days <= 0:
+        raise ValidationError(
+            f"{rtype.label} requests have no routing allowance in config/record_types.toml (only FOIA requests do)."
+        )
+    if Status(req.status) not in OPEN_STATUSES or req.sent_on is None:
+        raise ValidationError(f"Record request {req.id} is {req.status}; routing applies to a request still waiting.")
+    received = req.holder_receipt_on or req.sent_on
+    if routed_on < received:
+        raise ValidationError(
+            f"The routing date {routed_on.isoformat()} is before the request was received ({received.isoformat()})."
+        )
+    req.routed_on = routed_on
+    old_due = req.due_on
+    req.due_on = routed_due_date(rtype, received, routed_on)
+    if req.extended_due_on is not None and old_due is not None and req.due_on > old_due:
+        req.extended_due_on = max(req.extended_due_on, extended_due_date(rtype, req.due_on) or req.extended_due_on)
+    _set_expected(req, rtype)
+    req.at_risk = compute_at_risk(session, req, config)
+    note = f"routed to the right component on {routed_on.isoformat()}; due {req.due_on.isoformat()}"
+    return _event(session, req, actor=actor, kind="note", note=note)
 
 
 def add_note(session: Session, req: RecordRequest, note: str, *, actor: str) -> RequestEvent:
@@ -329,7 +461,8 @@ def link_document(
 ) -> str:
     """Link an incoming document to ``req`` (a ``received`` event). ``complete``: True -> ``received``,
     False -> ``partially-received``, None -> status unchanged when the change is not allowed (an automatic match
-    never fails). Linking the same document twice is a no-op. Returns the request's status."""
+    never fails). Linking the same document twice is a no-op. Returns the request's status. An answer not yet
+    classified takes the request's record type (a hospital's answer to a medical request is ``medical``)."""
     already = session.scalar(
         select(RequestEvent.id).where(
             RequestEvent.request_id == req.id, RequestEvent.kind == "received", RequestEvent.document_id == document_id
@@ -341,6 +474,20 @@ def link_document(
     if complete is None:
         target = Status.PARTIAL if Status.PARTIAL in TRANSITIONS[Status(req.status)] else None
     _event(session, req, actor=actor, kind="received", note=f"matched by {matched_by}", document_id=document_id)
+    document = session.get(Document, document_id)
+    doc_type = config.record_type(req.record_type).document_type
+    if document is not None and document.doc_type == UNCLASSIFIED and doc_type != UNCLASSIFIED:
+        document.doc_type = doc_type
+        audit(
+            session,
+            actor=actor,
+            entity="document",
+            entity_id=document.id,
+            action="typed",
+            case_id=document.case_id,
+            doc_type=doc_type,
+            request_id=req.id,
+        )
     if target is not None and target.value != req.status:
         transition(session, config, req, target, actor=actor, document_id=document_id)
     return req.status
@@ -531,10 +678,23 @@ def assign_inbox_item(
 def request_summary(
     req: RecordRequest, config: RequestConfig | None = None, today: date | None = None
 ) -> dict[str, Any]:
-    """ids, dates and states (the CLI's JSON); the records description is the advocate's own text."""
+    """ids, dates and states (the CLI's JSON); the records description is the advocate's own text.
+
+    ``assumed_receipt_on``: when the holder is taken to have received it (sent + the channel's mailing days); the
+    due date counts from it. ``due_kind``: "records", or "determination" (FOIA: the agency's decision, not delivery);
+    ``due_basis``: "law" or "practice" (the practice's own expectation; letters then ask for the date).
+    ``expected_on``: when the records are expected (the delivery estimate); ``risk`` ("safe", "at-risk", "unknown"
+    when the case has no filing date) and ``risk_reason`` compare it with the case's filing deadline (None for a
+    request not waiting for an answer)."""
     today = today or date.today()
     due = effective_due(req)
-    label = config.types[req.record_type].label if config and req.record_type in config.types else req.record_type
+    rtype = config.types.get(req.record_type) if config else None
+    label = rtype.label if rtype else req.record_type
+    assessed = None
+    session = object_session(req)
+    if config is not None and session is not None:
+        assessed = request_risk(session, req, config, today)
+    receipt = req.holder_receipt_on or req.sent_on
     return {
         "id": req.id,
         "case_id": req.case_id,
@@ -548,15 +708,25 @@ def request_summary(
         "records": req.records_description,
         "advocate": req.advocate,
         "status": req.status,
+        "subject": req.subject_name,
+        "subject_relationship": req.subject_relationship,
         "sent_on": req.sent_on.isoformat() if req.sent_on else None,
+        "assumed_receipt_on": receipt.isoformat() if receipt else None,
+        "routed_on": req.routed_on.isoformat() if req.routed_on else None,
         "due_on": req.due_on.isoformat() if req.due_on else None,
+        "due_kind": rtype.kind.value if rtype else None,
+        "due_basis": rtype.basis.value if rtype else None,
         "extended_due_on": req.extended_due_on.isoformat() if req.extended_due_on else None,
         "effective_due_on": due.isoformat() if due else None,
+        "expected_on": (answer_expected(req) or due).isoformat() if due else None,
         "days_left": (due - today).days if due and Status(req.status) in OPEN_STATUSES else None,
-        "at_risk": req.at_risk,
+        "risk": assessed.risk.value if assessed else None,
+        "risk_reason": assessed.reason if assessed else None,
+        "at_risk": assessed.risk is not Risk.SAFE if assessed else req.at_risk,
         "escalation_step": req.escalation_step,
         "letter_document_id": req.letter_document_id,
         "authorization_document_id": req.authorization_document_id,
+        "enclosed_document_id": req.enclosed_document_id,
         "created_at": req.created_at.isoformat(timespec="seconds"),
         "updated_at": req.updated_at.isoformat(timespec="seconds"),
         "closed_at": req.closed_at.isoformat(timespec="seconds") if req.closed_at else None,
@@ -586,9 +756,12 @@ def list_requests(
     due_within: int | None = None,
     at_risk: bool = False,
     today: date | None = None,
+    config: RequestConfig | None = None,
 ) -> list[RecordRequest]:
     """Requests, soonest due first. ``overdue``: overdue or escalated, or waiting past the due date (before the
-    scheduled run marked them). ``due_within``: waiting and due within N days (overdue ones included)."""
+    scheduled run marked them). ``due_within``: waiting and due within N days (overdue ones included).
+    ``at_risk``: waiting, and at risk or of unknown risk (judged now with ``config``; else the flag stored when the
+    request was sent, extended or its case's deadline changed)."""
     today = today or date.today()
     query = select(RecordRequest)
     if case_id is not None:
@@ -604,7 +777,7 @@ def list_requests(
             continue
         if due_within is not None and not (waiting and due is not None and due <= today + timedelta(days=due_within)):
             continue
-        if at_risk and not (waiting and req.at_risk):
+        if at_risk and not (waiting and (compute_at_risk(session, req, config) if config else req.at_risk)):
             continue
         out.append(req)
     return sorted(out, key=lambda r: (effective_due(r) or date.max, r.created_at, r.id))

@@ -55,7 +55,8 @@ def send_request(rt: Runtime, config: RequestConfig, request_id: str, *, actor: 
         assert req is not None
         if req.status != Status.DRAFT.value:  # sent already (or cancelled): nothing to do
             return Sent(req.id, req.status, False)
-        channel, documents = Channel(req.channel), [req.letter_document_id, req.authorization_document_id]
+        channel = Channel(req.channel)
+        documents = [req.letter_document_id, req.authorization_document_id, req.enclosed_document_id]
         doc_ids = [d for d in documents if d]
     mailed = False
     if on is None and channel is Channel.EMAIL:
@@ -86,13 +87,17 @@ def new_request(
     channel: str | None = None,
     sent_on: date | None = None,
     advocate: str | None = None,
+    subject_name: str | None = None,
+    subject_relationship: str | None = None,
     actor: str | None = None,
     config: RequestConfig | None = None,
     send: bool = True,
 ) -> dict[str, Any]:
     """Create a request, render and store its letter and forms in the case, and send it (see the module doc).
     Returns the request's summary (ids and dates; what `request new --json` prints) with ``documents`` (the
-    stored letter and forms) and ``mailed``. ``actor``: who does it (default: the user running casefile)."""
+    stored letter and forms), ``mailed`` and ``warnings`` (what the advocate should know, e.g. a USCIS Track 3
+    request without a hearing notice to enclose). ``subject_name``/``subject_relationship``: whose records, when
+    not the client's (lifecycle.create_request). ``actor``: who does it (default: the user running casefile)."""
     config = config or request_config(rt)
     actor = actor or current_actor()
     if sent_on is not None and sent_on > date.today():
@@ -107,20 +112,45 @@ def new_request(
             records=records,
             channel=channel,
             advocate=advocate,
+            subject_name=subject_name,
+            subject_relationship=subject_relationship,
             actor=actor,
         )
         request_id = created.id
     documents = store_request_documents(rt, config, request_id, letter_date=sent_on or date.today())
     sent: Sent | None = None
-    if send and (sent_on is not None or channel_of(rt, request_id) is Channel.EMAIL):
+    # The client's own letter (an access request) is signed by the client first: it waits as a draft whatever the
+    # channel, until a person sends the signed copy and records it (`request send REF --on DATE`).
+    by_email = channel_of(rt, request_id) is Channel.EMAIL and config.record_type(record_type).letter_signer != "client"
+    if send and (sent_on is not None or by_email):
         sent = send_request(rt, config, request_id, actor=actor, on=sent_on)
     with rt.catalog.session() as session:
         req = session.get(RecordRequest, request_id)
         assert req is not None
         summary = request_summary(req, config)
+        summary["warnings"] = request_warnings(session, config, req)
     summary["documents"] = documents
     summary["mailed"] = bool(sent and sent.mailed)
     return summary
+
+
+def request_warnings(session: Any, config: RequestConfig, req: RecordRequest) -> list[str]:
+    """What the advocate should know before the request goes out (ids and rules only, no client data)."""
+    from .letters import asks_track3
+
+    warnings = []
+    if config.record_type(req.record_type).letter_signer == "client" and req.status == Status.DRAFT.value:
+        warnings.append(
+            "the client signs this letter (their own access request): print it, have it signed, send the signed copy, "
+            f"then record it with `casefile request send {req.id} --on YYYY-MM-DD`."
+        )
+    if asks_track3(session, config, req) and req.enclosed_document_id is None:
+        warnings.append(
+            "the letter asks USCIS for Track 3 (a hearing is scheduled), but the case has no hearing notice or "
+            "Notice to Appear to enclose; USCIS needs one for Track 3. Add it (`casefile add CASE-ID FILE --type "
+            "hearing-notice`) and create the request again, or send the notice with the letter yourself."
+        )
+    return warnings
 
 
 def channel_of(rt: Runtime, request_id: str) -> Channel:
@@ -138,6 +168,13 @@ def send_draft(rt: Runtime, ref: str, *, on: date | None = None, actor: str | No
     with rt.catalog.session() as session:
         req = get_request(session, ref)
         request_id, channel = req.id, Channel(req.channel)
+        client_signs = config.record_type(req.record_type).letter_signer == "client"
+    if on is None and channel is Channel.EMAIL and client_signs:
+        raise ValidationError(
+            f"Record request {request_id} is the client's own letter, which the client signs: casefile cannot e-mail "
+            f"the unsigned copy. Send the signed copy yourself, then run `casefile request send {request_id} --on "
+            "YYYY-MM-DD`."
+        )
     if on is None and channel is not Channel.EMAIL:
         on = date.today()
     sent = send_request(rt, config, request_id, actor=actor or current_actor(), on=on)

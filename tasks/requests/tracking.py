@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.catalog import current_actor
 from ..core.errors import ValidationError
 from .config import request_config
-from .lifecycle import add_note, event_rows, get_request, list_requests, request_summary, transition
+from .lifecycle import add_note, event_rows, get_request, list_requests, record_routing, request_summary, transition
 from .status import Status, allowed_next
 
 if TYPE_CHECKING:
@@ -48,7 +48,13 @@ def list_request_rows(
         if case_id is not None:
             case_id = rt.catalog.get_case(session, case_id).id
         found = list_requests(
-            session, case_id=case_id, overdue=overdue, due_within=due_within, at_risk=at_risk, today=today
+            session,
+            case_id=case_id,
+            overdue=overdue,
+            due_within=due_within,
+            at_risk=at_risk,
+            today=today,
+            config=config,
         )
         return [request_summary(r, config, today) for r in found]
 
@@ -60,24 +66,28 @@ def update_request(
     status: Status | str | None = None,
     note: str | None = None,
     due: date | None = None,
+    routed_on: date | None = None,
     actor: str | None = None,
 ) -> dict[str, Any]:
-    """Change the request's status (validated; ``due``: the holder's own new date, with ``extended`` only) and/or
-    add ``note`` to its history. Returns the summary with ``events``. ``actor``: default the user running casefile.
-    Raises ``ValidationError`` (nothing to change, ``due`` without ``extended``), ``InvalidTransition``,
-    ``RequestNotFound``."""
-    if status is None and not note:
-        raise ValidationError("Nothing to change: pass --status and/or --note.")
+    """Change the request's status (validated; ``due``: the holder's own new date, with ``extended`` only), record
+    that a FOIA request was routed to the right component on ``routed_on`` (its determination counts from then, up
+    to the routing allowance later), and/or add ``note`` to its history. Returns the summary with ``events``.
+    ``actor``: default the user running casefile. Raises ``ValidationError`` (nothing to change, ``due`` without
+    ``extended``, routing of a type without a routing allowance), ``InvalidTransition``, ``RequestNotFound``."""
+    if status is None and not note and routed_on is None:
+        raise ValidationError("Nothing to change: pass --status, --routed-on and/or --note.")
     if due is not None and status != Status.EXTENDED:
         raise ValidationError("--due goes with --status extended.")
     actor = actor or current_actor()
     config = request_config(rt)
     with rt.catalog.session() as session:
         req = get_request(session, ref)
+        if routed_on is not None:
+            record_routing(session, config, req, routed_on, actor=actor)
         if status is not None:
             transition(session, config, req, status, actor=actor, note=note, new_due=due)
-        else:
-            add_note(session, req, note or "", actor=actor)
+        elif note:
+            add_note(session, req, note, actor=actor)
         session.flush()
         summary = request_summary(req, config)
         summary["events"] = event_rows(req)

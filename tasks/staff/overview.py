@@ -27,6 +27,7 @@ def _request_order(row: dict[str, Any]) -> tuple[int, str]:
         status in OPEN_STATUSES and row["days_left"] is not None and row["days_left"] < 0
     )
     rank = 0 if overdue else 1 if row["at_risk"] and status in OPEN_STATUSES else 2 if status in OPEN_STATUSES else 3
+    # at_risk: at risk, or of unknown risk (no filing date to compare with: never shown as safe)
     return rank, row["effective_due_on"] or "9999-12-31"
 
 
@@ -79,34 +80,17 @@ def case_overview(rt: Runtime, case_id: str, *, today: date | None = None) -> di
 
 
 def upcoming_cases(rt: Runtime, *, today: date | None = None, limit: int = 20) -> list[dict[str, Any]]:
-    """Open cases whose hearing is ahead, the nearest filing deadline first, with their overdue and at-risk request
-    counts: what the page's start shows."""
-    from sqlalchemy import func
-
+    """Open cases whose hearing is ahead, the nearest filing deadline first (those without one by their hearing), with
+    how many of their requests are overdue and how many at risk or of unknown risk: what the page's start shows."""
     from ..cases.case import format_a_number
-    from ..core.catalog import Case, RecordRequest
+    from ..core.catalog import Case
 
     today = today or date.today()
     with rt.catalog.session() as session:
         cases = list(session.scalars(select(Case).where(Case.status == "open", Case.hearing_date >= today)))
-        flagged = {
-            (case_id, kind): count
-            for case_id, kind, count in session.execute(
-                select(RecordRequest.case_id, RecordRequest.status, func.count())
-                .where(RecordRequest.status.in_([Status.OVERDUE.value, Status.ESCALATED.value]))
-                .group_by(RecordRequest.case_id, RecordRequest.status)
-            )
-        }
-        at_risk = dict(
-            session.execute(
-                select(RecordRequest.case_id, func.count())
-                .where(RecordRequest.at_risk.is_(True), RecordRequest.status.in_([s.value for s in OPEN_STATUSES]))
-                .group_by(RecordRequest.case_id)
-            ).all()
-        )
-        rows = []
+        rows: list[dict[str, Any]] = []
         for c in cases:
-            deadline = case_deadline(rt, c).date
+            deadline = case_deadline(rt, c)
             rows.append(
                 {
                     "id": c.id,
@@ -115,12 +99,15 @@ def upcoming_cases(rt: Runtime, *, today: date | None = None, limit: int = 20) -
                     "hearing_date": c.hearing_date.isoformat(),
                     "hearing_type": c.hearing_type,
                     "detained": c.detained,
-                    "filing_deadline": deadline.isoformat() if deadline else None,
-                    "days_to_deadline": (deadline - today).days if deadline else None,
-                    "overdue_requests": flagged.get((c.id, Status.OVERDUE.value), 0)
-                    + flagged.get((c.id, Status.ESCALATED.value), 0),
-                    "at_risk_requests": int(at_risk.get(c.id, 0)),
+                    "filing_deadline": deadline.date.isoformat() if deadline.date else None,
+                    "days_to_deadline": (deadline.date - today).days if deadline.date else None,
                 }
             )
     rows.sort(key=lambda r: (r["filing_deadline"] or r["hearing_date"], r["id"]))
-    return rows[:limit]
+    rows = rows[:limit]
+    for row in rows:
+        requests = request_rows(rt, row["id"], today)
+        row["overdue_requests"] = sum(r["overdue"] for r in requests)
+        row["at_risk_requests"] = sum(r["open"] and not r["overdue"] and r["risk"] == "at-risk" for r in requests)
+        row["unknown_risk_requests"] = sum(r["open"] and not r["overdue"] and r["risk"] == "unknown" for r in requests)
+    return rows

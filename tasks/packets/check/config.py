@@ -67,6 +67,9 @@ class CheckConfig:
     languages: tuple[str, ...]
     front_titles: tuple[str, ...]
     back_titles: tuple[str, ...]
+    service_certificate: bool = False  # the packet ends with a certificate of service (it must be signed)
+    wet_signatures: bool = False  # [signatures] wet_after_printing: an unsigned certificate is a warning
+    list_counts: bool = False  # the exhibit list gives each exhibit's number of pages (no printed page numbers)
 
     @staticmethod
     def from_profile(profile: FilingProfile) -> CheckConfig:
@@ -106,6 +109,9 @@ class CheckConfig:
             languages=profile.translations.languages or _default_languages(),
             front_titles=tuple(titles[:cut]),
             back_titles=tuple(titles[cut:]),
+            service_certificate="packet/certificate_of_service.html.j2" in templates,
+            wet_signatures=profile.signatures.wet_after_printing,
+            list_counts=not numbers.enabled,
         )
 
 

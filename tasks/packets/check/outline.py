@@ -15,7 +15,8 @@ part has the bookmarks of its own pages; an exhibit cut by a split starts the ne
   whose rows' first text line holds the tab label in the leftmost column and the pages in the rightmost column,
   printed "5-12", "5–12" (en dash) or "5". Each exhibit's printed range must be the printed numbers of its first
   page (where its bookmark points) and of the page before the next top-level bookmark (or the packet's end).
-  Without page numbers (USCIS) the numbers are positions in the packet counted from [page_numbers] start.
+  Without page numbers (USCIS) no packet page number is printed anywhere, so the list gives what a reader can
+  count instead: each exhibit's number of pages (the n of its "page i of n" labels).
 """
 
 from __future__ import annotations
@@ -304,6 +305,20 @@ def check_list(
                 f"{list_name}: exhibit {exhibit.label} (bookmark at {name}, page {page}) is not in the exhibit list. "
                 "Rebuild the packet.",
             )
+            continue
+        if cfg.list_counts:
+            count = exhibit.end - exhibit.entry.g + 1
+            if (listed.first, listed.last) != (count, count):
+                row_name, row_page = place(where, listed.g)
+                out.add(
+                    "range-mismatch",
+                    ERROR,
+                    row_name,
+                    row_page,
+                    f"{row_name}, page {row_page}: the exhibit list gives exhibit {exhibit.label} "
+                    f"{_range_text(listed.first, listed.last)} page(s), but it has {count} (bookmark at {name}, page "
+                    f"{page}). Rebuild the packet.",
+                )
             continue
         want = (printed[exhibit.entry.g], printed[exhibit.end])
         if (listed.first, listed.last) != want:

@@ -28,6 +28,7 @@ from .outline import Entry, check_list, list_pages, read_outline, structure
 from .pages import Geometry, check_labels, check_numbers, check_size, check_stamps, page_labels, printed_numbers
 from .qpdf import QpdfRuns, qpdf_problem
 from .report import ERROR, WARNING, CheckReport, Findings
+from .signatures import certificate_pages, check_signatures
 from .text import PageText, read_text
 from .translations import check_translations, language_samples
 
@@ -164,7 +165,8 @@ def check_packet(paths: Sequence[Path], profile: FilingProfile, *, expect_transl
         entries, exhibits = structure(files, cfg, out, total)
         listing = list_pages(entries, exhibits, cfg)
         samples = language_samples(exhibits, cfg) if exhibits else {}
-        full = set(listing) | set(samples)
+        certificates = certificate_pages(entries, exhibits, cfg, total)
+        full = set(listing) | set(samples) | {g for pages in certificates.values() for g in pages}
         texts: list[PageText] = []
         for info in files:
             if info.readable:
@@ -179,6 +181,8 @@ def check_packet(paths: Sequence[Path], profile: FilingProfile, *, expect_transl
         if exhibits and all(f.readable for f in files):
             check_list(where, texts, listing, exhibits, printed, cfg, out)
             check_translations(where, texts, exhibits, samples, cfg, out, expect_translations)
+        if all(f.readable for f in files):
+            check_signatures(where, texts, certificates, cfg, out)
         for info, (code, problems) in zip(files, qpdf.results(), strict=True):
             if code != 0 and info.readable:
                 problem = qpdf_problem(code, problems)
