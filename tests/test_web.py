@@ -188,6 +188,18 @@ def test_staff_cannot_upload_or_start_builds(client: TestClient, runtime: Runtim
         assert client.get(url).status_code == 403
 
 
+def test_a_build_with_a_date_of_service_that_is_not_a_date_is_refused(
+    client: TestClient, runtime: Runtime, site: dict[str, Any]
+) -> None:
+    token = sign_in(client, "avi.advocate")
+    response = client.post(
+        f"/cases/{site['case']}/builds", data={"csrf": token, "profile": "eoir", "service_date": "next Tuesday"}
+    )
+    assert response.status_code == 400 and "date of service" in response.text
+    with runtime.catalog.session() as session:
+        assert session.query(StaffJob).count() == 0
+
+
 def test_advocates_do_not_manage_users(client: TestClient) -> None:
     token = sign_in(client, "avi.advocate")
     assert client.get("/admin/users").status_code == 403

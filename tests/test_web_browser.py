@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from conftest import CLIENT_NAME, run_cli
 
+from casefile.tasks.demo.scenario import DEMO_DHS_ADDRESS, DEMO_DHS_OFFICE
+
 if TYPE_CHECKING:
     from playwright.sync_api import ViewportSize
 
@@ -202,6 +204,8 @@ def test_an_advocate_finds_downloads_uploads_and_builds(
     _shot(page, "desktop-upload-done")
 
     page.goto(f"{base}/cases/{case_id}")
+    page.fill("#service-office", DEMO_DHS_OFFICE)  # the DHS office served, as an advocate types it
+    page.fill("#service-address", "\n".join(DEMO_DHS_ADDRESS))
     page.click("form[action$='/builds'] button[type=submit]")
     page.wait_for_url(f"{base}/cases/{case_id}/jobs/*")
     _wait_finished(page)

@@ -21,7 +21,7 @@ import yaml
 from conftest import DEMO_DATA
 from staffpage import add_users, sign_in
 
-from casefile.tasks.demo.scenario import fictional_case
+from casefile.tasks.demo.scenario import DEMO_DHS_ADDRESS, DEMO_DHS_OFFICE, fictional_case
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -80,7 +80,10 @@ def _upload_and_build(client: TestClient, rt: Runtime, case: str) -> dict[str, A
         {"document": docs["IMG_2041.jpg"], "title": "Letter of support", "language": "en"}]}  # fmt: skip
     save_plan(rt, parse_plan(yaml.safe_dump(plan), "plan.yaml", case), "plan.yaml")
 
-    started = client.post(f"/cases/{case}/builds", data={"csrf": token, "profile": "eoir"}, follow_redirects=False)
+    served = {"service_office": DEMO_DHS_OFFICE, "service_address": "\n".join(DEMO_DHS_ADDRESS)}
+    started = client.post(
+        f"/cases/{case}/builds", data={"csrf": token, "profile": "eoir", **served}, follow_redirects=False
+    )
     assert started.status_code == 303
     html = _wait_for_job(client, started.headers["location"])
     found = re.search(r"#build-(P-[A-Z0-9]+)", html)

@@ -358,6 +358,9 @@ def start_build(
     case_id: str,
     profile: Annotated[str, Form(max_length=40)] = "eoir",
     allow_missing_translations: Annotated[str, Form(max_length=10)] = "",
+    service_office: Annotated[str, Form(max_length=300)] = "",
+    service_address: Annotated[str, Form(max_length=1000)] = "",
+    service_date: Annotated[str, Form(max_length=20)] = "",
     csrf: CsrfField = "",
 ) -> Response:
     from ...tasks.packets.build import validate_build
@@ -374,8 +377,16 @@ def start_build(
     running = jobs.running_job(rt, real_id, jobs.JobKind.BUILD)
     if running is not None:
         return _see(f"/cases/{real_id}/jobs/{running}")
+    from ...tasks.core.calendar import parse_date
+
     allow = allow_missing_translations in ("1", "on", "yes", "true")
-    job_id = request.app.state.runs.start_build(real_id, who.user_id, profile, allow)
+    served = service_date.strip()
+    options = {
+        "service_office": service_office.strip() or None,
+        "service_address": [line.strip() for line in service_address.splitlines() if line.strip()] or None,
+        "service_date": parse_date(served, "date of service").isoformat() if served else None,
+    }
+    job_id = request.app.state.runs.start_build(real_id, who.user_id, profile, allow, **options)
     audit.record(
         rt,
         actor=who.name,
