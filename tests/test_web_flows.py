@@ -56,8 +56,9 @@ def _upload_and_build(client: TestClient, rt: Runtime, case: str) -> dict[str, A
         ("files", ("IMG_2041.jpg", (SAMPLE / "phone_photo_letter.jpg").read_bytes(), "image/jpeg")),
         ("files", ("scan.pdf", b"%PDF-1.4\n1 0 obj <<", "application/pdf")),  # cut off: quarantined
     ]
-    sent = client.post(f"/cases/{case}/upload", data={"csrf": token, "doc_type": "medical"}, files=files,
-                       follow_redirects=False)  # fmt: skip
+    sent = client.post(
+        f"/cases/{case}/upload", data={"csrf": token, "doc_type": "medical"}, files=files, follow_redirects=False
+    )
     assert sent.status_code == 303, sent.text[-1000:]
     upload_job = sent.headers["location"]
     html = _wait_for_job(client, upload_job)
@@ -67,17 +68,20 @@ def _upload_and_build(client: TestClient, rt: Runtime, case: str) -> dict[str, A
     assert "cut off" in html or "damaged" in html  # the reason in words
     assert not any((rt.settings.work_dir / "uploads").iterdir())  # the upload's files are gone once taken in
 
-    again = client.post(f"/cases/{case}/upload", data={"csrf": token}, follow_redirects=False,
-                        files=[files[0]])  # fmt: skip
+    again = client.post(f"/cases/{case}/upload", data={"csrf": token}, follow_redirects=False, files=[files[0]])
     assert "duplicate" in _wait_for_job(client, again.headers["location"])
 
     from casefile.tasks.documents.access import list_documents
     from casefile.tasks.packets.exhibits import parse_plan, save_plan
 
     docs = {d["name"]: d["id"] for d in list_documents(rt, case)}
-    plan = {"case": case, "exhibits": [
-        {"document": docs["medical record.pdf"], "title": "Emergency room record", "language": "en"},
-        {"document": docs["IMG_2041.jpg"], "title": "Letter of support", "language": "en"}]}  # fmt: skip
+    plan = {
+        "case": case,
+        "exhibits": [
+            {"document": docs["medical record.pdf"], "title": "Emergency room record", "language": "en"},
+            {"document": docs["IMG_2041.jpg"], "title": "Letter of support", "language": "en"},
+        ],
+    }
     save_plan(rt, parse_plan(yaml.safe_dump(plan), "plan.yaml", case), "plan.yaml")
 
     served = {"service_office": DEMO_DHS_OFFICE, "service_address": "\n".join(DEMO_DHS_ADDRESS)}
@@ -175,5 +179,14 @@ def test_with_serve_running_they_run_through_its_deployments(prefect_api: str, s
     for job in jobs:
         run = names[str(job.flow_run_id)]
         assert run["state_type"] == "COMPLETED"
-        assert set(run["parameters"]) <= {"case_id", "profile", "allow_missing_translations", "batch_id"}
+        ids_and_options = {
+            "case_id",
+            "profile",
+            "allow_missing_translations",
+            "batch_id",
+            "service_office",
+            "service_address",
+            "service_date",
+        }
+        assert set(run["parameters"]) <= ids_and_options
         assert "Quiroga" not in json.dumps(run)
