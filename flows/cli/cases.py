@@ -49,7 +49,7 @@ def case_new(
         judge=judge,
         filing_deadline=filing_deadline,
     )
-    summary = open_case(runtime(), new)
+    summary = open_case(runtime(creates=True), new)
     emit(
         as_json,
         summary,
