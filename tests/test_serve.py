@@ -42,7 +42,7 @@ def test_chase_flow_run_and_artifact(
     from casefile.flows.chase import ARTIFACT_KEY, chase_overdue
 
     ids = sorted(new_request(runtime, case_id) for _ in range(2))
-    counts = chase_overdue(today="2026-12-03")
+    counts = chase_overdue(today="2026-12-03", confirm=True)  # another day than today: confirmed
     assert counts["followups_emailed"] == 2 and counts["digests_sent"] == 1 and counts["overdue_marked"] == 2
     assert len(smtp_server.messages) == 3
     artifact = cast(Artifact | None, Artifact.get(ARTIFACT_KEY))
@@ -51,7 +51,7 @@ def test_chase_flow_run_and_artifact(
         assert rid in artifact.data
     for secret in (CLIENT_NAME, A_NUMBER, "Metro General", HOSPITAL, "fictional"):
         assert secret not in artifact.data and secret not in (artifact.description or "")
-    assert chase_overdue(today="2026-12-03")["emails_sent"] == 0  # the same day again: nothing twice
+    assert chase_overdue(today="2026-12-03", confirm=True)["emails_sent"] == 0  # the same day again: nothing twice
     assert len(smtp_server.messages) == 3
 
 
