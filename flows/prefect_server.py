@@ -151,7 +151,9 @@ class LocalPrefectServer(_ChildServer):
     def url_file(self) -> Path:
         return self.prefect_home / SERVER_URL_FILE
 
-    def start(self, timeout: float = 120.0) -> str:
+    def start(self, timeout: float = 120.0, *, publish: bool = True) -> str:
+        """Start and wait until the server answers; with ``publish``, write the server-url file (else call
+        ``publish`` when ready for other commands to use it)."""
         self.prefect_home.mkdir(parents=True, exist_ok=True)
         if port_in_use(self.host, self.port):
             raise ToolError(
@@ -182,9 +184,14 @@ class LocalPrefectServer(_ChildServer):
             )
         self._spawn(command, env)
         self._wait_ready(timeout, "The Prefect server")
+        if publish:
+            self.publish()
+        return self.api_url
+
+    def publish(self) -> None:
+        """Write the server-url file: from now on, other commands on this machine run their flows here."""
         self.url_file.write_text(f"{self.api_url}\n{self.ui_url if self.ui else ''}\n")
         self._wrote_url_file = True
-        return self.api_url
 
     def withdraw(self) -> None:
         """Remove the server-url file this instance wrote (new commands stop choosing this server)."""
@@ -239,6 +246,14 @@ class PrefectRest:
             "/flow_runs/filter", {"flow_runs": {"state": {"type": {"any_": list(self.IN_FLIGHT)}}}}
         )
         return runs
+
+    def mark_all_crashed(self, message: str) -> int:
+        """Mark every flow run in flight Crashed (runs a killed serve, or a command that died, left "running");
+        returns how many."""
+        runs = self.flow_runs_in_flight()
+        for run in runs:
+            self.mark_crashed(run["id"], message)
+        return len(runs)
 
     def mark_crashed(self, flow_run_id: str, message: str) -> None:
         self.post(

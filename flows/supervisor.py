@@ -57,6 +57,7 @@ RUNNER_STOP_TIMEOUT = 30.0  # after the grace period: Prefect cancels what still
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 LOCK_FILE = "serve.lock"
 CRASHED_MESSAGE = "casefile serve stopped before this run finished; it is safe to run it again."
+STALE_MESSAGE = "Its process ended (a killed casefile serve or command) before it finished; it is safe to run again."
 
 
 class ServeError(CasefileError):
@@ -169,7 +170,9 @@ class Supervisor:
                 "reverse proxy that asks for a login (see the README: `casefile serve` from another machine)."
             )
         self.say(f"Starting the Prefect server (log: {self.server.log_path}) ...")
-        api_url = self.server.start()
+        api_url = self.server.start(publish=False)
+        self._close_stale_runs(PrefectRest(api_url))
+        self.server.publish()
         self.say(f"Prefect UI at {self.server.ui_url} (API {api_url})")
         env = module_env()  # the runner imports the same casefile as this process
         env.update(
@@ -195,10 +198,36 @@ class Supervisor:
         self.say(f"Serving the scheduled flows (runner pid {self.runner.pid}, log: {self.runner_log})")
         return api_url
 
+    def _close_stale_runs(self, rest: PrefectRest) -> None:
+        """Runs still "running" in the database before anything can run on this server were cut short by a serve
+        that was killed (or a command that died): say so in Prefect, and never wait for them at the stop."""
+        try:
+            stale = rest.mark_all_crashed(STALE_MESSAGE)
+        except OSError:
+            return
+        if stale:
+            self.say(f"Marked {stale} flow run(s) left running by an earlier serve or command Crashed.")
+
     # Watch ----------------------------------------------------------------------------------------------------
-    def wait(self, poll: float = 0.5) -> int:
-        """Until a stop signal (returns 0) or a child dies on its own (returns 1). Then stops both, in order."""
+    def run(self, poll: float = 0.5) -> int:
+        """Start, then watch until a stop signal (returns 0) or a child dies on its own (returns 1); then stop
+        everything, in order. The stop signals are caught from the start: one that comes while the server starts
+        lets the start finish, then stops cleanly. A refused start (``ServeBusy``) touches nothing."""
         previous = {sig: signal.signal(sig, self._request_stop) for sig in STOP_SIGNALS}
+        try:
+            try:
+                self.start()
+            except ServeBusy:
+                raise
+            except BaseException:
+                self.stop()
+                raise
+            return self._watch(poll)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _watch(self, poll: float) -> int:
         code = 0
         try:
             while not self._stop_requested:
@@ -215,8 +244,6 @@ class Supervisor:
                 time.sleep(poll)
         finally:
             self.stop()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
         return code
 
     # Stop -----------------------------------------------------------------------------------------------------
@@ -319,16 +346,8 @@ def serve_forever(
     grace: float | None = None,
     echo: Callable[[str], None] = print,
 ) -> int:
-    """Start the server and the runner, and wait (``Supervisor.wait``); returns the exit code."""
-    supervisor = Supervisor(settings, host=host, port=port, ui_url=ui_url, grace=grace, echo=echo)
-    try:
-        supervisor.start()
-    except ServeBusy:
-        raise
-    except BaseException:
-        supervisor.stop()
-        raise
-    return supervisor.wait()
+    """Start the server and the runner, and wait (``Supervisor.run``); returns the exit code."""
+    return Supervisor(settings, host=host, port=port, ui_url=ui_url, grace=grace, echo=echo).run()
 
 
 def main() -> None:

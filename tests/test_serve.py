@@ -123,8 +123,10 @@ class Serve:
                 start_new_session=True,
             )
         self.url_file = home / "prefect" / "server-url"
-        lines = self.wait_for(
-            lambda: self.url_file.exists() and self.url_file.read_text().split(), 120, "the Prefect server"
+        lines = self.wait_for(  # (a killed serve may have left its file: wait for this one's runner)
+            lambda: "Serving the scheduled flows" in self.text() and self.url_file.read_text().split(),
+            120,
+            "the Prefect server and the runner",
         )
         self.api_url, self.ui_url = lines[0], lines[1]
         self.children: set[int] = set()
@@ -331,3 +333,30 @@ def test_a_flow_run_past_the_grace_period_is_cancelled_marked_and_safe_to_run_ag
     run_chase(runtime, date.today())  # the next run does the rest, and nothing twice
     followed_up = sorted(m.subject.split(":")[0] for m in smtp_server.messages if HOSPITAL in m.rcpt_tos)
     assert followed_up == sorted(ids)
+
+
+@pytest.mark.slow
+def test_a_killed_serve_leaves_no_server_runner_or_flow_run_behind(
+    smtp_server: LoopbackSmtp, runtime: Runtime, case_id: str, tmp_path: Path
+) -> None:
+    _slow_chase(runtime, case_id, 3)
+    serve = Serve(runtime.settings.home, tmp_path / "serve.log", env={"CASEFILE_MAIL_SEND_INTERVAL": "4"})
+    try:
+        serve.wait_for(lambda: _chase_runs(serve.api_url, "RUNNING"), 90, "a running chase")
+        started = serve.snapshot_children()
+        assert len(started) >= 3  # the server, the runner and the flow run's process at least
+        os.kill(serve.proc.pid, signal.SIGKILL)  # the supervisor alone: what it started must go by itself
+        assert serve.proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        serve.kill()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_running(pid) for pid in started):
+        time.sleep(0.2)
+    assert not [pid for pid in started if _running(pid)], "processes left behind by a killed serve"
+    restarted = Serve(runtime.settings.home, tmp_path / "again.log")  # its lock went with it: serve starts again
+    try:
+        assert "left running by an earlier serve or command Crashed" in restarted.text()  # the killed run, marked
+        assert restarted.stop() == 0, restarted.text()
+    finally:
+        restarted.kill()
+    assert "Waiting up to" not in restarted.text()  # no grace period spent on a run nobody runs
