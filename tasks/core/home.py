@@ -52,7 +52,7 @@ class HomeNotFound(NotFoundError):
         else:
             where = f"it was chosen by {home.source}"
         super().__init__(
-            f"There is no casefile home at {home.path} ({where}), so there is nothing to show. Run the command "
+            f"There is no casefile home at {home.path} ({where}); nothing was read or created. Run the command "
             f"from the folder that holds your {HOME_FOLDER} (cd), or set CASEFILE_HOME to that {HOME_FOLDER} "
             "folder. To start a new home here, create a case (`casefile case new`) or run `casefile demo`."
         )
