@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -247,6 +248,27 @@ class PrefectRest:
         )
         return runs
 
+    def cancel_scheduled(self, message: str) -> int:
+        """Cancel the deployment runs that should have started but did not (due now, or waiting for a concurrency
+        slot: pausing a deployment leaves those); runs scheduled for later stay for the next serve. Returns how
+        many."""
+        due = {
+            "state": {"type": {"any_": ["SCHEDULED"]}},
+            "deployment_id": {"is_null_": False},
+            "expected_start_time": {"before_": datetime.now(UTC).isoformat()},
+        }
+        waiting = {"state": {"name": {"any_": ["AwaitingConcurrencySlot"]}}, "deployment_id": {"is_null_": False}}
+        runs = {r["id"]: r for query in (due, waiting) for r in self.post("/flow_runs/filter", {"flow_runs": query})}
+        for run_id in runs:
+            self.set_state(run_id, "CANCELLED", "Cancelled", message)
+        return len(runs)
+
+    def set_state(self, flow_run_id: str, kind: str, name: str, message: str) -> None:
+        self.post(
+            f"/flow_runs/{flow_run_id}/set_state",
+            {"state": {"type": kind, "name": name, "message": message}, "force": True},
+        )
+
     def mark_all_crashed(self, message: str) -> int:
         """Mark every flow run in flight Crashed (runs a killed serve, or a command that died, left "running");
         returns how many."""
@@ -256,10 +278,7 @@ class PrefectRest:
         return len(runs)
 
     def mark_crashed(self, flow_run_id: str, message: str) -> None:
-        self.post(
-            f"/flow_runs/{flow_run_id}/set_state",
-            {"state": {"type": "CRASHED", "name": "Crashed", "message": message}, "force": True},
-        )
+        self.set_state(flow_run_id, "CRASHED", "Crashed", message)
 
 
 def _prefect_site_dir() -> str:

@@ -14,10 +14,11 @@
   on the supervisor: tasks/core/processes.py). The supervisor is a child subreaper, so whatever its children leave
   behind is re-parented to it and stopped with the rest.
 - On SIGINT, SIGTERM or SIGHUP (the terminal was closed) it stops, in this order: the server-url file goes (new
-  commands start their own temporary server); the deployments are paused (no new run starts); flow runs in flight
-  get ``serve_stop_grace_seconds`` (default 60) to finish; the runner gets SIGTERM (Prefect cancels the runs still
-  going: state Cancelled, "Runner is shutting down."), then anything left of it is killed and a deployment run left
-  in a running state is marked Crashed; then the server stops. Exit 0. A second signal skips what is left of the
+  commands start their own temporary server); the deployments are paused and runs due but not started are
+  cancelled (no new run starts); flow runs in flight get ``serve_stop_grace_seconds`` (default 60) to finish. An
+  idle runner is then ended; a busy one gets SIGTERM (Prefect cancels the runs still going: state Cancelled,
+  "Runner is shutting down."); anything left of it is killed and a deployment run left in a running state is marked
+  Crashed; then the server stops. Exit 0. A second signal skips what is left of the
   grace period. Messages go to stderr (ignored once the terminal is gone) and to ``logs/serve.log``.
 - If either child dies on its own, the supervisor stops the other and exits 1 naming the log file
   (``$CASEFILE_HOME/prefect/logs/server.log``, ``runner.log``).
@@ -35,6 +36,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
 
 from ..tasks.core.errors import CasefileError, ExitCode, ToolError
@@ -57,6 +59,7 @@ RUNNER_STOP_TIMEOUT = 30.0  # after the grace period: Prefect cancels what still
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 LOCK_FILE = "serve.lock"
 CRASHED_MESSAGE = "casefile serve stopped before this run finished; it is safe to run it again."
+NOT_STARTED_MESSAGE = "casefile serve stopped before this run started; run it again if it is still needed."
 STALE_MESSAGE = "Its process ended (a killed casefile serve or command) before it finished; it is safe to run again."
 
 
@@ -253,10 +256,11 @@ class Supervisor:
             self.server.withdraw()  # new commands no longer start flows on a server that is going away
             rest = PrefectRest(self.server.api_url) if self.server.process is not None else None
             runner, self.runner = self.runner, None
+            idle = False
             if rest is not None and runner is not None and runner.poll() is None:
-                self._drain(rest)
+                idle = self._drain(rest, runner)
             if runner is not None:
-                self._stop_runner(runner)
+                self._stop_runner(runner, idle=idle)
             if rest is not None:
                 self._mark_abandoned(rest)
             self.say("Stopping the Prefect server ...")
@@ -284,35 +288,47 @@ class Supervisor:
                     log.info("killed a leftover process (pid %d)", pid)
         reap_children(keep=self._popen_pids())
 
-    def _drain(self, rest: PrefectRest) -> None:
+    def _drain(self, rest: PrefectRest, runner: subprocess.Popen[bytes]) -> bool:
+        """No new run starts; the runs in flight get the grace period. A run counts as finished when its state is
+        final *and* its process has exited. Returns whether the runner is idle (nothing left to cancel)."""
         try:
             rest.pause_deployments()
+            rest.cancel_scheduled(NOT_STARTED_MESSAGE)
             in_flight = rest.flow_runs_in_flight()
         except OSError as exc:
             self.say(f"The Prefect server did not answer ({type(exc).__name__}); stopping without a grace period.")
-            return
-        if not in_flight:
-            return
+            return False
+        if not in_flight and not flow_run_processes(runner.pid):
+            return True
         stop_requests = self._stop_requested
+        names = ", ".join(sorted({r.get("name", "?") for r in in_flight})) or "finishing"
         self.say(
-            f"Waiting up to {self.grace:.0f} s for {len(in_flight)} flow run(s) to finish "
-            f"({', '.join(sorted({r.get('name', '?') for r in in_flight}))}); stop again to cut it short ..."
+            f"Waiting up to {self.grace:.0f} s for {len(in_flight)} flow run(s) to finish ({names}); stop again to "
+            "cut it short ..."
         )
         deadline = time.monotonic() + self.grace
-        while in_flight and time.monotonic() < deadline and self._stop_requested <= stop_requests:
-            time.sleep(1.0)
+        while time.monotonic() < deadline and self._stop_requested <= stop_requests:
+            if not in_flight and not flow_run_processes(runner.pid):
+                break
+            time.sleep(0.5)
             reap_children(keep=self._popen_pids())
             try:
                 in_flight = rest.flow_runs_in_flight()
             except OSError:
-                break
-        if in_flight:
+                return False
+        if in_flight or flow_run_processes(runner.pid):
             self.say(f"{len(in_flight)} flow run(s) still running: the runner cancels them.")
-        else:
-            self.say("Every flow run finished.")
+            return False
+        self.say("Every flow run finished.")
+        return True
 
-    def _stop_runner(self, runner: subprocess.Popen[bytes]) -> None:
-        if runner.poll() is None:
+    def _stop_runner(self, runner: subprocess.Popen[bytes], *, idle: bool) -> None:
+        """An idle runner is simply ended: its schedules are paused already and it has nothing to cancel (and
+        Prefect's own shutdown would mark a run Cancelled whose process it still tracks, finished as it is).
+        Otherwise SIGTERM: Prefect cancels the runs still going (state Cancelled), then the rest is killed."""
+        if idle and runner.poll() is None:
+            self.say("Stopping the runner (idle) ...")
+        elif runner.poll() is None:
             self.say("Stopping the runner ...")
             with contextlib.suppress(ProcessLookupError):
                 os.kill(runner.pid, signal.SIGTERM)  # the runner only: Prefect cancels its runs and pauses schedules
@@ -335,6 +351,19 @@ class Supervisor:
             return
         if left:
             self.say(f"Marked {len(left)} flow run(s) Crashed (stopped before they finished).")
+
+
+def flow_run_processes(runner_pid: int) -> list[int]:
+    """The runner's flow-run processes (Prefect starts each with multiprocessing's spawn)."""
+    found = []
+    for pid in children(runner_pid):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in cmdline:
+            found.append(pid)
+    return found
 
 
 def serve_forever(

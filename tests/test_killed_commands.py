@@ -22,19 +22,20 @@ pytestmark = pytest.mark.slow  # the `casefile` command, Tesseract and a Prefect
 SAMPLE = DEMO_DATA / "sample"
 
 
-def start_cli(*args: str, home: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_cli(*args: str, home: Path, env: dict[str, str], stderr: Path | None = None) -> subprocess.Popen[bytes]:
     full_env = dict(os.environ, CASEFILE_HOME=str(home), **env)
     for key in [k for k, v in env.items() if v == ""]:
         full_env.pop(key)
     exe = Path(sys.executable).with_name("casefile")
-    return subprocess.Popen(
-        [str(exe), *args],
-        env=full_env,
-        cwd=home.parent,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own group, so the test's kill can only be of the command's process
-    )
+    with (stderr or Path(os.devnull)).open("wb") as err:
+        return subprocess.Popen(
+            [str(exe), *args],
+            env=full_env,
+            cwd=home.parent,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,  # its own group, so the test's kill can only be of the command's process
+        )
 
 
 def descendants(pid: int) -> list[psutil.Process]:
@@ -141,20 +142,23 @@ def test_a_killed_command_leaves_no_temporary_prefect_server(home: Path) -> None
     assert not _answers(f"http://127.0.0.1:{port}/api/health")
 
 
-def test_a_command_that_finishes_stops_its_temporary_prefect_server(home: Path) -> None:
+def test_a_command_that_finishes_stops_its_temporary_prefect_server(home: Path, tmp_path: Path) -> None:
     case_id = new_case_cli(home)
+    log = tmp_path / "stderr.txt"
     proc = start_cli(
         "add",
         case_id,
         str(SAMPLE / "medical_record_en.pdf"),
         home=home,
         env={"PREFECT_API_URL": "", "CASEFILE_PREFECT_API_URL": ""},
+        stderr=log,
     )
     server = wait_for_descendant(
         proc, lambda p: "prefect.server.api.server:create_app" in cmdline(p), "the temporary Prefect server"
     )
     assert proc.wait(timeout=300) == 0
     assert_all_end([server], timeout=5)
+    assert "Beginning flow run" in log.read_text() and "View at" not in log.read_text()  # no link to a server gone
 
 
 def _answers(url: str) -> bool:

@@ -57,24 +57,33 @@ def module_env(base: dict[str, str] | None = None) -> dict[str, str]:
 
 
 # Linux process control -----------------------------------------------------------------------------------------
+def _load_libc() -> ctypes.CDLL | None:
+    global _libc
+    if _libc is None and sys.platform.startswith("linux"):
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    return _libc
+
+
 def _prctl(option: int, value: int) -> bool:
     """``prctl(option, value)``; False where it does not exist (not Linux) or fails."""
-    global _libc
-    if not sys.platform.startswith("linux"):
-        return False
-    if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    return int(_libc.prctl(option, value, 0, 0, 0)) == 0
+    libc = _load_libc()
+    return libc is not None and int(libc.prctl(option, value, 0, 0, 0)) == 0
 
 
 def dies_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
     """A ``preexec_fn``: the child gets ``sig`` when the thread that started it ends (and exits at once if its
     parent is already gone). Resolves libc here, in the parent, so the child only makes the call."""
     parent = os.getpid()
-    _prctl(0, 0)  # load libc now: nothing to import or look up between fork and exec
+    _load_libc()  # now, in the parent: nothing to import or look up between fork and exec
+    if threading.current_thread() is not threading.main_thread():
+        # The signal comes when the *thread* that started the child ends: from another thread, that would stop
+        # the child too early. Such a child only gets the check below.
+        log.debug("child started from thread %s: no parent-death signal", threading.current_thread().name)
+        sig = 0
 
     def preexec() -> None:
-        _prctl(_PR_SET_PDEATHSIG, int(sig))
+        if sig:
+            _prctl(_PR_SET_PDEATHSIG, int(sig))
         if os.getppid() != parent:  # the parent died before the call above
             os._exit(1)
 
