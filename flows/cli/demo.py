@@ -42,7 +42,7 @@ def demo(as_json: bool) -> None:
     from ...tasks.search.lookup import search_pages
     from .packets import print_build, run_packet_flow
 
-    rt = runtime()
+    rt = runtime(creates=True)
     case_id = open_case(rt, fictional_case())["id"]
     if not as_json:
         click.echo(f"Demo case {case_id} created for a fictional client; adding {SAMPLES}")

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 # Bump together with a new file in tasks/core/migrations/versions.
-HEAD_REVISION = "0005_legal_review"
+HEAD_REVISION = "0006_scheduled_runs"
 
 # Crockford-like alphabet without 0/O, 1/I/L, U: easy to read aloud and to type.
 _ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -302,6 +302,25 @@ class InboxItem(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+class ScheduledRun(Base):
+    """The last outcome of each scheduled job (the overdue check, the inbox poll), so a failure is seen in
+    `casefile request list` and `case show` whoever looks, and reported by e-mail once per run of failures.
+    Ids, times and the error's type only (never its message: it may name a file)."""
+
+    __tablename__ = "scheduled_runs"
+
+    job: Mapped[str] = mapped_column(String(40), primary_key=True)  # the flow's name: chase-overdue | poll-inbox
+    outcome: Mapped[str] = mapped_column(String(12))  # running | ok | failed
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    flow_run_id: Mapped[str | None] = mapped_column(String(36))  # Prefect's id of the last run
+    error_type: Mapped[str | None] = mapped_column(String(100))  # of the last failure, e.g. MailTransientError
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime)  # the first failure of the current series
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # failed runs in a row
+    last_ok_at: Mapped[datetime | None] = mapped_column(DateTime)
+    alerted_at: Mapped[datetime | None] = mapped_column(DateTime)  # when this series of failures was e-mailed
+
+
 class AuditEvent(Base):
     __tablename__ = "audit_events"
 
@@ -397,6 +416,17 @@ class Catalog:
         """A unit of work: committed when the block ends, rolled back on error."""
         with self._sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def scratch_session(self) -> Iterator[Session]:
+        """A unit of work that is always rolled back: a dry run goes through the code that writes, and keeps
+        nothing."""
+        with self._sessions() as session:
+            session.begin()
+            try:
+                yield session
+            finally:
+                session.rollback()
 
     @staticmethod
     def get_case(session: Session, case_id: str) -> Case:
