@@ -1,0 +1,83 @@
+"""The library's full-text index: every page of every source, searchable like case documents.
+
+A second index of the same backend as the case index (``search.sqlite_fts``, in its own file beside it:
+``conditions-index.db``), so the library's pages never mix with a case's. Its grouping key (the index's "case") is
+the source's country, so a search for one country is a filter inside the full-text match. Derived data: the
+catalog keeps each page's text, and ``reindex_library`` rebuilds the index from it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from ..core.catalog import ConditionSource, utcnow
+from ..search.index import IndexedDocument, IndexedPage, SearchIndex
+
+if TYPE_CHECKING:
+    from ..core.runtime import Runtime
+    from ..core.settings import Settings
+
+DOC_TYPE = "country-conditions"
+INDEX_FILE = "conditions-index.db"
+
+
+def library_index_path(settings: Settings) -> Path:
+    return settings.search_index_path.with_name(INDEX_FILE)
+
+
+def open_library_index(settings: Settings) -> SearchIndex:
+    from ..search.sqlite_fts import SqliteFtsIndex
+
+    return SqliteFtsIndex(library_index_path(settings))
+
+
+def library_index(rt: Runtime) -> SearchIndex:
+    """The runtime's library index, opened on first use."""
+    return rt.config(open_library_index)
+
+
+def _entry(source: ConditionSource) -> tuple[IndexedDocument, list[IndexedPage]]:
+    return (
+        IndexedDocument(document_id=source.id, case_id=source.country, doc_type=DOC_TYPE),
+        [IndexedPage(number=p.number, text=p.text, language=p.language) for p in source.pages],
+    )
+
+
+def index_source(rt: Runtime, source_id: str) -> int:
+    """Put one source's pages into the library index (replacing what was there). Returns pages indexed."""
+    with rt.catalog.session() as session:
+        source = session.get(ConditionSource, source_id)
+        assert source is not None
+        entry, pages = _entry(source)
+    written = library_index(rt).replace_document(entry, pages)
+    with rt.catalog.session() as session:
+        source = session.get(ConditionSource, source_id)
+        assert source is not None
+        source.indexed_at = utcnow()
+    return written
+
+
+def reindex_library(rt: Runtime) -> int:
+    """Rebuild the library index from the page text in the catalog (atomically: searches see the old index until
+    the new one is complete). Returns pages indexed."""
+    with rt.catalog.session() as session:
+        sources = list(session.scalars(select(ConditionSource).order_by(ConditionSource.id)))
+        entries = [_entry(s) for s in sources]
+    written = library_index(rt).rebuild(entries)
+    with rt.catalog.session() as session:
+        now = utcnow()
+        for source in session.scalars(select(ConditionSource)):
+            source.indexed_at = now
+    return written
+
+
+def sources_needing_index(rt: Runtime) -> list[str]:
+    with rt.catalog.session() as session:
+        return list(
+            session.scalars(
+                select(ConditionSource.id).where(ConditionSource.indexed_at.is_(None)).order_by(ConditionSource.id)
+            )
+        )
