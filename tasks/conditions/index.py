@@ -8,8 +8,9 @@ catalog keeps each page's text, and ``reindex_library`` rebuilds the index from 
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -81,3 +82,53 @@ def sources_needing_index(rt: Runtime) -> list[str]:
                 select(ConditionSource.id).where(ConditionSource.indexed_at.is_(None)).order_by(ConditionSource.id)
             )
         )
+
+
+def search_library(
+    rt: Runtime,
+    query: str,
+    *,
+    country: str | None = None,
+    since: date | None = None,
+    language: str | None = None,
+    limit: int = 20,
+) -> list[dict[str, Any]]:
+    """`casefile conditions search`: ranked pages of the library (the query language of ``search.query``), with the
+    source's citation and a snippet marked [like this]. ``since`` leaves out sources published before it."""
+    from ..search.index import MAX_LIMIT
+    from .config import load_countries
+
+    code = rt.config(load_countries).get(country).code if country else None
+    index = library_index(rt)
+    rows: list[dict[str, Any]] = []
+    offset = 0
+    with rt.catalog.session() as session:
+        while len(rows) < limit and offset <= 4 * MAX_LIMIT:
+            batch = index.search(query, case_id=code, language=language, limit=min(MAX_LIMIT, limit * 2), offset=offset)
+            if not batch:
+                break
+            offset += len(batch)
+            wanted = {h.document_id for h in batch}
+            sources = {s.id: s for s in session.scalars(select(ConditionSource).where(ConditionSource.id.in_(wanted)))}
+            for hit in batch:
+                source = sources.get(hit.document_id)
+                if source is None or (since is not None and source.published_on < since):
+                    continue
+                rows.append(
+                    {
+                        "rank": len(rows) + 1,
+                        "source_id": source.id,
+                        "country": source.country,
+                        "publisher": source.publisher,
+                        "title": source.title,
+                        "edition": source.edition,
+                        "published": source.published_on.isoformat(),
+                        "page": hit.page,
+                        "language": hit.language,
+                        "score": round(hit.score, 4),
+                        "snippet": hit.snippet("[", "]"),
+                    }
+                )
+                if len(rows) >= limit:
+                    break
+    return rows
