@@ -12,7 +12,7 @@ printed ranges), ``fonts``, ``translations`` (the language of exhibits) and ``qp
 reads the files and runs them, ``text`` reads the page text they need, ``report`` collects the findings.
 """
 
-from .outline import CHILD_CERTIFICATE, CHILD_DOCUMENT, CHILD_TRANSLATION, CONTINUED, FRONT_TITLES
+from .outline import CHILD_CERTIFICATE, CHILD_DOCUMENT, CHILD_TRANSLATION, CONTINUED, FRONT_TITLES, SECTION_TITLES
 from .packet import check_packet
 from .report import CheckReport, Finding
 
@@ -22,6 +22,7 @@ __all__ = [
     "CHILD_TRANSLATION",
     "CONTINUED",
     "FRONT_TITLES",
+    "SECTION_TITLES",
     "CheckReport",
     "Finding",
     "check_packet",
