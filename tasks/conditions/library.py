@@ -142,7 +142,7 @@ class AddedSource:
     """What one file came to: ids, hashes and counts (safe for logs)."""
 
     file: str  # as the user gave it
-    outcome: str  # added | duplicate
+    outcome: str  # added | duplicate | rejected
     source_id: str
     sha256: str
     pages: int
@@ -389,8 +389,15 @@ def read_metadata_csv(rt: Runtime, folder: Path) -> list[tuple[Path, SourceMeta]
 
 
 def add_folder(rt: Runtime, folder: Path, *, actor: str | None = None) -> list[AddedSource]:
-    """Every report of ``folder`` that its metadata CSV lists (see ``read_metadata_csv``), one after another."""
-    return [add_source(rt, path, meta, actor=actor) for path, meta in read_metadata_csv(rt, folder)]
+    """Every report of ``folder`` that its metadata CSV lists (see ``read_metadata_csv``), one after another. A file
+    that cannot be taken in is reported as "rejected" with the reason and the others go on."""
+    out = []
+    for path, meta in read_metadata_csv(rt, folder):
+        try:
+            out.append(add_source(rt, path, meta, actor=actor))
+        except IntakeRejected as err:
+            out.append(AddedSource(str(path), "rejected", "", "", 0, note=err.message))
+    return out
 
 
 def unlisted_files(folder: Path, listed: Iterable[Path]) -> list[str]:

@@ -334,3 +334,39 @@ def _check_passage(
     if element not in topics_cfg.elements:
         return None
     return SelectedPassage(page, element, topic_key or None, " ".join(quote.split()), span[0], span[1])
+
+
+# Stored selections ---------------------------------------------------------------------------------------------
+# A selection file is handed to the `conditions-bundle` flow by its SHA-256 (parameters carry ids and hashes only):
+# the command line stores the file's bytes under conditions/<case>/selections/<sha256>.yaml first.
+def selection_key(case_id: str, sha256: str) -> str:
+    return f"conditions/{case_id}/selections/{sha256}.yaml"
+
+
+def store_selection(rt: Runtime, case_id: str, text: str) -> str:
+    """Keep a selection file's text in the object store; returns its SHA-256."""
+    import hashlib
+
+    data = text.encode("utf-8")
+    sha = hashlib.sha256(data).hexdigest()
+    key = selection_key(case_id, sha)
+    if not rt.store.exists(key):
+        rt.store.put_bytes(key, data)
+    return sha
+
+
+def load_selection_text(rt: Runtime, case_id: str, sha256: str) -> str:
+    from ..core.errors import IntegrityError, NotFoundError
+
+    key = selection_key(case_id, sha256)
+    try:
+        data = rt.store.get_bytes(key)
+    except FileNotFoundError:
+        raise NotFoundError(
+            f"No stored selection {sha256[:12]}… for case {case_id}; run `casefile conditions bundle` with the file."
+        ) from None
+    import hashlib
+
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise IntegrityError(f"The stored selection {sha256[:12]}… of case {case_id} does not match its SHA-256.")
+    return data.decode("utf-8")
