@@ -429,7 +429,7 @@ class BundleResult:
         return {**self.summary(), "sources": self.exhibits}
 
 
-def _result(manifest: Mapping[str, Any], reused: bool) -> BundleResult:
+def result_from_manifest(manifest: Mapping[str, Any], reused: bool) -> BundleResult:
     exhibits = [
         {
             "position": e["position"],
@@ -490,7 +490,7 @@ def render_bundle(rt: Runtime, selection: Selection, *, force: bool = False, act
     if store.exists(prefix + MANIFEST) and not force:
         stored = load_bundle_manifest(rt, selection.case_id, bundle_id)
         _activate(rt, stored, store.get_bytes(prefix + MANIFEST), actor, reused=True)
-        return _result(stored, reused=True)
+        return result_from_manifest(stored, reused=True)
 
     # Dates printed or embedded come from the inputs, never the clock: the latest access or publication date.
     created = max(date.fromisoformat(s.row["accessed"] or s.row["published"]) for s in sources)
@@ -572,7 +572,7 @@ def render_bundle(rt: Runtime, selection: Selection, *, force: bool = False, act
         shutil.rmtree(work, ignore_errors=True)
     _activate(rt, manifest, payload, actor, reused=False)
     log.info("bundle %s of case %s: %d exhibits", bundle_id, selection.case_id, len(exhibits))
-    return _result(manifest, reused=False)
+    return result_from_manifest(manifest, reused=False)
 
 
 def _render_preview(
