@@ -246,7 +246,7 @@ def _render_citations(
 
     contexts = [
         {
-            "band": {"width_pt": 612, "height_pt": round(style.band_pt, 2), "font_size_pt": style.font_size_pt},
+            "band": {"width_pt": BAND_WIDTH, "height_pt": round(style.band_pt, 2), "font_size_pt": style.font_size_pt},
             "source": {
                 "publisher": s.row["publisher"],
                 "title": s.row["title"],
@@ -310,7 +310,7 @@ def _exhibit_pdf(
                 {**passage, "rectangles": [list(map(_round, r)) for r in mark_rectangles(lines, height, style)]}
             )
         if position == 1:
-            page.add_overlay(band.pages[band_index], pikepdf.Rectangle(0, height, width, height + style.band_pt))
+            _draw_band(out, page, band.pages[band_index], width, height, style.band_pt)
             labels.append(None)
         else:
             labels.append(f"{short}, page {number} of {source.row['source_pages']}")
@@ -322,6 +322,29 @@ def _exhibit_pdf(
     tmp.replace(out_path)
     out.close()
     return drawn
+
+
+BAND_WIDTH = 612.0  # the citation band is laid out for a letter-wide page, then scaled to narrower ones
+
+
+def _draw_band(
+    out: pikepdf.Pdf, page: pikepdf.Page, band: pikepdf.Page, width: float, height: float, depth: float
+) -> None:
+    """Draw the rendered citation band at the top of ``page`` (above its content), under a fixed resource name so
+    that the same inputs give the same bytes (pikepdf's ``add_overlay`` picks a random one)."""
+    import pikepdf
+
+    form = out.copy_foreign(band.as_form_xobject())
+    resources = page.obj.get("/Resources")
+    if not isinstance(resources, pikepdf.Dictionary):
+        resources = page.obj.Resources = pikepdf.Dictionary()
+    xobjects = resources.get("/XObject")
+    if not isinstance(xobjects, pikepdf.Dictionary):
+        xobjects = resources.XObject = pikepdf.Dictionary()
+    xobjects.CfBand = form
+    scale = min(1.0, width / BAND_WIDTH)
+    top = height + depth - depth * scale
+    page.contents_add(out.make_stream(f"q {_num(scale)} 0 0 {_num(scale)} 0 {_num(top)} cm /CfBand Do Q\n".encode()))
 
 
 def _round(value: float) -> float:

@@ -170,12 +170,12 @@ def _size_changes(word: PageWord, following: PageWord) -> bool:
     if word.box is None or following.box is None:
         return False
     a, b = word.box[3] - word.box[1], following.box[3] - following.box[1]
-    return min(a, b) > 0 and max(a, b) / min(a, b) > 1.2
+    return min(a, b) > 0 and max(a, b) / min(a, b) > 1.12
 
 
 def is_heading(sentence: Sentence) -> bool:
     """A short run of words without final punctuation: a heading, not a passage to cite."""
-    return len(sentence.tokens) < 8 and not _SENTENCE_END.search(sentence.text)
+    return len(sentence.tokens) < 12 and not _SENTENCE_END.search(sentence.text)
 
 
 # Quotes -----------------------------------------------------------------------------------------------------------

@@ -202,7 +202,7 @@ def propose(
                     dates = session.execute(
                         select(ConditionSource.id, ConditionSource.published_on).where(ConditionSource.id.in_(unknown))
                     )
-                    published.update(dict(dates.tuples().all()))
+                    published.update({sid: when for sid, when in dates})
                 found += [
                     (h.document_id, h.page, h.score)
                     for h in batch
@@ -226,7 +226,7 @@ def propose(
                     ConditionPage.source_id == source_id, ConditionPage.number.in_(numbers)
                 )
             )
-            for number, text, words_json in page_rows.tuples():
+            for number, text, words_json in page_rows:
                 pages[(source_id, number)] = (text, words_json)
         rows_by_source = {sid: source_row(src, stale[sid], ranking.max_age_years) for sid, src in sources.items()}
         publisher = {sid: src.publisher for sid, src in sources.items()}
