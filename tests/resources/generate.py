@@ -380,8 +380,7 @@ _STATE_PRISONS = [
     "The constitution prohibits such practices, but human rights groups documented that police officers beat "
     "detainees to extract confessions. Detainees described being held in solitary confinement for weeks in the "
     "Puerto Alto penitentiary without access to a lawyer.",
-    "Authorities rarely investigated complaints of torture, and no officer was convicted for torture during "
-    "the year.",
+    "Authorities rarely investigated complaints of torture, and no officer was convicted for torture during the year.",
     "# Prison and Detention Center Conditions",
     "Prison conditions were harsh and life threatening due to overcrowding, violence between inmates and "
     "inadequate medical care. Gang leaders controlled entire wings of several prisons with the knowledge of "
@@ -589,8 +588,7 @@ CONDITIONS_SOURCES: list[tuple[str, ...]] = [
         "unhcr_2023_valdoria.pdf",
         "UNHCR",
         "Eligibility Guidelines: Valdoria",
-        "UNHCR Eligibility Guidelines for Assessing the International Protection Needs of Asylum-Seekers from "
-        "Valdoria",
+        "UNHCR Eligibility Guidelines for Assessing the International Protection Needs of Asylum-Seekers from Valdoria",
         "2023",
         "2023-09-15",
         "https://www.example.org/fictional/unhcr/valdoria-2023",
