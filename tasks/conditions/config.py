@@ -258,5 +258,5 @@ def load_bundle_style(settings: Settings) -> BundleStyle:
         band_pt=band,
         font_size_pt=_length(citation, "font_size", "8.5pt"),
         index_title=str(index.get("title", str, "Country Conditions Index")),
-        quote_words=max(5, int(index.nonneg("quote_words", 60))),
+        quote_words=max(5, int(index.nonneg("quote_words", 30))),
     )
