@@ -74,21 +74,38 @@ class SearchTerm:
         return True
 
 
+class TermMatcher:
+    """Counts where any of a set of terms matches in folded words (built once per set of terms)."""
+
+    def __init__(self, terms: Iterable[SearchTerm]) -> None:
+        self.by_first: dict[str, list[SearchTerm]] = {}
+        prefixes: list[str] = []
+        for term in terms:
+            if len(term.words) == 1 and term.prefix:
+                prefixes.append(term.words[0])
+            else:
+                self.by_first.setdefault(term.words[0], []).append(term)
+        # A phrase whose first word is a prefix is looked up by its first word's prefixes too.
+        self.prefix = re.compile("|".join(re.escape(p) for p in sorted(set(prefixes)))) if prefixes else None
+
+    def count(self, words: Sequence[str]) -> int:
+        hits = 0
+        by_first, prefix = self.by_first, self.prefix
+        for i, word in enumerate(words):
+            starts = by_first.get(word)
+            if (starts and any(t.matches_at(words, i) for t in starts)) or (prefix and prefix.match(word)):
+                hits += 1
+        return hits
+
+
+@lru_cache(maxsize=256)
+def matcher(terms: tuple[SearchTerm, ...]) -> TermMatcher:
+    return TermMatcher(terms)
+
+
 def count_hits(terms: Iterable[SearchTerm], words: Sequence[str]) -> int:
     """How many times any of ``terms`` matches in ``words`` (folded tokens)."""
-    by_first: dict[str, list[SearchTerm]] = {}
-    prefixes: list[SearchTerm] = []
-    for term in terms:
-        if len(term.words) == 1 and term.prefix:
-            prefixes.append(term)
-        else:
-            by_first.setdefault(term.words[0], []).append(term)
-    hits = 0
-    for i, word in enumerate(words):
-        starts = by_first.get(word, ())
-        if any(t.matches_at(words, i) for t in starts) or any(word.startswith(t.words[0]) for t in prefixes):
-            hits += 1
-    return hits
+    return matcher(tuple(terms)).count(words)
 
 
 # Page words and sentences -----------------------------------------------------------------------------------------
