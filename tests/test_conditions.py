@@ -718,3 +718,63 @@ def test_no_client_name_in_the_library_tables_or_the_flow_artifact(lib: Library)
     assert result.bundle_id in artifact and lib.ids["state_2024_valdoria.pdf"] in artifact
     assert not [n for n in needles if n in artifact] and REASON not in artifact
     assert not re.search(r"\d{3}-\d{3}-\d{3}", json.dumps(result.summary()))
+
+
+def test_a_source_with_wrong_metadata_is_removed_and_added_again_while_bundles_keep_it(lib: Library) -> None:
+    from casefile.tasks.conditions.index import search_library
+    from casefile.tasks.conditions.library import remove_source
+
+    case_id = lib.case()
+    _bundle(lib, case_id, _selection(lib, case_id, ("gangs",)))
+    built = _build(lib, case_id)
+    wrong = lib.ids["valdoria_daily_2025_war_tax.html"]
+    assert remove_source(lib.rt, wrong)["removed"]
+    assert wrong not in {r["id"] for r in list_sources(lib.rt, today=TODAY)}
+    assert wrong not in {h["source_id"] for h in search_library(lib.rt, "war tax", country="XV")}
+    meta, _ = check_meta(
+        lib.rt,
+        {
+            "country": "XV",
+            "publisher": "Valdoria Daily",
+            "series": "News",
+            "edition": "2025-09-30",
+            "published": "2025-09-30",
+            "url": "https://news.example.org/valdoria/bus-drivers-war-tax",
+            "accessed": "2025-10-02",
+        },
+        today=TODAY,
+    )
+    assert meta is not None
+    again = add_source(lib.rt, LIBRARY / "valdoria_daily_2025_war_tax.html", meta)
+    assert again.outcome == "added" and again.source_id != wrong
+    # The packet built from the bundle is the same: the bundle holds its own copies.
+    rebuilt = _build(lib, case_id)
+    assert rebuilt["result"].build_id == built["result"].build_id
+
+
+def test_a_source_left_out_of_the_index_is_indexed_at_the_next_search(lib: Library) -> None:
+    from casefile.tasks.conditions.index import library_index, search_library
+    from casefile.tasks.core.catalog import ConditionSource
+
+    source_id = lib.ids["unhcr_2023_valdoria.pdf"]
+    library_index(lib.rt).delete_document(source_id)  # as if the index write had been refused
+    with lib.rt.catalog.session() as session:
+        row = session.get(ConditionSource, source_id)
+        assert row is not None
+        row.indexed_at = None
+    hits = search_library(lib.rt, '"internal flight"', country="XV")
+    assert [h["source_id"] for h in hits] == [source_id]
+
+
+def test_a_passage_on_a_page_without_word_boxes_is_cited_and_reported_unmarked(lib: Library) -> None:
+    from casefile.tasks.core.catalog import ConditionPage
+
+    source_id = lib.ids["unhcr_2023_valdoria.pdf"]
+    with lib.rt.catalog.session() as session:
+        page = session.get(ConditionPage, (source_id, 3))
+        assert page is not None
+        page.words_json = None  # as a page whose text came without boxes
+    case_id = lib.case()
+    result = _bundle(lib, case_id, _selection(lib, case_id, ("gangs", "internal-relocation")))
+    assert f"{source_id}: page 3" in result.unmarked
+    assert not [u for u in result.unmarked if not u.endswith("page 3")]

@@ -163,3 +163,17 @@ def test_the_commands_from_library_to_packet(prefect_api: str, home: Path, tmp_p
     refused = run_cli("conditions", "bundle", case_id, str(broken), "--json", home=home, env=env)
     assert refused.returncode == 2
     assert re.search(r"line \d+: element 'bravery-", json.loads(refused.stdout)["error"]["message"])
+
+
+@pytest.mark.prefect
+def test_the_bundle_flow_is_deployed_with_the_others(home: Path) -> None:
+    from casefile.flows.deployments import build_deployments
+    from casefile.tasks.core.settings import load_settings
+
+    deployments = {(d.flow_name, d.name): d for d in build_deployments(load_settings())}
+    bundle = deployments[("conditions-bundle", "on-request")]
+    assert bundle.entrypoint == "casefile.flows.conditions.conditions_bundle_flow"
+    assert not bundle.schedules
+    assert {("build-packet", "on-demand"), ("chase-overdue", "scheduled"), ("poll-inbox", "scheduled")} <= set(
+        deployments
+    )

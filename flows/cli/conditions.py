@@ -289,6 +289,18 @@ def conditions_translate(
     emit(as_json, row, human)
 
 
+@conditions.command("remove")
+@click.argument("source_id")
+@json_option
+def conditions_remove(source_id: str, as_json: bool) -> None:
+    """Take a source out of the library (one added by mistake, or with wrong metadata: add it again after). Bundles
+    and packets already made keep it; its stored bytes are kept."""
+    from ...tasks.conditions.library import remove_source
+
+    row = remove_source(runtime(), source_id)
+    emit(as_json, row, lambda: click.echo(f"Source {row['id']} removed from the library ({row['pages']} pages)."))
+
+
 @conditions.command("reindex")
 @json_option
 def conditions_reindex(as_json: bool) -> None:
@@ -370,6 +382,12 @@ def print_bundle(doc: dict[str, Any]) -> None:
         click.echo(
             f"  {e['position']:>2}. {e['source_id']}  {e['publisher']} ({e['edition']}), pages {e['source_pages']}, "
             f"{e['passages']} passage(s){extra}"
+        )
+    for where in doc.get("unmarked", []):
+        click.echo(
+            f"  WARNING: a passage on {where} could not be marked: the page has no word boxes (its text could not "
+            "be read, or OCR was off when it was added). It is cited in the index; mark it on paper, or add a "
+            "readable copy of the report."
         )
     for source in doc.get("missing_translations", []):
         click.echo(

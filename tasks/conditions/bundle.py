@@ -431,6 +431,7 @@ class BundleResult:
     preview_sha256: str
     reused: bool = False
     missing_translations: list[str] = field(default_factory=list)  # source ids
+    unmarked: list[str] = field(default_factory=list)  # "S-...: page n" of passages without word boxes to mark
 
     def summary(self) -> dict[str, Any]:
         """Ids, counts and hashes (safe for logs and Prefect)."""
@@ -446,6 +447,7 @@ class BundleResult:
             "preview_sha256": self.preview_sha256,
             "reused": self.reused,
             "missing_translations": self.missing_translations,
+            "unmarked": self.unmarked,
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -484,6 +486,12 @@ def result_from_manifest(manifest: Mapping[str, Any], reused: bool) -> BundleRes
         reused=reused,
         missing_translations=[
             e["source_id"] for e in manifest["exhibits"] if e["language"] != "en" and not e.get("translation")
+        ],
+        unmarked=[
+            f"{e['source_id']}: page {p['page']}"
+            for e in manifest["exhibits"]
+            for p in e["passages"]
+            if not p.get("rectangles")
         ],
     )
 

@@ -8,6 +8,7 @@ catalog keeps each page's text, and ``reindex_library`` rebuilds the index from 
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,8 @@ from sqlalchemy import select
 
 from ..core.catalog import ConditionSource, utcnow
 from ..search.index import IndexedDocument, IndexedPage, SearchIndex
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from ..core.runtime import Runtime
@@ -75,6 +78,21 @@ def reindex_library(rt: Runtime) -> int:
     return written
 
 
+def index_pending(rt: Runtime) -> int:
+    """Index the sources an interrupted or refused index write left out (their ``indexed_at`` is empty); an index
+    that is busy or damaged now leaves them for the next call or `casefile conditions reindex`. Returns pages."""
+    from ..core.errors import SearchIndexBusy, SearchIndexError
+
+    written = 0
+    for source_id in sources_needing_index(rt):
+        try:
+            written += index_source(rt, source_id)
+        except (SearchIndexBusy, SearchIndexError) as exc:
+            log.warning("library source %s not indexed yet: %s", source_id, type(exc).__name__)
+            break
+    return written
+
+
 def sources_needing_index(rt: Runtime) -> list[str]:
     with rt.catalog.session() as session:
         return list(
@@ -99,6 +117,7 @@ def search_library(
     from .config import load_countries
 
     code = rt.config(load_countries).get(country).code if country else None
+    index_pending(rt)
     index = library_index(rt)
     rows: list[dict[str, Any]] = []
     offset = 0

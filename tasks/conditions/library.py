@@ -40,7 +40,7 @@ from ..documents.normalise import Kind, StagedFile, UnsupportedStaged, check_ext
 from ..documents.text import read_pdf_text
 from .archive import archive_html, looks_like_html
 from .config import load_countries, load_ranking
-from .index import index_source
+from .index import index_pending, library_index
 from .passages import fold
 
 if TYPE_CHECKING:
@@ -240,7 +240,7 @@ def add_source(rt: Runtime, path: Path, meta: SourceMeta, *, actor: str | None =
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if result.outcome == "added":
-        index_source(rt, result.source_id)
+        index_pending(rt)  # this source, and any an interrupted run left out of the index
     return result
 
 
@@ -636,6 +636,30 @@ def add_translation(
             return translation_row(row)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def remove_source(rt: Runtime, source_id: str, *, actor: str | None = None) -> dict[str, Any]:
+    """Take a source out of the library (its catalog rows, its translations and its pages in the index), for one
+    added by mistake or with wrong metadata: add it again to give it the right metadata. Bundles already rendered,
+    and packets built from them, keep it: they hold their own copies and read only their manifests. The stored
+    bytes stay (content-addressed objects are never deleted here)."""
+    with rt.catalog.session() as session:
+        source = get_source(session, source_id)
+        source_id, pages, sha = source.id, source.page_count, source.sha256
+        for translation in translations_of(session, source_id):
+            session.delete(translation)
+        session.delete(source)
+        audit(
+            session,
+            actor=actor or current_actor(),
+            entity="condition-source",
+            entity_id=source_id,
+            action="removed",
+            sha256=sha,
+            pages=pages,
+        )
+    library_index(rt).delete_document(source_id)
+    return {"id": source_id, "removed": True, "pages": pages, "sha256": sha}
 
 
 def looks_like_source_id(value: str) -> bool:

@@ -32,7 +32,7 @@ from sqlalchemy import select
 from ..core.catalog import ConditionPage, ConditionSource
 from ..search.query import AnyOf, QueryNode, Term, normalize_text
 from .config import Country, Ranking, Topic, Topics, load_countries, load_ranking, load_topics
-from .index import library_index
+from .index import index_pending, library_index
 from .library import source_row, staleness
 from .passages import SearchTerm, count_hits, is_heading, page_words, sentences
 
@@ -184,6 +184,7 @@ def propose(
     chosen = topics.pick(list(topic_keys))
     with rt.catalog.session() as session:
         case_id = rt.catalog.get_case(session, case_id).id
+    index_pending(rt)
     index = library_index(rt)
 
     hits: dict[str, list[tuple[str, int, float]]] = {}  # topic -> (source, page, bm25)
