@@ -778,3 +778,28 @@ def test_a_passage_on_a_page_without_word_boxes_is_cited_and_reported_unmarked(l
     result = _bundle(lib, case_id, _selection(lib, case_id, ("gangs", "internal-relocation")))
     assert f"{source_id}: page 3" in result.unmarked
     assert not [u for u in result.unmarked if not u.endswith("page 3")]
+
+
+def test_an_archived_web_page_reads_nothing_but_the_files_saved_beside_it(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from casefile.tasks.conditions.archive import archive_html
+
+    (tmp_path / "page_files").mkdir()
+    Image.new("RGB", (40, 40), (0, 0, 0)).save(tmp_path / "page_files" / "photo.png")
+    secret = tmp_path.parent / "elsewhere.png"
+    Image.new("RGB", (40, 40), (255, 0, 0)).save(secret)
+    page = tmp_path / "page.html"
+    page.write_text(
+        '<html><head><link rel="stylesheet" href="https://example.com/site.css"></head><body>'
+        '<p>Saved with its picture.</p><img src="page_files/photo.png">'
+        f'<img src="https://example.com/tracker.png"><img src="file://{secret}"><img src="../elsewhere.png">'
+        "</body></html>",
+        encoding="utf-8",
+    )
+    out = archive_html(page, tmp_path / "archived.pdf", "https://example.org/article", date(2025, 1, 2))
+    with pikepdf.open(out) as pdf:
+        images = [name for p in pdf.pages for name in p.get_images()]
+    assert len(images) == 1  # the picture saved with the page; nothing from the network or elsewhere on disk
+    again = archive_html(page, tmp_path / "again.pdf", "https://example.org/article", date(2025, 1, 2))
+    assert again.read_bytes() == out.read_bytes()

@@ -67,20 +67,24 @@ def _render(html: Path, out: Path, url: str, accessed: date) -> int:
     logging.getLogger("fontTools").setLevel(logging.ERROR)
     base = html.resolve().parent
 
-    def fetch(target: str, timeout: int = 10, ssl_context: object = None) -> dict[str, object]:
-        if target.startswith("data:"):
-            return weasyprint.default_url_fetcher(target, timeout=timeout)  # type: ignore[no-any-return]
-        if target.startswith("file:"):
-            from urllib.parse import unquote, urlparse
+    class LocalFiles(weasyprint.URLFetcher):  # type: ignore[misc]
+        """data: URLs, and files inside the saved page's folder; never the network or the rest of the disk."""
 
-            path = Path(unquote(urlparse(target).path)).resolve()
-            if path.is_relative_to(base) and path.is_file():
-                return weasyprint.default_url_fetcher(target, timeout=timeout)  # type: ignore[no-any-return]
-        raise ValueError("not fetched: archived pages read nothing from the network")
+        def __init__(self) -> None:
+            super().__init__(allowed_protocols=("data", "file"), allow_redirects=False)
+
+        def fetch(self, url: str, headers: object = None) -> object:
+            if url.lower().startswith("file:"):
+                from urllib.parse import unquote, urlparse
+
+                path = Path(unquote(urlparse(url).path)).resolve()
+                if not (path.is_relative_to(base) and path.is_file()):
+                    raise ValueError("not fetched: outside the saved page's folder")
+            return super().fetch(url, headers)
 
     raw = html.read_bytes()
     document = weasyprint.HTML(
-        string=raw.decode("utf-8", errors="replace"), base_url=str(base) + "/", url_fetcher=fetch
+        string=raw.decode("utf-8", errors="replace"), base_url=str(base) + "/", url_fetcher=LocalFiles()
     )
     rendered = document.render(stylesheets=[weasyprint.CSS(string=_stylesheet(url, accessed))])
     rendered.metadata.created = accessed.isoformat()
