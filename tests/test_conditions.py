@@ -803,3 +803,24 @@ def test_an_archived_web_page_reads_nothing_but_the_files_saved_beside_it(tmp_pa
     assert len(images) == 1  # the picture saved with the page; nothing from the network or elsewhere on disk
     again = archive_html(page, tmp_path / "again.pdf", "https://example.org/article", date(2025, 1, 2))
     assert again.read_bytes() == out.read_bytes()
+
+
+def test_a_packet_refuses_a_bundle_whose_manifest_changed_or_vanished(lib: Library) -> None:
+    from casefile.tasks.core.errors import BundleNotFound, IntegrityError
+
+    case_id = lib.case()
+    result = _bundle(lib, case_id, _selection(lib, case_id, ("gangs",)))
+    manifest = load_bundle_manifest(lib.rt, case_id, result.bundle_id)
+    manifest["exhibits"][0]["edition"] = "1999"
+    lib.rt.store.put_bytes(result.manifest_key, json.dumps(manifest).encode())
+    with pytest.raises(IntegrityError):
+        _build(lib, case_id)
+    lib.rt.store.delete(result.manifest_key)
+    with pytest.raises(BundleNotFound):
+        _build(lib, case_id)
+    # Rendering the selection again restores it (a forced render writes a new manifest, recorded as such).
+    again = render_bundle(
+        lib.rt, parse_selection(lib.rt, _selection(lib, case_id, ("gangs",)), "s.yaml", case_id, today=TODAY)
+    )
+    assert again.bundle_id == result.bundle_id and not again.reused
+    assert _build(lib, case_id)["manifest"]["conditions"]["bundle_id"] == result.bundle_id

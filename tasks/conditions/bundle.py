@@ -55,7 +55,13 @@ INDEX_TEMPLATE = "conditions/index.html.j2"
 CITATION_TEMPLATE = "conditions/citation.html.j2"
 TEMPLATES = (INDEX_TEMPLATE, CITATION_TEMPLATE, "packet/base.html.j2", "packet/base.css")
 _ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
-LANGUAGE_NAMES = {"en": "", "es": "Spanish", "pt": "Portuguese", "fr": "French", "ht": "Haitian Creole"}
+
+
+def language_name(code: str) -> str:
+    """The language's English name for a citation; empty for English (nothing to say)."""
+    from ..packets.translations import LANGUAGE_NAMES
+
+    return "" if code == "en" else LANGUAGE_NAMES.get(code, code)
 
 
 def bundle_prefix(case_id: str, bundle_id: str) -> str:
@@ -254,7 +260,7 @@ def _render_citations(
                 "published": s.row["published"],
                 "url": s.row["url"],
                 "accessed": s.row["accessed"],
-                "language_name": LANGUAGE_NAMES.get(s.row["language"], s.row["language"]),
+                "language_name": language_name(s.row["language"]),
                 "pages": s.row["source_pages"],
             },
             "excerpt": s.row["excerpt"],
@@ -386,7 +392,7 @@ def index_context(
                 "published": exhibit["published"],
                 "url": exhibit["url"],
                 "accessed": exhibit["accessed"],
-                "language_name": LANGUAGE_NAMES.get(exhibit["language"], exhibit["language"]),
+                "language_name": language_name(exhibit["language"]),
                 "pages": str(first) if first == last else f"{first}\u2013{last}",
                 "excerpt": exhibit["excerpt"],
                 "reason": reason,
@@ -714,6 +720,7 @@ def _activate(rt: Runtime, manifest: Mapping[str, Any], payload: bytes, actor: s
             session.add(row)
         row.active = True
         row.selected_at = utcnow()
+        row.manifest_sha256 = hashlib.sha256(payload).hexdigest()  # a forced re-render writes a new manifest
         audit(
             session,
             actor=actor or current_actor(),

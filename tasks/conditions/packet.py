@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from ..core.errors import BundleNotFound, IntegrityError
 from ..packets.check import SECTION_TITLES
 from ..packets.exhibits import COUNTRY, DEFAULT_SCHEMES, assign_labels, letter_label
-from .bundle import INDEX_TEMPLATE, TEMPLATES, active_bundle, index_context, load_bundle_manifest
+from .bundle import INDEX_TEMPLATE, TEMPLATES, active_bundle, index_context
 from .config import load_bundle_style, load_topics
 
 if TYPE_CHECKING:
@@ -137,10 +138,16 @@ def bundle_for_packet(rt: Runtime, case_id: str) -> PacketBundle | None:
     row = active_bundle(rt, case_id)
     if row is None:
         return None
-    payload = rt.store.get_bytes(row.manifest_key)
+    try:
+        payload = rt.store.get_bytes(row.manifest_key)
+    except FileNotFoundError:
+        raise BundleNotFound(case_id, row.id) from None
     manifest = json.loads(payload)
-    if manifest.get("bundle_id") != row.id:
-        manifest = load_bundle_manifest(rt, case_id, row.id)
+    if manifest.get("bundle_id") != row.id or hashlib.sha256(payload).hexdigest() != row.manifest_sha256:
+        raise IntegrityError(
+            f"The manifest of bundle {row.id} of case {case_id} does not match the one recorded when it was rendered; "
+            f"render it again (`casefile conditions bundle {case_id} selection.yaml`) or detach it."
+        )
     style = rt.config(load_bundle_style)
     documents = []
     for e in manifest["exhibits"]:
