@@ -2,13 +2,15 @@
 
 ``build_packet(rt, case_id, options)``:
 1. ``gather`` reads the inputs from the catalog (the saved exhibit list, each document's searchable or normalised
-   PDF with its SHA-256, translations and their certificates' data, the case's cover-page fields) and the build
-   refuses when a foreign-language exhibit has no translation, unless overridden (the override goes into the
+   PDF with its SHA-256, translations and their certificates' data, the case's cover-page fields; and the case's
+   country-conditions bundle, whose sources become numbered exhibits after those: ``conditions.packet``) and the
+   build refuses when a foreign-language exhibit has no translation, unless overridden (the override goes into the
    manifest);
 2. the build id is a hash of every input (documents, profile, templates, options, the code that writes the bytes),
    so building the same inputs again gives the same id and byte-identical PDFs, and a finished build is reused;
 3. ``plan_pages`` lays out the template pages (cover, exhibit list, tab pages, translator's certificates,
-   certificate of service or USCIS cover letter) with WeasyPrint, until the exhibit list's page ranges are stable;
+   certificate of service or USCIS cover letter, the country-conditions index with its pin cites) with WeasyPrint,
+   until the exhibit list's page ranges and the index's page numbers are stable;
 4. ``assemble`` places the exhibit pages with pikepdf (``layout``: fitted to the page size, images far above the
    printed resolution downsampled, page numbers / exhibit labels stamped), adds bookmarks and page labels, and
    splits the packet into parts under the profile's size limit at exhibit boundaries; every part passes the
@@ -60,6 +62,7 @@ from .profile import LIST_TEMPLATE, FilingProfile, load_profile
 from .translations import LANGUAGE_NAMES, translations_by_source
 
 if TYPE_CHECKING:
+    from ..conditions.packet import PacketBundle
     from ..core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -154,7 +157,7 @@ class PacketInputs:
     service_date: date
     # The case's country-conditions bundle (tasks/conditions/packet.py): its exhibits are the last ones of
     # ``exhibits``; its index goes before the first of them, with the packet's page numbers.
-    conditions: Any = None
+    conditions: PacketBundle | None = None
 
 
 def _source_pdf(doc: Any) -> SourcePdf:
@@ -262,7 +265,7 @@ def _conditions_exhibits(
     profile: FilingProfile,
     exhibits: list[ExhibitInput],
     missing: list[tuple[str, str, str]],
-) -> Any:
+) -> PacketBundle | None:
     """The case's country-conditions bundle, if it has an active one: its sources become numbered exhibits after the
     case's own (each Spanish source with its translation from the library, or on the missing list)."""
     from ..conditions.packet import bundle_for_packet, labels_after
