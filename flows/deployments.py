@@ -11,7 +11,8 @@ Deployments (each with a concurrency limit of 1 where scheduled):
 - ``chase-overdue/scheduled``: flows/chase.py, on ``chase_cron`` in ``chase_timezone`` (default weekday mornings,
   8:00 America/New_York), or every ``chase_interval_seconds`` when that is set (tests);
 - ``poll-inbox/scheduled``: flows/inbox.py, every ``inbox_poll_seconds``;
-- ``build-packet/on-demand``: flows/packet.py, no schedule (run from the Prefect UI or the API).
+- ``build-packet/on-demand``: flows/packet.py, no schedule (run from the Prefect UI or the API);
+- ``conditions-bundle/on-request``: flows/conditions.py, no schedule.
 Entry points are module paths (``casefile.flows.chase.chase_overdue``), so flow runs load the installed package
 whatever the working directory.
 """
@@ -75,7 +76,9 @@ def build_deployments(settings: Settings) -> list[RunnerDeployment]:
         tags=["casefile", "packets"],
     )
     assert isinstance(packet_deployment, RunnerDeployment)
-    return [chase_deployment, poll_deployment, packet_deployment]
+    from .conditions import deployment as conditions_deployment  # conditions-bundle/on-request, no schedule
+
+    return [chase_deployment, poll_deployment, packet_deployment, conditions_deployment()]
 
 
 def serve_deployments(settings: Settings) -> None:
