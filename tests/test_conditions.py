@@ -51,7 +51,9 @@ TRANSLATIONS = DEMO_DATA / "translations"
 TODAY = date(2026, 12, 7)
 SERIES = "Country Reports on Human Rights Practices"
 SCAN = "hrw_2022_valdoria_scan.pdf"
-TRANSLATOR = TranslatorInfo("Sam Translator (fictional)", "2 Example Avenue; Queens, NY 11100", "(718) 555-0199")
+TRANSLATOR = TranslatorInfo(
+    "Sam Translator (fictional)", "2 Example Avenue; Queens, NY 11100", "(718) 555-0199", signed_electronically=True
+)
 REASON = "the 2024 edition omits the section on women and domestic violence"
 
 
@@ -570,10 +572,14 @@ def test_rendering_the_same_selection_again_gives_the_same_bytes(lib: Library) -
 
 # Packets: numbered exhibits, pin cites, translations ------------------------------------------------------------------
 def _build(lib: Library, case_id: str, **options: Any) -> dict[str, Any]:
+    from casefile.tasks.demo.scenario import DEMO_DHS_ADDRESS, DEMO_DHS_OFFICE
     from casefile.tasks.packets.build import BuildOptions, build_packet
     from casefile.tasks.packets.manifest import load_manifest
 
-    result = build_packet(lib.rt, case_id, BuildOptions(service_date=date(2027, 2, 1), **options), today=TODAY)
+    dhs = {"service_office": DEMO_DHS_OFFICE, "service_address": DEMO_DHS_ADDRESS}  # the fictional office served
+    result = build_packet(
+        lib.rt, case_id, BuildOptions(service_date=date(2027, 2, 1), **{**dhs, **options}), today=TODAY
+    )
     manifest = load_manifest(lib.rt, case_id, result.build_id)
     pdf = lib.home / f"{result.build_id}.pdf"
     lib.rt.store.download(result.parts[0].key, pdf)
@@ -690,9 +696,12 @@ def test_uscis_letters_the_bundle_after_the_client_exhibits_and_counts_pins_per_
     assert labels_after(["A", "C"], ["client", "client"], 2, "numbers") == ["1", "2"]  # the advocate's own letters
     assert labels_after(["A", "1"], ["client", "country"], 1, "numbers") == ["2"]
     assert labels_after(["A", "Q"], ["client", "client"], 2, "letters") == ["R", "S"]
+    from test_packet import USCIS_LOCKBOX, _uscis_case
+
     case_id = lib.case()
+    _uscis_case(lib.rt, case_id)  # the client's role on a USCIS filing: petitioner
     _bundle(lib, case_id, _selection(lib, case_id, ("gangs",)))
-    built = _build(lib, case_id, profile="uscis")
+    built = _build(lib, case_id, profile="uscis", recipient=USCIS_LOCKBOX)
     labels = [e["label"] for e in built["manifest"]["exhibits"]]
     assert labels == ["A", "B", "C"]  # the three sources kept (the superseded edition is not)
     pins = built["manifest"]["conditions"]["pins"]
