@@ -14,6 +14,7 @@ import pytest
 from conftest import A_NUMBER, CLIENT_NAME, DEMO_DATA, new_case_cli, run_cli
 
 from casefile.tasks.core.runtime import Runtime
+from casefile.tasks.demo.scenario import DEMO_DHS_ADDRESS, DEMO_DHS_OFFICE
 
 LIBRARY = DEMO_DATA / "conditions"
 TODAY = date(2026, 12, 7)
@@ -114,7 +115,7 @@ def test_the_commands_from_library_to_packet(prefect_api: str, home: Path, tmp_p
     translation = cli(
         "conditions", "translate", spanish, str(DEMO_DATA / "translations" / "ovdh_violencia_2024_es.en.pdf"),
         "--translator", "Sam Translator (fictional)", "--address", "2 Example Avenue; Queens, NY 11100",
-        "--phone", "(718) 555-0199",
+        "--phone", "(718) 555-0199", "--signed-electronically",
     )  # fmt: skip
     assert translation["pages"] == [1, 2]
     stale = cli("conditions", "list", "--country", "XV", "--stale")
@@ -148,7 +149,10 @@ def test_the_commands_from_library_to_packet(prefect_api: str, home: Path, tmp_p
     assert {s["source_id"] for s in bundle["sources"]} >= {older, spanish}
     assert cli("conditions", "bundles", case_id)[0]["active"] is True
 
-    built = cli("packet", "build", case_id, "--service-date", "2027-02-01")
+    built = cli(
+        "packet", "build", case_id, "--service-date", "2027-02-01",
+        "--service-office", DEMO_DHS_OFFICE, "--service-address", "; ".join(DEMO_DHS_ADDRESS),
+    )  # fmt: skip
     out = tmp_path / "packet"
     (part,) = cli("packet", "get", case_id, "-o", str(out))["files"]
     check = run_cli("packet", "check", part["path"], "--profile", "eoir", "--json", home=home)

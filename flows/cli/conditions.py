@@ -79,7 +79,7 @@ def conditions_add(
     from ...tasks.conditions.library import add_folder, add_source, check_meta, read_metadata_csv, unlisted_files
     from ...tasks.core.errors import LibraryMetadataInvalid
 
-    rt = runtime()
+    rt = runtime(creates=True)  # the library may be the first thing a new home holds
     given = {
         "country": country,
         "publisher": publisher,
