@@ -2,14 +2,17 @@
 
 ``python -m casefile.flows.deployments`` is the runner: flows/supervisor.py starts it as a child process, with
 ``PREFECT_API_URL`` pointing at the Prefect server it started, and stops it with SIGTERM. It calls Prefect's
-``serve()`` with ``build_deployments(settings)`` until then (Prefect pauses the schedules on the way out, which
-needs the server still up). Flow runs are the runner's own subprocesses, in its process group.
+``serve()`` with ``build_deployments(settings)`` until then (Prefect cancels the flow runs still going and pauses the
+schedules on the way out, which needs the server still up). Flow runs are the runner's own subprocesses, in its
+process group; if the supervisor dies without stopping it (SIGKILL), a watchdog kills that group
+(tasks/core/processes.py ``end_with``).
 
 Deployments (each with a concurrency limit of 1 where scheduled):
 - ``chase-overdue/scheduled``: flows/chase.py, on ``chase_cron`` in ``chase_timezone`` (default weekday mornings,
   8:00 America/New_York), or every ``chase_interval_seconds`` when that is set (tests);
 - ``poll-inbox/scheduled``: flows/inbox.py, every ``inbox_poll_seconds``;
 - ``build-packet/on-demand``: flows/packet.py, no schedule (run from the Prefect UI or the API);
+- ``conditions-bundle/on-request``: flows/conditions.py, no schedule;
 - ``ingest-case/on-request``: flows/ingest.py, no schedule (the staff page runs it for an upload's intake batch).
 Entry points are module paths (``casefile.flows.chase.chase_overdue``), so flow runs load the installed package
 whatever the working directory.
@@ -27,6 +30,7 @@ from .supervisor import ServeError
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
 
+SUPERVISOR_PID_ENV = "CASEFILE_SUPERVISOR_PID"  # set by the supervisor for its runner
 CHASE_DEPLOYMENT = "chase-overdue/scheduled"
 INBOX_DEPLOYMENT = "poll-inbox/scheduled"
 
@@ -82,7 +86,9 @@ def build_deployments(settings: Settings) -> list[RunnerDeployment]:
         tags=["casefile", "documents"],
     )
     assert isinstance(ingest_deployment, RunnerDeployment)
-    return [chase_deployment, poll_deployment, packet_deployment, ingest_deployment]
+    from .conditions import deployment as conditions_deployment  # conditions-bundle/on-request, no schedule
+
+    return [chase_deployment, poll_deployment, packet_deployment, conditions_deployment(), ingest_deployment]
 
 
 def serve_deployments(settings: Settings) -> None:
@@ -100,8 +106,12 @@ def serve_deployments(settings: Settings) -> None:
 
 def main() -> None:
     """The runner's entry point (``python -m casefile.flows.deployments``); logs go to stderr (the runner log)."""
+    from ..tasks.core.processes import end_with
     from ..tasks.core.settings import load_settings
 
+    # Started in its own session by the supervisor: this process leads the group its flow runs join. Prefect's
+    # runner installs its own SIGTERM handler (the supervisor's stop); the watchdog covers a supervisor that died.
+    end_with(int(os.environ.get(SUPERVISOR_PID_ENV) or os.getppid()), own_group=False, take_sigterm=False)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per API call otherwise
     serve_deployments(load_settings())

@@ -4,6 +4,9 @@
 configured): each case's files go through the same per-case ingest flow as `casefile add` (a subflow), then are
 matched to their requests. Safe to run any number of times: a file is processed once. Parameters, results, logs
 and the table artifact carry ids and counts only. Its deployment is defined in flows/deployments.py.
+
+Each run is tracked (tasks/requests/scheduled.py): a failed poll is kept in the catalog, e-mailed to the practice
+once per series of failures, shown by `casefile request list`, and fails the flow run with ``ScheduledRunFailed``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
 from ..tasks.core.runtime import get_runtime
+from ..tasks.requests import scheduled
 from ..tasks.requests.inbox import poll_inbox
 from .ingest import ingest_case
 
@@ -28,8 +32,13 @@ def poll_inbox_flow(case_ids: list[str] | None = None, s3_prefix: str | None = N
     def ingest(batch_id: str) -> None:
         ingest_case(batch_id)
 
+    from prefect.runtime import flow_run
+
     prefix = s3_prefix if s3_prefix is not None else rt.settings.inbox_s3_prefix
-    result = poll_inbox(rt, case_ids=case_ids, s3_prefix=prefix, ingest=ingest, actor="inbox")
+    with scheduled.tracked(
+        rt, scheduled.INBOX_JOB, flow_run_id=flow_run.get_id(), run_link=flow_run.get_flow_run_ui_url() or None
+    ):
+        result = poll_inbox(rt, case_ids=case_ids, s3_prefix=prefix, ingest=ingest, actor="inbox")
     summary = result.as_dict()
     create_table_artifact(
         key="poll-inbox",

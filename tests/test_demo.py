@@ -53,6 +53,14 @@ def test_demo_runs_the_main_job_end_to_end(prefect_api: str, tmp_path: Path) -> 
     assert got.returncode == 0, got.stderr
     (part,) = json.loads(got.stdout)["files"]
     assert len(PdfReader(part["path"]).pages) == packet["pages"]
+    # The country-conditions bundle is in it: numbered exhibits after the lettered ones, with its index.
+    conditions = doc["conditions"]
+    assert "domestic-violence" in conditions["dropped_by_newer_edition"]
+    assert conditions["bundle"]["exhibits"] >= 4 and conditions["bundle"]["missing_translations"] == []
+    manifest = json.loads((out / f"{packet['build_id']}-manifest.json").read_text())
+    assert manifest["conditions"]["bundle_id"] == conditions["bundle"]["bundle_id"]
+    labels = [e["label"] for e in manifest["exhibits"]]
+    assert labels[len(exhibits) :] == [str(n) for n in range(1, conditions["bundle"]["exhibits"] + 1)]
     check = run_cli("packet", "check", part["path"], "--profile", "eoir", "--json", home=home)
     assert check.returncode == 0, check.stdout
     assert json.loads(check.stdout)["findings"] == [] or all(

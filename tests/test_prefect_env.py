@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from casefile.flows.prefect_env import SERVER_URL_FILE, local_server_url
+from casefile.flows.prefect_env import SERVER_URL_FILE, local_server_url, running_server
 from casefile.tasks.core.settings import Settings
 
 
@@ -51,3 +51,11 @@ def test_stale_server_file_is_ignored(tmp_path: Path, health_server: str) -> Non
     assert local_server_url(settings) is None
     (settings.prefect_home / SERVER_URL_FILE).write_text("http://10.0.0.1:4200/api")  # not loopback: never probed
     assert local_server_url(settings) is None
+
+
+def test_the_ui_address_serve_writes_is_read_with_its_api(tmp_path: Path, health_server: str) -> None:
+    settings = Settings(home=tmp_path)
+    settings.prefect_home.mkdir(parents=True)
+    (settings.prefect_home / SERVER_URL_FILE).write_text(f"{health_server}\nhttp://localhost:4200\n")
+    served = running_server(settings)
+    assert served is not None and served.api_url == health_server and served.ui_url == "http://localhost:4200"

@@ -125,15 +125,15 @@ def serve(runtime: Runtime, no_ocr: None, tmp_path: Path) -> Iterator[str]:
     log = tmp_path / "serve.log"
     exe = Path(sys.executable).with_name("casefile")
     with log.open("wb") as out:
-        proc = subprocess.Popen([str(exe), "serve"], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+        proc = subprocess.Popen([str(exe), "serve", "--port", "0"], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
     try:
         url_file = home / "prefect" / "server-url"
         end = time.monotonic() + 120
-        while not (url_file.exists() and "on-request" in _deployments(url_file.read_text().strip())):
+        while not (url_file.exists() and "ingest_case" in _deployments(_api_of(url_file))):
             assert proc.poll() is None, log.read_text()[-3000:]
             assert time.monotonic() < end, log.read_text()[-3000:]
             time.sleep(0.5)
-        yield url_file.read_text().strip()
+        yield _api_of(url_file)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -153,11 +153,16 @@ def _post(api: str, path: str) -> Any:
         return json.loads(response.read())
 
 
-def _deployments(api: str) -> set[str]:
+def _api_of(url_file: Path) -> str:
+    return url_file.read_text().splitlines()[0].strip()  # the API; the UI's address is on the next line
+
+
+def _deployments(api: str) -> str:
+    """The deployments' entry points, as one text."""
     try:
-        return {d["name"] for d in _post(api, "/deployments/filter")}
-    except OSError:
-        return set()
+        return " ".join(str(d["entrypoint"]) for d in _post(api, "/deployments/filter"))
+    except (OSError, ValueError):
+        return ""
 
 
 def test_with_serve_running_they_run_through_its_deployments(prefect_api: str, serve: str, runtime: Runtime) -> None:
@@ -169,7 +174,9 @@ def test_with_serve_running_they_run_through_its_deployments(prefect_api: str, s
     case = open_case(runtime, fictional_case())["id"]
     with TestClient(create_app(runtime=runtime)) as client:
         done = _upload_and_build(client, runtime, case)
-        assert "on the Prefect server of" in client.get(done["build_job"]).text
+        job_page = client.get(done["build_job"]).text
+        assert "on the Prefect server of" in job_page
+        assert "/runs/flow-run/" in job_page  # a link to the run in serve's Prefect UI
     with runtime.catalog.session() as session:
         jobs = list(session.query(StaffJob))
         assert {j.runner for j in jobs} == {"deployment"} and all(j.flow_run_id for j in jobs)

@@ -63,7 +63,7 @@ def case_new(
         uscis_role=uscis_role,
         receipt_number=receipt_number,
     )
-    summary = open_case(runtime(), new)
+    summary = open_case(runtime(creates=True), new)
     emit(
         as_json,
         summary,
@@ -137,9 +137,18 @@ def print_case(s: dict[str, Any]) -> None:
 def case_show(case_id: str, as_json: bool) -> None:
     """A case: its details, filing deadline and documents."""
     from ...tasks.cases.case import show_case
+    from ...tasks.requests.scheduled import problems
 
-    summary = show_case(runtime(), case_id)
-    emit(as_json, summary, lambda: print_case(summary))
+    rt = runtime()
+    summary = show_case(rt, case_id)
+    summary["scheduled_problems"] = problems(rt)  # a failed overdue check or inbox poll concerns every case
+
+    def human() -> None:
+        print_case(summary)
+        for alert in summary["scheduled_problems"]:
+            click.echo(f"WARNING: {alert['line']}")
+
+    emit(as_json, summary, human)
 
 
 @case.command("list")

@@ -35,21 +35,25 @@ def demo(as_json: bool) -> None:
     """The main job on fictional data: a case, its documents (OCR, search), record requests, the EOIR packet.
 
     Creates a fictional case, ingests the sample documents through a real flow run, searches them, sends record
-    requests to a loopback SMTP server and receives an answer, then builds the case's exhibit packet."""
+    requests to a loopback SMTP server and receives an answer, adds a fictional country-conditions library and
+    bundles the passages proposed for the case, then builds the case's exhibit packet, with the bundle."""
     from ...tasks.cases.case import open_case, show_case
+    from ...tasks.conditions.selection import store_selection
     from ...tasks.demo.scenario import (
         SAMPLES,
         demo_admin,
         demo_build_options,
+        demo_conditions,
         demo_exhibits,
         demo_requests,
         fictional_case,
     )
     from ...tasks.packets.manifest import build_location
     from ...tasks.search.lookup import search_pages
+    from .conditions import print_bundle, run_bundle_flow
     from .packets import print_build, run_packet_flow
 
-    rt = runtime()
+    rt = runtime(creates=True)
     case_id = open_case(rt, fictional_case())["id"]
     if not as_json:
         click.echo(f"Demo case {case_id} created for a fictional client; adding {SAMPLES}")
@@ -59,6 +63,9 @@ def demo(as_json: bool) -> None:
     hits = search_pages(rt, query, case_id=case_id, limit=5)
     requests = demo_requests(rt, case_id)
     exhibit_rows = demo_exhibits(rt, case_id)
+    conditions = demo_conditions(rt, case_id)
+    selection = store_selection(rt, case_id, conditions.pop("selection_text"))
+    bundle = run_bundle_flow(case_id, conditions["country"], conditions["topics"], selection)
     built = run_packet_flow(case_id, demo_build_options())
     location = build_location(rt, case_id, built["build_id"])
     web = {**demo_admin(rt), "url": "http://127.0.0.1:8080/", "command": "casefile web"}
@@ -68,6 +75,7 @@ def demo(as_json: bool) -> None:
         "search": {"query": query, "hits": hits},
         "requests": requests,
         "exhibits": exhibit_rows,
+        "conditions": {**conditions, "bundle": bundle},
         "packet": {**built, "location": location},
         "web": web,
         "home": str(rt.settings.home),
@@ -89,6 +97,22 @@ def demo(as_json: bool) -> None:
         for row in exhibit_rows:
             note = f" + translation {row['translation']}" if row["translation"] else ""
             click.echo(f"  {row['label']}  {row['document']}  {row['language']}  {row['title']}{note}")
+        lib = conditions["library"]
+        click.echo(
+            f"\nCountry-conditions library (fictional country {conditions['country']}): "
+            f"{sum(r['outcome'] == 'added' for r in lib)} report(s) added, {len(lib)} in its folder, one scanned and "
+            "OCR'd, one a saved web page archived as PDF"
+        )
+        click.echo(
+            "  the 2024 State Department edition drops what the 2023 one says on: "
+            f"{', '.join(conditions['dropped_by_newer_edition'])}   (casefile conditions compare)"
+        )
+        proposed = conditions["proposal"]
+        click.echo(
+            f"  proposed for the case: {proposed['passages']} passage(s) from {proposed['sources']} source(s); the "
+            f"selection, with the 2023 edition kept and its reason, is {conditions['selection_file']}"
+        )
+        print_bundle(bundle)
         click.echo("")
         print_build(built)
         click.echo(f"EOIR packet stored at {location}")

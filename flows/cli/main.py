@@ -14,6 +14,7 @@ import threading
 import click
 
 from .cases import case
+from .conditions import conditions
 from .demo import demo
 from .documents import add, doc, docs, reindex, search
 from .output import CasefileGroup, emit, json_option
@@ -38,21 +39,43 @@ def main() -> None:
 @json_option
 def config_show(as_json: bool) -> None:
     """Show the effective settings (no secrets are stored in them)."""
+    from ...tasks.core.home import locate_home
     from ...tasks.core.settings import load_settings
 
     settings = load_settings()
+    home = locate_home(settings)
     doc_out = json.loads(settings.model_dump_json())
     doc_out["catalog_url"] = settings.catalog_url.split("@")[-1]
     doc_out["objects_path"] = str(settings.objects_path)
+    doc_out["home_exists"] = home.exists
+    doc_out["home_from"] = home.source
 
     def human() -> None:
         for key, value in doc_out.items():
             click.echo(f"{key} = {value}")
+        if not home.exists:
+            click.echo(f"(no casefile home at {home.path} yet: `casefile case new` or `casefile demo` creates it)")
 
     emit(as_json, doc_out, human)
 
 
-for command in (case, add, docs, doc, search, reindex, exhibits, translation, packet, request, serve, web, user, demo):
+for command in (
+    case,
+    add,
+    docs,
+    doc,
+    search,
+    reindex,
+    exhibits,
+    translation,
+    packet,
+    request,
+    conditions,
+    serve,
+    web,
+    user,
+    demo,
+):
     main.add_command(command)
 
 

@@ -1,4 +1,5 @@
-"""What every command shares: JSON or human output, typed errors to one message and an exit code, the runtime."""
+"""What every command shares: JSON or human output, typed errors to one message and an exit code, the runtime and
+the home it uses (which must exist for a command that only reads; see tasks/core/home.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ...tasks.core.errors import CasefileError
 
 if TYPE_CHECKING:
     from ...tasks.core.runtime import Runtime
+    from ...tasks.core.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,10 +61,40 @@ json_option: Callable[[F], F] = click.option(
 )
 
 
-def runtime() -> Runtime:
+_home_said: set[str] = set()  # homes already named on stderr by this process
+
+
+def home_settings(*, creates: bool = False) -> Settings:
+    """The settings, once the home they name is known to exist (else ``HomeNotFound``, unless the command
+    ``creates`` one). Says on stderr which home is used when it is not the working directory's ``.casefile``."""
+    from ...tasks.core.home import HomeNotFound, locate_home
+    from ...tasks.core.settings import load_settings
+
+    settings = load_settings()
+    home = locate_home(settings)
+    if not home.exists and not creates:
+        raise HomeNotFound(home)
+    if not home.in_working_directory and str(home.path) not in _home_said:
+        _home_said.add(str(home.path))
+        click.echo(f"Using the casefile home at {home.path} (from {home.source}).", err=True)
+    return settings
+
+
+def runtime(*, creates: bool = False) -> Runtime:
+    """The runtime of the home in use. Commands that only read need an existing home; commands that create one
+    (``creates``) say where they created it."""
+    from ...tasks.core.home import locate_home
     from ...tasks.core.runtime import get_runtime
 
-    rt = get_runtime()
+    settings = home_settings(creates=creates)
+    new = creates and not locate_home(settings).exists
+    rt = get_runtime(settings)
+    if new:
+        click.echo(
+            f"Created a new casefile home at {settings.home}. Commands run from another folder use it with "
+            f"CASEFILE_HOME={settings.home}",
+            err=True,
+        )
     # See run(): the imports are done. Everything allocated so far lives as long as the process: freeze it, so the
     # first collections do not walk the hundreds of thousands of objects the imports made.
     gc.freeze()

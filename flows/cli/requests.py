@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from ...tasks.core.errors import ExitCode
 from ...tasks.requests.config import Channel
 from ...tasks.requests.status import TARGET_STATUSES
 from .output import emit, json_option, runtime
@@ -152,17 +153,71 @@ def request_send(ref: str, on: str | None, as_json: bool) -> None:
 @json_option
 def request_list(case_id: str | None, overdue: bool, due_within: int | None, at_risk: bool, as_json: bool) -> None:
     """Requests, soonest due first."""
+    from ...tasks.requests.scheduled import problems
     from ...tasks.requests.tracking import list_request_rows
 
-    rows = list_request_rows(runtime(), case_id=case_id, overdue=overdue, due_within=due_within, at_risk=at_risk)
+    rt = runtime()
+    rows = list_request_rows(rt, case_id=case_id, overdue=overdue, due_within=due_within, at_risk=at_risk)
+    alerts = problems(rt)
 
     def human() -> None:
         for r in rows:
             click.echo(_line(r))
         if not rows:
             click.echo("No record requests match.")
+        for alert in alerts:
+            click.echo(f"WARNING: {alert['line']}")
 
     emit(as_json, rows, human)
+    if as_json:  # the document stays the list of requests; the warning goes with the messages
+        for alert in alerts:
+            click.echo(f"WARNING: {alert['line']}", err=True)
+
+
+def _print_chase(doc: dict[str, Any]) -> None:
+    if doc.get("dry_run"):
+        click.echo(f"Overdue check for {doc['today']}: DRY RUN, nothing was changed or sent ({doc['reason']}).")
+        for what, ids in doc["would"].items():
+            click.echo(f"  would {what.replace('_', ' ')}: {', '.join(ids) if ids else '-'}")
+        return
+    click.echo(f"Overdue check for {doc['today']}:")
+    for what, count in doc["counts"].items():
+        click.echo(f"  {what.replace('_', ' ')}: {count}")
+    if doc["failed"]:
+        click.echo(f"  left for the next run (mail server): {', '.join(doc['failed'])}")
+
+
+@request.command("chase")
+@click.option("--date", "on", default=None, help="Check as of this day (YYYY-MM-DD): a dry run unless --confirm.")
+@click.option("--confirm", is_flag=True, help="With --date: really run the check as of that day (sends e-mails).")
+@click.option("--dry-run", "dry_run", is_flag=True, help="Show what the check would do; change and send nothing.")
+@json_option
+def request_chase(on: str | None, confirm: bool, dry_run: bool, as_json: bool) -> None:
+    """Run the overdue check now (`casefile serve` runs it on its schedule): mark overdue requests, send the
+    follow-ups and escalations due, one digest per advocate. Another day than today is a dry run unless --confirm."""
+    from ...tasks.requests import chase
+
+    rt = runtime()
+    when = chase.decide_day(on, confirm=confirm, timezone=rt.settings.chase_timezone, dry_run=dry_run)
+    if when.dry_run:
+        doc = {**chase.preview_chase(rt, when.day).as_dict(), "reason": when.reason}
+        emit(as_json, doc, lambda: _print_chase(doc))
+        return
+    summary = chase.run_chase_now(rt, when.day)
+    doc = {
+        "dry_run": False,
+        "today": when.day.isoformat(),
+        "counts": summary.counts(),
+        "overdue_marked": summary.overdue_marked,
+        "followups_emailed": summary.followups_emailed,
+        "letters_to_post": summary.letters_to_post,
+        "escalated": summary.escalated,
+        "rejected": summary.rejected,
+        "failed": summary.failed,
+    }
+    emit(as_json, doc, lambda: _print_chase(doc))
+    if summary.failed:
+        sys.exit(int(ExitCode.TRANSIENT))
 
 
 @request.command("show")

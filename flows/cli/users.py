@@ -45,7 +45,8 @@ def user_add(name: str, role: str, password_stdin: bool, as_json: bool) -> None:
     """Add a user (asks for a password of 12 characters or more)."""
     from ...tasks.staff.users import add_user
 
-    row = add_user(runtime(), name, role, _password(password_stdin), actor=_actor())
+    rt = runtime(creates=True)  # the first admin may come before the first case: the home is made, and named
+    row = add_user(rt, name, role, _password(password_stdin), actor=_actor())
     emit(as_json, row, lambda: click.echo(f"User {row['name']} added as {row['role']}."))
 
 

@@ -413,7 +413,17 @@ def job_page(request: Request, who: Who, case_id: str, job_id: str) -> Response:
         for item in report["items"]:
             item["name"] = item["file"].replace("\\", "/").rsplit("/", 1)[-1]
             item["remedy"] = quarantine_remedy(item.get("reason"))
-    return page(request, "job", {"job": job, "report": report})
+    return page(request, "job", {"job": job, "report": report, "run_url": _run_url(rt, job)})
+
+
+def _run_url(rt: Any, job: dict[str, Any]) -> str | None:
+    """The flow run in the Prefect UI of `casefile serve`, when the job ran there and serve shows a UI."""
+    from ..prefect_env import running_server
+
+    if job["runner"] != "deployment" or not job["flow_run_id"]:
+        return None
+    server = running_server(rt.settings)
+    return f"{server.ui_url.rstrip('/')}/runs/flow-run/{job['flow_run_id']}" if server and server.ui_url else None
 
 
 # Admin: users and the audit trail ---------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 # Bump together with a new file in tasks/core/migrations/versions.
-HEAD_REVISION = "0006_staff"
+HEAD_REVISION = "0008_staff"
 
 # Crockford-like alphabet without 0/O, 1/I/L, U: easy to read aloud and to type.
 _ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -302,6 +302,25 @@ class InboxItem(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+class ScheduledRun(Base):
+    """The last outcome of each scheduled job (the overdue check, the inbox poll), so a failure is seen in
+    `casefile request list` and `case show` whoever looks, and reported by e-mail once per run of failures.
+    Ids, times and the error's type only (never its message: it may name a file)."""
+
+    __tablename__ = "scheduled_runs"
+
+    job: Mapped[str] = mapped_column(String(40), primary_key=True)  # the flow's name: chase-overdue | poll-inbox
+    outcome: Mapped[str] = mapped_column(String(12))  # running | ok | failed
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    flow_run_id: Mapped[str | None] = mapped_column(String(36))  # Prefect's id of the last run
+    error_type: Mapped[str | None] = mapped_column(String(100))  # of the last failure, e.g. MailTransientError
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime)  # the first failure of the current series
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # failed runs in a row
+    last_ok_at: Mapped[datetime | None] = mapped_column(DateTime)
+    alerted_at: Mapped[datetime | None] = mapped_column(DateTime)  # when this series of failures was e-mailed
+
+
 class AuditEvent(Base):
     __tablename__ = "audit_events"
 
@@ -313,6 +332,107 @@ class AuditEvent(Base):
     entity_id: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(40))
     detail: Mapped[str] = mapped_column(Text, default="{}")  # JSON; ids, counts, hashes only
+
+
+# Country-conditions library (tasks/conditions) ----------------------------------------------------------------
+# The organisation's library, shared across cases: public reports and their text. No client data in these tables;
+# a case's bundle refers to the library by ids and hashes only.
+class ConditionSource(Base):
+    """One edition of a country-conditions report, taken in once (by SHA-256) and never edited afterwards: a new
+    edition is a new source in the same series."""
+
+    __tablename__ = "condition_sources"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)  # "S-7KX4M2PA"
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)  # of the original as added
+    original_key: Mapped[str] = mapped_column(String(300))
+    original_name: Mapped[str] = mapped_column(String(500))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # pdf, jpeg, png, tiff, heic, html
+    normalised_key: Mapped[str] = mapped_column(String(300))  # the PDF read (for html: the archived PDF)
+    normalised_sha256: Mapped[str] = mapped_column(String(64))
+    searchable_key: Mapped[str | None] = mapped_column(String(300))
+    searchable_sha256: Mapped[str | None] = mapped_column(String(64))
+    page_count: Mapped[int] = mapped_column(Integer)
+    ocr_status: Mapped[str] = mapped_column(String(20), default="pending")
+    country: Mapped[str] = mapped_column(String(2), index=True)  # ISO 3166-1 alpha-2
+    publisher: Mapped[str] = mapped_column(String(200))
+    series: Mapped[str] = mapped_column(String(300))
+    title: Mapped[str] = mapped_column(String(500))
+    edition: Mapped[str] = mapped_column(String(40))
+    published_on: Mapped[date] = mapped_column(Date)
+    url: Mapped[str | None] = mapped_column(String(2000))
+    accessed_on: Mapped[date | None] = mapped_column(Date)
+    language: Mapped[str] = mapped_column(String(8))  # ISO 639-1
+    added_by: Mapped[str] = mapped_column(String(100))
+    added_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    indexed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    pages: Mapped[list[ConditionPage]] = relationship(
+        back_populates="source", order_by="ConditionPage.number", cascade="all, delete-orphan"
+    )
+
+
+class ConditionPage(Base):
+    """A page of a library source: size, text (text layer or OCR), language and word boxes."""
+
+    __tablename__ = "condition_pages"
+
+    source_id: Mapped[str] = mapped_column(ForeignKey("condition_sources.id", ondelete="CASCADE"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1-based
+    width_pt: Mapped[float]
+    height_pt: Mapped[float]
+    rotation: Mapped[int] = mapped_column(Integer, default=0)
+    text: Mapped[str | None] = mapped_column(Text)
+    text_source: Mapped[str | None] = mapped_column(String(20))  # text-layer | ocr | blank | skipped | failed
+    ocr_confidence: Mapped[float | None]
+    language: Mapped[str | None] = mapped_column(String(8))
+    words_json: Mapped[str | None] = mapped_column(Text)  # [[text, conf, x0, y0, x1, y1], ...] in points
+
+    source: Mapped[ConditionSource] = relationship(back_populates="pages")
+
+
+class ConditionTranslation(Base):
+    """An English translation of a foreign-language library source (all of it, or some of its pages), with what
+    its translator's certificate says. The organisation's, like the source: any case's bundle can use it."""
+
+    __tablename__ = "condition_translations"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)  # "CT-7KX4M2PA"
+    source_id: Mapped[str] = mapped_column(ForeignKey("condition_sources.id"), index=True)
+    first_page: Mapped[int] = mapped_column(Integer)  # pages of the source translated (1-based, inclusive)
+    last_page: Mapped[int] = mapped_column(Integer)
+    source_language: Mapped[str] = mapped_column(String(8))
+    sha256: Mapped[str] = mapped_column(String(64))  # of the translation as added
+    original_key: Mapped[str] = mapped_column(String(300))
+    normalised_key: Mapped[str] = mapped_column(String(300))  # the PDF placed in packets
+    normalised_sha256: Mapped[str] = mapped_column(String(64))
+    page_count: Mapped[int] = mapped_column(Integer)
+    translator_name: Mapped[str] = mapped_column(String(200))
+    translator_address: Mapped[str] = mapped_column(Text, default="")
+    translator_phone: Mapped[str] = mapped_column(String(60), default="")
+    translator_email: Mapped[str] = mapped_column(String(200), default="")
+    certified_on: Mapped[date] = mapped_column(Date)
+    signature: Mapped[str | None] = mapped_column(String(20))  # "electronic": /s/ Name; None: signed by hand
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ConditionBundle(Base):
+    """A case's rendered country-conditions bundle (its files and manifest are in the object store, frozen). The
+    active bundle of a case goes into its packets as numbered exhibits."""
+
+    __tablename__ = "condition_bundles"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)  # "CB-...": a hash of everything rendered
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    country: Mapped[str] = mapped_column(String(2))
+    manifest_key: Mapped[str] = mapped_column(String(300))
+    manifest_sha256: Mapped[str] = mapped_column(String(64))
+    exhibits: Mapped[int] = mapped_column(Integer)
+    pages: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    selected_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)  # last time it was made the active one
 
 
 class StaffUser(Base):
@@ -460,6 +580,17 @@ class Catalog:
         """A unit of work: committed when the block ends, rolled back on error."""
         with self._sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def scratch_session(self) -> Iterator[Session]:
+        """A unit of work that is always rolled back: a dry run goes through the code that writes, and keeps
+        nothing."""
+        with self._sessions() as session:
+            session.begin()
+            try:
+                yield session
+            finally:
+                session.rollback()
 
     @staticmethod
     def get_case(session: Session, case_id: str) -> Case:

@@ -283,3 +283,45 @@ class InvalidTransition(ValidationError):
         self.from_status = from_status
         self.to_status = to_status
         self.allowed = allowed
+
+
+# Country conditions ----------------------------------------------------------------------------------------------
+# The library holds public reports, never client data; messages name source ids, files as the user typed them and
+# line numbers of the selection file.
+class SourceNotFound(NotFoundError):
+    def __init__(self, source_id: str) -> None:
+        super().__init__(
+            f"No country-conditions source with id {source_id!r}. Run `casefile conditions list` to see the ids."
+        )
+        self.source_id = source_id
+
+
+class SelectionInvalid(ValidationError):
+    """A country-conditions selection file with problems; ``problems`` has one line per problem, each naming its
+    line in the file. Nothing was rendered."""
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        self.problems = problems
+        listing = "\n".join(f"  {p}" for p in problems)
+        super().__init__(
+            f"The selection {path} has {len(problems)} problem(s); nothing was rendered. Fix them and run "
+            f"`casefile conditions bundle` again:\n{listing}"
+        )
+
+
+class LibraryMetadataInvalid(ValidationError):
+    """What was typed (or written in a folder's metadata CSV) about a source is not valid; nothing was added."""
+
+    def __init__(self, where: str, problems: list[str]) -> None:
+        self.problems = problems
+        listing = "\n".join(f"  {p}" for p in problems)
+        super().__init__(f"{where}: {len(problems)} problem(s); nothing was added to the library:\n{listing}")
+
+
+class BundleNotFound(NotFoundError):
+    def __init__(self, case_id: str, bundle_id: str | None = None) -> None:
+        what = f"bundle {bundle_id}" if bundle_id else "country-conditions bundle"
+        super().__init__(
+            f"Case {case_id} has no {what}. Run `casefile conditions propose {case_id} ...`, edit the selection, "
+            f"then `casefile conditions bundle {case_id} selection.yaml`."
+        )

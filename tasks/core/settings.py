@@ -108,6 +108,12 @@ class Settings(BaseSettings):
     chase_interval_seconds: float | None = Field(default=None, gt=0)  # testing only: replaces chase_cron when set
     inbox_poll_seconds: float = Field(default=300.0, gt=0)  # how often the inbox is polled
     inbox_s3_prefix: str | None = None  # also poll objects under <prefix><CASE-ID>/ in the object store
+    # `casefile serve`: where its Prefect server and UI listen. Loopback by default: the UI has no login.
+    serve_host: str = "127.0.0.1"
+    serve_port: int = Field(default=4200, ge=0, le=65535)  # 0: any free port
+    serve_ui_url: str | None = None  # the address people open (a reverse proxy's); default http://<host>:<port>
+    serve_stop_grace_seconds: float = Field(default=60.0, ge=0)  # a flow run in flight gets this long on a stop
+    alert_email: str | None = None  # where a failed scheduled run is reported; default: the practice's e-mail
 
     # The staff web page (flows/web, tasks/staff): sessions, sign-in limits, uploads, downloads.
     web_session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)  # a session unused this long ends

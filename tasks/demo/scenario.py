@@ -21,6 +21,13 @@ DEMO_A_NUMBER = "123-456-789"
 SAMPLES = DEMO_DATA / "sample"  # what the demo adds to its case
 TRANSLATIONS = DEMO_DATA / "translations"  # English translations of the Spanish samples
 RESPONSES = DEMO_DATA / "responses"  # an answer to a record request
+CONDITIONS = DEMO_DATA / "conditions"  # a country-conditions library of a fictional country, with sources.csv
+DEMO_COUNTRY = "XV"  # Valdoria, fictional (ISO 3166's user-assigned range)
+DEMO_TOPICS = ("gangs", "domestic-violence", "state-protection")
+DEMO_SERIES = "Country Reports on Human Rights Practices"
+DEMO_OLDER_EDITION_REASON = (
+    "the 2024 edition omits the sections on women (domestic violence), LGBTQI+ persons and corruption"
+)
 
 DEMO_TITLES = {
     "medical_record_en.pdf": ("Emergency room record, Bronx Example Medical Center", "2024-02-12"),
@@ -175,6 +182,67 @@ def demo_build_options() -> BuildOptions:
     from ..packets.build import BuildOptions
 
     return BuildOptions(profile="eoir", service_office=DEMO_DHS_OFFICE, service_address=DEMO_DHS_ADDRESS)
+
+
+def demo_conditions(
+    rt: Runtime, case_id: str, library: Path = CONDITIONS, translations: Path = TRANSLATIONS, today: date | None = None
+) -> dict[str, Any]:
+    """The country-conditions part of the demo, up to the selection an advocate would save: the fictional library
+    added (again: duplicates are recognised), the Spanish report's translation, the comparison of the two editions
+    of the State Department series, the proposal for the case, and the advocate's edit of it: the superseded 2023
+    edition kept for its domestic-violence passages, with the reason, since the 2024 edition dropped that section.
+    Returns the selection's text (written under $CASEFILE_HOME/demo-conditions/) and what was done."""
+    import yaml
+
+    from ..conditions.compare import compare_editions
+    from ..conditions.config import load_topics
+    from ..conditions.library import add_folder, add_translation, get_source, translations_of
+    from ..conditions.propose import dump_selection, propose
+    from ..packets.translations import TranslatorInfo
+
+    added = add_folder(rt, library, actor="demo")
+    spanish = next(a for a in added if a.language == "es")
+    with rt.catalog.session() as session:
+        has_translation = bool(translations_of(session, spanish.source_id))
+        pages = get_source(session, spanish.source_id).page_count
+    if not has_translation:
+        translator = TranslatorInfo(
+            "Sam Translator (fictional)",
+            "2 Example Avenue; Queens, NY 11100",
+            "(718) 555-0199",
+            "sam@example.org",
+            signed_electronically=True,  # as the case's own translations: "/s/ Sam Translator (fictional)"
+        )
+        english = translations / f"{Path(next(a.file for a in added if a.language == 'es')).stem}.en.pdf"
+        add_translation(rt, spanish.source_id, english, translator, date(2027, 1, 20), pages=(1, pages), actor="demo")
+    compared = compare_editions(rt, DEMO_COUNTRY, "2023", "2024", series=DEMO_SERIES)
+    proposal = propose(rt, case_id, DEMO_COUNTRY, DEMO_TOPICS, max_pages=60, today=today)
+    data = yaml.safe_load(dump_selection(proposal, rt.config(load_topics)))
+    older = compared["first"]["id"]
+    for entry in data["sources"]:
+        if entry["source"] == older:  # what the advocate edits by hand: keep the older edition, for what it alone has
+            entry["keep"] = True
+            entry["reason"] = DEMO_OLDER_EDITION_REASON
+            for passage in entry["passages"]:
+                passage["keep"] = passage["topic"] == "domestic-violence"
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
+    folder = rt.settings.home / "demo-conditions"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{case_id}-selection.yaml"
+    path.write_text(text, encoding="utf-8")
+    return {
+        "library": [a.as_dict() for a in added],
+        "dropped_by_newer_edition": [t["topic"] for t in compared["topics"] if t["dropped"]],
+        "proposal": {
+            "sources": len(proposal.sources),
+            "passages": sum(len(s.passages) for s in proposal.sources),
+            "pages": proposal.pages,
+        },
+        "selection_file": str(path),
+        "selection_text": text,
+        "country": DEMO_COUNTRY,
+        "topics": list(DEMO_TOPICS),
+    }
 
 
 DEMO_ADMIN = "demo-admin"  # a fictional admin of the staff page

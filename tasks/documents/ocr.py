@@ -57,6 +57,7 @@ import pypdfium2.raw as pdfium_c
 from PIL import Image
 
 from ..core.errors import CasefileError, QuarantinedFile, QuarantineReason, ToolError, ToolTimeout
+from ..core.processes import pool_worker_start
 from . import language as langid
 from . import tesseract
 
@@ -796,7 +797,13 @@ class _Runner:
         self.executor: cf.ProcessPoolExecutor | None = None  # started with the first page to OCR
 
     def _new_executor(self) -> cf.ProcessPoolExecutor:
-        return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=_pool_context())
+        # Workers (and their Tesseract) end with this process even when it is killed with SIGKILL.
+        return cf.ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=_pool_context(),
+            initializer=pool_worker_start,
+            initargs=(os.getpid(),),
+        )
 
     def submit(self, job: _Job) -> list[_Outcome]:
         if self.workers == 1:

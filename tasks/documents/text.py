@@ -23,6 +23,7 @@ from ..core.storage import derived_key, sha256_file
 
 if TYPE_CHECKING:
     from ..core.runtime import Runtime
+    from .ocr import DocumentOcr
 
 log = logging.getLogger(__name__)
 
@@ -66,29 +67,33 @@ def documents_needing_text(rt: Runtime, case_id: str) -> list[str]:
         )
 
 
-def extract_text(rt: Runtime, document_id: str) -> TextSummary:
-    """OCR the pages of one document that need it; store the searchable PDF; record each page's text."""
-    catalog, store, settings = rt.catalog, rt.store, rt.settings
+@dataclass(frozen=True)
+class PdfText:
+    """The text of a stored PDF, page by page, and the searchable PDF stored beside it (the PDF itself when no page
+    needed OCR)."""
+
+    result: DocumentOcr
+    searchable_key: str
+    searchable_sha256: str
+
+
+def read_pdf_text(rt: Runtime, key: str, sha256: str, label: str) -> PdfText:
+    """OCR the pages of the stored PDF ``key`` (verified against ``sha256``) that need it, with the settings' OCR
+    options, and store the searchable PDF. ``label`` (an id) names the work folder. Case documents
+    (``extract_text``) and the country-conditions library both read their text through here."""
     from ..core.practice import load_practice
     from .language import supported
     from .ocr import ocr_document
     from .tesseract import check_languages
 
-    with catalog.session() as session:
-        doc = catalog.get_document(session, document_id)
-        if doc.status != "ready" or doc.ocr_status != "pending":
-            return _summary(doc)
-        key, sha = doc.normalised_key, doc.normalised_sha256
-    if key is None or sha is None:
-        raise CasefileError(f"Document {document_id} has no PDF to read; add its original again.")
-
+    store, settings = rt.store, rt.settings
     if settings.ocr_enabled:
         check_languages(settings.ocr_languages)  # a missing language pack is a setup error, not a bad page
     settings.work_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f"text-{document_id}-", dir=settings.work_dir))
+    work = Path(tempfile.mkdtemp(prefix=f"text-{label}-", dir=settings.work_dir))
     try:
         source = work / "in.pdf"
-        store.download(key, source, expected_sha256=sha)
+        store.download(key, source, expected_sha256=sha256)
         result = ocr_document(
             source,
             work / "searchable.pdf",
@@ -101,7 +106,7 @@ def extract_text(rt: Runtime, document_id: str) -> TextSummary:
             # Identified among the practice's client languages that the identifier knows (documents/language.py).
             language_candidates=supported(rt.config(load_practice).client_languages),
         )
-        searchable_key, searchable_sha = key, sha
+        searchable_key, searchable_sha = key, sha256
         if result.searchable_pdf is not None:
             searchable_sha = sha256_file(result.searchable_pdf)
             searchable_key = derived_key(searchable_sha)
@@ -109,6 +114,22 @@ def extract_text(rt: Runtime, document_id: str) -> TextSummary:
                 store.put_file(searchable_key, result.searchable_pdf)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return PdfText(result, searchable_key, searchable_sha)
+
+
+def extract_text(rt: Runtime, document_id: str) -> TextSummary:
+    """OCR the pages of one document that need it; store the searchable PDF; record each page's text."""
+    catalog = rt.catalog
+
+    with catalog.session() as session:
+        doc = catalog.get_document(session, document_id)
+        if doc.status != "ready" or doc.ocr_status != "pending":
+            return _summary(doc)
+        key, sha = doc.normalised_key, doc.normalised_sha256
+    if key is None or sha is None:
+        raise CasefileError(f"Document {document_id} has no PDF to read; add its original again.")
+    read = read_pdf_text(rt, key, sha, document_id)
+    result, searchable_key, searchable_sha = read.result, read.searchable_key, read.searchable_sha256
 
     with catalog.session() as session:
         doc = catalog.get_document(session, document_id)

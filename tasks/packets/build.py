@@ -2,13 +2,15 @@
 
 ``build_packet(rt, case_id, options)``:
 1. ``gather`` reads the inputs from the catalog (the saved exhibit list, each document's searchable or normalised
-   PDF with its SHA-256, translations and their certificates' data, the case's cover-page fields) and the build
-   refuses when a foreign-language exhibit has no translation, unless overridden (the override goes into the
+   PDF with its SHA-256, translations and their certificates' data, the case's cover-page fields; and the case's
+   country-conditions bundle, whose sources become numbered exhibits after those: ``conditions.packet``) and the
+   build refuses when a foreign-language exhibit has no translation, unless overridden (the override goes into the
    manifest);
 2. the build id is a hash of every input (documents, profile, templates, options, the code that writes the bytes),
    so building the same inputs again gives the same id and byte-identical PDFs, and a finished build is reused;
 3. ``plan_pages`` lays out the template pages (cover, exhibit list, tab pages, translator's certificates,
-   certificate of service or USCIS cover letter) with WeasyPrint, until the exhibit list's page ranges are stable;
+   certificate of service or USCIS cover letter, the country-conditions index with its pin cites) with WeasyPrint,
+   until the exhibit list's page ranges and the index's page numbers are stable;
 4. ``assemble`` places the exhibit pages with pikepdf (``layout``: fitted to the page size, images far above the
    printed resolution downsampled, page numbers / exhibit labels stamped), adds bookmarks and page labels, and
    splits the packet into parts under the profile's size limit at exhibit boundaries; every part passes the
@@ -40,7 +42,7 @@ from ..core.errors import CasefileError, IntegrityError, ValidationError
 from ..core.practice import load_practice
 from ..core.storage import sha256_file
 from ..documents.language import UNKNOWN, language_name
-from .check import CHILD_CERTIFICATE, CHILD_DOCUMENT, CHILD_TRANSLATION, CONTINUED, FRONT_TITLES
+from .check import CHILD_CERTIFICATE, CHILD_DOCUMENT, CHILD_TRANSLATION, CONTINUED, FRONT_TITLES, SECTION_TITLES
 from .exhibits import (
     CLIENT,
     COUNTRY,
@@ -70,6 +72,7 @@ from .profile import LIST_TEMPLATE, FilingProfile, load_profile
 from .translations import translations_by_source
 
 if TYPE_CHECKING:
+    from ..conditions.packet import PacketBundle
     from ..core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -184,6 +187,9 @@ class PacketInputs:
     options: BuildOptions
     service_date: date
     signatures: SignaturePlan = field(default_factory=SignaturePlan)
+    # The case's country-conditions bundle (tasks/conditions/packet.py): its exhibits are the last ones of
+    # ``exhibits``; its index goes before the first of them, with the packet's page numbers.
+    conditions: PacketBundle | None = None
 
 
 def _source_pdf(doc: Any) -> SourcePdf:
@@ -204,8 +210,6 @@ def gather(rt: Runtime, case_id: str, options: BuildOptions, today: date) -> Pac
     with rt.catalog.session() as session:
         case = rt.catalog.get_case(session, case_id)
         saved = list_exhibits(session, case.id)
-        if not saved:
-            raise NoExhibits(case.id)
         translations = translations_by_source(session, case.id)
         exhibits: list[ExhibitInput] = []
         missing: list[tuple[str, str, str]] = []
@@ -239,6 +243,9 @@ def gather(rt: Runtime, case_id: str, options: BuildOptions, today: date) -> Pac
             exhibits.append(
                 ExhibitInput(e.label, e.section, e.title, e.doc_date, e.source, e.language, _source_pdf(doc), tinput)
             )
+        conditions = _conditions_exhibits(rt, case.id, profile, exhibits, missing)
+        if not exhibits:  # neither an exhibit list nor a country-conditions bundle
+            raise NoExhibits(case.id)
         # Labels: the profile's schemes (USCIS letters every exhibit in one series) unless the advocate chose
         # their own labels in the plan (then those are kept as they are).
         sections = [e.section for e in exhibits]
@@ -251,6 +258,8 @@ def gather(rt: Runtime, case_id: str, options: BuildOptions, today: date) -> Pac
             undecided = [(relabel[label], doc, why) for label, doc, why in undecided]
         if undecided:
             raise LanguageUndecided(undecided)
+        if conditions is not None:
+            conditions.labels = [e.label for e in exhibits[conditions.first_exhibit :]]
         filer = filer_of(practice, case, options.filer)
         signer = practice.person(options.signer) if options.signer else filer
         service = service_for(profile, options.service_office, options.service_address)
@@ -305,7 +314,16 @@ def gather(rt: Runtime, case_id: str, options: BuildOptions, today: date) -> Pac
             "target_language": profile.translations.target_language,
         }
     return PacketInputs(
-        case.id, options.profile, profile, exhibits, context, missing, options, service_date, signatures
+        case.id,
+        options.profile,
+        profile,
+        exhibits,
+        context,
+        missing,
+        options,
+        service_date,
+        signatures=signatures,
+        conditions=conditions,
     )
 
 
@@ -328,6 +346,47 @@ def _signature_plan(
     return plan
 
 
+def _conditions_exhibits(
+    rt: Runtime,
+    case_id: str,
+    profile: FilingProfile,
+    exhibits: list[ExhibitInput],
+    missing: list[tuple[str, str, str]],
+) -> PacketBundle | None:
+    """The case's country-conditions bundle, if it has an active one: its sources become numbered exhibits after the
+    case's own (each Spanish source with its translation from the library, or on the missing list)."""
+    from ..conditions.packet import bundle_for_packet, labels_after
+
+    bundle = bundle_for_packet(rt, case_id)
+    if bundle is None:
+        return None
+    bundle.first_exhibit = len(exhibits)
+    labels = labels_after(
+        [e.label for e in exhibits],
+        [e.section for e in exhibits],
+        len(bundle.documents),
+        profile.exhibits.country_conditions_scheme,
+    )
+    for label, doc in zip(labels, bundle.documents, strict=True):
+        tinput = None
+        t = doc.translation
+        if t is not None:
+            tinput = TranslationInput(
+                id=t["id"],
+                source=SourcePdf(t["id"], t["key"], t["sha256"], t["pages"]),
+                source_language=t["source_language"],
+                translator={**t["translator"], "signed": t["translator"].get("signed")},
+                certified_on=date.fromisoformat(t["certified_on"]),
+            )
+        elif doc.language != "en":
+            missing.append((label, doc.source_id, doc.language))
+        source = SourcePdf(doc.source_id, doc.key, doc.sha256, doc.pages)
+        exhibits.append(
+            ExhibitInput(label, COUNTRY, doc.title, doc.date, doc.source_name, doc.language, source, tinput)
+        )
+    return bundle
+
+
 def _digest(value: Any) -> str:
     payload = json.dumps(value, sort_keys=True, default=str, ensure_ascii=True)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
@@ -344,6 +403,7 @@ def build_id_for(inputs: PacketInputs, versions: Mapping[str, str], layout_versi
             "context": inputs.context,
             "exhibits": [asdict(e) for e in inputs.exhibits],
             "allow_missing": inputs.options.allow_missing_translations,
+            "conditions": inputs.conditions.fingerprint() if inputs.conditions is not None else None,
         }
     )
     number = int(digest, 16)
@@ -395,7 +455,7 @@ def exhibit_ranges(segments: Sequence[Segment]) -> dict[int, tuple[int, int]]:
 
 def outline_for(segments: Sequence[Segment], inputs: PacketInputs, start: int) -> list[OutlineEntry]:
     """Top level: cover / list / one entry per exhibit (children: document, translation, certificate) / back."""
-    titles = {**FRONT_TITLES, LIST_TEMPLATE: str(inputs.context["list_title"])}
+    titles = {**FRONT_TITLES, **SECTION_TITLES, LIST_TEMPLATE: str(inputs.context["list_title"])}
     tab_label = str(inputs.context["tab_label"])
     entries: list[OutlineEntry] = []
     current: dict[int, OutlineEntry] = {}
@@ -484,14 +544,25 @@ def plan_pages(inputs: PacketInputs, env: Any, start: int) -> tuple[list[Segment
     enclosures = [{"label": f"{ctx['tab_label']} {e.label}", "title": e.title} for e in inputs.exhibits]
     ranges: dict[int, tuple[int, int]] = {}
     laid_out: dict[str, Any] = {}
-    for _attempt in range(5):
+    conditions = inputs.conditions
+    numbered = inputs.profile.page_numbers.enabled
+    firsts: dict[int, int] = {}  # exhibit -> first page of its document (the country-conditions index cites them)
+    pins: list[str] = []
+    index_doc: Any = None
+    for _attempt in range(6):
         front_ctx = {**ctx, "exhibits": _list_rows(inputs, ranges), "enclosures": enclosures}
         front_docs = [(name, layout(env, name, front_ctx, cache=laid_out)) for name in front]
         # (kind, exhibit, laid-out document or None, source PDF or None, template name), in packet order
         order: list[tuple[str, int | None, Any | None, SourcePdf | None, str]] = [
             ("front", None, doc, None, name) for name, doc in front_docs
         ]
+        if conditions is not None:
+            pins = conditions.pins(firsts, ranges, numbered)
+            index_ctx = conditions.index_context(ctx, firsts, ranges, numbered=numbered)
+            index_doc = layout(env, conditions.template, index_ctx, cache=laid_out)
         for i, items in enumerate(per_exhibit):
+            if conditions is not None and i == conditions.first_exhibit:
+                order.append(("section", None, index_doc, None, conditions.template))
             order += [(kind, i, doc, source, name) for kind, doc, source, name in items]
         order += [("back", None, doc, None, name) for name, doc in back_docs]
         segments: list[Segment] = []
@@ -507,7 +578,9 @@ def plan_pages(inputs: PacketInputs, env: Any, start: int) -> tuple[list[Segment
                 segments.append(Segment(kind, source.pages, exhibit, None, source))
         number_segments(segments, start)
         new_ranges = exhibit_ranges(segments)
-        if new_ranges == ranges:  # the list, laid out with these ranges, leaves every page where it was
+        firsts = {seg.exhibit: seg.first for seg in segments if seg.kind == "document" and seg.exhibit is not None}
+        settled = conditions is None or conditions.pins(firsts, new_ranges, numbered) == pins
+        if new_ranges == ranges and settled:  # the list (and index), laid out with these pages, leave every page
             return segments, docs
         ranges = new_ranges
     raise CasefileError("The exhibit list's page ranges did not settle; check the exhibit list template override.")
@@ -788,6 +861,8 @@ def build_packet(rt: Runtime, case_id: str, options: BuildOptions, *, today: dat
             "packet/base.css",
         }
     )
+    if inputs.conditions is not None:
+        names = sorted({*names, *inputs.conditions.templates})
     versions = template_versions(env, names)
     from ..core import render
     from . import layout as pagelayout
@@ -797,7 +872,10 @@ def build_packet(rt: Runtime, case_id: str, options: BuildOptions, *, today: dat
     # The code that lays out and writes the bytes (and reads the profile's defaults, and names the bookmarks) is an
     # input too: a changed builder never "reuses" an old build.
     code = hashlib.sha256()
-    for module in (sys.modules[__name__], pagelayout, filing_profile, outline_titles, render):
+    modules = [sys.modules[__name__], pagelayout, filing_profile, outline_titles, render]
+    if inputs.conditions is not None:  # the code that writes the country-conditions index
+        modules += [sys.modules[type(inputs.conditions).__module__], sys.modules["casefile.tasks.conditions.bundle"]]
+    for module in modules:
         code.update(Path(str(module.__file__)).read_bytes())
     layout_version = code.hexdigest()[:16]
     build_id = build_id_for(inputs, versions, layout_version)
@@ -930,6 +1008,18 @@ def _manifest(
                 "actor": current_actor(),
             }
         )
+    conditions = None
+    if inputs.conditions is not None:
+        firsts = {seg.exhibit: seg.first for seg in segments if seg.kind == "document" and seg.exhibit is not None}
+        index = next(seg for seg in segments if seg.template == inputs.conditions.template)
+        pins = inputs.conditions.pins(firsts, ranges, inputs.profile.page_numbers.enabled)
+        conditions = {
+            "bundle_id": inputs.conditions.bundle_id,
+            "manifest_sha256": inputs.conditions.manifest_sha256,
+            "index_pages": [index.first, index.first + index.pages - 1],
+            "exhibits": inputs.conditions.labels,
+            "pins": inputs.conditions.pin_table(pins),
+        }
     return {
         "manifest_version": MANIFEST_VERSION,
         "build_id": result.build_id,
@@ -953,4 +1043,5 @@ def _manifest(
         "bytes_saved_by_downsampling": result.bytes_saved,
         "images_downsampled": result.images_downsampled,
         "check": {"ok": True, "warnings": result.warnings},
+        "conditions": conditions,
     }

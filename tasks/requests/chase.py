@@ -22,6 +22,12 @@ again finds the same document. Running the check
 twice a day, or again after a crash, sends nothing twice (see ``send_once`` for the one at-least-once window).
 Two checks never run at once on one machine (a lock file under ``$CASEFILE_HOME``).
 
+Replaying another day (the ``today`` parameter of the flow, `casefile request chase --date`) is a dry run unless
+confirmed (``confirm=True``, ``--confirm``): ``decide_day`` says which, and ``preview_chase`` reports what the check
+would do that day (which requests become overdue, which follow-ups go by e-mail or wait to be posted, who is
+escalated, who gets a digest) through the same steps in a transaction that is rolled back: nothing is changed and
+nothing is sent. A dated run that changed real request states silently would send follow-ups on the wrong dates.
+
 E-mails and digests carry reference codes, case ids, record types, providers and dates; never a client's name or
 A-number (only the attached letter to the provider names the client, as it must). Logs and the summary carry ids
 and counts only.
@@ -35,15 +41,17 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..cases.rules import FILING_DATE_UNKNOWN, Risk, RiskAssessment
 from ..core.catalog import OutboundMail, RecordRequest, RequestEvent
-from ..core.errors import CasefileError, ExitCode, MailRejected, MailTransientError
+from ..core.errors import CasefileError, ExitCode, MailRejected, MailTransientError, ValidationError
 from .config import Channel, EscalationStep, RequestConfig, request_config
 from .lifecycle import due_escalation_steps, effective_due, mark_overdue, record_followup, request_risk
 from .mail import MailMessage, SendOutcome, send_once
@@ -298,86 +306,90 @@ class Digest:
     message: MailMessage | None
 
 
-def build_digest(rt: Runtime, config: RequestConfig, advocate_key: str, today: date) -> Digest:
+def build_digest(
+    rt: Runtime, config: RequestConfig, advocate_key: str, today: date, *, session: Session | None = None
+) -> Digest:
     """The advocate's digest: overdue and at-risk open requests, the latest follow-up letter of each late request
     that does not go by e-mail (to print and mail; listed until the request is answered), and e-mails refused for
-    good. ``message`` is None when there is nothing to report."""
+    good. ``message`` is None when there is nothing to report. Read in ``session`` when given (a dry run's)."""
+    if session is None:
+        with rt.catalog.session() as own:
+            return build_digest(rt, config, advocate_key, today, session=own)
     person = config.person(advocate_key)
-    with rt.catalog.session() as session:
-        requests = list(
-            session.scalars(
-                select(RecordRequest)
-                .where(
-                    RecordRequest.advocate == advocate_key,
-                    RecordRequest.status.in_([s.value for s in OPEN_STATUSES]),
-                )
-                .order_by(RecordRequest.due_on, RecordRequest.id)
+    requests = list(
+        session.scalars(
+            select(RecordRequest)
+            .where(
+                RecordRequest.advocate == advocate_key,
+                RecordRequest.status.in_([s.value for s in OPEN_STATUSES]),
             )
+            .order_by(RecordRequest.due_on, RecordRequest.id)
         )
-        late_states = (Status.OVERDUE.value, Status.ESCALATED.value)
+    )
+    late_states = (Status.OVERDUE.value, Status.ESCALATED.value)
 
-        def late(req: RecordRequest) -> bool:
-            due = effective_due(req)
-            return req.status in late_states or (due is not None and due < today)
+    def late(req: RecordRequest) -> bool:
+        due = effective_due(req)
+        return req.status in late_states or (due is not None and due < today)
 
-        overdue = [r for r in requests if late(r)]
-        risks = {r.id: request_risk(session, r, config, today) for r in requests if not late(r)}
-        at_risk = [r for r in requests if (a := risks.get(r.id)) is not None and a.risk is Risk.AT_RISK]
-        unknown = [r for r in requests if (a := risks.get(r.id)) is not None and a.risk is Risk.UNKNOWN]
-        ids = [r.id for r in requests]
-        posted: list[tuple[RecordRequest, str]] = []
-        for req in requests:
-            due = effective_due(req)
-            if (req.channel == Channel.EMAIL.value and req.provider_email) or due is None or due > today:
-                continue
-            event = session.scalar(
-                select(RequestEvent)
-                .where(
-                    RequestEvent.request_id == req.id,
-                    RequestEvent.kind == "follow-up",
-                    RequestEvent.document_id.is_not(None),
-                )
-                .order_by(RequestEvent.id.desc())
-                .limit(1)
+    overdue = [r for r in requests if late(r)]
+    risks = {r.id: request_risk(session, r, config, today) for r in requests if not late(r)}
+    at_risk = [r for r in requests if (a := risks.get(r.id)) is not None and a.risk is Risk.AT_RISK]
+    unknown = [r for r in requests if (a := risks.get(r.id)) is not None and a.risk is Risk.UNKNOWN]
+    ids = [r.id for r in requests]
+    posted: list[tuple[RecordRequest, str]] = []
+    for req in requests:
+        due = effective_due(req)
+        if (req.channel == Channel.EMAIL.value and req.provider_email) or due is None or due > today:
+            continue
+        event = session.scalar(
+            select(RequestEvent)
+            .where(
+                RequestEvent.request_id == req.id,
+                RequestEvent.kind == "follow-up",
+                RequestEvent.document_id.is_not(None),
             )
-            if event is not None and event.document_id:
-                posted.append((req, event.document_id))
-        refused = list(
-            session.scalars(
-                select(OutboundMail.request_id)
-                .where(OutboundMail.status == "rejected", OutboundMail.request_id.in_(ids))
-                .distinct()
-            )
+            .order_by(RequestEvent.id.desc())
+            .limit(1)
         )
-        refused_ids = sorted(r for r in refused if r)
-        lines: list[str] = [f"Record requests of {person.name} on {today.isoformat()}.", ""]
-        if overdue:
-            lines += [f"Overdue ({len(overdue)}):", *(_request_line(r, config, today) for r in overdue), ""]
-        if at_risk:
-            lines += [
-                f"At risk: the records may come too late to file ({len(at_risk)}):",
-                *(f"{_request_line(r, config, today)}\n    {_reason(risks.get(r.id))}" for r in at_risk),
-                "",
-            ]
-        if unknown:
-            lines += [
-                f"Risk unknown: {FILING_DATE_UNKNOWN} ({len(unknown)}):",
-                *(_request_line(r, config, today) for r in unknown),
-                "",
-            ]
-        if posted:
-            lines += [
-                f"Follow-up letters to print and mail ({len(posted)}):",
-                *(f"{r.id}  {r.provider_name}  casefile doc get {doc} -o {r.id}-followup.pdf" for r, doc in posted),
-                "",
-            ]
-        if refused_ids:
-            lines += [
-                f"E-mails refused by the provider's mail server ({len(refused_ids)}); fix the address in "
-                "config/providers.toml:",
-                *refused_ids,
-                "",
-            ]
+        if event is not None and event.document_id:
+            posted.append((req, event.document_id))
+    refused = list(
+        session.scalars(
+            select(OutboundMail.request_id)
+            .where(OutboundMail.status == "rejected", OutboundMail.request_id.in_(ids))
+            .distinct()
+        )
+    )
+    refused_ids = sorted(r for r in refused if r)
+    lines: list[str] = [f"Record requests of {person.name} on {today.isoformat()}.", ""]
+    if overdue:
+        lines += [f"Overdue ({len(overdue)}):", *(_request_line(r, config, today) for r in overdue), ""]
+    if at_risk:
+        lines += [
+            f"At risk: the records may come too late to file ({len(at_risk)}):",
+            *(f"{_request_line(r, config, today)}\n    {_reason(risks.get(r.id))}" for r in at_risk),
+            "",
+        ]
+    if unknown:
+        lines += [
+            f"Risk unknown: {FILING_DATE_UNKNOWN} ({len(unknown)}):",
+            *(_request_line(r, config, today) for r in unknown),
+            "",
+        ]
+    if posted:
+        lines += [
+            f"Follow-up letters to print and mail ({len(posted)}):",
+            *(f"{r.id}  {r.provider_name}  casefile doc get {doc} -o {r.id}-followup.pdf" for r, doc in posted),
+            "",
+        ]
+    if refused_ids:
+        lines += [
+            f"E-mails refused by the provider's mail server ({len(refused_ids)}); fix the address in "
+            "config/providers.toml:",
+            *refused_ids,
+            "",
+        ]
     has_news = bool(overdue or at_risk or unknown or posted or refused_ids)
     message = None
     if has_news:
@@ -467,4 +479,130 @@ def run_chase(
             elif status == "rejected":
                 summary.rejected.append("digest")
     log.info("chase %s: %s", today, summary.counts())
+    return summary
+
+
+# Replaying a day: a dry run unless confirmed ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class ChaseDay:
+    """The day a check runs for, and whether it is a dry run (``reason`` says why, for the output)."""
+
+    day: date
+    dry_run: bool
+    reason: str
+
+
+def real_today(timezone: str) -> date:
+    return datetime.now(ZoneInfo(timezone)).date()
+
+
+def parse_day(value: str | date | None) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(f"The date {value!r} is not a date; write it as YYYY-MM-DD.") from None
+
+
+def decide_day(requested: str | date | None, *, confirm: bool, timezone: str, dry_run: bool = False) -> ChaseDay:
+    """Today (in ``timezone``) runs for real; any other day is a dry run unless ``confirm``. ``dry_run`` asks for
+    a dry run of any day, today included."""
+    today = real_today(timezone)
+    day = parse_day(requested) or today
+    if dry_run:
+        return ChaseDay(day, True, "a dry run was asked for")
+    if day != today and not confirm:
+        return ChaseDay(day, True, f"{day.isoformat()} is not today ({today.isoformat()}); confirm to run it for real")
+    return ChaseDay(day, False, "today" if day == today else "another day, confirmed")
+
+
+@dataclass
+class ChasePreview:
+    """What the check would do on ``today``: request ids ("RQ-...#step" for steps) and advocate keys only."""
+
+    today: date
+    overdue_marked: list[str] = field(default_factory=list)
+    followups_emailed: list[str] = field(default_factory=list)
+    letters_to_post: list[str] = field(default_factory=list)
+    escalated: list[str] = field(default_factory=list)
+    digests: list[str] = field(default_factory=list)  # advocates who would get a digest (not yet sent that day)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "overdue_marked": len(self.overdue_marked),
+            "followups_emailed": len(self.followups_emailed),
+            "letters_to_post": len(self.letters_to_post),
+            "escalated": len(self.escalated),
+            "digests_sent": len(self.digests),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": True,
+            "today": self.today.isoformat(),
+            "counts": self.counts(),
+            "would": {
+                "mark_overdue": self.overdue_marked,
+                "email_followups": self.followups_emailed,
+                "store_letters_to_post": self.letters_to_post,
+                "escalate": self.escalated,
+                "send_digests_to": self.digests,
+            },
+        }
+
+
+def preview_chase(rt: Runtime, today: date, config: RequestConfig | None = None) -> ChasePreview:
+    """The check's plan for ``today``, worked out by the same steps as ``run_chase`` in a transaction that is rolled
+    back: nothing is changed, rendered, stored or sent."""
+    config = config or request_config(rt)
+    preview = ChasePreview(today)
+    with rt.catalog.scratch_session() as session:
+        preview.overdue_marked = mark_overdue(session, config, today, actor=ACTOR)
+        session.flush()
+        open_requests = list(
+            session.scalars(
+                select(RecordRequest)
+                .where(RecordRequest.status.in_([s.value for s in OPEN_STATUSES]))
+                .order_by(RecordRequest.id)
+            )
+        )
+        posting: set[str] = set()
+        for req in open_requests:
+            steps, _skipped = _steps_to_do(due_escalation_steps(config, req, today))
+            for step in steps:
+                ref = f"{req.id}#{step.step}"
+                if step.to != "provider":
+                    preview.escalated.append(ref)
+                elif req.channel == Channel.EMAIL.value and req.provider_email:
+                    preview.followups_emailed.append(ref)
+                else:
+                    preview.letters_to_post.append(ref)
+                    posting.add(req.advocate)
+        for advocate in sorted({r.advocate for r in open_requests}):
+            key = f"digest:{advocate}:{today.isoformat()}"
+            if session.scalar(
+                select(OutboundMail.id).where(OutboundMail.dedupe_key == key, OutboundMail.status == "sent")
+            ):
+                continue
+            digest = build_digest(rt, config, advocate, today, session=session)
+            if digest.message is not None or advocate in posting:
+                preview.digests.append(advocate)
+    return preview
+
+
+def run_chase_now(rt: Runtime, today: date) -> ChaseSummary:
+    """``run_chase`` run by a person (`casefile request chase`): recorded as a run of the overdue check, like the
+    scheduled ones (so a success ends a series of failures shown by `request list`), without an alert e-mail: the
+    person sees the outcome."""
+    from . import scheduled
+
+    scheduled.record_start(rt, scheduled.CHASE_JOB)
+    try:
+        summary = run_chase(rt, today)
+    except BaseException as exc:
+        scheduled.record_end(rt, scheduled.CHASE_JOB, exc)
+        raise
+    failure = MailTransientError("some e-mails could not be sent now") if summary.failed else None
+    scheduled.record_end(rt, scheduled.CHASE_JOB, failure)
     return summary

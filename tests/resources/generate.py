@@ -364,6 +364,275 @@ This plain-text file exists to test that unsupported file types are rejected.
 
 
 # ------------------------------------------------------------------------------------------------------------
+# Country conditions: a small library of synthetic reports on a FICTIONAL country, Valdoria (code XV)
+# ------------------------------------------------------------------------------------------------------------
+
+CONDITIONS_BANNER = "SYNTHETIC DEMO TEXT ABOUT A FICTIONAL COUNTRY (VALDORIA) - NOT A REAL REPORT"
+
+_STATE_SUMMARY = (
+    "Valdoria is a constitutional republic. Significant human rights issues included credible reports of "
+    "unlawful killings by security forces, torture and cruel treatment of detainees, harsh prison conditions, "
+    "and widespread violence by the gang Los Cuervos. Impunity remained pervasive."
+)
+_STATE_PRISONS = [
+    "# Section 1. Respect for the Integrity of the Person",
+    "# c. Torture and Other Cruel, Inhuman, or Degrading Treatment",
+    "The constitution prohibits such practices, but human rights groups documented that police officers beat "
+    "detainees to extract confessions. Detainees described being held in solitary confinement for weeks in the "
+    "Puerto Alto penitentiary without access to a lawyer.",
+    "Authorities rarely investigated complaints of torture, and no officer was convicted for torture during the year.",
+    "# Prison and Detention Center Conditions",
+    "Prison conditions were harsh and life threatening due to overcrowding, violence between inmates and "
+    "inadequate medical care. Gang leaders controlled entire wings of several prisons with the knowledge of "
+    "prison officials.",
+]
+_STATE_GANGS = [
+    "# Gang Violence",
+    "The gang Los Cuervos exercised territorial control over large parts of Puerto Alto and other cities. "
+    "Gang members extorted bus drivers, shopkeepers and families through a weekly war tax.",
+    "Los Cuervos killed people who refused to pay extortion or to join the gang, and carried out forced "
+    "recruitment of children as young as twelve.",
+    "Police colluded with gang members in several districts, and victims reported that officers shared the "
+    "names of complainants with the gang.",
+]
+_STATE_WOMEN = [
+    "# Section 6. Discrimination and Societal Abuses",
+    "# Women",
+    "Rape and Domestic Violence: The law criminalizes domestic violence, but authorities did not enforce it "
+    "effectively. Domestic violence remained widespread, and women's organizations reported that police often "
+    "refused to register complaints of intimate partner violence.",
+    "Courts rarely issued protection orders, and the protection orders they issued were seldom enforced. "
+    "Femicide remained a serious problem: civil society groups counted 212 femicides during the year, and few "
+    "cases reached a conviction.",
+]
+_STATE_LGBTQ = [
+    "# Acts of Violence, Discrimination, and Other Abuses Based on Sexual Orientation or Gender Identity",
+    "LGBTQI+ persons faced violence from gang members and police. Activists reported that transgender women "
+    "were attacked in Puerto Alto and that police officers mocked victims who tried to report attacks.",
+    "# Section 4. Corruption in Government",
+    "Corruption was widespread in the police and the judiciary. Officials accepted bribes from Los Cuervos in "
+    "exchange for warnings about police operations.",
+]
+_STATE_RELOCATION = [
+    "# Internally Displaced Persons",
+    "Violence by Los Cuervos caused internal displacement of thousands of families. The gang maintained "
+    "informants in every department and tracked down people who fled to other cities.",
+    "Persons who relocated within the country reported that gang members found them through their networks "
+    "and threatened them again. The government did not operate shelters for displaced persons.",
+]
+
+STATE_2023_XV: list[list[str]] = [
+    [
+        "# 2023 Country Reports on Human Rights Practices: Valdoria",
+        "United States Department of State - Bureau of Democracy, Human Rights, and Labor",
+        CONDITIONS_BANNER,
+        "",
+        "# Executive Summary",
+        _STATE_SUMMARY,
+    ],
+    _STATE_PRISONS,
+    _STATE_GANGS,
+    _STATE_WOMEN,
+    _STATE_LGBTQ,
+    _STATE_RELOCATION,
+]
+
+STATE_2024_XV: list[list[str]] = [  # the newer edition drops the sections on women, LGBTQI+ persons and corruption
+    [
+        "# 2024 Country Reports on Human Rights Practices: Valdoria",
+        "United States Department of State - Bureau of Democracy, Human Rights, and Labor",
+        CONDITIONS_BANNER,
+        "",
+        "# Executive Summary",
+        "Valdoria is a constitutional republic. Significant human rights issues included credible reports of "
+        "unlawful killings by security forces, torture of detainees, and violence by the gang Los Cuervos.",
+    ],
+    _STATE_PRISONS,
+    _STATE_GANGS,
+    _STATE_RELOCATION,
+]
+
+UNHCR_2023_XV: list[list[str]] = [
+    [
+        "# UNHCR Eligibility Guidelines for Assessing the International Protection Needs of Asylum-Seekers "
+        "from Valdoria",
+        CONDITIONS_BANNER,
+        "",
+        "# Summary",
+        "These guidelines describe the groups of persons from Valdoria who may be in need of international "
+        "protection, including persons who resist the gang Los Cuervos and women who are survivors of domestic "
+        "violence.",
+    ],
+    [
+        "# Persons Resisting Gang Recruitment or Extortion",
+        "Persons who refuse forced recruitment or the payment of extortion to Los Cuervos are at risk of serious "
+        "harm, including killing. Family members of persons who resist the gang are frequently targeted as well.",
+        "State protection is generally not available, given the infiltration of the police by gang members.",
+        "# Women Survivors of Domestic Violence",
+        "Women who are survivors of domestic violence are at risk of further violence, including femicide, and "
+        "the authorities are generally unable or unwilling to protect them.",
+    ],
+    [
+        "# Internal Flight or Relocation Alternative",
+        "An internal flight or relocation alternative is generally not available to persons who fear Los "
+        "Cuervos, given the gang's national presence and its ability to track down people throughout the "
+        "country.",
+    ],
+]
+
+OVDH_2024_ES: list[list[str]] = [
+    [
+        "# Observatorio Valdoriano de Derechos Humanos (ficticio)",
+        "Informe anual sobre violencia de género en Valdoria, 2024",
+        "TEXTO SINTÉTICO SOBRE UN PAÍS FICTICIO (VALDORIA) - NO ES UN INFORME REAL",
+        "",
+        "# Violencia doméstica",
+        "La violencia doméstica sigue siendo la forma de violencia más denunciada contra las mujeres en "
+        "Valdoria. En 2024 el Observatorio registró 4.300 denuncias de violencia intrafamiliar.",
+        "La policía se negó con frecuencia a recibir las denuncias de las víctimas y las remitió a una "
+        "conciliación con su agresor.",
+    ],
+    [
+        "# Femicidios e impunidad",
+        "El Observatorio contó 198 femicidios en 2024. Menos del cinco por ciento de los casos terminó en una "
+        "condena, lo que refleja una impunidad casi total.",
+        "Las medidas de protección dictadas por los juzgados rara vez se cumplieron, porque la policía carece de "
+        "recursos para vigilar a los agresores.",
+    ],
+]
+
+OVDH_2024_EN: list[list[str]] = [  # its English translation, page for page
+    [
+        "# Valdorian Human Rights Observatory (fictional)",
+        "ENGLISH TRANSLATION - FICTIONAL TEST DOCUMENT",
+        "Annual report on gender-based violence in Valdoria, 2024",
+        "",
+        "# Domestic violence",
+        "Domestic violence remains the most reported form of violence against women in Valdoria. In 2024 the "
+        "Observatory recorded 4,300 complaints of intrafamily violence.",
+        "The police frequently refused to receive victims' complaints and referred them to a conciliation with "
+        "their aggressor.",
+    ],
+    [
+        "# Femicides and impunity",
+        "The Observatory counted 198 femicides in 2024. Fewer than five percent of the cases ended in a "
+        "conviction, which reflects almost total impunity.",
+        "The protection measures ordered by the courts were rarely complied with, because the police lack the "
+        "resources to watch the aggressors.",
+    ],
+]
+
+HRW_2022_XV_SCAN: list[list[str]] = [
+    [
+        "# Human Rights Watch",
+        "Valdoria: Police Abuses and Gang Collusion (2022)",
+        CONDITIONS_BANNER,
+        "",
+        "# Torture in police custody",
+        "Former detainees told us that police officers tortured them with beatings and suffocation with plastic "
+        "bags in the Puerto Alto police station.",
+        "Prosecutors opened few investigations into these abuses, and none led to a conviction.",
+    ],
+    [
+        "# Collusion with Los Cuervos",
+        "Several police officers worked for Los Cuervos, warning gang leaders of raids and handing over people "
+        "who had reported extortion.",
+        "Residents said they did not report crimes because the police would tell the gang.",
+    ],
+]
+
+NEWS_2025_XV_HTML = """<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Bus drivers pay the war tax to Los Cuervos</title>
+<style>body { font-family: serif; } .byline { color: #555; }</style></head>
+<body>
+<header><p>Valdoria Daily (fictional newspaper) - SYNTHETIC DEMO TEXT, NOT A REAL ARTICLE</p></header>
+<article>
+<h1>Bus drivers in Puerto Alto pay a weekly war tax to Los Cuervos</h1>
+<p class="byline">By a fictional staff reporter, September 30, 2025</p>
+<p>Bus drivers in Puerto Alto said they pay a weekly war tax to the gang Los Cuervos, and that drivers who refused
+were shot. Three drivers were killed in September alone.</p>
+<p>Drivers said they no longer report extortion to the police, because officers share complaints with the gang.</p>
+<p>Families of murdered drivers fled to other cities, but several said gang members found them there.</p>
+</article>
+<script>document.write("scripts never run in the archive");</script>
+</body>
+</html>
+"""
+
+# file, publisher, series, title, edition, published, url, accessed, lang
+CONDITIONS_SOURCES: list[tuple[str, ...]] = [
+    (
+        "state_2023_valdoria.pdf",
+        "US Department of State",
+        "Country Reports on Human Rights Practices",
+        "2023 Country Reports on Human Rights Practices: Valdoria",
+        "2023",
+        "2024-04-22",
+        "https://www.example.org/fictional/state/2023-valdoria",
+        "2026-11-02",
+        "en",
+    ),
+    (
+        "state_2024_valdoria.pdf",
+        "US Department of State",
+        "Country Reports on Human Rights Practices",
+        "2024 Country Reports on Human Rights Practices: Valdoria",
+        "2024",
+        "2025-08-12",
+        "https://www.example.org/fictional/state/2024-valdoria",
+        "2026-11-02",
+        "en",
+    ),
+    (
+        "unhcr_2023_valdoria.pdf",
+        "UNHCR",
+        "Eligibility Guidelines: Valdoria",
+        "UNHCR Eligibility Guidelines for Assessing the International Protection Needs of Asylum-Seekers from Valdoria",
+        "2023",
+        "2023-09-15",
+        "https://www.example.org/fictional/unhcr/valdoria-2023",
+        "2026-11-02",
+        "en",
+    ),
+    (
+        "ovdh_violencia_2024_es.pdf",
+        "Observatorio Valdoriano de Derechos Humanos",
+        "Informe anual sobre violencia de género",
+        "Informe anual sobre violencia de género en Valdoria, 2024",
+        "2024",
+        "2024-11-25",
+        "",
+        "",
+        "es",
+    ),
+    (
+        "hrw_2022_valdoria_scan.pdf",
+        "Human Rights Watch",
+        "Valdoria: Police Abuses",
+        "Valdoria: Police Abuses and Gang Collusion",
+        "2022",
+        "2022-06-01",
+        "https://www.example.org/fictional/hrw/valdoria-2022",
+        "2026-11-02",
+        "en",
+    ),
+    (
+        "valdoria_daily_2025_war_tax.html",
+        "Valdoria Daily",
+        "Valdoria Daily news",
+        "Bus drivers in Puerto Alto pay a weekly war tax to Los Cuervos",
+        "2025-09-30",
+        "2025-09-30",
+        "https://news.example.org/valdoria/bus-drivers-war-tax",
+        "2025-10-02",
+        "en",
+    ),
+]
+CONDITIONS_CSV_FIELDS = ("file", "publisher", "series", "title", "edition", "published", "url", "accessed", "lang")
+
+
+# ------------------------------------------------------------------------------------------------------------
 # Text rendering
 # ------------------------------------------------------------------------------------------------------------
 
@@ -813,6 +1082,50 @@ def make_corrupt_pdf(path: Path, size: int = 2048, seed: int = 0) -> None:
 # ------------------------------------------------------------------------------------------------------------
 
 
+def conditions_report_pdf_bytes(pages: list[list[str]], title: str) -> bytes:
+    """A born-digital report: one list of paragraphs per page, each starting on a new page."""
+    return born_digital_pdf_bytes(pages, title=title)
+
+
+def make_conditions_library(folder: Path, translations: Path) -> list[Path]:
+    """The demo's country-conditions library of the fictional country Valdoria (XV) in ``folder``: five reports
+    (English and Spanish, one scanned, two editions of one series where the newer drops three sections), a saved
+    web page, and the metadata CSV ``sources.csv`` that `casefile conditions add FOLDER` reads; in ``translations``
+    the English translation of the Spanish report."""
+    import csv
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files: list[Path] = []
+    pdfs = {
+        "state_2023_valdoria.pdf": STATE_2023_XV,
+        "state_2024_valdoria.pdf": STATE_2024_XV,
+        "unhcr_2023_valdoria.pdf": UNHCR_2023_XV,
+        "ovdh_violencia_2024_es.pdf": OVDH_2024_ES,
+    }
+    for name, pages in pdfs.items():
+        path = folder / name
+        path.write_bytes(conditions_report_pdf_bytes(pages, title=f"Synthetic report on a fictional country ({name})"))
+        files.append(path)
+    scan = folder / "hrw_2022_valdoria_scan.pdf"
+    make_scanned_pdf(scan, HRW_2022_XV_SCAN, dpi=200, seed=21)
+    files.append(scan)
+    html = folder / "valdoria_daily_2025_war_tax.html"
+    html.write_text(NEWS_2025_XV_HTML, encoding="utf-8")
+    files.append(html)
+    sheet = folder / "sources.csv"
+    with sheet.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(("file", "country", *CONDITIONS_CSV_FIELDS[1:]))
+        for row in CONDITIONS_SOURCES:
+            writer.writerow((row[0], "XV", *row[1:]))
+    files.append(sheet)
+    translations.mkdir(parents=True, exist_ok=True)
+    english = translations / "ovdh_violencia_2024_es.en.pdf"
+    english.write_bytes(conditions_report_pdf_bytes(OVDH_2024_EN, title="English translation (fictional)"))
+    files.append(english)
+    return files
+
+
 def generate_all(out_dir: Path = RESOURCES_DIR, demo_dir: Path | None = None) -> list[Path]:
     """(Re)create every file: the demo's (sample/, translations/, responses/) under ``demo_dir`` (default: the package
     data folder tasks/demo/data; out_dir itself when out_dir is not this folder) and broken/ under out_dir."""
@@ -846,6 +1159,8 @@ def generate_all(out_dir: Path = RESOURCES_DIR, demo_dir: Path | None = None) ->
     responses = demo_dir / "responses"  # answers to record requests (the demo receives one)
     responses.mkdir(parents=True, exist_ok=True)
     make_born_digital_pdf(target(responses / "metro_general_records.pdf"), RECORDS_REPLY_EN)
+
+    files += make_conditions_library(demo_dir / "conditions", translations)  # the demo's country-conditions library
 
     make_truncated_pdf(target(broken / "truncated.pdf"), TRUNCATED_SOURCE, fraction=0.6)
     make_encrypted_pdf(target(broken / "encrypted.pdf"), ENCRYPTED_SOURCE, ENCRYPTED_PASSWORD)

@@ -13,7 +13,7 @@ certificates of service and translation) and ``qpdf`` (``qpdf --check``); ``pack
 ``text`` reads the page text they need, ``report`` collects the findings.
 """
 
-from .outline import CHILD_CERTIFICATE, CHILD_DOCUMENT, CHILD_TRANSLATION, CONTINUED, FRONT_TITLES
+from .outline import CHILD_CERTIFICATE, CHILD_DOCUMENT, CHILD_TRANSLATION, CONTINUED, FRONT_TITLES, SECTION_TITLES
 from .packet import check_packet
 from .report import CheckReport, Finding
 
@@ -23,6 +23,7 @@ __all__ = [
     "CHILD_TRANSLATION",
     "CONTINUED",
     "FRONT_TITLES",
+    "SECTION_TITLES",
     "CheckReport",
     "Finding",
     "check_packet",

@@ -3,7 +3,8 @@
 The builder's conventions (tasks/packets/build.py ``outline_for`` writes them): top-level bookmarks in page order
 are the front matter titles (``FRONT_TITLES``: "Cover page" or "Cover letter", then [exhibits] list_title), one per
 exhibit titled "<tab_label> <label>: <title>" (e.g. "Exhibit A: Birth certificate", "Exhibit 1: ...") pointing at
-the exhibit's first page (its tab page when there are tabs), then the back matter ("Certificate of service"). An
+the exhibit's first page (its tab page when there are tabs), then the back matter ("Certificate of service"). A
+section page between exhibits (``SECTION_TITLES``: the country-conditions index) has a top-level bookmark too. An
 exhibit's children may be "Document", "English translation", "Translator's certificate". In a split packet each
 part has the bookmarks of its own pages; an exhibit cut by a split starts the next part with "<its title>
 (continued)".
@@ -40,6 +41,9 @@ FRONT_TITLES = {  # bookmark titles of the template pages, by template
     "packet/uscis_cover_letter.html.j2": "Cover letter",
     "packet/certificate_of_service.html.j2": "Certificate of service",
 }
+# Section pages the builder places between exhibits (not exhibits themselves): the country-conditions index, before
+# the bundle's numbered exhibits. Their bookmarks end the exhibit before them, like any top-level bookmark.
+SECTION_TITLES = {"conditions/index.html.j2": "Country conditions index"}
 CHILD_DOCUMENT = "Document"
 CHILD_TRANSLATION = "English translation"
 CHILD_CERTIFICATE = "Translator's certificate"
@@ -188,7 +192,7 @@ def structure(
                 f"exhibits; the {cfg.name} profile's order is {', '.join(repr(t) for t in cfg.front_titles)}, the "
                 f"exhibits, then {', '.join(repr(t) for t in cfg.back_titles) or 'nothing'}. Rebuild the packet.",
             )
-        extra = len(others) - len([t for t in others if t in expected])
+        extra = len([t for t in others if t not in expected and t not in SECTION_TITLES.values()])
         if extra:
             info = files[0]
             out.add(

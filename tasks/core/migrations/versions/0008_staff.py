@@ -1,7 +1,7 @@
 """the staff web page: users, sessions, sign-in failures, jobs started from the page
 
-Revision ID: 0006_staff
-Revises: 0005_legal_review
+Revision ID: 0008_staff
+Revises: 0007_conditions
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_staff"
-down_revision = "0005_legal_review"
+revision = "0008_staff"
+down_revision = "0007_conditions"
 branch_labels = None
 depends_on = None
 
