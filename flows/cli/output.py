@@ -60,9 +60,13 @@ json_option: Callable[[F], F] = click.option(
 
 
 def runtime() -> Runtime:
+    """The runtime, and this process's temporary folder inside the home's work folder (so temporary files of
+    libraries and tools never hold client data outside the home, and a killed command's are removed next time)."""
     from ...tasks.core.runtime import get_runtime
+    from ...tasks.core.workdirs import process_tempdir
 
     rt = get_runtime()
+    process_tempdir(rt.settings.work_dir)
     # See run(): the imports are done. Everything allocated so far lives as long as the process: freeze it, so the
     # first collections do not walk the hundreds of thousands of objects the imports made.
     gc.freeze()

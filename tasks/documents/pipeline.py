@@ -12,12 +12,14 @@ again, so a re-run after a crash finishes what the first run left.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.errors import SearchIndexBusy, SearchIndexError, ValidationError
+from ..core.workdirs import owner_lock
 from ..search import indexing
 from . import intake, text
 from .types import load_document_types
@@ -65,18 +67,29 @@ class BatchOutcome:
         return [r.document_id for r in self.items if r.outcome in outcomes and r.document_id is not None]
 
 
-def new_batch(rt: Runtime, case_id: str, paths: Sequence[Path], doc_type: str) -> str:
-    """Validate what `casefile add` was given and record it as an intake batch; returns the batch id."""
+def new_batch(rt: Runtime, case_id: str, paths: Sequence[Path], doc_type: str, *, follow_symlinks: bool = False) -> str:
+    """Validate what `casefile add` was given and record it as an intake batch; returns the batch id. Symbolic links
+    (given or found in folders) become items that intake refuses, unless ``follow_symlinks``; hidden entries of
+    folders are counted, not taken."""
     rt.config(load_document_types).check(doc_type)
-    files = intake.expand_inputs(paths)
-    missing = [p for p in files if not p.exists()]
+    inputs = intake.scan_inputs(paths, follow_symlinks=follow_symlinks)
+    missing = [p for p in inputs.files if not os.path.lexists(p)]
     if missing:
         raise ValidationError(f"No such file or folder: {missing[0]}. Check the path and try again.")
-    if not files:
-        raise ValidationError("No files to add (the folders given are empty).")
+    if not inputs.files:
+        hidden = f" ({inputs.hidden_skipped} hidden file(s) skipped)" if inputs.hidden_skipped else ""
+        raise ValidationError(f"No files to add (the folders given are empty{hidden}).")
     with rt.catalog.session() as session:
         case = rt.catalog.get_case(session, case_id)
-        return intake.create_batch(session, case.id, files, doc_type).id
+        batch = intake.create_batch(
+            session,
+            case.id,
+            inputs.files,
+            doc_type,
+            follow_symlinks=follow_symlinks,
+            hidden_skipped=inputs.hidden_skipped,
+        )
+        return batch.id
 
 
 def make_searchable(rt: Runtime, case_id: str, steps: Steps = PLAIN) -> dict[str, int]:
@@ -100,13 +113,17 @@ def make_searchable(rt: Runtime, case_id: str, steps: Steps = PLAIN) -> dict[str
 
 
 def ingest_batch(rt: Runtime, batch_id: str, steps: Steps = PLAIN, *, searchable: bool = True) -> BatchOutcome:
-    """Every pending file of the batch, then (unless ``searchable`` is off) text and index for the case."""
-    seqs = intake.start_batch(rt, batch_id)
-    outcome = BatchOutcome(batch_id, intake.batch_case(rt, batch_id))
-    outcome.items = steps.items(rt, batch_id, seqs)
-    if searchable:
-        outcome.text = make_searchable(rt, outcome.case_id, steps)
-    outcome.counts = intake.finish_batch(rt, batch_id)
+    """Every pending file of the batch, then (unless ``searchable`` is off) text and index for the case. The run
+    holds the batch's lock throughout: a batch left "running" whose lock nobody holds was killed (`casefile check`)."""
+    lock = intake.batch_lock(rt.settings, batch_id)
+    with owner_lock(lock):
+        seqs = intake.start_batch(rt, batch_id)
+        outcome = BatchOutcome(batch_id, intake.batch_case(rt, batch_id))
+        outcome.items = steps.items(rt, batch_id, seqs)
+        if searchable:
+            outcome.text = make_searchable(rt, outcome.case_id, steps)
+        outcome.counts = intake.finish_batch(rt, batch_id)
+        lock.unlink(missing_ok=True)
     return outcome
 
 
@@ -118,12 +135,12 @@ def ingest_files(
 
 
 def ingest_file(rt: Runtime, case_id: str, path: Path, doc_type: str, *, searchable: bool = True) -> intake.ItemResult:
-    """One file, synchronously: its item's result (stored, duplicate, quarantined or failed)."""
+    """One file, synchronously: its item's result (stored, duplicate, repaired, quarantined or failed)."""
     return ingest_files(rt, case_id, [path], doc_type, searchable=searchable).items[0]
 
 
 def taken_in(result: intake.ItemResult) -> str | None:
     """The document id when the file is in the case (stored now or before), else None."""
-    if result.outcome in (intake.Outcome.STORED, intake.Outcome.DUPLICATE):
+    if result.outcome in (intake.Outcome.STORED, intake.Outcome.DUPLICATE, intake.Outcome.REPAIRED):
         return result.document_id
     return None
