@@ -37,6 +37,9 @@ OWNER_FILE = ".owner"
 # A folder (or store temp file) this young is left alone even when nobody holds its lock: its owner may be between
 # creating it and locking it.
 GRACE_SECONDS = 60.0
+# A folder without an owner file was not made by ``work_folder`` (older code, or a folder made by hand): it is left
+# this long, as before locks existed.
+UNOWNED_STALE_SECONDS = 6 * 3600.0
 CLEAN_EVERY_SECONDS = 600.0  # a long-running process (a worker) cleans again after this long
 
 # Errors of the machine, not of a file: retrying later (after freeing space, remounting...) succeeds.
@@ -128,7 +131,7 @@ def folder_is_live(folder: Path, grace: float = GRACE_SECONDS) -> bool:
     try:
         fd = os.open(owner, os.O_RDWR)
     except FileNotFoundError:
-        return _age(folder) < grace  # being set up (or made by an older casefile, then dead after the grace)
+        return _age(folder) < max(grace, UNOWNED_STALE_SECONDS)
     except OSError:
         return True  # cannot tell: leave it
     try:

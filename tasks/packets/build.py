@@ -25,9 +25,7 @@ import io
 import json
 import logging
 import re
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -39,6 +37,7 @@ from ..core.catalog import audit, current_actor
 from ..core.errors import CasefileError, IntegrityError, ValidationError
 from ..core.practice import load_practice
 from ..core.storage import sha256_file
+from ..core.workdirs import work_folder
 from .check import CHILD_CERTIFICATE, CHILD_DOCUMENT, CHILD_TRANSLATION, CONTINUED, FRONT_TITLES
 from .exhibits import (
     CLIENT,
@@ -723,8 +722,36 @@ def build_packet(rt: Runtime, case_id: str, options: BuildOptions, *, today: dat
     if store.exists(prefix + MANIFEST):
         return result_from_manifest(load_manifest(rt, inputs.case_id, build_id), reused=True)
 
-    settings.work_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f"packet-{build_id}-", dir=settings.work_dir))
+    with work_folder(settings.work_dir, f"packet-{build_id}-") as work:
+        result = _build_in(rt, inputs, env, work, build_id, prefix, versions)
+    with rt.catalog.session() as session:
+        audit(
+            session,
+            actor=current_actor(),
+            entity="packet",
+            entity_id=build_id,
+            action="built",
+            case_id=inputs.case_id,
+            profile=inputs.profile_name,
+            pages=result.pages,
+            parts=len(result.parts),
+            sha256=[p.sha256 for p in result.parts],
+            allow_missing_translations=options.allow_missing_translations,
+        )
+    return result
+
+
+def _build_in(
+    rt: Runtime,
+    inputs: PacketInputs,
+    env: Any,
+    work: Path,
+    build_id: str,
+    prefix: str,
+    versions: Mapping[str, str],
+) -> BuildResult:
+    """Download the sources into ``work``, assemble, check, store the parts and the manifest last."""
+    store = rt.store
     uploaded: list[str] = []
     try:
         sources = work / "sources"
@@ -777,22 +804,6 @@ def build_packet(rt: Runtime, case_id: str, options: BuildOptions, *, today: dat
             except Exception:  # the store may be what failed; the parts stay invisible without a manifest
                 log.warning("could not remove an unfinished packet part of build %s", build_id)
         raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    with rt.catalog.session() as session:
-        audit(
-            session,
-            actor=current_actor(),
-            entity="packet",
-            entity_id=build_id,
-            action="built",
-            case_id=inputs.case_id,
-            profile=inputs.profile_name,
-            pages=result.pages,
-            parts=len(result.parts),
-            sha256=[p.sha256 for p in result.parts],
-            allow_missing_translations=options.allow_missing_translations,
-        )
     return result
 
 
