@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..cases.rules import load_filing_rules
 from ..core.catalog import audit, current_actor
-from ..core.errors import CasefileError, IntegrityError, ValidationError
+from ..core.errors import CasefileError, ExitCode, IntegrityError, ValidationError
 from ..core.practice import load_practice
 from ..core.storage import sha256_file
 from ..core.workdirs import work_folder
@@ -89,14 +89,27 @@ class NoExhibits(ValidationError):
 
 
 class PacketCheckFailed(CasefileError):
-    """The builder's own output failed the pre-filing check; nothing was stored as finished."""
+    """The builder's own output failed the pre-filing check; nothing was stored as finished. Each problem is the
+    check's whole message (what, which file and page, which exhibit, what to do). When every problem lies in the
+    pages of exhibits (damaged data their documents carry), the exhibits are at fault: exit 4 and what to re-save;
+    otherwise the pages casefile made are, which is a bug (or a broken template override)."""
 
-    def __init__(self, build_id: str, problems: list[str]) -> None:
+    def __init__(self, build_id: str, problems: list[str], *, exhibits: list[str] | None = None) -> None:
         self.problems = problems
-        listing = "\n".join(f"  {p}" for p in problems[:20])
+        self.exhibits = exhibits or []
+        listing = "\n".join(f"  - {p}" for p in problems[:20])
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        if self.exhibits:
+            self.exit_code = ExitCode.INPUT_REJECTED
+            closing = (
+                f"The problems are in the pages of exhibit(s) {', '.join(self.exhibits)}: replace their documents "
+                "as each problem says, then build again."
+            )
+        else:
+            closing = "This is a bug or a broken template override; report it with the build id."
         super().__init__(
-            f"Packet build {build_id} failed its pre-filing check; nothing was stored as finished:\n{listing}\n"
-            "This is a bug or a broken template override; report it with the build id."
+            f"Packet build {build_id} failed its pre-filing check; nothing was stored as finished:\n{listing}{more}\n"
+            f"{closing}"
         )
 
 
@@ -584,7 +597,7 @@ def assemble(inputs: PacketInputs, env: Any, work: Path, build_id: str) -> _Buil
     import pikepdf
 
     from ..core.render import write_documents
-    from .layout import carry_optional_content, downsample_images, place_pages, stamp_pages
+    from .layout import carry_optional_content, downsample_images, place_pages, stamp_pages, strip_hidden
 
     profile = inputs.profile
     start = profile.page_numbers.start
@@ -615,6 +628,7 @@ def assemble(inputs: PacketInputs, env: Any, work: Path, build_id: str) -> _Buil
                     )
                 place_pages(full, src, number_layout, None, fit=True, source=f"document {seg.source.document_id}")
                 carry_optional_content(full, src)
+        strip_hidden(full)  # nothing a reader does not see reaches a filing (checked by check/hidden.py)
         total = len(full.pages)
         report = downsample_images(full, number_layout)
         numbers, stamps = _labels(segments, inputs)
@@ -663,14 +677,24 @@ def assemble(inputs: PacketInputs, env: Any, work: Path, build_id: str) -> _Buil
         full.close()
 
 
+# Findings that can come from the data an exhibit's document carries (damaged streams, hidden content the builder
+# could not remove); every other finding is about what the builder made.
+_INPUT_FINDINGS = frozenset({"qpdf-check", "hidden-content", "font-not-embedded"})
+
+
 def _check(paths: Sequence[Path], inputs: PacketInputs, build_id: str) -> list[str]:
     """The pre-filing check on our own output; errors stop the build, warnings go into the manifest."""
     from .check import check_packet
 
     report = check_packet(paths, inputs.profile, expect_translations=not inputs.options.allow_missing_translations)
-    errors = [f"{f.code} ({f.file}, page {f.page})" for f in report.findings if f.severity == "error"]
+    errors = [f for f in report.findings if f.severity == "error"]
     if errors:
-        raise PacketCheckFailed(build_id, errors)
+        inputs_at_fault = all(f.exhibit is not None and f.code in _INPUT_FINDINGS for f in errors)
+        raise PacketCheckFailed(
+            build_id,
+            [f"{f.code}: {f.message}" for f in errors],
+            exhibits=sorted({str(f.exhibit) for f in errors}) if inputs_at_fault else None,
+        )
     return [f"{f.code} ({f.file}, page {f.page})" for f in report.findings if f.severity != "error"]
 
 

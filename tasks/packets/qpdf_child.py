@@ -5,7 +5,7 @@ prints one JSON document on stdout::
 
     {"exit": 0, "problems": [], "libqpdf": "12.4.2"}
 
-``exit`` is qpdf's own exit status (0 clean, 2 errors, 3 warnings) and ``problems`` its error and warning lines
+``exit`` is qpdf's own exit status (0 clean, 2 errors, 3 warnings) and ``problems`` its error and warning lines, whole,
 with the file's path reduced to its name (qpdf reports object numbers and offsets, never document text).
 
 ``pikepdf.Job`` is QPDFJob, the code behind the ``qpdf`` command, given the same arguments; it checks the same
@@ -46,10 +46,13 @@ class _Lines(logging.Handler):
             self.lines.append(text)
 
 
+MAX_LINES = 200  # qpdf's lines are kept whole; a file damaged everywhere gives the first ones and a count
+
+
 def _reduce(text: str, path: Path) -> str:
     for form in (str(path.resolve()), str(path)):
         text = text.replace(form, path.name)
-    return text[:300]
+    return text
 
 
 def check(path: Path) -> Answer:
@@ -70,9 +73,12 @@ def check(path: Path) -> Answer:
     finally:
         logger.removeHandler(lines)
         logger.propagate = propagate
+    problems = [_reduce(line, path) for line in lines.lines]
+    if len(problems) > MAX_LINES:
+        problems = [*problems[:MAX_LINES], f"... and {len(problems) - MAX_LINES} more line(s) like these"]
     return {
         "exit": code,
-        "problems": [_reduce(line, path) for line in lines.lines],
+        "problems": problems,
         "libqpdf": pikepdf.__libqpdf_version__,
     }
 
