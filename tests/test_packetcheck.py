@@ -370,7 +370,7 @@ def test_qpdf_check_module_reports_qpdf_exit_status_and_file_names_only(tmp_path
     with pikepdf.new() as pdf:
         pdf.add_blank_page()
         pdf.save(clean)
-    assert check(clean) == {"exit": 0, "problems": [], "libqpdf": pikepdf.__libqpdf_version__}
+    assert check(clean) == {"exit": 0, "problems": [], "libqpdf": pikepdf.__libqpdf_version__, "missing_decoders": []}
     damaged = tmp_path / "damaged.pdf"
     damaged.write_bytes(clean.read_bytes()[:-40])  # no trailer, no startxref
     answer = check(damaged)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ...core.errors import ToolError, ToolTimeout
+from ...core.errors import ToolError, ToolMissing, ToolTimeout
 from ...core.processes import module_command, module_env
 
 log = logging.getLogger(__name__)
@@ -148,12 +148,20 @@ class QpdfRuns:
                 ) from exc
             try:
                 answer = json.loads(stdout)
+                missing = [str(m) for m in answer.get("missing_decoders", [])]
                 results.append((int(answer["exit"]), [str(p) for p in answer["problems"]]))
             except (ValueError, KeyError, TypeError) as exc:  # the process died (memory, signal): not a verdict
                 raise ToolError(
                     f"The qpdf check of {path.name} ended without an answer (exit status {proc.returncode}); try "
                     "again, and report it if it persists."
                 ) from exc
+            if missing:  # not a verdict on the file either: this machine cannot decode what it holds
+                self.close()
+                raise ToolMissing(
+                    f"{path.name} holds JBIG2 images (scans as office copiers make them) and checking them needs the "
+                    f"program {missing[0]}, which is not installed. Install it (sudo apt-get install {missing[0]}, or "
+                    "./bootstrap.sh setup) and run the same command again."
+                )
             log.debug("qpdf --check: file %d of %d, exit %s", len(results), len(self.paths), results[-1][0])
         return results
 
