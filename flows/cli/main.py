@@ -14,6 +14,7 @@ import threading
 import click
 
 from .cases import case
+from .check import check
 from .demo import demo
 from .documents import add, doc, docs, reindex, search
 from .output import CasefileGroup, emit, json_option
@@ -50,7 +51,7 @@ def config_show(as_json: bool) -> None:
     emit(as_json, doc_out, human)
 
 
-for command in (case, add, docs, doc, search, reindex, exhibits, translation, packet, request, serve, demo):
+for command in (case, add, docs, doc, search, reindex, exhibits, translation, packet, request, serve, demo, check):
     main.add_command(command)
 
 

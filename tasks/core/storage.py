@@ -88,6 +88,10 @@ class ObjectStore(ABC):
     def describe(self) -> str:
         """Where the store is, for humans (no secrets)."""
 
+    def modified(self, key: str) -> float | None:
+        """When the object was written (seconds since the epoch), if the store can tell; None otherwise."""
+        return None
+
     # Shared helpers ----------------------------------------------------------------------------
     def get_bytes(self, key: str) -> bytes:
         with self.open(key) as fh:
@@ -189,6 +193,12 @@ class LocalObjectStore(ObjectStore):
         path = self._path(key)
         if path.is_file():
             path.unlink(missing_ok=True)
+
+    def modified(self, key: str) -> float | None:
+        try:
+            return self._path(key).stat().st_mtime
+        except FileNotFoundError:
+            raise FileNotFoundError(key) from None
 
     def list(self, prefix: str = "") -> Iterator[str]:
         keys: list[str] = []
@@ -364,6 +374,11 @@ class S3ObjectStore(ObjectStore):
     def delete(self, key: str) -> None:
         with self._errors(key):
             self.client.delete_object(Bucket=self.bucket, Key=self._k(key))
+
+    def modified(self, key: str) -> float | None:
+        with self._errors(key):
+            head = self.client.head_object(Bucket=self.bucket, Key=self._k(key))
+        return head["LastModified"].timestamp()
 
     def list(self, prefix: str = "") -> Iterator[str]:
         paginator = self.client.get_paginator("list_objects_v2")

@@ -244,7 +244,7 @@ def ingest_item(rt: Runtime, batch_id: str, seq: int) -> ItemResult:
             existing = session.scalar(
                 select(Document).where(Document.case_id == case_id, Document.sha256 == staged.sha256)
             )
-            known = _Known.of(existing) if existing is not None else None
+            known = Known.of(existing) if existing is not None else None
         if known is not None:
             return _take_again(rt, batch_id, seq, staged, known)
 
@@ -257,8 +257,8 @@ def ingest_item(rt: Runtime, batch_id: str, seq: int) -> ItemResult:
 
 
 @dataclass(frozen=True)
-class _Known:
-    """The catalog's record of a document the case already has (read in one session, used after it)."""
+class Known:
+    """The catalog's record of a document (read in one session, used after it)."""
 
     id: str
     status: str
@@ -272,7 +272,7 @@ class _Known:
     batch_id: str | None
 
     @classmethod
-    def of(cls, doc: Document) -> _Known:
+    def of(cls, doc: Document) -> Known:
         return cls(
             doc.id,
             doc.status,
@@ -287,7 +287,7 @@ class _Known:
         )
 
 
-def _take_again(rt: Runtime, batch_id: str, seq: int, staged: StagedFile, known: _Known) -> ItemResult:
+def _take_again(rt: Runtime, batch_id: str, seq: int, staged: StagedFile, known: Known) -> ItemResult:
     """A file whose bytes the case already has: check again what is stored for it and repair what is broken. A
     quarantined document is checked again (its quarantine is lifted when the file passes now: the cause was not the
     file); a ready one has its original, PDF and searchable PDF verified against their SHA-256, and any that is
@@ -302,18 +302,9 @@ def _take_again(rt: Runtime, batch_id: str, seq: int, staged: StagedFile, known:
     updates: dict[str, Any] = {}
     nkey, nsha = known.normalised_key, known.normalised_sha256
     if nkey and nsha and nkey != okey and object_state(store, nkey, nsha) != "ok":
-        normalised = normalise(staged, rt.limits)  # the same file passed before; a failure now is raised as it is
-        made = sha256_file(normalised.path)
-        if made == nsha:
-            store.put_file(nkey, normalised.path)
-            repaired.append(Repair.NORMALISED_RESTORED)
-        elif len(normalised.pages) == known.page_count:
-            new_key = derived_key(made)
-            _ensure_object(store, new_key, normalised.path, made)
-            updates.update(normalised_key=new_key, normalised_sha256=made)
-            if known.searchable_key == nkey:  # never OCR'd: its "searchable" PDF was this one
-                updates.update(searchable_key=new_key, searchable_sha256=made)
-            repaired.append(Repair.NORMALISED_REMADE)
+        repair, updates = remake_pdf(rt, known, staged)
+        if repair is not None:
+            repaired.append(repair)
     skey, ssha = known.searchable_key, known.searchable_sha256
     if skey and ssha and skey not in (okey, nkey) and object_state(store, skey, ssha) != "ok":
         updates.update(searchable_key=None, searchable_sha256=None, ocr_status="pending", indexed_at=None)
@@ -346,6 +337,26 @@ def _take_again(rt: Runtime, batch_id: str, seq: int, staged: StagedFile, known:
         return _mark(session, batch_id, seq, outcome, known.id, staged.sha256, known.page_count, repaired)
 
 
+def remake_pdf(rt: Runtime, known: Known, staged: StagedFile) -> tuple[Repair | None, dict[str, Any]]:
+    """Make a document's PDF again from its original (``staged``) when the stored one is missing or damaged: written
+    back under its key when the same bytes come out; otherwise (another library version) stored under its own key,
+    the changes to record returned (only when the page count agrees). The same file passed before; a failure now is
+    raised as it is."""
+    normalised = normalise(staged, rt.limits)
+    made = sha256_file(normalised.path)
+    if known.normalised_key is not None and made == known.normalised_sha256:
+        rt.store.put_file(known.normalised_key, normalised.path)
+        return Repair.NORMALISED_RESTORED, {}
+    if len(normalised.pages) != known.page_count:
+        return None, {}
+    new_key = derived_key(made)
+    _ensure_object(rt.store, new_key, normalised.path, made)
+    updates: dict[str, Any] = {"normalised_key": new_key, "normalised_sha256": made}
+    if known.searchable_key == known.normalised_key:  # never OCR'd: its "searchable" PDF was this one
+        updates.update(searchable_key=new_key, searchable_sha256=made)
+    return Repair.NORMALISED_REMADE, updates
+
+
 def _stored_by_interrupted_run(rt: Runtime, session: Session, stored_by: str | None, current: str) -> bool:
     if stored_by is None or stored_by == current:
         return False
@@ -355,7 +366,7 @@ def _stored_by_interrupted_run(rt: Runtime, session: Session, stored_by: str | N
     return not batch_is_live(rt.settings, stored_by)
 
 
-def _recheck_quarantined(rt: Runtime, batch_id: str, seq: int, staged: StagedFile, known: _Known) -> ItemResult:
+def _recheck_quarantined(rt: Runtime, batch_id: str, seq: int, staged: StagedFile, known: Known) -> ItemResult:
     store = rt.store
     repaired: list[Repair] = []
     okey = known.original_key or original_key(staged.sha256)

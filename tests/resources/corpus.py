@@ -614,6 +614,21 @@ def make_deep_nesting_pdf(path: Path, depth: int = 50_000) -> None:
     )
 
 
+def make_huge_array_pdf(path: Path, count: int = 300_000) -> None:
+    """A page whose dictionary holds an array of ``count`` numbers (past pypdf's limit of 100,000 elements)."""
+    huge = b"[" + b" ".join(b"0" for _ in range(count)) + b"]"
+    path.write_bytes(
+        _hand_written(
+            [
+                b"<< /Type /Catalog /Pages 2 0 R >>",
+                b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Huge %s >>" % huge,
+                _CONTENT,
+            ]
+        )
+    )
+
+
 def make_no_catalog_pdf(path: Path) -> None:
     data = _hand_written([b"<< /Type /Pages /Kids [] /Count 0 >>"]).replace(b"/Root 1 0 R", b"/Info 1 0 R")
     path.write_bytes(data)
@@ -675,8 +690,10 @@ CORPUS: tuple[Entry, ...] = (
     Entry("damaged-flate.pdf", make_damaged_flate_pdf, "corrupt", "damaged Flate data in a content stream"),
     Entry("unknown-filter.pdf", make_unknown_filter_pdf, "unsupported-encoding", "a filter no reader knows"),
     Entry("brotli.pdf", make_brotli_pdf, "unsupported-encoding", "a Brotli-compressed content stream"),
-    Entry("page-tree-loop.pdf", make_page_tree_loop_pdf, "too-complex", "a page tree that contains itself"),
-    Entry("deep-nesting.pdf", make_deep_nesting_pdf, "too-complex", "arrays nested 50,000 deep"),
+    Entry("page-tree-loop.pdf", make_page_tree_loop_pdf, "corrupt", "a page tree that contains itself"),
+    # qpdf drops what is nested past its limit (500), so its page count disagrees with pypdf's: "corrupt"
+    Entry("deep-nesting.pdf", make_deep_nesting_pdf, "corrupt", "arrays nested 50,000 deep"),
+    Entry("huge-array.pdf", make_huge_array_pdf, "too-complex", "an array of 300,000 elements in a page"),
     Entry("no-catalog.pdf", make_no_catalog_pdf, "corrupt", "a trailer without a catalog"),
     Entry("million-pages.pdf", make_million_pages_pdf, "too-many-pages", "a page tree of a million pages"),
     Entry("gif-image.gif", lambda p: _image_file(p, "P", "GIF"), "unsupported-type", "a GIF"),
