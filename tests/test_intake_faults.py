@@ -110,7 +110,7 @@ def test_disk_full_anywhere_in_intake_is_the_machines_problem(
         def mkstemp(*_a: Any, **_k: Any) -> Any:
             raise full
 
-        monkeypatch.setattr(normalise.tempfile, "mkstemp", mkstemp)
+        monkeypatch.setattr("casefile.tasks.documents.normalise.tempfile.mkstemp", mkstemp)
     else:
         import img2pdf
 
@@ -185,15 +185,15 @@ def test_a_quarantine_the_file_did_not_cause_is_lifted_when_it_is_added_again(
     """A file quarantined by mistake (here: a reader that failed on it, as an older version or a missing decoder
     would) is checked again when it is added again, and taken in: its pages recorded, its quarantine lifted."""
     scan = SAMPLE / "denuncia_scan_es.pdf"
-    real = intake.normalise
+    real = normalise.normalise
 
     def failing(staged: Any, limits: Any) -> Any:
         raise QuarantinedFile(QuarantineReason.UNSUPPORTED_ENCODING, "a decoder was missing")
 
-    monkeypatch.setattr(intake, "normalise", failing)
+    monkeypatch.setattr("casefile.tasks.documents.intake.normalise", failing)
     first = add(runtime, case_id, scan)
     assert first["items"][0]["outcome"] == "quarantined" and first["exit"] == ExitCode.INPUT_REJECTED
-    monkeypatch.setattr(intake, "normalise", real)
+    monkeypatch.setattr("casefile.tasks.documents.intake.normalise", real)
 
     second = add(runtime, case_id, scan)
     (item,) = second["items"]
@@ -229,7 +229,7 @@ def test_every_hostile_file_is_quarantined_with_its_typed_reason(entry: Any, tmp
         normalise.check_extension(path.name, staged.kind)
         normalise.normalise(staged, LIMITS)
     assert info.value.reason.value == entry.expected
-    assert info.value.message.endswith(normalise.QuarantinedFile(info.value.reason).message.split(": ", 1)[-1])
+    assert info.value.message.endswith(QuarantinedFile(info.value.reason).message.split(": ", 1)[-1])
 
 
 def _raiser(exc: BaseException) -> Any:

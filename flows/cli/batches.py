@@ -81,7 +81,8 @@ def print_batch(report: dict[str, Any]) -> None:
         click.echo(line)
         for code in it.get("repaired") or ():
             click.echo(f"         repaired: {REPAIRS.get(code, code)}")
-        if it["outcome"] in ("quarantined", "failed") and it["message"]:
+        explained = it["outcome"] == "quarantined" or (it["outcome"] == "failed" and it["reason"] != "transient")
+        if explained and it["message"]:  # transient failures are summed up in one message (not_taken_in)
             click.echo(f"         {it['message']}")
     if report.get("hidden_skipped"):
         click.echo(f"Skipped {report['hidden_skipped']} hidden file(s) or folder(s) (names starting with '.').")
@@ -92,6 +93,19 @@ def print_batch(report: dict[str, Any]) -> None:
     )
     counts = ", ".join(f"{v} {k}" for k, v in report["counts"].items())
     click.echo(f"Batch {report['batch_id']} for case {report['case_id']}: {counts}. Objects in {report['store']}.")
+
+
+def not_taken_in(report: dict[str, Any]) -> str | None:
+    """One message for the files the machine or the store kept out (disk full, store unreachable), or None."""
+    failed = [it for it in report["items"] if it["outcome"] == "failed" and it["reason"] == "transient"]
+    if not failed:
+        return None
+    first = str(failed[0]["message"] or "a temporary failure").split(" This file was not tried")[0]
+    kept = report["counts"].get("stored", 0) + report["counts"].get("duplicate", 0)
+    return (
+        f"{len(failed)} file(s) were not taken in: {first} Run the same command again once that is fixed: the "
+        f"{kept} file(s) already in the case are kept, and the rest are taken in."
+    )
 
 
 def batch_exit_code(report: dict[str, Any]) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .batches import batch_exit_code, print_batch, run_ingest
+from .batches import batch_exit_code, not_taken_in, print_batch, run_ingest
 from .output import emit, json_option, runtime
 
 
@@ -53,6 +53,9 @@ def add(case_id: str, paths: tuple[Path, ...], doc_type: str, follow_symlinks: b
         follow_symlinks=follow_symlinks,
     )
     emit(as_json, report, lambda: print_batch(report))
+    summary = not_taken_in(report)
+    if summary:
+        click.echo(f"error: {summary}", err=True)
     sys.exit(batch_exit_code(report))
 
 

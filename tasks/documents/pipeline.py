@@ -13,12 +13,21 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..core.errors import SearchIndexBusy, SearchIndexError, ValidationError
+from ..core.errors import (
+    CasefileError,
+    ExitCode,
+    SearchIndexBusy,
+    SearchIndexError,
+    TransientStorageError,
+    ValidationError,
+    WorkspaceError,
+)
 from ..core.workdirs import owner_lock
 from ..search import indexing
 from . import intake, text
@@ -30,6 +39,43 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+# An object store (or work disk) that fails for good during a batch fails the batch's remaining files at once, as
+# "failed, transient" (run again), instead of each waiting through its own retries.
+_outages: dict[str, CasefileError] = {}
+_outages_lock = threading.Lock()
+
+
+def note_outage(batch_id: str, error: BaseException) -> None:
+    """Remember that the machine or the store failed a file of ``batch_id`` for good (retries ran out)."""
+    if isinstance(error, CasefileError) and error.exit_code == ExitCode.TRANSIENT:
+        with _outages_lock:
+            _outages.setdefault(batch_id, error)
+
+
+def outage(batch_id: str) -> CasefileError | None:
+    """The error that stopped ``batch_id``'s files, if one did: the remaining files are not tried."""
+    with _outages_lock:
+        error = _outages.get(batch_id)
+    if error is None:
+        return None
+    return (
+        type(error)(
+            f"{error.message.rstrip('.')}. This file was not tried in this run: run the same command again once the "
+            "cause is fixed."
+        )
+        if type(error) in (TransientStorageError, WorkspaceError)
+        else error
+    )
+
+
+def take_in(rt: Runtime, batch_id: str, seq: int) -> intake.ItemResult:
+    """One file of the batch, unless the store or the work disk already failed the batch (then failed at once)."""
+    stopped = outage(batch_id)
+    if stopped is not None:
+        return intake.mark_failed(rt, batch_id, seq, stopped)
+    return intake.ingest_item(rt, batch_id, seq)
+
+
 class Steps:
     """How the stages run. This base runs them plainly, one after another; flows/ingest.py overrides them to run
     each as a Prefect task (files concurrently). A file whose stage fails is recorded as failed, never lost."""
@@ -38,8 +84,9 @@ class Steps:
         results = []
         for seq in seqs:
             try:
-                results.append(intake.ingest_item(rt, batch_id, seq))
+                results.append(take_in(rt, batch_id, seq))
             except Exception as exc:
+                note_outage(batch_id, exc)
                 results.append(intake.mark_failed(rt, batch_id, seq, exc))
         return results
 
@@ -117,12 +164,17 @@ def ingest_batch(rt: Runtime, batch_id: str, steps: Steps = PLAIN, *, searchable
     holds the batch's lock throughout: a batch left "running" whose lock nobody holds was killed (`casefile check`)."""
     lock = intake.batch_lock(rt.settings, batch_id)
     with owner_lock(lock):
-        seqs = intake.start_batch(rt, batch_id)
-        outcome = BatchOutcome(batch_id, intake.batch_case(rt, batch_id))
-        outcome.items = steps.items(rt, batch_id, seqs)
-        if searchable:
-            outcome.text = make_searchable(rt, outcome.case_id, steps)
-        outcome.counts = intake.finish_batch(rt, batch_id)
+        try:
+            seqs = intake.start_batch(rt, batch_id)
+            outcome = BatchOutcome(batch_id, intake.batch_case(rt, batch_id))
+            outcome.items = steps.items(rt, batch_id, seqs)
+            if searchable and outage(batch_id) is None:
+                outcome.text = make_searchable(rt, outcome.case_id, steps)
+            # else: the store or the disk is down; the documents stored in this run are read by the next one
+            outcome.counts = intake.finish_batch(rt, batch_id)
+        finally:
+            with _outages_lock:
+                _outages.pop(batch_id, None)
         lock.unlink(missing_ok=True)
     return outcome
 
