@@ -83,6 +83,8 @@ def _exit_now(code: int, message: object) -> None:
 
     if "casefile.tasks.core.runtime" in sys.modules:
         sys.modules["casefile.tasks.core.runtime"].reset_runtimes()
+    if "casefile.tasks.core.workdirs" in sys.modules:  # os._exit skips atexit: its temporary folder goes now
+        sys.modules["casefile.tasks.core.workdirs"].release_process_tempdir()
     if message is not None:
         print(message, file=sys.stderr)
     logging.shutdown()

@@ -222,15 +222,17 @@ class LocalObjectStore(ObjectStore):
         return f"local folder {self.root}"
 
     def stale_temp(self, older_than_seconds: float = 60.0) -> builtins.list[Path]:
-        """Temp files left by interrupted writes: no live writer holds them (a writer holds a lock on its temp file
-        until it is renamed into place; a kill releases it) and they are older than ``older_than_seconds``."""
+        """Temp files left by interrupted writes: no live writer holds them (a writer locks its temp file before it
+        writes a byte, until it is renamed into place; a kill releases the lock). An empty one may be between its
+        creation and its lock: it is left until it is older than ``older_than_seconds``."""
         import time
 
         cutoff = time.time() - older_than_seconds
         found = []
         for leftover in sorted((self.root / self.TMP_DIR).iterdir()):
             try:
-                if leftover.stat().st_mtime >= cutoff:
+                info = leftover.stat()
+                if info.st_size == 0 and info.st_mtime >= cutoff:
                     continue
                 fd = os.open(leftover, os.O_RDONLY)
             except OSError:

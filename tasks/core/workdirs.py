@@ -34,8 +34,8 @@ from .errors import WorkspaceError
 log = logging.getLogger(__name__)
 
 OWNER_FILE = ".owner"
-# A folder (or store temp file) this young is left alone even when nobody holds its lock: its owner may be between
-# creating it and locking it.
+# An owner file is created empty, locked, then given its owner's pid: one that nobody holds and that has the pid was
+# left by a dead owner; an empty one may be between creation and locking (microseconds) and is left this long.
 GRACE_SECONDS = 60.0
 # A folder without an owner file was not made by ``work_folder`` (older code, or a folder made by hand): it is left
 # this long, as before locks existed.
@@ -135,7 +135,9 @@ def folder_is_live(folder: Path, grace: float = GRACE_SECONDS) -> bool:
     except OSError:
         return True  # cannot tell: leave it
     try:
-        return not _try_lock(fd) or _age(owner) < grace
+        if not _try_lock(fd):
+            return True
+        return os.fstat(fd).st_size == 0 and _age(owner) < grace  # its owner may be about to lock it
     finally:
         os.close(fd)
 
@@ -218,6 +220,11 @@ def process_tempdir(root: Path) -> Path:
     current = _process_tmp.get("folder")
     if current is not None and current[0].parent == root and current[0].is_dir():
         return current[0]
+    # multiprocessing keeps its sockets (the OCR pool's forkserver) in a folder of the temporary folder, and a Unix
+    # socket's path must be short: it keeps the machine's (a socket holds no data).
+    import multiprocessing.util
+
+    multiprocessing.util.get_temp_dir()
     _clean_now_and_then(root)
     path, fd = _new_owned_folder(root, f"tmp-{os.getpid()}-")
     if current is not None:
@@ -235,7 +242,8 @@ def _release(owned: tuple[Path, int]) -> None:
 
 
 @atexit.register
-def _remove_process_tempdir() -> None:
+def release_process_tempdir() -> None:
+    """Remove this process's temporary folder (at exit; also called by a command that ends with ``os._exit``)."""
     owned = _process_tmp.pop("folder", None)
     if owned is not None:
         _release(owned)

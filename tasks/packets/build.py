@@ -800,6 +800,7 @@ def _build_in(
             {
                 "label": e.label,
                 "title": e.title,
+                "document_id": e.document.document_id,
                 "first_page": ranges[i][0],
                 "last_page": ranges[i][1],
                 "pages": ranges[i][1] - ranges[i][0] + 1,
