@@ -102,8 +102,8 @@ class PacketCheckFailed(CasefileError):
         if self.exhibits:
             self.exit_code = ExitCode.INPUT_REJECTED
             closing = (
-                f"The problems are in the pages of exhibit(s) {', '.join(self.exhibits)}: replace their documents "
-                "as each problem says, then build again."
+                f"The problems are in the pages of exhibit(s) {', '.join(self.exhibits)}: fix them as each problem "
+                "says (a new copy of the document, or the exhibit list), then build again."
             )
         else:
             closing = "This is a bug or a broken template override; report it with the build id."
@@ -677,9 +677,10 @@ def assemble(inputs: PacketInputs, env: Any, work: Path, build_id: str) -> _Buil
         full.close()
 
 
-# Findings that can come from the data an exhibit's document carries (damaged streams, hidden content the builder
-# could not remove); every other finding is about what the builder made.
-_INPUT_FINDINGS = frozenset({"qpdf-check", "hidden-content", "font-not-embedded"})
+# Findings that can come from an exhibit's document or the exhibit list (damaged streams, hidden content the
+# builder could not remove, fonts it does not embed, pages that read in another language than the list says); every
+# other finding is about what the builder made.
+_INPUT_FINDINGS = frozenset({"qpdf-check", "hidden-content", "font-not-embedded", "translation-missing"})
 
 
 def _check(paths: Sequence[Path], inputs: PacketInputs, build_id: str) -> list[str]:

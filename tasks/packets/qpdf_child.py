@@ -95,7 +95,9 @@ def check(path: Path) -> Answer:
     if len(problems) > MAX_LINES:
         problems = [*problems[:MAX_LINES], f"... and {len(problems) - MAX_LINES} more line(s) like these"]
     missing = []
-    if code != 0 and not pikepdf.jbig2.get_decoder().available() and _needs_jbig2(path):
+    from pikepdf import jbig2
+
+    if code != 0 and not jbig2.get_decoder().available() and _needs_jbig2(path):
         missing.append("jbig2dec")  # the problem is this machine's, not the file's
     return {
         "exit": code,
