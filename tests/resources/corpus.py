@@ -735,3 +735,139 @@ def make_corpus(folder: Path, outside: Path | None = None) -> dict[str, str]:
     (folder / HIDDEN_NAME).write_bytes(b"\x00\x00\x00\x01Bud1")
     expected.update(EXTRA)
     return expected
+
+
+# The report ----------------------------------------------------------------------------------------------------
+@dataclass
+class Report:
+    """What intake did with the corpus (see ``intake_report``)."""
+
+    tried: int
+    outcomes: dict[str, str]  # file name -> "stored" / quarantine reason / "skipped" / "failed: reason" ...
+    expected: dict[str, str]
+    tracebacks: int  # "Traceback" on stderr, plus files that failed because of an unexpected exception (a bug)
+    objects_lost: list[str]  # what is missing or damaged in the store, or stored without a document
+    packet: str = ""  # what the packet build of every stored file said
+
+    @property
+    def unexpected(self) -> dict[str, tuple[str, str]]:
+        return {
+            name: (self.expected.get(name, "?"), got)
+            for name, got in sorted(self.outcomes.items())
+            if got != self.expected.get(name) and not (got == "duplicate" and self.expected.get(name) == STORED)
+        }
+
+    def table(self) -> str:
+        counts: dict[str, int] = {}
+        for got in self.outcomes.values():
+            counts[got] = counts.get(got, 0) + 1
+        stored = counts.pop(STORED, 0) + counts.pop("duplicate", 0)
+        skipped = counts.pop(SKIPPED, 0)
+        failed = {k: v for k, v in counts.items() if k.startswith("failed")}
+        refused = {k: v for k, v in counts.items() if k not in failed}
+        lines = [
+            f"{'files tried':<34}{self.tried:>5}",
+            f"{'stored':<34}{stored:>5}",
+            f"{'refused (quarantined), by reason':<34}{sum(refused.values()):>5}",
+            *(f"  {reason:<32}{n:>5}" for reason, n in sorted(refused.items())),
+            f"{'skipped (hidden files)':<34}{skipped:>5}",
+            f"{'failed (machine, store, bug)':<34}{sum(failed.values()):>5}",
+            f"{'tracebacks (must be 0)':<34}{self.tracebacks:>5}",
+            f"{'objects lost (must be 0)':<34}{len(self.objects_lost):>5}",
+            f"{'outcomes not as expected':<34}{len(self.unexpected):>5}",
+        ]
+        lines += [f"    {name}: expected {want}, got {got}" for name, (want, got) in self.unexpected.items()]
+        lines += [f"    lost: {what}" for what in self.objects_lost]
+        if self.packet:
+            lines.append(f"{'packet of every stored file':<34}{self.packet}")
+        return "\n".join(lines)
+
+
+def intake_report(folder: Path, home: Path, expected: dict[str, str], *, packet: bool = True) -> Report:
+    """Run `casefile add` (the real command, in a process of its own, with the environment as it is) over
+    ``folder`` into a new case in ``home``, then check what it stored: every file's outcome against ``expected``,
+    tracebacks on stderr, and, with `casefile check`'s checks, every object of every document against its SHA-256
+    and every original without a document. With ``packet``, every stored file then goes into a packet, built and
+    checked by `casefile packet build` (Spanish scans without translations: --allow-missing-translations)."""
+    import json
+    import subprocess
+    import sys
+
+    exe = str(Path(sys.executable).with_name("casefile"))
+    env = {**os.environ, "CASEFILE_HOME": str(home)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([exe, *args], capture_output=True, text=True, env=env, timeout=1800, check=False)
+
+    case = run(
+        "case",
+        "new",
+        "--client",
+        "Fictional Corpus Client",
+        "--a-number",
+        "987654321",
+        "--court",
+        "New York, NY",
+        "--hearing",
+        "2027-03-04",
+        "--hearing-type",
+        "individual",
+        "--json",
+    )
+    case_id = json.loads(case.stdout)["id"]
+    added = run("add", case_id, str(folder), "--json")
+    report = json.loads(added.stdout)
+    outcomes: dict[str, str] = {}
+    tracebacks = added.stderr.count("Traceback")
+    for item in report["items"]:
+        name = Path(item["file"]).name
+        if item["outcome"] == "quarantined":
+            outcomes[name] = item["reason"]
+        elif item["outcome"] == "failed":
+            outcomes[name] = f"failed: {item['reason']}"
+            tracebacks += item["reason"] == "error"  # an unexpected exception: a bug
+        else:
+            outcomes[name] = item["outcome"]
+    for name, want in expected.items():
+        if want == SKIPPED and name not in outcomes:
+            outcomes[name] = SKIPPED
+    lost = _objects_lost(home, report["items"])
+    built = ""
+    if packet:
+        plan = home.parent / "corpus-plan.yaml"
+        run("exhibits", "plan", case_id, "-o", str(plan))
+        run("exhibits", "set", case_id, str(plan))
+        build = run("packet", "build", case_id, "--allow-missing-translations", "--json")
+        tracebacks += build.stderr.count("Traceback")
+        if build.returncode == 0:
+            result = json.loads(build.stdout)
+            built = f"built and checked: {result['pages']} pages, {len(result['parts'])} part(s)"
+        else:
+            built = f"FAILED (exit {build.returncode}): {build.stderr.strip().splitlines()[-1:]}"
+    return Report(len(report["items"]) + report.get("hidden_skipped", 0), outcomes, expected, tracebacks, lost, built)
+
+
+def _objects_lost(home: Path, items: list[dict[str, object]]) -> list[str]:
+    """Every file read (it has a SHA-256) has a document whose original is stored intact; every document's objects
+    are intact; no original is stored without a document (the checks of `casefile check`)."""
+    from casefile.tasks.core.runtime import get_runtime
+    from casefile.tasks.core.settings import load_settings
+    from casefile.tasks.health.doctor import check_home
+
+    rt = get_runtime(load_settings(home=home))
+    lost = [
+        f"{p.code} {p.subject}"
+        for p in check_home(rt).problems
+        if p.area in ("documents", "objects") and p.code != "unreferenced-derived"
+    ]
+    from sqlalchemy import select
+
+    from casefile.tasks.core.catalog import Document
+
+    with rt.catalog.session() as session:
+        known = set(session.scalars(select(Document.sha256)))
+    for item in items:
+        sha = item.get("sha256")
+        if sha and sha not in known:
+            lost.append(f"no document for {Path(str(item['file'])).name}")
+    return lost
