@@ -16,6 +16,7 @@ import tempfile
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import BinaryIO
 
 from ..core.errors import CasefileError, QuarantinedFile, QuarantineReason
 from ..core.settings import Limits
@@ -182,22 +183,29 @@ def _has_eof_marker(path: Path) -> bool:
         return b"%%EOF" in fh.read()
 
 
-def inspect_pdf(path: Path, limits: Limits) -> Normalised:
+def inspect_pdf(path: Path, limits: Limits, *, pictures_decoded: bool = False) -> Normalised:
     """Open a PDF defensively and record its pages. Encrypted PDFs that open with an empty password
     (permissions only) are accepted and a decrypted copy becomes the normalised PDF. What its pages reach is
-    scanned first (``pdfscan``: pixel limits of images, decompression bombs, damaged or unknown compression)."""
+    scanned first (``pdfscan``: pixel limits of images, decompression bombs, damaged or unknown compression;
+    ``pictures_decoded``: its JPEG data was decoded already, as for a PDF made here from an image file).
+    pypdf reads the file from an open file, not all of it into memory."""
+    with path.open("rb") as fh:
+        return _inspect_pdf(path, fh, limits, pictures_decoded)
+
+
+def _inspect_pdf(path: Path, fh: BinaryIO, limits: Limits, pictures_decoded: bool) -> Normalised:
     from pypdf import PdfReader, PdfWriter
     from pypdf.errors import FileNotDecryptedError, PdfReadError
 
     from .pdfscan import scan_pdf
 
     if not _has_eof_marker(path):
-        with path.open("rb") as fh:
-            looks_like_pdf = re.search(rb"\d+\s+\d+\s+obj\b", fh.read(65536)) is not None
+        looks_like_pdf = re.search(rb"\d+\s+\d+\s+obj\b", fh.read(65536)) is not None
         if looks_like_pdf:  # real PDF objects, then an abrupt end: an incomplete copy
             raise QuarantinedFile(QuarantineReason.TRUNCATED, "the PDF has no end-of-file marker")
         raise QuarantinedFile(QuarantineReason.CORRUPT, "no PDF structure after the header")
-    reader = PdfReader(path, strict=False)
+    fh.seek(0)
+    reader = PdfReader(fh, strict=False)
     derived = False
     if reader.is_encrypted:
         try:
@@ -220,7 +228,7 @@ def inspect_pdf(path: Path, limits: Limits) -> Normalised:
         raise QuarantinedFile(
             QuarantineReason.TOO_MANY_PAGES, f"it has {len(reader.pages):,} pages, limit {limits.max_pages:,}"
         )
-    scanned = scan_pdf(path, limits)
+    scanned = scan_pdf(path, limits, decode_pictures=not pictures_decoded)
     if scanned.pages != len(reader.pages):
         # the packet builder (qpdf) would place other pages than the catalog records
         raise QuarantinedFile(
@@ -236,8 +244,8 @@ def inspect_pdf(path: Path, limits: Limits) -> Normalised:
         writer = PdfWriter(clone_from=reader)
         writer.add_metadata({"/Producer": "casefile"})
         writer._ID = None
-        with out.open("wb") as fh:
-            writer.write(fh)
+        with out.open("wb") as copy:
+            writer.write(copy)
         return Normalised(path=out, pages=pages, derived=True)
     return Normalised(path=path, pages=pages)
 
@@ -375,7 +383,7 @@ def normalise_image(staged: StagedFile, limits: Limits) -> Normalised:
         raise QuarantinedFile(
             QuarantineReason.CORRUPT, f"the image cannot be converted ({type(exc).__name__})"
         ) from None
-    normalised = inspect_pdf(out, limits)
+    normalised = inspect_pdf(out, limits, pictures_decoded=True)  # its pictures were decoded above
     normalised.pages = [
         PageInfo(p.number, p.width_pt, p.height_pt, p.rotation, *sizes[p.number - 1]) for p in normalised.pages
     ]

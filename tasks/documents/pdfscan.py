@@ -9,8 +9,8 @@ recursion and at most ``MAX_OBJECTS`` of them. It refuses, with a typed ``Quaran
   1.5 MB PDF is a decompression bomb for every reader);
 - ``decompression-bomb``: compressed data (Flate) that expands beyond ``max_stream_bytes`` (or, for an image,
   beyond what its size needs), found by decoding in bounded chunks that are thrown away;
-- ``corrupt``: compressed data qpdf cannot decode cleanly (``qpdf --check`` of a packet would report it), or pages
-  that qpdf and pypdf count differently;
+- ``corrupt``: compressed data qpdf cannot decode cleanly, JPEG and JBIG2 pictures included (``qpdf --check`` of a
+  packet decodes them and would report it), or pages that qpdf and pypdf count differently;
 - ``unsupported-encoding``: a filter that no reader here decodes;
 - ``too-complex``: more reachable objects than any document needs.
 
@@ -205,15 +205,18 @@ class _QpdfWarnings(logging.Handler):
         self.count += 1
 
 
-def _qpdf_decodes_cleanly(stream: Any) -> bool:
+def _qpdf_decodes_cleanly(stream: Any, *, images: bool = False) -> bool:
+    """Whether qpdf decodes the stream without an error or a warning, as `qpdf --check` of a packet will (with
+    ``images``, JPEG and JBIG2 data too: the check decodes them)."""
     import pikepdf
 
     handler = _QpdfWarnings()
     logger = logging.getLogger("pikepdf._core")
     logger.addHandler(handler)
     propagate, logger.propagate = logger.propagate, False
+    level = pikepdf.StreamDecodeLevel.all if images else pikepdf.StreamDecodeLevel.generalized
     try:
-        stream.read_bytes()
+        stream.read_bytes(decode_level=level)
     except (pikepdf.PdfError, pikepdf.DataDecodingError, NotImplementedError, ValueError):
         return False
     finally:
@@ -242,8 +245,9 @@ def _children(obj: Any, key: str | None) -> Iterator[tuple[str | None, Any]]:
 
 
 class _Scanner:
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, decode_pictures: bool = True) -> None:
         self.limits = limits
+        self.decode_pictures = decode_pictures
         self.objects = 0
         self.streams = 0
         self.decoded = 0
@@ -287,6 +291,11 @@ class _Scanner:
             size = _codec_size(filters, raw)
             if size is not None:
                 _check_pixels(size[0], size[1], self.limits, f"a {filters[-1][1:-6]} picture")
+            if self.decode_pictures and filters in (["/DCTDecode"], ["/JBIG2Decode"]) and self._decodable(filters[0]):
+                # `qpdf --check` of a packet decodes JPEG and JBIG2 data (within the pixel limit checked above)
+                self.streams += 1
+                if not _qpdf_decodes_cleanly(stream, images=True):
+                    raise QuarantinedFile(QuarantineReason.CORRUPT, f"the picture data of object {number} is damaged")
             if not all(f in _GENERALIZED for f in filters[:-1]):
                 return
             # the generalized layers above the codec are decoded by qpdf in a packet: check they decode
@@ -294,6 +303,15 @@ class _Scanner:
             self.decode(stream, filters, number, image, d)
         if key == "/Contents" or (d.get("/Subtype") == "/Form" and not image):
             self.content_streams.append(stream)
+
+    def _decodable(self, codec: str) -> bool:
+        """JBIG2 is decoded by the jbig2dec program: without it, that is this machine's problem, not the file's (the
+        packet check says what to install)."""
+        if codec != "/JBIG2Decode":
+            return True
+        from pikepdf import jbig2
+
+        return jbig2.get_decoder().available()
 
     def decode(self, stream: Any, filters: list[str], number: int, image: bool, d: Any) -> None:
         cap = self.limits.max_stream_bytes
@@ -343,9 +361,10 @@ class _Scanner:
                             )
 
 
-def scan_pdf(path: Path, limits: Limits, password: str = "") -> ScanResult:
+def scan_pdf(path: Path, limits: Limits, password: str = "", *, decode_pictures: bool = True) -> ScanResult:
     """Walk what the pages of the PDF at ``path`` reach; see the module doc. Raises ``QuarantinedFile``; other
-    exceptions (from a hostile file) are the caller's to map."""
+    exceptions (from a hostile file) are the caller's to map. Without ``decode_pictures``, JPEG and JBIG2 data is
+    not decoded (a PDF made here from an image file that was decoded already)."""
     import pikepdf
 
     try:
@@ -354,7 +373,7 @@ def scan_pdf(path: Path, limits: Limits, password: str = "") -> ScanResult:
         raise QuarantinedFile(QuarantineReason.ENCRYPTED) from None
     with pdf:
         pages = len(pdf.pages)
-        scanner = _Scanner(limits)
+        scanner = _Scanner(limits, decode_pictures)
         scanner.walk([page.obj for page in pdf.pages])
         scanner.inline_images()
         return ScanResult(pages, scanner.objects, scanner.streams, scanner.decoded)

@@ -17,10 +17,11 @@ What is in it, by kind:
 - hidden content a packet must never carry: JavaScript (document and page actions), a launch action, an embedded
   file (attachment, file-attachment annotation, and a file specification reached from page resources and from an
   annotation's appearance), a reference XObject to an outside file;
-- hostile files intake must refuse: a 40,000 x 40,000 image in a small PDF, a JPEG whose header claims 60,000 x
-  60,000 pixels behind a small image dictionary, an inline image bomb, Flate bombs (a content stream, a font),
-  damaged Flate data, an unknown and a Brotli filter, a page tree that loops, deeply nested arrays, a million-page
-  page tree, a trailer without a catalog;
+- hostile or broken files intake must refuse: a 40,000 x 40,000 image in a small PDF, a JPEG whose header claims
+  60,000 x 60,000 pixels behind a small image dictionary, an inline image bomb, Flate bombs (a content stream, a
+  font), damaged Flate data, a scan whose JPEG data is cut off, an unknown and a Brotli filter, a page tree that
+  loops, deeply nested arrays, an array too long for a reader, a million-page page tree, a trailer without a
+  catalog;
 - what a folder holds: images with alpha, other types (GIF, WebP, ZIP named .pdf), a symbolic link, a FIFO, a
   hidden file.
 """
@@ -498,6 +499,29 @@ def make_jpeg_header_bomb_pdf(path: Path) -> None:
     _save(pdf, path)
 
 
+def make_damaged_jpeg_pdf(path: Path) -> None:
+    """A scanned page whose JPEG data is cut off two thirds of the way (viewers show part of it; `qpdf --check`
+    of a packet that holds it fails)."""
+    buf = io.BytesIO()
+    _text_image().save(buf, "JPEG", quality=80)
+    data = buf.getvalue()
+    width, height = _text_image().size
+
+    def xobject(pdf: pikepdf.Pdf) -> pikepdf.Object:
+        return pdf.make_stream(
+            data[: len(data) * 2 // 3],
+            Type=Name.XObject,
+            Subtype=Name.Image,
+            Width=width,
+            Height=height,
+            ColorSpace=Name.DeviceGray,
+            BitsPerComponent=8,
+            Filter=Name.DCTDecode,
+        )
+
+    _one_image_pdf(path, xobject, width, height)
+
+
 def make_inline_image_bomb_pdf(path: Path) -> None:
     content = b"q 612 0 0 792 0 0 cm BI /W 40000 /H 40000 /CS /G /BPC 1 /F /AHx ID 00> EI Q"
     pdf = pikepdf.new()
@@ -688,6 +712,7 @@ CORPUS: tuple[Entry, ...] = (
     Entry("content-bomb.pdf", make_content_bomb_pdf, "decompression-bomb", "a content stream of 256 MiB (Flate)"),
     Entry("font-bomb.pdf", make_font_bomb_pdf, "decompression-bomb", "a font program of 128 MiB (Flate)"),
     Entry("damaged-flate.pdf", make_damaged_flate_pdf, "corrupt", "damaged Flate data in a content stream"),
+    Entry("damaged-jpeg.pdf", make_damaged_jpeg_pdf, "corrupt", "a scan whose JPEG data is cut off"),
     Entry("unknown-filter.pdf", make_unknown_filter_pdf, "unsupported-encoding", "a filter no reader knows"),
     Entry("brotli.pdf", make_brotli_pdf, "unsupported-encoding", "a Brotli-compressed content stream"),
     Entry("page-tree-loop.pdf", make_page_tree_loop_pdf, "corrupt", "a page tree that contains itself"),
