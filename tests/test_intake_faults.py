@@ -232,6 +232,20 @@ def test_every_hostile_file_is_quarantined_with_its_typed_reason(entry: Any, tmp
     assert info.value.message.endswith(QuarantinedFile(info.value.reason).message.split(": ", 1)[-1])
 
 
+def test_a_cut_off_image_is_refused_even_after_weasyprint_made_pillow_lenient(tmp_path: Path) -> None:
+    """WeasyPrint sets Pillow's LOAD_TRUNCATED_IMAGES when imported (a worker renders letters, then takes files
+    in): a half JPEG must still be refused, not stored padded with grey."""
+    import weasyprint  # noqa: F401
+    from PIL import ImageFile
+
+    ImageFile.LOAD_TRUNCATED_IMAGES = True  # as WeasyPrint leaves it
+    (entry,) = [e for e in load_resource("corpus").CORPUS if e.name == "truncated-image.jpg"]
+    entry.make(tmp_path / entry.name)
+    with pytest.raises(QuarantinedFile) as info:
+        normalise.normalise(normalise.stage_copy(tmp_path / entry.name, tmp_path / "w", LIMITS), LIMITS)
+    assert info.value.reason is QuarantineReason.TRUNCATED
+
+
 def _raiser(exc: BaseException) -> Any:
     def parse(*_a: Any, **_k: Any) -> Any:
         raise exc

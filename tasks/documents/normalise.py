@@ -284,9 +284,12 @@ def parser_failure(exc: BaseException, work_dir: Path, what: str = "the file") -
 def _open_image_checked(path: Path, limits: Limits) -> list[tuple[int, int]]:
     """Open lazily, refuse bombs before decoding, then decode every frame to catch truncation.
     Returns the pixel size of every frame as stored (before EXIF rotation)."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageFile, UnidentifiedImageError
 
     Image.MAX_IMAGE_PIXELS = limits.max_image_pixels  # Pillow's own guard as a second line
+    # WeasyPrint sets this process-wide when it is imported (a worker that renders letters, then takes files in):
+    # a cut-off image would then be padded with grey and stored as if whole. Evidence is decoded strictly.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     sizes: list[tuple[int, int]] = []
     try:
         with Image.open(path) as im:
