@@ -228,9 +228,16 @@ def _inspect_pdf(path: Path, fh: BinaryIO, limits: Limits, pictures_decoded: boo
         raise QuarantinedFile(
             QuarantineReason.TOO_MANY_PAGES, f"it has {len(reader.pages):,} pages, limit {limits.max_pages:,}"
         )
+    from pikepdf.settings import qpdf_limit_errors
+
+    limit_errors = qpdf_limit_errors()
     scanned = scan_pdf(path, limits, decode_pictures=not pictures_decoded)
     if scanned.pages != len(reader.pages):
         # the packet builder (qpdf) would place other pages than the catalog records
+        if qpdf_limit_errors() > limit_errors:  # qpdf dropped what went past its limits (nesting, sizes)
+            raise QuarantinedFile(
+                QuarantineReason.TOO_COMPLEX, "its structure goes past the PDF reader's limits (nesting or sizes)"
+            )
         raise QuarantinedFile(
             QuarantineReason.CORRUPT,
             f"its page tree is damaged (one reader finds {len(reader.pages)} pages, another {scanned.pages})",
