@@ -73,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {entry.name:<24} {report.outcomes.get(entry.name, '?'):<22} {entry.what}")
         print()
         print(report.table())
+        if report.tracebacks and "Traceback" in report.stderr:
+            print("\nstderr around the first traceback:")
+            at = report.stderr.index("Traceback")
+            print(report.stderr[max(0, at - 2000) : at + 4000])
     bad = report.tracebacks or report.objects_lost or report.unexpected or report.packet.startswith("FAILED")
     return 1 if bad else 0
 

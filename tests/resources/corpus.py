@@ -773,6 +773,7 @@ class Report:
     tracebacks: int  # "Traceback" on stderr, plus files that failed because of an unexpected exception (a bug)
     objects_lost: list[str]  # what is missing or damaged in the store, or stored without a document
     packet: str = ""  # what the packet build of every stored file said
+    stderr: str = ""  # what the commands printed on stderr (to see a traceback when there is one)
 
     @property
     def unexpected(self) -> dict[str, tuple[str, str]]:
@@ -869,7 +870,9 @@ def intake_report(folder: Path, home: Path, expected: dict[str, str], *, packet:
             built = f"built and checked: {result['pages']} pages, {len(result['parts'])} part(s)"
         else:
             built = f"FAILED (exit {build.returncode}): {build.stderr.strip().splitlines()[-1:]}"
-    return Report(len(report["items"]) + report.get("hidden_skipped", 0), outcomes, expected, tracebacks, lost, built)
+    stderr = added.stderr + (build.stderr if packet else "")
+    tried = len(report["items"]) + report.get("hidden_skipped", 0)
+    return Report(tried, outcomes, expected, tracebacks, lost, built, stderr)
 
 
 def _objects_lost(home: Path, items: list[dict[str, object]]) -> list[str]:
