@@ -244,3 +244,76 @@ def smtp_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Loo
         monkeypatch.delenv("CASEFILE_SMTP_USERNAME", raising=False)
         monkeypatch.delenv("CASEFILE_SMTP_PASSWORD", raising=False)
         yield server
+
+
+# Hostile files and small disks -------------------------------------------------------------------------------
+# tests/resources is not a package: its generators are loaded by path. A tmpfs of a chosen size (or read-only) stands
+# in for a full or read-only work disk; mounting needs root, so those tests skip elsewhere (fault injection by
+# replacing a wrapper covers the same code without root).
+
+
+def load_resource(name: str) -> Any:
+    """tests/resources/<name>.py as a module (generate, corpus)."""
+    import importlib.util
+    import sys
+
+    module_name = f"casefile_test_resources_{name}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, RESOURCES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
+
+
+def _can_mount() -> bool:
+    import os
+    import shutil
+
+    return hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("mount") is not None
+
+
+class SmallDisk:
+    """A tmpfs mounted at a folder (a real file system that fills up, or refuses writes when read-only)."""
+
+    def __init__(self) -> None:
+        self.path = Path()
+        self.mounted = False
+
+    def mount(self, at: Path, size: str = "1m", *, read_only: bool = False) -> Path:
+        self.path = at
+        self.path.mkdir(parents=True, exist_ok=True)
+        options = f"size={size},mode=0755" + (",ro" if read_only else "")
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "casefile-test", str(self.path)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        self.mounted = True
+        return self.path
+
+    def remount(self, size: str = "64m", *, read_only: bool = False) -> None:
+        options = f"remount,size={size}" + (",ro" if read_only else ",rw")
+        subprocess.run(["mount", "-o", options, str(self.path)], check=True, timeout=30, capture_output=True)
+
+    def unmount(self) -> None:
+        if self.mounted:
+            subprocess.run(["umount", "-l", str(self.path)], check=False, timeout=30, capture_output=True)
+            self.mounted = False
+
+
+@pytest.fixture
+def small_disk() -> Iterator[SmallDisk]:
+    if not _can_mount():
+        pytest.skip("mounting a small file system needs root")
+    disk = SmallDisk()
+    try:
+        yield disk
+    finally:
+        disk.unmount()

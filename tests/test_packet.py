@@ -692,14 +692,15 @@ def test_cli_plan_set_translate_build_list_get_check(prefect_api: str, tmp_path:
     assert any(f["severity"] == "error" for f in json.loads(proc.stdout)["findings"])
 
 
-def test_the_prefect_artifact_has_titles_and_ranges_but_no_client_data(
+def test_the_prefect_artifact_has_labels_documents_and_ranges_but_no_titles_or_client_data(
     runtime: Runtime, case_id: str, built_case: dict[str, str]
 ) -> None:
     from conftest import A_NUMBER, CLIENT_NAME
 
     result = _build(runtime, case_id, allow_missing_translations=True)
     md = stored.artifact_markdown(result)
-    assert "| A | Emergency room record |" in md and result.parts[0].name in md
+    assert f"| A | {built_case['medical']} |" in md and result.parts[0].name in md
+    assert "Emergency room record" not in md  # titles default to file names: never in Prefect
     assert CLIENT_NAME not in md and A_NUMBER not in md and "123-456-789" not in md
     assert "Built without translations for:** B" in md
 

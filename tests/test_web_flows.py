@@ -125,7 +125,9 @@ def serve(runtime: Runtime, no_ocr: None, tmp_path: Path) -> Iterator[str]:
     log = tmp_path / "serve.log"
     exe = Path(sys.executable).with_name("casefile")
     with log.open("wb") as out:
-        proc = subprocess.Popen([str(exe), "serve", "--port", "0"], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+        proc = subprocess.Popen(
+            [str(exe), "serve", "--port", "0"], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path
+        )
     try:
         url_file = home / "prefect" / "server-url"
         end = time.monotonic() + 120

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .batches import batch_exit_code, print_batch, run_ingest
+from .batches import batch_exit_code, not_taken_in, print_batch, run_ingest
 from .output import emit, json_option, runtime
 
 
@@ -31,14 +31,31 @@ def print_docs(rows: list[dict[str, Any]]) -> None:
     show_default=True,
     help="Document type for every file added (see config/document_types.toml).",
 )
+@click.option(
+    "--follow-symlinks",
+    is_flag=True,
+    help="Take the files symbolic links point to (default: a link is refused, with reason 'symlink').",
+)
 @json_option
-def add(case_id: str, paths: tuple[Path, ...], doc_type: str, as_json: bool) -> None:
+def add(case_id: str, paths: tuple[Path, ...], doc_type: str, follow_symlinks: bool, as_json: bool) -> None:
     """Add files or folders to a case (runs the per-case ingest flow).
 
-    Exits 4 when a file was quarantined (the rest are stored), 75 when the object store failed.
+    A file the case already has is checked again and whatever is broken is repaired (a missing or damaged stored
+    copy, a quarantine whose cause is gone). Hidden files in folders (names starting with '.') are skipped and
+    counted. Exits 4 when a file was quarantined (the rest are stored), 75 when the disk, the object store or the
+    network failed (run the same command again).
     """
-    report = run_ingest(case_id, list(paths), doc_type, show_progress=sys.stderr.isatty() and not as_json)
+    report = run_ingest(
+        case_id,
+        list(paths),
+        doc_type,
+        show_progress=sys.stderr.isatty() and not as_json,
+        follow_symlinks=follow_symlinks,
+    )
     emit(as_json, report, lambda: print_batch(report))
+    summary = not_taken_in(report)
+    if summary:
+        click.echo(f"error: {summary}", err=True)
     sys.exit(batch_exit_code(report))
 
 

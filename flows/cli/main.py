@@ -14,6 +14,7 @@ import threading
 import click
 
 from .cases import case
+from .check import check
 from .conditions import conditions
 from .demo import demo
 from .documents import add, doc, docs, reindex, search
@@ -59,7 +60,7 @@ def config_show(as_json: bool) -> None:
     emit(as_json, doc_out, human)
 
 
-for command in (
+COMMANDS = (
     case,
     add,
     docs,
@@ -75,7 +76,9 @@ for command in (
     web,
     user,
     demo,
-):
+    check,
+)
+for command in COMMANDS:
     main.add_command(command)
 
 
@@ -107,6 +110,8 @@ def _exit_now(code: int, message: object) -> None:
 
     if "casefile.tasks.core.runtime" in sys.modules:
         sys.modules["casefile.tasks.core.runtime"].reset_runtimes()
+    if "casefile.tasks.core.workdirs" in sys.modules:  # os._exit skips atexit: its temporary folder goes now
+        sys.modules["casefile.tasks.core.workdirs"].release_process_tempdir()
     if message is not None:
         print(message, file=sys.stderr)
     logging.shutdown()

@@ -33,6 +33,7 @@ class Limits:
     max_file_bytes: int
     max_pages: int
     max_image_pixels: int
+    max_stream_bytes: int = 64 * 1024 * 1024  # what one compressed part of a PDF may expand to (not images)
 
 
 class StorageBackend(StrEnum):
@@ -86,6 +87,8 @@ class Settings(BaseSettings):
     max_file_bytes: int = 512 * 1024 * 1024
     max_pages: int = 5000
     max_image_pixels: int = 100_000_000  # a 12 MP phone photo is 12e6; a 600-dpi letter scan ~34e6
+    # What one compressed part of a PDF (a page's content, a font) may expand to; images are bounded by their pixels
+    max_stream_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
 
     prefect_api_url: str | None = None  # a Prefect server to use; default: the local one if running, else ephemeral
 

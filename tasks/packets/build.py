@@ -27,9 +27,7 @@ import io
 import json
 import logging
 import re
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -38,9 +36,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..cases.rules import load_filing_rules
 from ..core.catalog import audit, current_actor
-from ..core.errors import CasefileError, IntegrityError, ValidationError
+from ..core.errors import CasefileError, ExitCode, IntegrityError, ValidationError
 from ..core.practice import load_practice
 from ..core.storage import sha256_file
+from ..core.workdirs import work_folder
 from ..documents.language import UNKNOWN, language_name
 from .check import CHILD_CERTIFICATE, CHILD_DOCUMENT, CHILD_TRANSLATION, CONTINUED, FRONT_TITLES, SECTION_TITLES
 from .exhibits import (
@@ -116,14 +115,27 @@ class NoExhibits(ValidationError):
 
 
 class PacketCheckFailed(CasefileError):
-    """The builder's own output failed the pre-filing check; nothing was stored as finished."""
+    """The builder's own output failed the pre-filing check; nothing was stored as finished. Each problem is the
+    check's whole message (what, which file and page, which exhibit, what to do). When every problem lies in the
+    pages of exhibits (damaged data their documents carry), the exhibits are at fault: exit 4 and what to re-save;
+    otherwise the pages casefile made are, which is a bug (or a broken template override)."""
 
-    def __init__(self, build_id: str, problems: list[str]) -> None:
+    def __init__(self, build_id: str, problems: list[str], *, exhibits: list[str] | None = None) -> None:
         self.problems = problems
-        listing = "\n".join(f"  {p}" for p in problems[:20])
+        self.exhibits = exhibits or []
+        listing = "\n".join(f"  - {p}" for p in problems[:20])
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        if self.exhibits:
+            self.exit_code = ExitCode.INPUT_REJECTED
+            closing = (
+                f"The problems are in the pages of exhibit(s) {', '.join(self.exhibits)}: fix them as each problem "
+                "says (a new copy of the document, or the exhibit list), then build again."
+            )
+        else:
+            closing = "This is a bug or a broken template override; report it with the build id."
         super().__init__(
-            f"Packet build {build_id} failed its pre-filing check; nothing was stored as finished:\n{listing}\n"
-            "This is a bug or a broken template override; report it with the build id."
+            f"Packet build {build_id} failed its pre-filing check; nothing was stored as finished:\n{listing}{more}\n"
+            f"{closing}"
         )
 
 
@@ -740,7 +752,7 @@ def assemble(inputs: PacketInputs, env: Any, work: Path, build_id: str) -> _Buil
     import pikepdf
 
     from ..core.render import write_documents
-    from .layout import carry_optional_content, downsample_images, place_pages, stamp_pages
+    from .layout import carry_optional_content, downsample_images, place_pages, stamp_pages, strip_hidden
 
     profile = inputs.profile
     start = profile.page_numbers.start
@@ -771,6 +783,7 @@ def assemble(inputs: PacketInputs, env: Any, work: Path, build_id: str) -> _Buil
                     )
                 place_pages(full, src, number_layout, None, fit=True, source=f"document {seg.source.document_id}")
                 carry_optional_content(full, src)
+        strip_hidden(full)  # nothing a reader does not see reaches a filing (checked by check/hidden.py)
         total = len(full.pages)
         report = downsample_images(full, number_layout)
         numbers, stamps = _labels(segments, inputs)
@@ -819,14 +832,25 @@ def assemble(inputs: PacketInputs, env: Any, work: Path, build_id: str) -> _Buil
         full.close()
 
 
+# Findings that can come from an exhibit's document or the exhibit list (damaged streams, hidden content the
+# builder could not remove, fonts it does not embed, pages that read in another language than the list says); every
+# other finding is about what the builder made.
+_INPUT_FINDINGS = frozenset({"qpdf-check", "hidden-content", "font-not-embedded", "translation-missing"})
+
+
 def _check(paths: Sequence[Path], inputs: PacketInputs, build_id: str) -> list[str]:
     """The pre-filing check on our own output; errors stop the build, warnings go into the manifest."""
     from .check import check_packet
 
     report = check_packet(paths, inputs.profile, expect_translations=not inputs.options.allow_missing_translations)
-    errors = [f"{f.code} ({f.file}, page {f.page})" for f in report.findings if f.severity == "error"]
+    errors = [f for f in report.findings if f.severity == "error"]
     if errors:
-        raise PacketCheckFailed(build_id, errors)
+        inputs_at_fault = all(f.exhibit is not None and f.code in _INPUT_FINDINGS for f in errors)
+        raise PacketCheckFailed(
+            build_id,
+            [f"{f.code}: {f.message}" for f in errors],
+            exhibits=sorted({str(f.exhibit) for f in errors}) if inputs_at_fault else None,
+        )
     return [f"{f.code} ({f.file}, page {f.page})" for f in report.findings if f.severity != "error"]
 
 
@@ -883,8 +907,36 @@ def build_packet(rt: Runtime, case_id: str, options: BuildOptions, *, today: dat
     if store.exists(prefix + MANIFEST):
         return result_from_manifest(load_manifest(rt, inputs.case_id, build_id), reused=True)
 
-    settings.work_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f"packet-{build_id}-", dir=settings.work_dir))
+    with work_folder(settings.work_dir, f"packet-{build_id}-") as work:
+        result = _build_in(rt, inputs, env, work, build_id, prefix, versions)
+    with rt.catalog.session() as session:
+        audit(
+            session,
+            actor=current_actor(),
+            entity="packet",
+            entity_id=build_id,
+            action="built",
+            case_id=inputs.case_id,
+            profile=inputs.profile_name,
+            pages=result.pages,
+            parts=len(result.parts),
+            sha256=[p.sha256 for p in result.parts],
+            allow_missing_translations=options.allow_missing_translations,
+        )
+    return result
+
+
+def _build_in(
+    rt: Runtime,
+    inputs: PacketInputs,
+    env: Any,
+    work: Path,
+    build_id: str,
+    prefix: str,
+    versions: Mapping[str, str],
+) -> BuildResult:
+    """Download the sources into ``work``, assemble, check, store the parts and the manifest last."""
+    store = rt.store
     uploaded: list[str] = []
     try:
         sources = work / "sources"
@@ -909,6 +961,7 @@ def build_packet(rt: Runtime, case_id: str, options: BuildOptions, *, today: dat
             {
                 "label": e.label,
                 "title": e.title,
+                "document_id": e.document.document_id,
                 "first_page": ranges[i][0],
                 "last_page": ranges[i][1],
                 "pages": ranges[i][1] - ranges[i][0] + 1,
@@ -939,22 +992,6 @@ def build_packet(rt: Runtime, case_id: str, options: BuildOptions, *, today: dat
             except Exception:  # the store may be what failed; the parts stay invisible without a manifest
                 log.warning("could not remove an unfinished packet part of build %s", build_id)
         raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    with rt.catalog.session() as session:
-        audit(
-            session,
-            actor=current_actor(),
-            entity="packet",
-            entity_id=build_id,
-            action="built",
-            case_id=inputs.case_id,
-            profile=inputs.profile_name,
-            pages=result.pages,
-            parts=len(result.parts),
-            sha256=[p.sha256 for p in result.parts],
-            allow_missing_translations=options.allow_missing_translations,
-        )
     return result
 
 

@@ -167,18 +167,20 @@ def download_build(rt: Runtime, case_id: str, build_id: str | None, dest: Path) 
 
 
 def artifact_markdown(result: BuildResult) -> str:
-    """The Prefect artifact: exhibit titles, page ranges and part sizes; no client name, no A-number."""
+    """The Prefect artifact: exhibit labels, document ids, page ranges and part sizes. Never an exhibit's title
+    (titles default to file names, which often carry a client's name or A-number), a client name or an A-number:
+    Prefect's database is not the place for client data (`casefile exhibits show` has the titles)."""
     lines = [
         f"### Packet {result.build_id} ({result.profile})",
         "",
         f"{result.pages} pages in {len(result.parts)} part(s); {result.bytes_saved} bytes saved by downsampling.",
         "",
-        "| Exhibit | Title | Pages |",
-        "|---|---|---|",
+        "| Exhibit | Document | Pages | Page count |",
+        "|---|---|---|---|",
     ]
     for e in result.exhibits:
-        title = str(e["title"]).replace("|", "\\|")
-        lines.append(f"| {e['label']} | {title} | {e['first_page']}-{e['last_page']} |")
+        document = e.get("document_id") or ""
+        lines.append(f"| {e['label']} | {document} | {e['first_page']}-{e['last_page']} | {e['pages']} |")
     lines += ["", "| Part | Pages | Bytes | SHA-256 |", "|---|---|---|---|"]
     for p in result.parts:
         lines.append(f"| {p.name} | {p.first_page}-{p.last_page} | {p.bytes} | {p.sha256[:16]}… |")

@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -109,12 +107,10 @@ def document_qr_reader(rt: Runtime) -> Callable[[Document], list[str]]:
 
 @contextmanager
 def _workdir(rt: Runtime, prefix: str) -> Iterator[Path]:
-    rt.settings.work_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=prefix, dir=rt.settings.work_dir))
-    try:
+    from ..core.workdirs import work_folder
+
+    with work_folder(rt.settings.work_dir, prefix) as work:
         yield work
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 # Context ------------------------------------------------------------------------------------------------------

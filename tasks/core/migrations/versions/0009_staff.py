@@ -1,7 +1,7 @@
 """the staff web page: users, sessions, sign-in failures, jobs started from the page
 
-Revision ID: 0008_staff
-Revises: 0007_conditions
+Revision ID: 0009_staff
+Revises: 0008_intake_repairs
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_staff"
-down_revision = "0007_conditions"
+revision = "0009_staff"
+down_revision = "0008_intake_repairs"
 branch_labels = None
 depends_on = None
 
