@@ -60,8 +60,8 @@ def demo_site(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> Ite
     """`casefile demo` on a fresh home, a staff user made with `casefile user add`, then `casefile web`."""
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is missing: run ./bootstrap.sh setup (it installs chromium and chromium-driver)")
-    root = tmp_path_factory.mktemp("web-browser")
-    home = root / "home"
+    root = tmp_path_factory.mktemp("wb")  # short: the OCR pool's socket lives under the home (AF_UNIX limit)
+    home = root / "h"
     demo = run_cli("demo", "--json", home=home, timeout=900)
     assert demo.returncode == 0, demo.stderr[-3000:]
     result = json.loads(demo.stdout)
