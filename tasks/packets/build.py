@@ -849,7 +849,7 @@ def build_packet(rt: Runtime, case_id: str, options: BuildOptions, *, today: dat
     if inputs.missing and not options.allow_missing_translations:
         raise MissingTranslations(inputs.missing)
     settings, store = rt.settings, rt.store
-    env = make_environment(settings.templates_dir, settings.template_overrides)
+    env = make_environment(settings.templates_dir, settings.overrides_dir)
     templates = inputs.profile.templates
     names = sorted(
         {
