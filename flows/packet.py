@@ -48,11 +48,13 @@ def build_packet_flow(
     forms: list[str] | None = None,
     g28: bool = False,
     fee: str | None = None,
+    fictional_practice: bool = False,
 ) -> dict[str, Any]:
     """Build the exhibit packet of ``case_id`` for ``profile`` (eoir, uscis, or a practice's own profile).
     ``filer``/``signer``: people keys of config/practice.toml (default: the case's advocate); ``channel``: the way
     of filing (its size limit); ``service_office``/``service_address``: the DHS office served, instead of the
-    profile's; ``recipient``, ``forms``, ``g28``, ``fee``: a USCIS cover letter's address and enclosures."""
+    profile's; ``recipient``, ``forms``, ``g28``, ``fee``: a USCIS cover letter's address and enclosures;
+    ``fictional_practice``: the demo's fictional practice, on purpose (otherwise its sample values are refused)."""
     options = BuildOptions(
         profile=profile,
         allow_missing_translations=allow_missing_translations,
@@ -66,6 +68,7 @@ def build_packet_flow(
         forms=tuple(forms or ()),
         g28=g28,
         fee=fee,
+        fictional_practice=fictional_practice,
     )
     result = build_task(case_id.upper(), options)
     create_markdown_artifact(

@@ -197,6 +197,7 @@ def run_packet_flow(case_id: str, options: BuildOptions) -> dict[str, Any]:
         forms=list(options.forms),
         g28=options.g28,
         fee=options.fee,
+        fictional_practice=options.fictional_practice,
     )
 
 

@@ -54,6 +54,7 @@ def print_practice(doc: dict[str, Any]) -> None:
         click.echo('  none saved: `casefile translator add KEY --name "..." --address "..." --phone "..."`')
     mail = doc["mail"]
     login = f", login {mail['smtp_username']}" if mail["smtp_username"] else ""
+    login += f", password {mail['smtp_password']}" if mail["smtp_password"] else ""
     click.echo(
         f"Mail server: {mail['smtp_host']}:{mail['smtp_port']} ({mail['smtp_security']}{login}), in "
         f"{mail['settings_file']}"
@@ -260,7 +261,7 @@ def practice_set(
     """Change the letterhead, the reply address of record requests, the clients' languages or the mail server."""
     from ...tasks.core.practice_file import lines, set_mail, update_practice
 
-    settings = home_settings()
+    settings = runtime(creates=True).settings  # writes into the home, creating it (and saying so) if needed
     changes: dict[str, Any] = {
         key: value
         for key, value in (("name", name), ("phone", phone), ("email", email), ("reply_to", reply_to))
@@ -324,7 +325,7 @@ def practice_person(
     """Add a person who files, signs or sends requests, change one, or remove one (--remove)."""
     from ...tasks.core.practice_file import set_person
 
-    settings = home_settings()
+    settings = runtime(creates=True).settings  # writes into the home, creating it (and saying so) if needed
     changes = {
         field: value
         for field, value in (
@@ -355,7 +356,7 @@ def practice_dhs_office(court: str, office: str | None, address: str | None, rem
     """The DHS office that certificates of service name for cases before COURT (as `case new --court` names it)."""
     from ...tasks.core.practice_file import lines, set_dhs_office
 
-    settings = home_settings()
+    settings = runtime(creates=True).settings  # writes into the home, creating it (and saying so) if needed
     set_dhs_office(settings, court, office, lines(address), remove=remove)
     doc = _summary()
     emit(as_json, doc, lambda: print_practice(doc))
@@ -380,7 +381,7 @@ def translator_add(key: str, name: str, address: str, phone: str, email: str, si
     """Save a translator's details for their certificates (adding KEY again replaces them)."""
     from ...tasks.core.practice_file import set_translator, translator_row
 
-    settings = home_settings()
+    settings = runtime(creates=True).settings  # writes into the home, creating it (and saying so) if needed
     saved = set_translator(
         settings, key, name=name, address=address, phone=phone, email=email, signs_electronically=signs
     )

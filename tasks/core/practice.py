@@ -2,10 +2,11 @@
 OPLA) office it serves for each court, its saved translators, the reply address of its record requests, and the
 languages of its clients.
 
-One typed model of ``practice.toml``, loaded by ``load_practice(settings)`` (through ``rt.config(load_practice)``) and
-used by the packet builder (filer and signer: each person's EOIR ID, the role printed under their name, how they
-sign; the DHS office of the case's court), by record requests (letterhead, advocates, supervisors, the signer's
-title in English and Spanish), by translations (saved translators) and by language identification.
+One typed model of ``practice.toml``, loaded by ``load_practice(settings)`` (through ``practice_of(rt)``, read again
+when the file changes) and used by the packet builder (filer and signer: each person's EOIR ID, the role printed
+under their name, how they sign; the DHS office of the case's court), by record requests (letterhead, advocates,
+supervisors, the signer's title in English and Spanish), by translations (saved translators) and by language
+identification.
 
 Where it is read from, first found: the practice's own file, ``$CASEFILE_HOME/practice.toml`` (or ``practice.toml`` in
 the folder of the setting ``practice_dir``), which `casefile practice init/set` write (``practice_file``); a
@@ -27,6 +28,7 @@ from .config import TomlTable
 from .errors import ConfigError, ValidationError
 
 if TYPE_CHECKING:
+    from .runtime import Runtime
     from .settings import Settings
 
 PRACTICE_FILE = "practice.toml"
@@ -282,10 +284,26 @@ def practice_source(settings: Settings) -> tuple[Path, bool]:
     return SAMPLE_PRACTICE, True
 
 
-def load_practice(settings: Settings) -> Practice:
-    """The practice of these settings (see the module docstring for where it is read from)."""
+def load_practice(settings: Settings, stamp: object = None) -> Practice:
+    """The practice of these settings (see the module docstring for where it is read from). ``stamp`` (ignored) keys
+    the runtime's cache: ``practice_of`` passes the file's modification time."""
     path, sample = practice_source(settings)
     return _read(path, sample=sample)
+
+
+def practice_stamp(settings: Settings) -> tuple[str, int]:
+    """Which practice file the settings read and when it last changed: a long-running process (`casefile serve`'s
+    flows) sees a change made with `casefile practice ...` at its next run."""
+    path, _sample = practice_source(settings)
+    try:
+        return str(path), path.stat().st_mtime_ns
+    except OSError:
+        return str(path), 0
+
+
+def practice_of(rt: Runtime) -> Practice:
+    """The runtime's practice, read again when its file changed."""
+    return rt.config(load_practice, practice_stamp(rt.settings))
 
 
 def read_practice_file(path: Path) -> Practice:

@@ -114,9 +114,18 @@ def _array_of_tables(doc: TOMLDocument, name: str) -> AoT:
     if name not in doc:
         doc.add(name, tomlkit.aot())
     rows = doc[name]
+    if not isinstance(rows, AoT) and isinstance(rows, list) and not rows:  # left empty by a removal
+        del doc[name]
+        doc.add(name, tomlkit.aot())
+        rows = doc[name]
     if not isinstance(rows, AoT):
         raise ConfigError(f"In the practice file, {name} must be written as [[{name}]] tables.")
     return rows
+
+
+def _drop_if_empty(doc: TOMLDocument, name: str) -> None:
+    if name in doc and not doc[name]:
+        del doc[name]
 
 
 def _strings(values: Sequence[str]) -> Any:
@@ -224,6 +233,7 @@ def set_person(
                 f"(`casefile practice person KEY --supervisor OTHER`)."
             )
         del people[index]
+        _drop_if_empty(doc, "people")
         return _save(path, doc)
     if not changes and signature_image is None:
         raise ValidationError("Nothing to change: pass --name, --role, --eoir-id, --email, --signature, ...")
@@ -269,6 +279,7 @@ def set_dhs_office(
         if index is None:
             raise ValidationError(f"The practice has no DHS office for {court!r}.")
         del offices[index]
+        _drop_if_empty(doc, "dhs_offices")
         return _save(path, doc)
     if index is None:
         if not office or not address_lines:
@@ -332,6 +343,7 @@ def remove_translator(settings: Settings, key: str) -> Practice:
     if index is None:
         raise ValidationError(f"No translator {key!r} is saved; `casefile translator list` shows them.")
     del rows[index]
+    _drop_if_empty(doc, "translators")
     return _save(path, doc)
 
 

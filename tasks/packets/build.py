@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from ..cases.rules import load_filing_rules
 from ..core.catalog import audit, current_actor
 from ..core.errors import CasefileError, IntegrityError, ValidationError
-from ..core.practice import load_practice
+from ..core.practice import practice_of
 from ..core.storage import sha256_file
 from ..documents.language import UNKNOWN, language_name
 from .check import CHILD_CERTIFICATE, CHILD_DOCUMENT, CHILD_TRANSLATION, CONTINUED, FRONT_TITLES, SECTION_TITLES
@@ -54,6 +54,7 @@ from .filing import (
     CERTIFICATE_OF_SERVICE,
     SignaturePlan,
     filer_of,
+    refuse_placeholders,
     service_for,
     signed_as,
     translator_signed,
@@ -144,6 +145,8 @@ class BuildOptions:
     forms: tuple[str, ...] = ()  # USCIS: forms enclosed ("I-130"), listed first in the cover letter
     g28: bool = False  # USCIS: Form G-28 enclosed
     fee: str | None = None  # USCIS: the filing fee enclosed ("675")
+    # The demo's (and tests') fictional practice, on purpose: its sample names and EOIR IDs are not refused.
+    fictional_practice: bool = False
 
 
 @dataclass
@@ -206,7 +209,7 @@ def gather(rt: Runtime, case_id: str, options: BuildOptions, today: date) -> Pac
     profile's placeholder DHS office, certificates that would be unsigned (unless the profile allows signing by hand
     after printing) and a USCIS cover letter without its recipient or the client's role."""
     profile = rt.config(load_profile, options.profile).for_channel(options.channel)
-    practice = rt.config(load_practice)
+    practice = practice_of(rt)
     with rt.catalog.session() as session:
         case = rt.catalog.get_case(session, case_id)
         saved = list_exhibits(session, case.id)
@@ -262,7 +265,11 @@ def gather(rt: Runtime, case_id: str, options: BuildOptions, today: date) -> Pac
             conditions.labels = [e.label for e in exhibits[conditions.first_exhibit :]]
         filer = filer_of(practice, case, options.filer)
         signer = practice.person(options.signer) if options.signer else filer
-        service = service_for(profile, options.service_office, options.service_address)
+        service = service_for(
+            profile, options.service_office, options.service_address, practice.dhs_office_for(case.court), case.court
+        )
+        if not options.fictional_practice:
+            refuse_placeholders(practice, [filer.key, signer.key], case.court)
         signatures = _signature_plan(profile, exhibits, signer.key, signed_as(signer))
         signatures.require(profile)
         uscis = uscis_fields(profile, case, filer, options.recipient, options.forms, options.g28, options.fee)
