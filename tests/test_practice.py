@@ -7,7 +7,7 @@ import os
 import stat
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -148,7 +148,10 @@ def _one_exhibit(rt: Runtime, case_id: str) -> None:
     _plan(rt, case_id, [{"document": medical, "title": "Emergency room record"}])
 
 
-DHS_FOR_BUILD = {"service_office": "ICE OPLA New York", "service_address": ("26 Harbor Plaza", "New York, NY 10278")}
+DHS_FOR_BUILD: dict[str, Any] = {
+    "service_office": "ICE OPLA New York",
+    "service_address": ("26 Harbor Plaza", "New York, NY 10278"),
+}
 
 
 def test_a_build_with_the_sample_practice_refuses_naming_each_value_and_the_command_that_sets_it(
