@@ -36,11 +36,18 @@ def exhibits() -> None:
 @click.argument("case_id")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the plan to this file.")
 @click.option("--format", "fmt", type=click.Choice(["yaml", "csv"]), default=None, help="Default: from -o, else yaml.")
+@click.option("--force", is_flag=True, help="Replace the file -o names if it exists.")
 @json_option
-def exhibits_plan(case_id: str, output: Path | None, fmt: str | None, as_json: bool) -> None:
+def exhibits_plan(case_id: str, output: Path | None, fmt: str | None, force: bool, as_json: bool) -> None:
     """Propose an exhibit list from the case's documents, as an editable YAML or CSV file."""
     from ...tasks.packets.exhibits import dump_plan, propose_plan
 
+    if output is not None and output.exists() and not force:
+        raise ValidationError(
+            f"{output} exists; nothing was written (it may hold your edits). Save the plan you edited with "
+            f"`casefile exhibits set {case_id.upper()} {output}`, write the proposal elsewhere, or add --force to "
+            "replace the file."
+        )
     plan = propose_plan(runtime(), case_id)
     fmt = fmt or ("csv" if output is not None and output.suffix.lower() == ".csv" else "yaml")
     text = dump_plan(plan, fmt)
@@ -55,6 +62,9 @@ def exhibits_plan(case_id: str, output: Path | None, fmt: str | None, as_json: b
         else:
             click.echo(f"Exhibit plan for {plan.case_id} ({len(plan.rows)} exhibits) written to {output}.")
             click.echo(f"Edit it, then: casefile exhibits set {plan.case_id} {output}")
+        for row in plan.rows:
+            if row.check:
+                click.echo(f"  exhibit {row.label} ({row.document}): {row.check}", err=True)
 
     emit(as_json, doc, human)
 
@@ -65,7 +75,7 @@ def exhibits_plan(case_id: str, output: Path | None, fmt: str | None, as_json: b
 @json_option
 def exhibits_set(case_id: str, plan_file: Path, as_json: bool) -> None:
     """Validate an edited plan and save it as the case's exhibit list (every problem listed with its line)."""
-    from ...tasks.packets.exhibits import parse_plan, save_plan, show_exhibits
+    from ...tasks.packets.exhibits import exhibit_warnings, parse_plan, save_plan, show_exhibits
 
     rt = runtime()
     try:
@@ -74,7 +84,7 @@ def exhibits_set(case_id: str, plan_file: Path, as_json: bool) -> None:
         raise ValidationError(f"{plan_file} is not UTF-8 text; save the plan as UTF-8 and try again.") from None
     plan = parse_plan(text, str(plan_file), case_id)
     save_plan(rt, plan, str(plan_file))
-    doc = show_exhibits(rt, plan.case_id)
+    doc = {**show_exhibits(rt, plan.case_id), "notes": plan.notes, "warnings": exhibit_warnings(rt, plan.case_id)}
     emit(as_json, doc, lambda: _print_exhibits(doc))
 
 
@@ -82,7 +92,29 @@ def _print_exhibits(doc: dict[str, Any]) -> None:
     rows = doc["exhibits"]
     click.echo(f"Exhibit list of {doc['case']}: {len(rows)} exhibit(s)")
     for r in rows:
-        click.echo(f"  {r['label']:>3}  {r['document']}  {r['language']}  {r['date'] or 'undated':10}  {r['title']}")
+        label = r["label"] + ("!" if r.get("pinned") else "")
+        click.echo(f"  {label:>4}  {r['document']}  {r['language']}  {r['date'] or 'undated':10}  {r['title']}")
+    for note in doc.get("notes", []):
+        click.echo(f"Note: {note}", err=True)
+    for warning in doc.get("warnings", []):
+        click.echo(f"WARNING: {warning}", err=True)
+
+
+@exhibits.command("move")
+@click.argument("case_id")
+@click.argument("label")
+@click.option("--before", default=None, help="The exhibit it goes before, e.g. A.")
+@click.option("--after", default=None, help="The exhibit it goes after.")
+@json_option
+def exhibits_move(case_id: str, label: str, before: str | None, after: str | None, as_json: bool) -> None:
+    """Move exhibit LABEL before (or after) another; the others are re-lettered in the new order (pinned labels
+    stay)."""
+    from ...tasks.packets.exhibits import exhibit_warnings, move_exhibit, show_exhibits
+
+    rt = runtime()
+    plan = move_exhibit(rt, case_id, label, before=before, after=after)
+    doc = {**show_exhibits(rt, plan.case_id), "notes": plan.notes, "warnings": exhibit_warnings(rt, plan.case_id)}
+    emit(as_json, doc, lambda: _print_exhibits(doc))
 
 
 @exhibits.command("show")
