@@ -136,13 +136,21 @@ def translation() -> None:
 
 @translation.command("add")
 @click.argument("case_id")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--for", "for_doc", required=True, help="The foreign-language document (DOC-ID) it translates.")
-@click.option("--translator", required=True, help="Translator's full name.")
-@click.option("--address", default="", help="Translator's address (lines separated by ';').")
-@click.option("--phone", default="", help="Translator's telephone.")
+@click.argument("file", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--for",
+    "for_doc",
+    default=None,
+    help="The document (DOC-ID) FILE translates. Required, unless FILE is a folder of files named after their "
+    "documents (D-XXXXXXXX.pdf, or the document's file name with .en: denuncia.en.pdf).",
+)
+@click.option(
+    "--translator", required=True, help="A saved translator's key (casefile translator add), or the translator's name."
+)
+@click.option("--address", default="", help="Translator's address (lines separated by ';'); required with a name.")
+@click.option("--phone", default="", help="Translator's telephone; required with a name.")
 @click.option("--email", default="", help="Translator's e-mail (optional).")
-@click.option("--language", default=None, help="Language of the original (ISO 639-1, e.g. es); default: detected.")
+@click.option("--language", default=None, help="Language of the original (ISO 639-1, e.g. es); default: the plan's.")
 @click.option("--date", "certified", default=None, help="Date of the certificate (YYYY-MM-DD); default today.")
 @click.option(
     "--signed-electronically",
@@ -150,11 +158,12 @@ def translation() -> None:
     is_flag=True,
     help='The translator signed the certificate electronically: "/s/ Name" is printed (else signed after printing).',
 )
+@click.option("--replace", is_flag=True, help="Replace the translation a document already has.")
 @json_option
 def translation_add(
     case_id: str,
     file: Path,
-    for_doc: str,
+    for_doc: str | None,
     translator: str,
     address: str,
     phone: str,
@@ -162,40 +171,75 @@ def translation_add(
     language: str | None,
     certified: str | None,
     signed: bool,
+    replace: bool,
     as_json: bool,
 ) -> None:
-    """Add FILE as the English translation of document --for, with the certificate's data."""
+    """Add FILE as the English translation of document --for, with the certificate's data; or every file of the
+    folder FILE, each for the document it is named after."""
     from ...tasks.core.calendar import parse_date
-    from ...tasks.packets.translations import TranslatorInfo, add_translation
+    from ...tasks.packets.translations import add_translation, add_translations_from_folder, resolve_translator
 
     rt = runtime()
     when = parse_date(certified, "--date") if certified else _today()
-    info = TranslatorInfo(translator, address, phone, email, signed_electronically=signed)
-    row = add_translation(rt, case_id, for_doc, file, info, when, language)
+    info = resolve_translator(rt, translator, address, phone, email, signed)
+    if file.is_dir():
+        if for_doc:
+            raise ValidationError("--for names the document of one file; a folder's files are named after theirs.")
+        rows = add_translations_from_folder(rt, case_id, file, info, when, language, replace=replace)
+    elif for_doc is None:
+        raise ValidationError("Say which document FILE translates: --for DOC-ID (see `casefile docs CASE-ID`).")
+    else:
+        rows = [add_translation(rt, case_id, for_doc, file, info, when, language, replace=replace)]
 
     def human() -> None:
-        click.echo(
-            f"Translation {row['id']}: document {row['document']} translates {row['for']} "
-            f"({row['source_language']}), certified {row['certified_on']}."
-        )
+        for row in rows:
+            replaced = f", replacing {row['replaced']}" if row.get("replaced") else ""
+            click.echo(
+                f"Translation {row['id']}: document {row['document']} translates {row['for']} "
+                f"({row['source_language']}), certified {row['certified_on']}, signed {row['signature']}{replaced}."
+            )
 
-    emit(as_json, row, human)
+    emit(as_json, rows[0] if not file.is_dir() else rows, human)
 
 
 @translation.command("list")
 @click.argument("case_id")
 @json_option
 def translation_list(case_id: str, as_json: bool) -> None:
-    """List the case's translations."""
+    """List the case's translations: the document (and exhibit) each belongs to, and their files."""
     from ...tasks.packets.translations import list_translations
 
     rows = list_translations(runtime(), case_id)
 
     def human() -> None:
         for r in rows:
-            click.echo(f"{r['id']}  {r['for']} -> {r['document']}  {r['source_language']}  {r['certified_on']}")
+            exhibit = f"exhibit {r['exhibit']}" if r["exhibit"] else "not an exhibit"
+            click.echo(
+                f"{r['id']}  {exhibit:<12} {r['for']} {r['for_file']}  ->  {r['document']} {r['file']}  "
+                f"{r['source_language']}  {r['translator']}  {r['certified_on']}  signed {r['signature']}"
+            )
+        if not rows:
+            click.echo("No translations yet.")
 
     emit(as_json, rows, human)
+
+
+@translation.command("rm")
+@click.argument("translation_id")
+@json_option
+def translation_rm(translation_id: str, as_json: bool) -> None:
+    """Unlink a translation (T-... or the DOC-ID it translates); its document stays in the case."""
+    from ...tasks.packets.translations import remove_translation
+
+    row = remove_translation(runtime(), translation_id)
+    emit(
+        as_json,
+        {**row, "removed": True},
+        lambda: click.echo(
+            f"Translation {row['id']} of {row['for']} removed; its document {row['document']} stays in the case "
+            f"(`casefile doc rm {row['document']}` removes it)."
+        ),
+    )
 
 
 # Packets -------------------------------------------------------------------------------------------------------------
