@@ -249,17 +249,20 @@ def packet() -> None:
 
 
 def run_packet_flow(case_id: str, options: BuildOptions) -> dict[str, Any]:
-    from ...tasks.packets.build import validate_build
+    """Check everything that can be checked (the case, profile, plan, languages, translations, the practice's
+    values, the DHS office, signatures) before Prefect starts, then run the flow; a refused or failed build raises
+    its typed error, once."""
+    from ...tasks.core.errors import CasefileError
+    from ...tasks.packets.build import preflight
     from ..prefect_env import configure_prefect
 
     rt = runtime()
-    # A typo in the case id, --profile or --channel fails before Prefect starts.
-    case_id = validate_build(rt, case_id, options.profile, options.channel)
+    case_id = preflight(rt, case_id, options).case_id
     where = configure_prefect(rt.settings)
     click.echo(f"Building the {options.profile} packet of {case_id} ({where})...", err=True)
     from ..packet import build_packet_flow
 
-    return build_packet_flow(
+    state = build_packet_flow(
         case_id,
         profile=options.profile,
         allow_missing_translations=options.allow_missing_translations,
@@ -274,7 +277,18 @@ def run_packet_flow(case_id: str, options: BuildOptions) -> dict[str, Any]:
         g28=options.g28,
         fee=options.fee,
         fictional_practice=options.fictional_practice,
+        return_state=True,
     )
+    if state.is_failed():
+        error = state.result(raise_on_failure=False)
+        if isinstance(error, CasefileError):
+            raise error
+        raise CasefileError(
+            f"The packet build of {case_id} failed ({type(error).__name__}); nothing was stored as finished. See the "
+            "flow run's logs, and report it with the case id."
+        )
+    result: dict[str, Any] = state.result()
+    return result
 
 
 def _lines(raw: str | None) -> tuple[str, ...]:
@@ -291,6 +305,8 @@ def print_build(doc: dict[str, Any]) -> None:
         click.echo(f"  {doc['images_downsampled']} image(s) downsampled, {doc['bytes_saved']:,} bytes saved")
     if doc.get("missing_translations"):
         click.echo(f"  WARNING: built without translations for exhibit(s) {', '.join(doc['missing_translations'])}")
+    for warning in doc.get("warnings", []):
+        click.echo(f"  WARNING: {warning}")
     if doc.get("signed"):
         click.echo(f"  Signed: {'; '.join(doc['signed'])}")
     for item in doc.get("to_sign", []):
@@ -378,12 +394,14 @@ def packet_list(case_id: str, as_json: bool) -> None:
 @click.argument("case_id")
 @click.argument("build_id", required=False)
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder.")
+@click.option("--force", is_flag=True, help="Download into a folder that holds another build's files.")
 @json_option
-def packet_get(case_id: str, build_id: str | None, output: Path, as_json: bool) -> None:
-    """Download every part of a build (default: the latest), each verified against its SHA-256."""
+def packet_get(case_id: str, build_id: str | None, output: Path, force: bool, as_json: bool) -> None:
+    """Download every part of a build (default: the latest), each verified against its SHA-256 and named after the
+    build."""
     from ...tasks.packets.manifest import download_build
 
-    doc = download_build(runtime(), case_id, build_id, output)
+    doc = download_build(runtime(), case_id, build_id, output, force=force)
 
     def human() -> None:
         for f in doc["files"]:

@@ -826,24 +826,50 @@ def assemble(inputs: PacketInputs, env: Any, work: Path, build_id: str) -> _Buil
         full.close()
 
 
-def _check(paths: Sequence[Path], inputs: PacketInputs, build_id: str) -> list[str]:
-    """The pre-filing check on our own output; errors stop the build, warnings go into the manifest."""
+def _check(built: _Built, inputs: PacketInputs, build_id: str) -> list[str]:
+    """The pre-filing check on our own output; errors stop the build, warnings go into the manifest. Each finding
+    names the exhibit and its page (or the template page) and the packet's page number."""
     from .check import check_packet
 
+    paths = [p for p, _a, _b in built.parts]
     report = check_packet(paths, inputs.profile, expect_translations=not inputs.options.allow_missing_translations)
-    errors = [f"{f.code} ({f.file}, page {f.page})" for f in report.findings if f.severity == "error"]
+    firsts = {path.name: a for path, a, _b in built.parts}
+    start = inputs.profile.page_numbers.start
+
+    def where(file: str, page: int | None) -> str:
+        if not page:
+            return Path(file).name
+        number = start + firsts.get(Path(file).name, 0) + page - 1
+        return f"{page_owner(built.segments, inputs, number)}, packet page {number}"
+
+    errors = [f"{f.code}: {where(f.file, f.page)}: {f.message}" for f in report.findings if f.severity == "error"]
     if errors:
         raise PacketCheckFailed(build_id, errors)
-    return [f"{f.code} ({f.file}, page {f.page})" for f in report.findings if f.severity != "error"]
+    return [f"{f.code}: {where(f.file, f.page)}: {f.message}" for f in report.findings if f.severity != "error"]
 
 
-def validate_build(rt: Runtime, case_id: str, profile: str, channel: str | None = None) -> str:
-    """The case's id as stored, once the case, the filing profile and its channel are known: what the command line
-    checks before it starts a flow run, so that a typo fails at once."""
-    with rt.catalog.session() as session:
-        case_id = rt.catalog.get_case(session, case_id).id
-    rt.config(load_profile, profile).for_channel(channel)
-    return case_id
+_KIND_WORDS = {"tab": "tab page", "document": "page", "translation": "translation page", "certificate": "certificate"}
+
+
+def page_owner(segments: Sequence[Segment], inputs: PacketInputs, number: int) -> str:
+    """Which part of the packet printed page ``number`` is: "exhibit B, translation page 2 of 3", "the cover page"."""
+    for seg in segments:
+        if seg.first <= number < seg.first + seg.pages:
+            if seg.exhibit is None:
+                return f"{Path(seg.template).name.split('.')[0].replace('_', ' ') or seg.kind} page"
+            label = inputs.exhibits[seg.exhibit].label
+            return f"exhibit {label}, {_KIND_WORDS.get(seg.kind, seg.kind)} {number - seg.first + 1} of {seg.pages}"
+    return f"page {number}"
+
+
+def preflight(rt: Runtime, case_id: str, options: BuildOptions, *, today: date | None = None) -> PacketInputs:
+    """Everything a build checks before it renders a page (the case, profile and channel, the exhibit list, languages
+    nobody decided, missing translations, the practice's placeholder values, the DHS office, unsigned certificates,
+    a USCIS letter's recipient): what `packet build` runs before it starts Prefect, so a refusal is immediate."""
+    inputs = gather(rt, case_id, options, today or datetime.now(UTC).date())
+    if inputs.missing and not options.allow_missing_translations:
+        raise MissingTranslations(inputs.missing)
+    return inputs
 
 
 def build_packet(rt: Runtime, case_id: str, options: BuildOptions, *, today: date | None = None) -> BuildResult:
@@ -851,10 +877,7 @@ def build_packet(rt: Runtime, case_id: str, options: BuildOptions, *, today: dat
     build id; a finished build (manifest present) is returned as it is, an unfinished one is rebuilt."""
     from ..core.render import make_environment, template_versions
 
-    today = today or datetime.now(UTC).date()
-    inputs = gather(rt, case_id, options, today)
-    if inputs.missing and not options.allow_missing_translations:
-        raise MissingTranslations(inputs.missing)
+    inputs = preflight(rt, case_id, options, today=today)
     settings, store = rt.settings, rt.store
     env = make_environment(settings.templates_dir, settings.overrides_dir)
     templates = inputs.profile.templates
@@ -901,7 +924,7 @@ def build_packet(rt: Runtime, case_id: str, options: BuildOptions, *, today: dat
                 if not source.path.exists():
                     store.download(source.key, source.path, expected_sha256=source.sha256)
         built = assemble(inputs, env, work, build_id)
-        warnings = _check([p for p, _a, _b in built.parts], inputs, build_id)
+        warnings = _check(built, inputs, build_id)
         start = inputs.profile.page_numbers.start
         parts: list[PartResult] = []
         for path, a, b in built.parts:
