@@ -70,10 +70,11 @@ def test_moving_lines_in_the_plan_re_letters_them_and_says_so(runtime: Runtime, 
     assert propose_plan(runtime, case_id).as_dict()["exhibits"][2]["label"] == "C!"  # the pin is kept
 
     assert cli("exhibits", "move", case_id, "C", "--before", "A").exit_code == 0
-    assert _labels(runtime, case_id) == [("C", third), ("A", second), ("B", first)]  # C is pinned
-    moved = cli("exhibits", "move", case_id, "A", "--after", "B", "--json")
-    assert moved.exit_code == 0
-    assert _labels(runtime, case_id) == [("C", third), ("A", first), ("B", second)]
+    # C is pinned; the others follow it in the list's order.
+    assert _labels(runtime, case_id) == [("C", third), ("D", second), ("E", first)]
+    moved = cli("exhibits", "move", case_id, "E", "--before", "D", "--json")
+    assert moved.exit_code == 0 and "exhibit E is now D" in moved.output
+    assert _labels(runtime, case_id) == [("C", third), ("D", first), ("E", second)]
     assert cli("exhibits", "move", case_id, "Q", "--before", "A").exit_code == ExitCode.USAGE
 
 

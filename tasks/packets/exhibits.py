@@ -107,7 +107,7 @@ def relabel(rows: list[tuple[str, str, bool]], schemes: dict[str, str] = DEFAULT
     for section, label, is_pinned in rows:
         scheme = schemes.get(section, "letters")
         if is_pinned:
-            counters[scheme] = label_index(label)
+            counters[scheme] = max(counters[scheme], label_index(label))
             out.append(label)
             continue
         n = counters[scheme] + 1
