@@ -150,6 +150,7 @@ def practice_init(
     from ...tasks.core.errors import ValidationError
     from ...tasks.core.practice_file import (
         PracticeDetails,
+        check_can_init,
         init_practice,
         lines,
         set_dhs_office,
@@ -158,8 +159,7 @@ def practice_init(
     )
 
     settings = runtime(creates=True).settings
-    if settings.practice_file.is_file() and not force:
-        init_practice(settings, PracticeDetails("x", ("x",), "x", "x@x"), force=False)  # refuses, saying what to do
+    check_can_init(settings, force=force)  # before anything is asked
     ask = _Asker(no_input)
     details = PracticeDetails(
         name=ask(name, "--name", "Organisation's name"),

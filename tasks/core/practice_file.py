@@ -134,14 +134,20 @@ def _strings(values: Sequence[str]) -> Any:
     return array
 
 
-def init_practice(settings: Settings, details: PracticeDetails, *, force: bool = False) -> Practice:
-    """Start the practice's own file with its letterhead; refuses to replace an existing one unless ``force``."""
+def check_can_init(settings: Settings, *, force: bool = False) -> None:
+    """Refuse to start the practice's file again when one exists, unless ``force`` (before anything is asked)."""
     path = _own_file(settings)
     if path.is_file() and not force:
         raise ValidationError(
             f"The practice is already set up in {path}; change it with `casefile practice set` and `casefile "
             "practice person`, or start again with `casefile practice init --force` (which replaces the file)."
         )
+
+
+def init_practice(settings: Settings, details: PracticeDetails, *, force: bool = False) -> Practice:
+    """Start the practice's own file with its letterhead; refuses to replace an existing one unless ``force``."""
+    check_can_init(settings, force=force)
+    path = _own_file(settings)
     _check_letterhead(details)
     doc = _new()
     firm = _table(doc, "practice")
