@@ -228,6 +228,35 @@ def new_case_cli(home: Path, *extra: str, client: str = CLIENT_NAME, a_number: s
     return case_id
 
 
+# The practice -----------------------------------------------------------------------------------------------------
+# A fictional practice that looks like a real one (no sample values): what a build accepts. The packaged sample
+# (config/practice.toml) is fictional on purpose and refused by real builds.
+PRACTICE_FLAGS = (
+    "--name", "Harbor Immigrant Legal Services",
+    "--address", "12 Harbor Lane, Suite 3; Brooklyn, NY 11201",
+    "--phone", "(718) 200-3000",
+    "--email", "intake@harborlegal.test",
+    "--person", "lnavarro",
+    "--person-name", "Lucia Navarro",
+    "--role", "attorney",
+    "--eoir-id", "ZX123456",
+    "--person-email", "lnavarro@harborlegal.test",
+    "--signature", "electronic",
+)  # fmt: skip
+HARBOR_DHS = (
+    "--court", "New York, NY (Broadway)",
+    "--dhs-office", "U.S. Immigration and Customs Enforcement, Office of the Principal Legal Advisor - New York",
+    "--dhs-address", "Office of the Chief Counsel; 26 Harbor Plaza, Room 100; New York, NY 10278",
+)  # fmt: skip
+
+
+def practice_init_cli(home: Path, *, dhs_office: bool = True) -> None:
+    """`casefile practice init --no-input` with the fictional Harbor practice (and its DHS office for the cases'
+    court)."""
+    proc = run_cli("practice", "init", "--no-input", *PRACTICE_FLAGS, *(HARBOR_DHS if dhs_office else ()), home=home)
+    assert proc.returncode == 0, proc.stderr
+
+
 # SMTP -------------------------------------------------------------------------------------------------
 # A real SMTP server (aiosmtpd) on loopback per test; CASEFILE_SMTP_* point casefile at it.
 
