@@ -363,8 +363,8 @@ def start_build(
     service_date: Annotated[str, Form(max_length=20)] = "",
     csrf: CsrfField = "",
 ) -> Response:
-    from ...tasks.packets.build import validate_build
     from ...tasks.packets.profile import available_profiles
+    from ...tasks.staff.builds import PageBuild, prepare
     from ...tasks.staff.overview import case_overview
 
     require(who, Permission.BUILD)
@@ -373,20 +373,13 @@ def start_build(
     real_id = case_overview(rt, case_id)["case"]["id"]
     if profile not in available_profiles(rt.settings.config_dir):
         return page(request, "error", {"kind": "bad-request"}, 400)
-    validate_build(rt, real_id, profile)
     running = jobs.running_job(rt, real_id, jobs.JobKind.BUILD)
     if running is not None:
         return _see(f"/cases/{real_id}/jobs/{running}")
-    from ...tasks.core.calendar import parse_date
-
     allow = allow_missing_translations in ("1", "on", "yes", "true")
-    served = service_date.strip()
-    options = {
-        "service_office": service_office.strip() or None,
-        "service_address": [line.strip() for line in service_address.splitlines() if line.strip()] or None,
-        "service_date": parse_date(served, "date of service").isoformat() if served else None,
-    }
-    job_id = request.app.state.runs.start_build(real_id, who.user_id, profile, allow, **options)
+    asked = PageBuild(profile, allow, service_office, service_address, service_date)
+    real_id, options = prepare(rt, real_id, asked)  # the command line's preflight: a refusal shows at once
+    job_id = request.app.state.runs.start_build(real_id, who.user_id, options)
     audit.record(
         rt,
         actor=who.name,

@@ -24,6 +24,7 @@ from ..prefect_env import configure_prefect, local_server_url
 
 if TYPE_CHECKING:
     from ...tasks.core.runtime import Runtime
+    from ...tasks.packets.build import BuildOptions
 
 log = logging.getLogger(__name__)
 
@@ -63,23 +64,12 @@ class FlowRuns:
     def server_url(self) -> str | None:
         return local_server_url(self.rt.settings)
 
-    def start_build(
-        self,
-        case_id: str,
-        user_id: int,
-        profile: str,
-        allow_missing: bool,
-        *,
-        service_office: str | None = None,
-        service_address: list[str] | None = None,
-        service_date: str | None = None,
-    ) -> str:
-        """A build with the options the page offers (the DHS office served and its address, the date of service);
-        the flow's other options keep their defaults (the case's advocate files and signs)."""
-        params: dict[str, Any] = {"case_id": case_id, "profile": profile, "allow_missing_translations": allow_missing}
-        extra = {"service_office": service_office, "service_address": service_address, "service_date": service_date}
-        params.update({k: v for k, v in extra.items() if v})
-        return self._start(JobKind.BUILD, case_id, user_id, params, profile=profile)
+    def start_build(self, case_id: str, user_id: int, options: BuildOptions) -> str:
+        """A build with the options the page set (tasks/staff/builds.py), already through the preflight."""
+        from ...tasks.staff.builds import flow_parameters
+
+        params = flow_parameters(case_id, options)
+        return self._start(JobKind.BUILD, case_id, user_id, params, profile=options.profile)
 
     def start_ingest(self, case_id: str, user_id: int, batch_id: str) -> str:
         return self._start(JobKind.INGEST, case_id, user_id, {"batch_id": batch_id}, batch_id=batch_id)

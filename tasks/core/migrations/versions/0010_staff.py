@@ -1,7 +1,7 @@
 """the staff web page: users, sessions, sign-in failures, jobs started from the page
 
-Revision ID: 0009_staff
-Revises: 0008_intake_repairs
+Revision ID: 0010_staff
+Revises: 0009_filing_ready
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_staff"
-down_revision = "0008_intake_repairs"
+revision = "0010_staff"
+down_revision = "0009_filing_ready"
 branch_labels = None
 depends_on = None
 
