@@ -200,6 +200,42 @@ def test_a_build_with_a_date_of_service_that_is_not_a_date_is_refused(
         assert session.query(StaffJob).count() == 0
 
 
+def test_a_build_the_command_line_would_refuse_is_refused_at_once_with_its_reason(
+    client: TestClient, runtime: Runtime, site: dict[str, Any]
+) -> None:
+    token = sign_in(client, "avi.advocate")
+    response = client.post(f"/cases/{site['other']}/builds", data={"csrf": token, "profile": "eoir"})
+    assert response.status_code == 400 and "casefile exhibits" in response.text  # no exhibit list: the preflight's
+    with runtime.catalog.session() as session:
+        assert session.query(StaffJob).count() == 0  # no flow run was started
+
+
+def test_only_the_demos_own_case_files_for_the_fictional_practice_and_only_without_one_of_the_homes(
+    runtime: Runtime, site: dict[str, Any]
+) -> None:
+    import shutil
+
+    from casefile.tasks.core.practice import SAMPLE_PRACTICE
+    from casefile.tasks.staff.builds import PageBuild, is_demo_case, prepare
+
+    assert is_demo_case(runtime, site["case"]) and not is_demo_case(runtime, site["other"])
+    shutil.copyfile(SAMPLE_PRACTICE, runtime.settings.practice_file)  # the home's own practice (here a copy)
+    assert not is_demo_case(runtime, site["case"])
+    from casefile.tasks.packets.build import NoExhibits
+
+    with pytest.raises(NoExhibits):
+        prepare(runtime, site["case"], PageBuild())
+
+
+def test_a_case_page_says_what_stands_between_the_case_and_a_filing(client: TestClient, site: dict[str, Any]) -> None:
+    sign_in(client, "sam.staff")
+    demo = client.get(f"/cases/{site['case']}").text
+    assert "Ready to file?" in demo and "not ready" in demo and "No exhibit list yet" in demo
+    assert "The demo's fictional case" in demo and "Practice placeholder:" not in demo
+    other = client.get(f"/cases/{site['other']}").text
+    assert "Practice placeholder:" in other and "The demo's fictional case" not in other
+
+
 def test_advocates_do_not_manage_users(client: TestClient) -> None:
     token = sign_in(client, "avi.advocate")
     assert client.get("/admin/users").status_code == 403

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
-from conftest import DEMO_DATA
+from conftest import DEMO_DATA, practice_init_cli
 from staffpage import add_users, sign_in
 
-from casefile.tasks.demo.scenario import DEMO_DHS_ADDRESS, DEMO_DHS_OFFICE, fictional_case
+from casefile.tasks.demo.scenario import fictional_case
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -34,9 +34,20 @@ pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 SAMPLE = DEMO_DATA / "sample"
 
 
+# The DHS office served, typed on the page instead of the practice's own for the court.
+NEWARK_OFFICE = "U.S. Immigration and Customs Enforcement, Office of the Principal Legal Advisor - Newark"
+NEWARK_ADDRESS = ("Office of the Chief Counsel", "970 Broad Street, Room 1300", "Newark, NJ 07102")
+
+
 @pytest.fixture
 def no_ocr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CASEFILE_OCR_ENABLED", "false")  # Tesseract is not what these tests are about
+
+
+@pytest.fixture
+def harbor(runtime: Runtime) -> None:
+    """The home's own practice (the fictional Harbor practice that looks real): what a real build files for."""
+    practice_init_cli(runtime.settings.home)
 
 
 def _wait_for_job(client: TestClient, url: str, timeout: float = 300) -> str:
@@ -84,7 +95,7 @@ def _upload_and_build(client: TestClient, rt: Runtime, case: str) -> dict[str, A
     }
     save_plan(rt, parse_plan(yaml.safe_dump(plan), "plan.yaml", case), "plan.yaml")
 
-    served = {"service_office": DEMO_DHS_OFFICE, "service_address": "\n".join(DEMO_DHS_ADDRESS)}
+    served = {"service_office": NEWARK_OFFICE, "service_address": "\n".join(NEWARK_ADDRESS)}
     started = client.post(
         f"/cases/{case}/builds", data={"csrf": token, "profile": "eoir", **served}, follow_redirects=False
     )
@@ -100,17 +111,23 @@ def _upload_and_build(client: TestClient, rt: Runtime, case: str) -> dict[str, A
     manifest = build_manifest(rt, case, build_id)
     part = client.get(f"/cases/{case}/packets/{build_id}/parts/1")
     assert hashlib.sha256(part.content).hexdigest() == manifest["outputs"][0]["sha256"]
+    import io
+
+    from pypdf import PdfReader
+
+    text = " ".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(part.content)).pages)
+    assert "970 Broad Street" in text  # the office served typed on the page, on the certificate of service
     return {"upload_job": upload_job, "build_job": started.headers["location"], "build_id": build_id}
 
 
 def test_upload_and_build_run_in_a_worker_thread_without_serve(
-    prefect_api: str, no_ocr: None, runtime: Runtime
+    prefect_api: str, no_ocr: None, harbor: None, runtime: Runtime
 ) -> None:
     from casefile.flows.web.app import create_app
     from casefile.tasks.cases.case import open_case
 
     add_users(runtime)
-    case = open_case(runtime, fictional_case())["id"]
+    case = open_case(runtime, fictional_case(advocate="lnavarro"))["id"]  # the Harbor attorney
     with TestClient(create_app(runtime=runtime)) as client:
         done = _upload_and_build(client, runtime, case)
         assert "in this web server" in client.get(done["build_job"]).text
@@ -167,13 +184,15 @@ def _deployments(api: str) -> str:
         return ""
 
 
-def test_with_serve_running_they_run_through_its_deployments(prefect_api: str, serve: str, runtime: Runtime) -> None:
+def test_with_serve_running_they_run_through_its_deployments(
+    prefect_api: str, harbor: None, serve: str, runtime: Runtime
+) -> None:
     from casefile.flows.web.app import create_app
     from casefile.tasks.cases.case import open_case
     from casefile.tasks.core.catalog import StaffJob
 
     add_users(runtime)
-    case = open_case(runtime, fictional_case())["id"]
+    case = open_case(runtime, fictional_case(advocate="lnavarro"))["id"]  # the Harbor attorney
     with TestClient(create_app(runtime=runtime)) as client:
         done = _upload_and_build(client, runtime, case)
         job_page = client.get(done["build_job"]).text

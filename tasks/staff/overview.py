@@ -71,12 +71,33 @@ def case_overview(rt: Runtime, case_id: str, *, today: date | None = None) -> di
     summary["days_to_deadline"] = (deadline - today).days if deadline else None
     return {
         "case": summary,
+        **_readiness(rt, summary["id"], today),
         "documents": documents,
         "requests": request_rows(rt, summary["id"], today),
         "builds": build_rows(rt, summary["id"]),
         "jobs": case_jobs(rt, summary["id"]),
         "today": today.isoformat(),
     }
+
+
+def _readiness(rt: Runtime, case_id: str, today: date) -> dict[str, Any]:
+    """`casefile case show`'s readiness for filing; for the demo's own fictional case (tasks/staff/builds.py) the
+    fictional practice's values are not in the way: a build from the page files for it on purpose."""
+    from ..packets.readiness import readiness
+    from .builds import is_demo_case
+
+    ready = readiness(rt, case_id, today)
+    demo = is_demo_case(rt, case_id)
+    if demo and ready["practice_placeholders"]:
+        ready["practice_placeholders"] = []
+        blockers = ("exhibits_without_translation", "exhibits_language_undecided", "unsigned_certificates")
+        ready["ready"] = bool(
+            ready["exhibits"]
+            and not any(ready[key] for key in blockers)
+            and not ready["practice_problems"]
+            and ready["dhs_office"] is not None
+        )
+    return {"readiness": ready, "demo_case": demo}
 
 
 def upcoming_cases(rt: Runtime, *, today: date | None = None, limit: int = 20) -> list[dict[str, Any]]:
