@@ -12,6 +12,7 @@ APT_PACKAGES=(
   tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-osd
   qpdf poppler-utils fonts-dejavu-core jbig2dec
   libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libfontconfig1
+  chromium chromium-driver  # the staff page's browser tests (Playwright drives Debian's Chromium)
 )
 VENV=.venv
 

@@ -12,7 +12,8 @@ Deployments (each with a concurrency limit of 1 where scheduled):
   8:00 America/New_York), or every ``chase_interval_seconds`` when that is set (tests);
 - ``poll-inbox/scheduled``: flows/inbox.py, every ``inbox_poll_seconds``;
 - ``build-packet/on-demand``: flows/packet.py, no schedule (run from the Prefect UI or the API);
-- ``conditions-bundle/on-request``: flows/conditions.py, no schedule.
+- ``conditions-bundle/on-request``: flows/conditions.py, no schedule;
+- ``ingest-case/on-request``: flows/ingest.py, no schedule (the staff page runs it for an upload's intake batch).
 Entry points are module paths (``casefile.flows.chase.chase_overdue``), so flow runs load the installed package
 whatever the working directory.
 """
@@ -44,6 +45,7 @@ def build_deployments(settings: Settings) -> list[RunnerDeployment]:
 
     from .chase import chase_overdue
     from .inbox import poll_inbox_flow
+    from .ingest import ingest_case
     from .packet import build_packet_flow
 
     if settings.chase_interval_seconds:
@@ -76,9 +78,17 @@ def build_deployments(settings: Settings) -> list[RunnerDeployment]:
         tags=["casefile", "packets"],
     )
     assert isinstance(packet_deployment, RunnerDeployment)
+    # No schedule: the staff page (flows/web/runs.py) runs it with the intake batch of an upload.
+    ingest_deployment = ingest_case.to_deployment(
+        name="on-request",
+        entrypoint_type=EntrypointType.MODULE_PATH,
+        description="Take in the files of one intake batch (parameter: the batch id), as `casefile add` does.",
+        tags=["casefile", "documents"],
+    )
+    assert isinstance(ingest_deployment, RunnerDeployment)
     from .conditions import deployment as conditions_deployment  # conditions-bundle/on-request, no schedule
 
-    return [chase_deployment, poll_deployment, packet_deployment, conditions_deployment()]
+    return [chase_deployment, poll_deployment, packet_deployment, conditions_deployment(), ingest_deployment]
 
 
 def serve_deployments(settings: Settings) -> None:

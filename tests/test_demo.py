@@ -69,3 +69,15 @@ def test_demo_runs_the_main_job_end_to_end(prefect_api: str, tmp_path: Path) -> 
     assert json.loads(check.stdout)["findings"] == [] or all(
         f["severity"] == "warning" for f in json.loads(check.stdout)["findings"]
     )
+
+    # The staff page: the demo made a fictional admin who can sign in on this home.
+    web = doc["web"]
+    assert web["user"] == "demo-admin" and web["url"] == "http://127.0.0.1:8080/"
+    from casefile.tasks.core.runtime import get_runtime, reset_runtimes
+    from casefile.tasks.core.settings import load_settings
+    from casefile.tasks.staff.sessions import sign_in
+
+    reset_runtimes()
+    _token, who = sign_in(get_runtime(load_settings(home=home)), web["user"], web["password"], "127.0.0.1")
+    assert who.role.value == "admin"
+    reset_runtimes()

@@ -41,6 +41,7 @@ def demo(as_json: bool) -> None:
     from ...tasks.conditions.selection import store_selection
     from ...tasks.demo.scenario import (
         SAMPLES,
+        demo_admin,
         demo_build_options,
         demo_conditions,
         demo_exhibits,
@@ -75,6 +76,7 @@ def demo(as_json: bool) -> None:
     bundle = run_bundle_flow(case_id, conditions["country"], conditions["topics"], selection)
     built = run_packet_flow(case_id, demo_build_options())
     location = build_location(rt, case_id, built["build_id"])
+    web = {**demo_admin(rt), "url": "http://127.0.0.1:8080/", "command": "casefile web"}
     result = {
         "case": summary,
         "ingest": report,
@@ -83,6 +85,7 @@ def demo(as_json: bool) -> None:
         "exhibits": exhibit_rows,
         "conditions": {**conditions, "bundle": bundle},
         "packet": {**built, "location": location},
+        "web": web,
         "home": str(rt.settings.home),
         "practice": {"fictional": True, "note": fictional},
     }
@@ -125,6 +128,9 @@ def demo(as_json: bool) -> None:
         click.echo(f"  {fictional}")
         click.echo(f"  download it: casefile packet get {case_id} -o packet/")
         click.echo(f"\nEverything is under {rt.settings.home}. Try: casefile case show {case_id}")
+        click.echo("\nThe staff page: run `casefile web` (in this folder), then open " + web["url"])
+        click.echo(f"  sign in as {web['user']} (a fictional admin) with the password {web['password']}")
+        click.echo(f"  search for the client's name or {case_id}, open the case, download the packet.")
 
     emit(as_json, result, human)
     sys.exit(batch_exit_code(report))

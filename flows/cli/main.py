@@ -23,6 +23,8 @@ from .packets import exhibits, packet, translation
 from .practice import practice, translator
 from .requests import request
 from .serve import serve
+from .users import user
+from .web import web
 
 
 @click.group(cls=CasefileGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -84,6 +86,8 @@ COMMANDS = (
     request,
     conditions,
     serve,
+    web,
+    user,
     demo,
     check,
 )

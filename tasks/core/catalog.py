@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 # Bump together with a new file in tasks/core/migrations/versions.
-HEAD_REVISION = "0009_filing_ready"
+HEAD_REVISION = "0010_staff"
 
 # Crockford-like alphabet without 0/O, 1/I/L, U: easy to read aloud and to type.
 _ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -445,6 +445,69 @@ class ConditionBundle(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     selected_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)  # last time it was made the active one
+
+
+class StaffUser(Base):
+    """A person who signs in to the staff web page (tasks/staff): a role and an argon2 hash, never a password."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)  # as typed at sign-in, lower case
+    role: Mapped[str] = mapped_column(String(12))  # staff | advocate | admin
+    password_hash: Mapped[str] = mapped_column(String(200))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    password_changed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_signin_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class StaffSession(Base):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored here."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie's token
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)  # absolute end; idle end is last_seen_at + idle time
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)  # signed out, disabled, password reset
+
+    user: Mapped[StaffUser] = relationship()
+
+
+class SigninFailure(Base):
+    """A failed sign-in, for the rate limit (per user name and per client address, within a window)."""
+
+    __tablename__ = "staff_signin_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    name_key: Mapped[str] = mapped_column(String(64), index=True)  # sha256 of the name typed (it may be anything)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class StaffJob(Base):
+    """A flow run started from the staff page (a packet build or an upload's ingest) and its state, so the page can
+    show it until it finishes. Ids and counts only."""
+
+    __tablename__ = "staff_jobs"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)  # "J-..."
+    kind: Mapped[str] = mapped_column(String(12))  # build | ingest
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    state: Mapped[str] = mapped_column(String(12), default="scheduled")  # scheduled | running | completed | failed
+    runner: Mapped[str] = mapped_column(String(12))  # deployment | thread
+    flow_run_id: Mapped[str | None] = mapped_column(String(40))
+    batch_id: Mapped[str | None] = mapped_column(String(16))
+    profile: Mapped[str | None] = mapped_column(String(40))
+    build_id: Mapped[str | None] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)  # a typed error's message (never client data)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 def audit(

@@ -159,10 +159,14 @@ def page_range(first: int, last: int | None = None) -> str:
 
 
 # Environment -------------------------------------------------------------------------------------------------
-def make_environment(templates_dir: Path, override_dir: Path | None = None) -> jinja2.Environment:
-    """The one Jinja2 environment. ``override_dir`` (a practice's own copies) is searched before ``templates_dir``."""
+def make_environment(
+    templates_dir: Path, override_dir: Path | None = None, *, extensions: Sequence[str] = ()
+) -> jinja2.Environment:
+    """The one Jinja2 environment. ``override_dir`` (a practice's own copies) is searched before ``templates_dir``.
+    ``extensions``: Jinja2 extensions to add (the staff page adds ``jinja2.ext.i18n`` for its message catalogs)."""
     search = [override_dir, templates_dir] if override_dir is not None else [templates_dir]
     env = ImmutableSandboxedEnvironment(
+        extensions=list(extensions),
         loader=jinja2.FileSystemLoader([str(p) for p in search], encoding="utf-8"),
         undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html", "htm", "xml", "html.j2", "xml.j2")),

@@ -126,6 +126,17 @@ class Settings(BaseSettings):
     serve_stop_grace_seconds: float = Field(default=60.0, ge=0)  # a flow run in flight gets this long on a stop
     alert_email: str | None = None  # where a failed scheduled run is reported; default: the practice's e-mail
 
+    # The staff web page (flows/web, tasks/staff): sessions, sign-in limits, uploads, downloads.
+    web_session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)  # a session unused this long ends
+    web_session_max_hours: int = Field(default=12, ge=1, le=24 * 7)  # and any session ends this long after sign-in
+    web_secure_cookies: bool = False  # Secure cookies even over plain HTTP (always Secure when served over TLS)
+    web_signin_attempts: int = Field(default=5, ge=1, le=100)  # failed sign-ins per user name within the window
+    web_signin_address_attempts: int = Field(default=20, ge=1, le=1000)  # failed sign-ins per client address
+    web_signin_window_seconds: int = Field(default=900, ge=10)  # the window of both limits
+    web_upload_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=1)  # one upload (several files) in total
+    web_upload_max_files: int = Field(default=50, ge=1, le=1000)  # files in one upload
+    web_presign_seconds: int = Field(default=60, ge=5, le=3600)  # lifetime of an S3 download link
+
     @field_validator("home", "config_dir", "templates_dir", mode="after")
     @classmethod
     def _absolute(cls, value: Path) -> Path:

@@ -92,6 +92,11 @@ class ObjectStore(ABC):
         """When the object was written (seconds since the epoch), if the store can tell; None otherwise."""
         return None
 
+    def download_url(self, key: str, *, seconds: int, filename: str | None = None) -> str | None:
+        """A short-lived URL a browser can download ``key`` from directly (saved as ``filename``), or None when the
+        store cannot give one (the local folder: the caller streams the bytes itself)."""
+        return None
+
     # Shared helpers ----------------------------------------------------------------------------
     def get_bytes(self, key: str) -> bytes:
         with self.open(key) as fh:
@@ -398,6 +403,14 @@ class S3ObjectStore(ObjectStore):
                 Params={"Bucket": self.bucket, "Key": self._k(key)},
                 ExpiresIn=self.presign_seconds,
             )
+
+    def download_url(self, key: str, *, seconds: int, filename: str | None = None) -> str | None:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": self._k(key)}
+        if filename is not None:
+            safe = "".join(c for c in filename if c.isalnum() or c in "._-") or "download"
+            params["ResponseContentDisposition"] = f'attachment; filename="{safe}"'
+        with self._errors(key):
+            return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
 
     def describe(self) -> str:
         endpoint = self.client.meta.endpoint_url

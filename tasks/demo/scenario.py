@@ -256,3 +256,21 @@ def demo_conditions(
         "country": DEMO_COUNTRY,
         "topics": list(DEMO_TOPICS),
     }
+
+
+DEMO_ADMIN = "demo-admin"  # a fictional admin of the staff page
+
+
+def demo_admin(rt: Runtime) -> dict[str, Any]:
+    """The staff page's fictional admin, with a new random password each run (printed by the demo, so the page can
+    be tried at once): created, or its password reset when an earlier demo made it."""
+    import secrets
+
+    from ..staff.users import UserNotFound, add_user, reset_password
+
+    password = "-".join(secrets.token_urlsafe(6) for _ in range(3))
+    try:
+        reset_password(rt, DEMO_ADMIN, password, actor="demo")
+    except UserNotFound:
+        add_user(rt, DEMO_ADMIN, "admin", password, actor="demo")
+    return {"user": DEMO_ADMIN, "password": password, "role": "admin"}

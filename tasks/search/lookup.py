@@ -21,8 +21,10 @@ def search_pages(
     language: str | None = None,
     doc_type: str | None = None,
     limit: int = 20,
+    fragments: bool = False,
 ) -> list[dict[str, Any]]:
-    """Ranked pages matching ``query`` (the query language of search.query), with snippets marked [like this]."""
+    """Ranked pages matching ``query`` (the query language of search.query), with snippets marked [like this];
+    with ``fragments``, also the snippet as ``[text, is_match]`` pairs (for pages that mark matches themselves)."""
     if case_id is not None:
         with rt.catalog.session() as session:
             case_id = rt.catalog.get_case(session, case_id).id
@@ -30,7 +32,7 @@ def search_pages(
     with rt.catalog.session() as session:
         wanted = {h.document_id for h in hits}
         names = dict(session.execute(select(Document.id, Document.original_name).where(Document.id.in_(wanted))).all())
-    return [
+    rows: list[dict[str, Any]] = [
         {
             "rank": rank,
             "case_id": h.case_id,
@@ -44,3 +46,7 @@ def search_pages(
         }
         for rank, h in enumerate(hits, start=1)
     ]
+    if fragments:
+        for row, h in zip(rows, hits, strict=True):
+            row["fragments"] = [[f.text, f.match] for f in h.fragments]
+    return rows
