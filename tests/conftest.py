@@ -71,6 +71,25 @@ def pytest_configure(config: pytest.Config) -> None:
         _guard_fast_lane()
 
 
+@pytest.fixture(autouse=True)
+def _own_temporary_folder() -> Iterator[None]:
+    """A command run in this process makes a temporary folder in its home its process's (core.workdirs): give the
+    next test, and the commands it starts, the temporary folder the session had."""
+    import os
+    import tempfile
+
+    saved_env, saved_dir = os.environ.get("TMPDIR"), tempfile.tempdir
+    yield
+    from casefile.tasks.core import workdirs
+
+    workdirs.release_process_tempdir()
+    tempfile.tempdir = saved_dir
+    if saved_env is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = saved_env
+
+
 # Object stores -------------------------------------------------------------------------------------
 # S3 tests talk over real HTTP to moto's standalone server, one process per test session on loopback.
 # Each test gets its own bucket, so tests never see each other's objects.
@@ -228,6 +247,17 @@ def new_case_cli(home: Path, *extra: str, client: str = CLIENT_NAME, a_number: s
     return case_id
 
 
+# The practice -----------------------------------------------------------------------------------------------------
+# A fictional practice that looks like a real one (no sample values): what a build accepts. The packaged sample
+# (config/practice.toml) is fictional on purpose and refused by real builds.
+def practice_init_cli(home: Path, *, dhs_office: bool = True) -> None:
+    """`casefile practice init --no-input` with the fictional Harbor practice (and its DHS office for the cases'
+    court)."""
+    flags = (*PRACTICE_FLAGS, *(HARBOR_DHS if dhs_office else ()))
+    proc = run_cli("practice", "init", "--no-input", *flags, home=home)
+    assert proc.returncode == 0, proc.stderr
+
+
 # SMTP -------------------------------------------------------------------------------------------------
 # A real SMTP server (aiosmtpd) on loopback per test; CASEFILE_SMTP_* point casefile at it.
 
@@ -266,6 +296,11 @@ def load_resource(name: str) -> Any:
     sys.modules[module_name] = module  # dataclasses look their module up while the class is made
     spec.loader.exec_module(module)
     return module
+
+
+_HARBOR = load_resource("practice")  # a fictional practice that looks real: tests/resources/practice.py
+PRACTICE_FLAGS: tuple[str, ...] = _HARBOR.PRACTICE_FLAGS
+HARBOR_DHS: tuple[str, ...] = _HARBOR.HARBOR_DHS
 
 
 def _can_mount() -> bool:

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 import pikepdf
 import pytest
 import yaml
-from conftest import load_resource, new_case_cli, run_cli
+from conftest import load_resource, new_case_cli, practice_init_cli, run_cli
 from pikepdf import Dictionary, Name
 
 from casefile.tasks.core.errors import ExitCode
+from casefile.tasks.demo.scenario import DEMO_DHS_ADDRESS, DEMO_DHS_OFFICE
 from casefile.tasks.packets import build as packet
 from casefile.tasks.packets import manifest as stored
 from casefile.tasks.packets.check import check_packet
@@ -47,7 +48,13 @@ def _add(rt: Runtime, case_id: str, path: Path, *, ocr: bool = False) -> str:
 def _packet(rt: Runtime, case_id: str, docs: dict[str, str], tmp_path: Path, language: str = "en") -> list[Path]:
     rows = [{"document": d, "title": f"Exhibit made from {name}", "language": language} for name, d in docs.items()]
     save_plan(rt, parse_plan(yaml.safe_dump({"case": case_id, "exhibits": rows}), "plan.yaml", case_id), "plan.yaml")
-    options = packet.BuildOptions(service_date=SERVICE_DATE, allow_missing_translations=language != "en")
+    options = packet.BuildOptions(
+        service_date=SERVICE_DATE,
+        allow_missing_translations=language != "en",
+        fictional_practice=True,  # the packaged fictional practice, on purpose (as the demo files)
+        service_office=DEMO_DHS_OFFICE,
+        service_address=DEMO_DHS_ADDRESS,
+    )
     result = packet.build_packet(rt, case_id, options)
     out = stored.download_build(rt, case_id, result.build_id, tmp_path / "out")
     return [Path(f["path"]) for f in out["files"]]
@@ -249,6 +256,7 @@ def test_a_build_whose_exhibit_fails_the_check_names_it_exits_4_and_is_not_calle
 def test_a_failed_build_prints_its_message_once_and_no_traceback(prefect_api: str, home: Path, tmp_path: Path) -> None:
     from conftest import DEMO_DATA
 
+    practice_init_cli(home)  # a practice of its own (the packaged sample is refused)
     case_id = new_case_cli(home)
     shutil.copy(DEMO_DATA / "sample" / "medical_record_en.pdf", tmp_path / "letter.pdf")
     assert run_cli("add", case_id, str(tmp_path / "letter.pdf"), home=home).returncode == 0

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import DEMO_DATA, new_case_cli, run_cli
+from conftest import DEMO_DATA, new_case_cli, practice_init_cli, run_cli
 
 SAMPLE = DEMO_DATA / "sample"
 
@@ -82,11 +82,14 @@ def test_a_killed_packet_build_leaves_no_half_packet_or_cover_page_behind(
     monkeypatch.setenv("CASEFILE_OCR_ENABLED", "false")
     machine_tmp = tmp_path / "machine-tmp"
     machine_tmp.mkdir()
+    practice_init_cli(home)  # a practice of its own (the packaged sample is refused)
     case_id = new_case_cli(home)
     added = run_cli("add", case_id, str(SAMPLE / "medical_record_en.pdf"), str(SAMPLE / "id_card.png"), home=home)
     assert added.returncode == 0, added.stderr
     plan = home.parent / "plan.yaml"
     assert run_cli("exhibits", "plan", case_id, "-o", str(plan), home=home).returncode == 0
+    # The ID card has no text (OCR is off): a person decides its language, as a build requires.
+    plan.write_text(plan.read_text(encoding="utf-8").replace("language: unknown", "language: en"), encoding="utf-8")
     assert run_cli("exhibits", "set", case_id, str(plan), home=home).returncode == 0
 
     proc = start(home, machine_tmp, "packet", "build", case_id)

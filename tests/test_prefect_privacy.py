@@ -13,7 +13,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import A_NUMBER, CLIENT_NAME, DEMO_DATA, new_case_cli, run_cli
+from conftest import A_NUMBER, CLIENT_NAME, DEMO_DATA, new_case_cli, practice_init_cli, run_cli
 
 pytestmark = pytest.mark.prefect
 
@@ -30,8 +30,10 @@ def test_no_client_name_a_number_or_title_reaches_prefect(
 ) -> None:
     monkeypatch.setenv("CASEFILE_OCR_ENABLED", "false")
     digits = re.sub(r"\D", "", A_NUMBER)
-    named = tmp_path / f"{CLIENT_NAME} A{digits} declaration.pdf"
+    named = tmp_path / "client files" / f"{CLIENT_NAME} A{digits} declaration.pdf"  # its folder is client data too
+    named.parent.mkdir()
     shutil.copy(DEMO_DATA / "sample" / "medical_record_en.pdf", named)
+    practice_init_cli(home)  # a practice of its own (the packaged sample is refused)
     case_id = new_case_cli(home)
 
     added = run_cli("add", case_id, str(named), "--json", home=home)
@@ -47,7 +49,7 @@ def test_no_client_name_a_number_or_title_reaches_prefect(
     dump = prefect_dump()
     batch_id = json.loads(added.stdout)["batch_id"]
     assert batch_id.lower() in dump.lower() and build_id.lower() in dump.lower()  # the scan sees these runs
-    for secret in (CLIENT_NAME, "Quiroga", A_NUMBER, named.name, named.stem, str(tmp_path)):
+    for secret in (CLIENT_NAME, "Quiroga", A_NUMBER, named.name, named.stem, str(named.parent)):
         assert secret not in dump, secret
         assert secret not in added.stderr + built.stderr, secret
     bare = re.compile(rf"(?<!\d)A?{digits}(?!\d)")  # the A-number as a number of its own, with or without an "A"

@@ -512,7 +512,7 @@ def render_bundle(rt: Runtime, selection: Selection, *, force: bool = False, act
 
     settings, store = rt.settings, rt.store
     style = rt.config(load_bundle_style)
-    env = make_environment(settings.templates_dir, settings.template_overrides)
+    env = make_environment(settings.templates_dir, settings.overrides_dir)
     versions = template_versions(env, TEMPLATES)
     sources = _gather(rt, selection)
     digest = _digest(

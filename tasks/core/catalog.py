@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 # Bump together with a new file in tasks/core/migrations/versions.
-HEAD_REVISION = "0008_intake_repairs"
+HEAD_REVISION = "0009_filing_ready"
 
 # Crockford-like alphabet without 0/O, 1/I/L, U: easy to read aloud and to type.
 _ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -85,6 +85,11 @@ class Document(Base):
     size_bytes: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))  # pdf, jpeg, png, tiff, heic, unknown
     doc_type: Mapped[str] = mapped_column(String(40), default="unclassified")
+    # What a person set (`casefile doc set`): the document's title and its own date, proposed in exhibit plans.
+    title: Mapped[str | None] = mapped_column(String(300))
+    doc_date: Mapped[date | None] = mapped_column(Date)
+    # A person confirmed that the document belongs to the case although its text names another A-number or person.
+    identity_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
     status: Mapped[str] = mapped_column(String(20))  # ready | quarantined
     quarantine_reason: Mapped[str | None] = mapped_column(String(40))
     quarantine_detail: Mapped[str | None] = mapped_column(Text)
@@ -205,6 +210,8 @@ class Exhibit(Base):
     doc_date: Mapped[date | None] = mapped_column(Date)
     source: Mapped[str] = mapped_column(String(300), default="")
     language: Mapped[str] = mapped_column(String(8), default="en")  # ISO 639-1 of the document's pages
+    # The advocate pinned the label (`label: C!` in the plan): it is kept when other exhibits move.
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     document: Mapped[Document] = relationship()
 

@@ -56,6 +56,11 @@ def _config_file() -> Path:
     return Path(explicit) if explicit else default_home() / "config.toml"
 
 
+def config_file() -> Path:
+    """The settings file: ``CASEFILE_CONFIG``, else ``config.toml`` in the home."""
+    return _config_file()
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CASEFILE_", extra="forbid")
 
@@ -64,6 +69,9 @@ class Settings(BaseSettings):
     config_dir: Path = PACKAGE_ROOT / "config"
     templates_dir: Path = PACKAGE_ROOT / "templates"
     template_overrides: Path | None = None  # a practice's own copies of templates, searched before templates_dir
+    # The practice's own files: practice.toml (`casefile practice init/set`), signature images, and templates/ (its
+    # template overrides when `template_overrides` is not set). Default: the home.
+    practice_dir: Path | None = None
 
     storage_backend: StorageBackend = StorageBackend.LOCAL
     storage_path: Path | None = None  # default: home/objects
@@ -157,6 +165,24 @@ class Settings(BaseSettings):
     @property
     def work_dir(self) -> Path:
         return self.home / "work"
+
+    @property
+    def practice_folder(self) -> Path:
+        """Where the practice's own files are: ``practice_dir``, else the home."""
+        return (self.practice_dir or self.home).expanduser().resolve()
+
+    @property
+    def practice_file(self) -> Path:
+        return self.practice_folder / "practice.toml"
+
+    @property
+    def overrides_dir(self) -> Path | None:
+        """The practice's template overrides: ``template_overrides``, else ``templates/`` of the practice folder
+        when there is one."""
+        if self.template_overrides is not None:
+            return self.template_overrides
+        folder = self.practice_folder / "templates"
+        return folder if folder.is_dir() else None
 
 
 def load_settings(**overrides: Any) -> Settings:

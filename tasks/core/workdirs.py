@@ -213,6 +213,24 @@ def work_folder(root: Path, prefix: str) -> Iterator[Path]:
 _process_tmp: dict[str, tuple[Path, int]] = {}
 
 
+_SOCKET_BASE = "/tmp"  # noqa: S108 - mkdtemp makes a private (0700) folder there, for sockets only
+
+
+def short_socket_dir() -> None:
+    """multiprocessing keeps its sockets (the OCR pool's forkserver) in a folder of the temporary folder, and a Unix
+    socket's path must fit in 107 bytes, which a home's work folder (or an inherited TMPDIR) may not: its folder is
+    made, once per process, in the machine's /tmp (a socket holds no data; multiprocessing removes it at exit)."""
+    import multiprocessing.util
+
+    saved = tempfile.tempdir
+    try:
+        if os.access(_SOCKET_BASE, os.W_OK):
+            tempfile.tempdir = _SOCKET_BASE
+        multiprocessing.util.get_temp_dir()
+    finally:
+        tempfile.tempdir = saved
+
+
 def process_tempdir(root: Path) -> Path:
     """Make a work folder under ``root`` this process's temporary folder (``tempfile.tempdir`` and ``TMPDIR`` for
     the programs it starts), so temporary files of libraries and tools (pikepdf's JBIG2 decoder, Tesseract's) stay in
@@ -220,11 +238,7 @@ def process_tempdir(root: Path) -> Path:
     current = _process_tmp.get("folder")
     if current is not None and current[0].parent == root and current[0].is_dir():
         return current[0]
-    # multiprocessing keeps its sockets (the OCR pool's forkserver) in a folder of the temporary folder, and a Unix
-    # socket's path must be short: it keeps the machine's (a socket holds no data).
-    import multiprocessing.util
-
-    multiprocessing.util.get_temp_dir()
+    short_socket_dir()
     _clean_now_and_then(root)
     path, fd = _new_owned_folder(root, f"tmp-{os.getpid()}-")
     if current is not None:

@@ -58,7 +58,7 @@ from PIL import Image
 
 from ..core.errors import CasefileError, QuarantinedFile, QuarantineReason, ToolError, ToolTimeout
 from ..core.processes import pool_worker_start
-from ..core.workdirs import is_environment_error
+from ..core.workdirs import is_environment_error, short_socket_dir
 from . import language as langid
 from . import tesseract
 
@@ -779,6 +779,7 @@ def _run_job(job: _Job) -> _Outcome:
 def _pool_context() -> multiprocessing.context.BaseContext:
     # forkserver: workers start from a small clean process, not a copy of this one with its PDF handles,
     # language models and (under Prefect) threads; spawn where forkserver does not exist.
+    short_socket_dir()  # the forkserver's socket path must be short, whatever TMPDIR is
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")

@@ -94,7 +94,7 @@ def read_pdf_text(rt: Runtime, key: str, sha256: str, label: str) -> PdfText:
     """OCR the pages of the stored PDF ``key`` (verified against ``sha256``) that need it, with the settings' OCR
     options, and store the searchable PDF. ``label`` (an id) names the work folder. Case documents
     (``extract_text``) and the country-conditions library both read their text through here."""
-    from ..core.practice import load_practice
+    from ..core.practice import practice_of
     from .language import supported
     from .ocr import ocr_document
     from .tesseract import check_languages
@@ -115,7 +115,7 @@ def read_pdf_text(rt: Runtime, key: str, sha256: str, label: str) -> PdfText:
             dpi=settings.ocr_dpi,
             ocr=settings.ocr_enabled,
             # Identified among the practice's client languages that the identifier knows (documents/language.py).
-            language_candidates=supported(rt.config(load_practice).client_languages),
+            language_candidates=supported(practice_of(rt).client_languages),
         )
         searchable_key, searchable_sha = key, sha256
         if result.searchable_pdf is not None:

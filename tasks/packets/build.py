@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from ..cases.rules import load_filing_rules
 from ..core.catalog import audit, current_actor
 from ..core.errors import CasefileError, ExitCode, ValidationError
-from ..core.practice import load_practice
+from ..core.practice import practice_of
 from ..core.workdirs import work_folder
 from ..documents.language import UNKNOWN, language_name
 from .check import CHILD_CERTIFICATE, CHILD_DOCUMENT, CHILD_TRANSLATION, CONTINUED, FRONT_TITLES, SECTION_TITLES
@@ -51,6 +51,7 @@ from .filing import (
     CERTIFICATE_OF_SERVICE,
     SignaturePlan,
     filer_of,
+    refuse_placeholders,
     service_for,
     signed_as,
     translator_signed,
@@ -157,6 +158,8 @@ class BuildOptions:
     forms: tuple[str, ...] = ()  # USCIS: forms enclosed ("I-130"), listed first in the cover letter
     g28: bool = False  # USCIS: Form G-28 enclosed
     fee: str | None = None  # USCIS: the filing fee enclosed ("675")
+    # The demo's (and tests') fictional practice, on purpose: its sample names and EOIR IDs are not refused.
+    fictional_practice: bool = False
 
 
 @dataclass
@@ -219,7 +222,7 @@ def gather(rt: Runtime, case_id: str, options: BuildOptions, today: date) -> Pac
     profile's placeholder DHS office, certificates that would be unsigned (unless the profile allows signing by hand
     after printing) and a USCIS cover letter without its recipient or the client's role."""
     profile = rt.config(load_profile, options.profile).for_channel(options.channel)
-    practice = rt.config(load_practice)
+    practice = practice_of(rt)
     with rt.catalog.session() as session:
         case = rt.catalog.get_case(session, case_id)
         saved = list_exhibits(session, case.id)
@@ -275,7 +278,11 @@ def gather(rt: Runtime, case_id: str, options: BuildOptions, today: date) -> Pac
             conditions.labels = [e.label for e in exhibits[conditions.first_exhibit :]]
         filer = filer_of(practice, case, options.filer)
         signer = practice.person(options.signer) if options.signer else filer
-        service = service_for(profile, options.service_office, options.service_address)
+        service = service_for(
+            profile, options.service_office, options.service_address, practice.dhs_office_for(case.court), case.court
+        )
+        if not options.fictional_practice:
+            refuse_placeholders(practice, [filer.key, signer.key], case.court)
         signatures = _signature_plan(profile, exhibits, signer.key, signed_as(signer))
         signatures.require(profile)
         uscis = uscis_fields(profile, case, filer, options.recipient, options.forms, options.g28, options.fee)
@@ -971,16 +978,18 @@ _INPUT_FINDINGS = frozenset({"qpdf-check", "hidden-content", "font-not-embedded"
 
 
 def _check(
-    paths: Sequence[Path],
+    built: _Built,
     inputs: PacketInputs,
     build_id: str,
     facts: Sequence[Any] | None = None,
     languages: Any = None,
 ) -> list[str]:
-    """The pre-filing check on our own output; errors stop the build, warnings go into the manifest. ``facts``: what
-    the workers found in each part (``check.files.check_file``)."""
+    """The pre-filing check on our own output; errors stop the build, warnings go into the manifest. Each finding
+    names the exhibit and its page (or the template page) and the packet's page number. ``facts``: what the workers
+    found in each part (``check.files.check_file``)."""
     from .check import check_packet
 
+    paths = [p for p, _a, _b in built.parts]
     report = check_packet(
         paths,
         inputs.profile,
@@ -989,15 +998,24 @@ def _check(
         facts=facts,
         languages=languages,
     )
+    firsts = {path.name: a for path, a, _b in built.parts}
+    start = inputs.profile.page_numbers.start
+
+    def where(file: str, page: int | None) -> str:
+        if not page:
+            return Path(file).name
+        number = start + firsts.get(Path(file).name, 0) + page - 1
+        return f"{page_owner(built.segments, inputs, number)}, packet page {number}"
+
     errors = [f for f in report.findings if f.severity == "error"]
     if errors:
         inputs_at_fault = all(f.exhibit is not None and f.code in _INPUT_FINDINGS for f in errors)
         raise PacketCheckFailed(
             build_id,
-            [f"{f.code}: {f.message}" for f in errors],
+            [f"{f.code}: {where(f.file, f.page)}: {f.message}" for f in errors],
             exhibits=sorted({str(f.exhibit) for f in errors}) if inputs_at_fault else None,
         )
-    return [f"{f.code} ({f.file}, page {f.page})" for f in report.findings if f.severity != "error"]
+    return [f"{f.code}: {where(f.file, f.page)}: {f.message}" for f in report.findings if f.severity != "error"]
 
 
 class _LanguageMemo:
@@ -1028,13 +1046,28 @@ class _LanguageMemo:
         self.cache.put_many({self._key(k): json.dumps({"language": v}).encode("utf-8") for k, v in found.items()})
 
 
-def validate_build(rt: Runtime, case_id: str, profile: str, channel: str | None = None) -> str:
-    """The case's id as stored, once the case, the filing profile and its channel are known: what the command line
-    checks before it starts a flow run, so that a typo fails at once."""
-    with rt.catalog.session() as session:
-        case_id = rt.catalog.get_case(session, case_id).id
-    rt.config(load_profile, profile).for_channel(channel)
-    return case_id
+_KIND_WORDS = {"tab": "tab page", "document": "page", "translation": "translation page", "certificate": "certificate"}
+
+
+def page_owner(segments: Sequence[Segment], inputs: PacketInputs, number: int) -> str:
+    """Which part of the packet printed page ``number`` is: "exhibit B, translation page 2 of 3", "the cover page"."""
+    for seg in segments:
+        if seg.first <= number < seg.first + seg.pages:
+            if seg.exhibit is None:
+                return f"{Path(seg.template).name.split('.')[0].replace('_', ' ') or seg.kind} page"
+            label = inputs.exhibits[seg.exhibit].label
+            return f"exhibit {label}, {_KIND_WORDS.get(seg.kind, seg.kind)} {number - seg.first + 1} of {seg.pages}"
+    return f"page {number}"
+
+
+def preflight(rt: Runtime, case_id: str, options: BuildOptions, *, today: date | None = None) -> PacketInputs:
+    """Everything a build checks before it renders a page (the case, profile and channel, the exhibit list, languages
+    nobody decided, missing translations, the practice's placeholder values, the DHS office, unsigned certificates,
+    a USCIS letter's recipient): what `packet build` runs before it starts Prefect, so a refusal is immediate."""
+    inputs = gather(rt, case_id, options, today or datetime.now(UTC).date())
+    if inputs.missing and not options.allow_missing_translations:
+        raise MissingTranslations(inputs.missing)
+    return inputs
 
 
 def build_packet(rt: Runtime, case_id: str, options: BuildOptions, *, today: date | None = None) -> BuildResult:
@@ -1042,12 +1075,9 @@ def build_packet(rt: Runtime, case_id: str, options: BuildOptions, *, today: dat
     build id; a finished build (manifest present) is returned as it is, an unfinished one is rebuilt."""
     from ..core.render import make_environment, template_versions
 
-    today = today or datetime.now(UTC).date()
-    inputs = gather(rt, case_id, options, today)
-    if inputs.missing and not options.allow_missing_translations:
-        raise MissingTranslations(inputs.missing)
+    inputs = preflight(rt, case_id, options, today=today)
     settings, store = rt.settings, rt.store
-    env = make_environment(settings.templates_dir, settings.template_overrides)
+    env = make_environment(settings.templates_dir, settings.overrides_dir)
     templates = inputs.profile.templates
     names = sorted(
         {
@@ -1139,7 +1169,7 @@ def _build_in(
 
             built = assemble(inputs, segments, prepared, work, build_id, check_part)
             facts = [result(future, "checking the packet's parts") for future in built.facts]
-        warnings = _check([p for p, _a, _b in built.parts], inputs, build_id, facts, _LanguageMemo(cache))
+        warnings = _check(built, inputs, build_id, facts, _LanguageMemo(cache))
         start = inputs.profile.page_numbers.start
         parts: list[PartResult] = []
         for (path, a, b), fact in zip(built.parts, facts, strict=True):

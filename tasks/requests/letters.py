@@ -192,7 +192,7 @@ class RenderedPdf:
 def _env(rt: Runtime) -> Any:
     from ..core.render import make_environment
 
-    return make_environment(rt.settings.templates_dir, rt.settings.template_overrides)
+    return make_environment(rt.settings.templates_dir, rt.settings.overrides_dir)
 
 
 def render_request_pdfs(

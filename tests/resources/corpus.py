@@ -31,6 +31,7 @@ from __future__ import annotations
 import io
 import os
 import random
+import runpy
 import struct
 import zlib
 from collections.abc import Callable
@@ -833,7 +834,7 @@ def intake_report(folder: Path, home: Path, expected: dict[str, str], *, packet:
         "--a-number",
         "987654321",
         "--court",
-        "New York, NY",
+        "New York, NY (Broadway)",  # the court whose DHS office the practice below serves
         "--hearing",
         "2027-03-04",
         "--hearing-type",
@@ -860,8 +861,12 @@ def intake_report(folder: Path, home: Path, expected: dict[str, str], *, packet:
     lost = _objects_lost(home, report["items"])
     built = ""
     if packet:
+        harbor = runpy.run_path(str(Path(__file__).with_name("practice.py")))  # a practice of its own
+        run("practice", "init", "--no-input", *harbor["PRACTICE_FLAGS"], *harbor["HARBOR_DHS"])
         plan = home.parent / "corpus-plan.yaml"
         run("exhibits", "plan", case_id, "-o", str(plan))
+        # What a person does after looking at the pages that have no text to tell their language by: decide it.
+        plan.write_text(plan.read_text(encoding="utf-8").replace("language: unknown", "language: en"), encoding="utf-8")
         run("exhibits", "set", case_id, str(plan))
         build = run("packet", "build", case_id, "--allow-missing-translations", "--json")
         tracebacks += build.stderr.count("Traceback")
