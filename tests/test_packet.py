@@ -754,3 +754,57 @@ def test_packet_in_s3_over_http(runtime: Runtime, case_id: str, s3_store: object
     assert stored.list_builds(rt, case_id)[0]["location"].startswith("s3://")
     (path,) = _download(rt, result, tmp_path / "out")
     assert len(PdfReader(path).pages) == result.pages == 1 + 1 + (1 + 2) + (1 + 1) + 1  # cover, list, tab+doc x2, COS
+
+
+def test_a_supplemental_filing_continues_the_first_packets_exhibit_letters_and_page_numbers(
+    runtime: Runtime, case_id: str, built_case: dict[str, str], tmp_path: Path
+) -> None:
+    """Evidence that arrives after the first filing goes in a second packet (`--continue-from`): the exhibits already
+    filed are left out, the new ones go on from the first packet's letters, its pages from the first packet's last
+    page number, and its own cover and exhibit list say that it is a supplemental filing."""
+    from casefile.tasks.core.errors import ValidationError
+    from casefile.tasks.packets.check import check_packet
+    from casefile.tasks.packets.profile import load_profile
+
+    _translate(runtime, case_id, built_case["denuncia"])
+    first = _build(runtime, case_id)
+    assert [e["label"] for e in first.exhibits] == ["A", "B", "C", "D", "1"]
+    last_page = first.parts[-1].last_page
+    late = _add(runtime, case_id, SAMPLE / "school_record_2pages.tif", "school")
+    _plan(
+        runtime,
+        case_id,
+        [
+            {"document": built_case["medical"], "title": "Emergency room record", "source": "Hospital"},
+            {"document": built_case["denuncia"], "title": "Police report (denuncia)", "language": "es"},
+            {"document": built_case["edge"], "title": "Edge test page"},
+            {"document": built_case["photo"], "title": "Photo of a letter"},
+            {"document": late, "title": "School record", "source": "School"},
+            {"document": built_case["report"], "title": "Country report", "section": "country"},
+        ],
+    )
+    second = _build(runtime, case_id, continue_from=first.build_id.lower())
+    assert second.build_id != first.build_id
+    assert [(e["label"], e["document_id"]) for e in second.exhibits] == [("E", late)]
+    assert second.parts[0].first_page == last_page + 1
+    (path,) = _download(runtime, second, tmp_path / "second")
+    manifest = stored.load_manifest(runtime, case_id, second.build_id)
+    assert manifest["continues"] == {"build_id": first.build_id, "first_page": last_page + 1}
+    reader = PdfReader(path)
+    assert reader.page_labels[0] == str(last_page + 1)
+    cover, listing = (re.sub(r"\s+", " ", reader.pages[i].extract_text()) for i in (0, 1))
+    assert "Supplemental filing" in cover and "Supplemental filing" in listing
+    (row,) = second.exhibits
+    assert row["first_page"] > last_page + 1 and f"{row['first_page']}\u2013{row['last_page']}" in listing
+
+    # The check knows where a supplemental filing must start: the first packet is not one.
+    profile = runtime.config(load_profile, "eoir")
+    report = check_packet([path], profile, first_number=last_page + 1)
+    assert not [f for f in report.findings if f.severity == "error"], report.findings
+    (first_path,) = _download(runtime, first, tmp_path / "first")
+    wrong = check_packet([first_path], profile, first_number=last_page + 1)
+    assert [f.code for f in wrong.findings if f.severity == "error"] == ["numbering-start"]
+
+    # Nothing new to file: refused, naming what to do.
+    with pytest.raises(ValidationError, match="filed in packet"):
+        _build(runtime, case_id, continue_from=second.build_id)

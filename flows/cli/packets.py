@@ -277,6 +277,7 @@ def run_packet_flow(case_id: str, options: BuildOptions) -> dict[str, Any]:
         g28=options.g28,
         fee=options.fee,
         fictional_practice=options.fictional_practice,
+        continue_from=options.continue_from,
         return_state=True,
     )
     if state.is_failed():
@@ -329,6 +330,12 @@ def print_build(doc: dict[str, Any]) -> None:
 @click.option("--form", "forms", multiple=True, help="USCIS: a form enclosed, e.g. I-130 (repeatable).")
 @click.option("--g28", is_flag=True, help="USCIS: Form G-28 is enclosed.")
 @click.option("--fee", default=None, help="USCIS: the filing fee enclosed, e.g. 675.")
+@click.option(
+    "--continue-from",
+    default=None,
+    metavar="BUILD-ID",
+    help="Supplemental filing: continue this build's exhibit labels and page numbers (what it filed is left out).",
+)
 @json_option
 def packet_build(
     case_id: str,
@@ -344,6 +351,7 @@ def packet_build(
     forms: tuple[str, ...],
     g28: bool,
     fee: str | None,
+    continue_from: str | None,
     as_json: bool,
 ) -> None:
     """Build the case's exhibit packet as a Prefect flow run, check it, and store it."""
@@ -363,6 +371,7 @@ def packet_build(
         forms=forms,
         g28=g28,
         fee=fee,
+        continue_from=continue_from,
     )
     doc = run_packet_flow(case_id, options)
     emit(as_json, doc, lambda: print_build(doc))

@@ -45,6 +45,8 @@ from .exhibits import (
     COUNTRY,
     DEFAULT_SCHEMES,
     assign_labels,
+    label_index,
+    letter_label,
     list_exhibits,
 )
 from .filing import (
@@ -160,6 +162,9 @@ class BuildOptions:
     fee: str | None = None  # USCIS: the filing fee enclosed ("675")
     # The demo's (and tests') fictional practice, on purpose: its sample names and EOIR IDs are not refused.
     fictional_practice: bool = False
+    # A supplemental filing: the build id of the case's earlier packet whose exhibit labels and page numbers this one
+    # continues (its exhibits already filed are left out).
+    continue_from: str | None = None
 
 
 @dataclass
@@ -260,12 +265,32 @@ def gather(rt: Runtime, case_id: str, options: BuildOptions, today: date) -> Pac
                 ExhibitInput(e.label, e.section, e.title, e.doc_date, e.source, e.language, _source_pdf(doc), tinput)
             )
         conditions = _conditions_exhibits(rt, case.id, profile, exhibits, missing)
+        continued: Continued | None = None
+        if options.continue_from:
+            continued = _continued(rt, case.id, options, profile)
+            exhibits, conditions = _left_to_file(continued, exhibits, conditions)
+            filed = set(continued.documents)
+            missing = [m for m in missing if m[1] not in filed]
+            undecided = [u for u in undecided if u[1] not in filed]
+            if not exhibits:
+                raise ValidationError(
+                    f"Every exhibit of case {case.id} was filed in packet {continued.build_id} already; add the new "
+                    "evidence to the exhibit list (`casefile exhibits add`), then build the supplemental filing."
+                )
         if not exhibits:  # neither an exhibit list nor a country-conditions bundle
             raise NoExhibits(case.id)
         # Labels: the profile's schemes (USCIS letters every exhibit in one series) unless the advocate chose
-        # their own labels in the plan (then those are kept as they are).
+        # their own labels in the plan (then those are kept as they are); a supplemental filing's labels always
+        # continue the earlier filing's series.
         sections = [e.section for e in exhibits]
-        if [e.label for e in exhibits] == assign_labels(sections, DEFAULT_SCHEMES):
+        if continued is not None:
+            schemes = {CLIENT: profile.exhibits.client_scheme, COUNTRY: profile.exhibits.country_conditions_scheme}
+            relabel = dict(zip([e.label for e in exhibits], continued.labels(sections, schemes), strict=True))
+            for item in exhibits:
+                item.label = relabel[item.label]
+            missing = [(relabel[label], doc, lang) for label, doc, lang in missing]
+            undecided = [(relabel[label], doc, why) for label, doc, why in undecided]
+        elif [e.label for e in exhibits] == assign_labels(sections, DEFAULT_SCHEMES):
             schemes = {CLIENT: profile.exhibits.client_scheme, COUNTRY: profile.exhibits.country_conditions_scheme}
             relabel = dict(zip([e.label for e in exhibits], assign_labels(sections, schemes), strict=True))
             for item in exhibits:
@@ -332,7 +357,11 @@ def gather(rt: Runtime, case_id: str, options: BuildOptions, today: date) -> Pac
             "intro": profile.cover.intro_default,
             "salutation": profile.cover.salutation,
             "target_language": profile.translations.target_language,
+            # A supplemental filing: what it continues (the cover and the exhibit list say so)
+            "supplement": continued.context() if continued is not None else None,
         }
+        if continued is not None:  # its pages are numbered on from the earlier filing's last
+            profile = replace(profile, page_numbers=replace(profile.page_numbers, start=continued.last_page + 1))
     return PacketInputs(
         case.id,
         options.profile,
@@ -364,6 +393,89 @@ def _signature_plan(
             what = f"translator's certificate of exhibit {e.label} (translation {e.translation.id})"
             (plan.signed if e.translation.translator["signed"] else plan.to_sign).append(what)
     return plan
+
+
+@dataclass(frozen=True)
+class Continued:
+    """The earlier filing a supplemental one continues (``--continue-from``), from its manifest."""
+
+    build_id: str
+    service_date: str
+    last_page: int  # the last page number the earlier filing printed (or counted)
+    last_labels: dict[str, int]  # label scheme -> the highest label it used ("letters": F -> 6)
+    documents: tuple[str, ...]  # the documents it and the filings it continued filed (exhibits, translations)
+    bundle_ids: frozenset[str]  # their country-conditions bundles
+
+    def labels(self, sections: Sequence[str], schemes: Mapping[str, str]) -> list[str]:
+        """The labels of the new exhibits, each scheme's series going on after the earlier filing's."""
+        counters = dict(self.last_labels)
+        labels = []
+        for section in sections:
+            scheme = schemes.get(section, "letters")
+            counters[scheme] = counters.get(scheme, 0) + 1
+            labels.append(letter_label(counters[scheme]) if scheme == "letters" else str(counters[scheme]))
+        return labels
+
+    def context(self) -> dict[str, Any]:
+        return {"build_id": self.build_id, "service_date": date.fromisoformat(self.service_date)}
+
+
+def _continued(rt: Runtime, case_id: str, options: BuildOptions, profile: FilingProfile) -> Continued:
+    """The earlier build ``options.continue_from`` of the same case and profile (refused otherwise), with what it and
+    the filings it continued (a chain of supplemental filings) filed."""
+    from .manifest import load_manifest
+
+    assert options.continue_from is not None
+    manifest = load_manifest(rt, case_id, options.continue_from)
+    if manifest.get("profile") != options.profile:
+        other = manifest.get("profile")
+        raise ValidationError(
+            f"Packet {manifest['build_id']} was built for the {other} profile, not {options.profile}: "
+            "a supplemental filing continues a filing to the same court or office. Build it with --profile "
+            f"{other}."
+        )
+    schemes = {CLIENT: profile.exhibits.client_scheme, COUNTRY: profile.exhibits.country_conditions_scheme}
+    last_labels: dict[str, int] = {}
+    documents: list[str] = []
+    bundles: list[str | None] = []
+    earlier: dict[str, Any] | None = manifest
+    seen: set[str] = set()
+    while earlier is not None and earlier["build_id"] not in seen:  # this filing, and the ones it continued
+        seen.add(earlier["build_id"])
+        for row in earlier["inputs"]:
+            scheme = schemes.get(row["section"], "letters")
+            last_labels[scheme] = max(last_labels.get(scheme, 0), label_index(row["label"]))
+            documents.append(row["document_id"])
+            if row.get("translation"):
+                documents.append(row["translation"]["document_id"])
+        bundles.append((earlier.get("conditions") or {}).get("bundle_id"))
+        before = earlier.get("continues")
+        earlier = load_manifest(rt, case_id, before["build_id"]) if before else None
+    last_page = max(int(p["last_page"]) for p in manifest["outputs"])
+    return Continued(
+        manifest["build_id"],
+        manifest["service_date"],
+        last_page,
+        last_labels,
+        tuple(documents),
+        frozenset(b for b in bundles if b),
+    )
+
+
+def _left_to_file(
+    continued: Continued, exhibits: list[ExhibitInput], conditions: PacketBundle | None
+) -> tuple[list[ExhibitInput], PacketBundle | None]:
+    """The exhibits a supplemental filing carries: those whose document the earlier filing did not; the case's
+    country-conditions bundle only when the earlier filing did not carry the same one."""
+    own = exhibits if conditions is None else exhibits[: conditions.first_exhibit]
+    bundle = [] if conditions is None else exhibits[conditions.first_exhibit :]
+    filed = set(continued.documents)
+    own = [e for e in own if e.document.document_id not in filed]
+    if conditions is not None and conditions.bundle_id in continued.bundle_ids:
+        conditions, bundle = None, []
+    if conditions is not None:
+        conditions.first_exhibit = len(own)
+    return own + bundle, conditions
 
 
 def _conditions_exhibits(
@@ -1304,4 +1416,10 @@ def _manifest(
         "images_downsampled": result.images_downsampled,
         "check": {"ok": True, "warnings": result.warnings},
         "conditions": conditions,
+        # A supplemental filing: the earlier build it continues (its labels and page numbers go on from there)
+        "continues": (
+            {"build_id": inputs.options.continue_from.upper(), "first_page": inputs.profile.page_numbers.start}
+            if inputs.options.continue_from
+            else None
+        ),
     }
