@@ -704,6 +704,10 @@ def test_cli_plan_set_translate_build_list_get_check(prefect_api: str, tmp_path:
     proc = run_cli("packet", "check", str(tmp_path / "gap.pdf"), "--json", home=home)
     assert proc.returncode == 4
     assert any(f["severity"] == "error" for f in json.loads(proc.stdout)["findings"])
+    # A packet that must continue an earlier filing's numbering (a supplemental filing) is refused when it does not.
+    proc = run_cli("packet", "check", str(pdf), "--first-page", "40", "--json", home=home)
+    assert proc.returncode == 4
+    assert [f["code"] for f in json.loads(proc.stdout)["findings"] if f["severity"] == "error"] == ["numbering-start"]
 
 
 def test_the_prefect_artifact_has_labels_documents_and_ranges_but_no_titles_or_client_data(
@@ -808,3 +812,44 @@ def test_a_supplemental_filing_continues_the_first_packets_exhibit_letters_and_p
     # Nothing new to file: refused, naming what to do.
     with pytest.raises(ValidationError, match="filed in packet"):
         _build(runtime, case_id, continue_from=second.build_id)
+
+
+def test_a_corrupted_stream_in_a_new_packet_is_caught_even_when_its_original_was_verified_before(
+    runtime: Runtime, case_id: str, built_case: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check does not decode again a picture copied byte for byte from a stored document whose pictures were
+    verified once (the verdict is kept by the document's SHA-256); any other stream, and a picture whose bytes are
+    not the verified ones, is decoded on every build. A builder that damaged a picture of an exhibit on the way into
+    the packet is caught by the next build's check, however many verdicts the earlier builds kept."""
+    from casefile.tasks.packets import prepare, qpdf_child
+
+    first = _build(runtime, case_id, allow_missing_translations=True)
+    pieces = stored.load_manifest(runtime, case_id, first.build_id)["pieces"]
+    assert pieces["written"].get("verdicts", 0) >= 4  # every stored document's pictures verified once, and kept
+
+    real = prepare.prepare_source
+    damaged: list[str] = []
+
+    def damaging(job: prepare.PrepareJob) -> prepare.PrepareResult:
+        result = real(job)
+        if job.name == f"document {built_case['denuncia']}":
+            with pikepdf.open(result.out, allow_overwriting_input=True) as pdf:
+                for obj in pdf.objects:
+                    if isinstance(obj, pikepdf.Stream) and obj.stream_dict.get("/Filter") == "/DCTDecode":
+                        data = obj.read_raw_bytes()
+                        obj.write(data[: len(data) // 2], filter=pikepdf.Name.DCTDecode)
+                        damaged.append(str(obj.objgen))
+                pdf.save(result.out)
+        return result
+
+    monkeypatch.setattr(prepare, "prepare_source", damaging)
+    verified: list[object] = []  # documents whose pictures are verified again (none: every verdict is kept)
+    monkeypatch.setattr(qpdf_child, "verify_pictures", lambda path: verified.append(path))
+    settings = runtime.settings.model_copy(update={"packet_workers": 1})  # jobs in this process: the patch applies
+    options = packet.BuildOptions(service_date=date(2027, 2, 2), allow_missing_translations=True, **DHS)
+    with pytest.raises(packet.PacketCheckFailed) as refused:
+        packet.build_packet(replace(runtime, settings=settings), case_id, options)
+    assert damaged, "the scanned police report has a JPEG page to damage"
+    assert verified == []  # the damaged pictures were caught although their document's verdict trusts its pictures
+    assert "qpdf-check" in str(refused.value.problems)
+    assert {b["build_id"] for b in stored.list_builds(runtime, case_id)} == {first.build_id}

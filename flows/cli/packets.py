@@ -424,9 +424,20 @@ def packet_get(case_id: str, build_id: str | None, output: Path, force: bool, as
 @click.option("--profile", default="eoir", show_default=True, help="Filing profile to check against.")
 @click.option("--allow-missing-translations", is_flag=True, help="A missing translation is a warning, not an error.")
 @click.option("--channel", default=None, help="Way of filing, for its size limit (default: the profile's).")
+@click.option(
+    "--first-page",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The page number the packet must start at (a supplemental filing continuing an earlier one's numbering).",
+)
 @json_option
 def packet_check(
-    files: tuple[Path, ...], profile: str, allow_missing_translations: bool, channel: str | None, as_json: bool
+    files: tuple[Path, ...],
+    profile: str,
+    allow_missing_translations: bool,
+    channel: str | None,
+    first_page: int | None,
+    as_json: bool,
 ) -> None:
     """Check PDFs (one packet, or its parts in order) against a filing profile before filing."""
     from ...tasks.core.settings import load_settings
@@ -434,7 +445,9 @@ def packet_check(
     from ...tasks.packets.profile import load_profile
 
     filing_profile = load_profile(load_settings(), profile).for_channel(channel)
-    report = check_packet(list(files), filing_profile, expect_translations=not allow_missing_translations)
+    report = check_packet(
+        list(files), filing_profile, expect_translations=not allow_missing_translations, first_number=first_page
+    )
     doc = report.to_dict()
 
     def human() -> None:
