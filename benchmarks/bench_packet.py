@@ -619,6 +619,24 @@ def current_rss_mb() -> float:
         return 0.0
 
 
+def own_peak_mb() -> float:
+    """This process's peak RSS since it started its program: its VmHWM (Linux). ``ru_maxrss`` is no use in the
+    build's child process: the kernel carries the high-water mark of the process it was forked from (the benchmark,
+    holding the corpus it set up) across exec."""
+    return vm_hwm_mb(os.getpid()) or peak_rss_mb()
+
+
+def _pss_mb(pid: int) -> float:
+    """A process's proportional set size (pages shared with other processes counted by share), 0 if unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0.0
+
+
 @dataclass
 class Timers:
     """Time, calls, and memory after each phase (RSS now, and the process's peak so far)."""
@@ -640,7 +658,7 @@ class Timers:
                 self.seconds[phase] = self.seconds.get(phase, 0.0) + time.perf_counter() - started
                 self.calls[phase] = self.calls.get(phase, 0) + 1
                 self.rss_after[phase] = round(max(self.rss_after.get(phase, 0.0), current_rss_mb()), 1)
-                self.peak_after[phase] = peak_rss_mb()
+                self.peak_after[phase] = own_peak_mb()
 
         setattr(owner, name, timed)
 
@@ -708,7 +726,7 @@ def child_main(spec_path: Path) -> int:
         service_address=DEMO_DHS_ADDRESS,
         fictional_practice=True,  # the packaged fictional practice, on purpose (as the demo)
     )
-    rss_before = peak_rss_mb()
+    rss_before = own_peak_mb()
     cpu0, children0 = cpu_seconds(), children_cpu_seconds()
     error = None
     result: dict[str, Any] = {}
@@ -743,7 +761,7 @@ def child_main(spec_path: Path) -> int:
         "calls": timers.calls,
         "rss_after_mb": timers.rss_after,
         "peak_rss_after_mb": timers.peak_after,
-        "peak_rss_mb": max(window.before_mb or 0.0, vm_hwm_mb(os.getpid()) or 0.0, peak_rss_mb()),
+        "peak_rss_mb": max(window.before_mb or 0.0, own_peak_mb()),
         "peak_rss_mb_before_build": rss_before,
         "peak_rss_mb_before_check": window.before_mb,
         "peak_rss_mb_from_check": vm_hwm_mb(os.getpid()) if window.reset else None,
@@ -756,9 +774,8 @@ def child_main(spec_path: Path) -> int:
 
 @dataclass
 class CheckWindow:
-    """The builder's peak RSS before its check, and from the start of its check on: the `qpdf --check` processes
-    live only during the check, so the builder's peak of that window plus theirs bounds the tree's peak. Linux
-    resets a process's high-water mark (VmHWM) when "5" is written to /proc/<pid>/clear_refs."""
+    """The builder's peak RSS before its check (its VmHWM when the check starts). (Before issue 18 the check ran
+    `qpdf --check` in processes of its own, and the high-water mark was reset there to bound the tree's peak.)"""
 
     before_mb: float | None = None
     reset: bool = False
@@ -768,12 +785,8 @@ class CheckWindow:
 
         @functools.wraps(original)
         def check(*args: Any, **kwargs: Any) -> Any:
-            self.before_mb = max(vm_hwm_mb(os.getpid()) or 0.0, peak_rss_mb())
-            try:
-                Path("/proc/self/clear_refs").write_text("5")
-                self.reset = True
-            except OSError:
-                self.reset = False
+            self.before_mb = own_peak_mb()  # (no reset of the high-water mark: the check runs in this process)
+            self.reset = False
             return original(*args, **kwargs)
 
         packet_module._check = check
@@ -785,6 +798,7 @@ class TreePeak:
     the peak RSS (VmHWM) of each descendant seen (the `qpdf --check` processes)."""
 
     sum_mb: float = 0.0
+    pss_mb: float = 0.0  # the tree's summed PSS (shared pages counted once in all), sampled
     processes: int = 0
     descendants: dict[int, tuple[str, float]] = field(default_factory=dict)  # pid: (name, MB)
 
@@ -801,6 +815,7 @@ def _sample_tree(pid: int, stop: threading.Event, peak: TreePeak, interval: floa
     while not stop.is_set():
         try:
             total, count = root.memory_info().rss, 1
+            pss = _pss_mb(pid)
             children = root.children(recursive=True)
         except psutil.Error:
             break
@@ -815,6 +830,7 @@ def _sample_tree(pid: int, stop: threading.Event, peak: TreePeak, interval: floa
                 elif name == root_name:  # the build's workers (forked from a forkserver started afresh)
                     name = "worker"
                 total += proc.memory_info().rss
+                pss += _pss_mb(proc.pid)
                 count += 1
             except psutil.Error:
                 continue
@@ -823,6 +839,7 @@ def _sample_tree(pid: int, stop: threading.Event, peak: TreePeak, interval: floa
                 peak.descendants[proc.pid] = (name, max(peak.descendants.get(proc.pid, ("", 0.0))[1], hwm))
         if total / MB > peak.sum_mb:
             peak.sum_mb, peak.processes = total / MB, count
+        peak.pss_mb = max(peak.pss_mb, pss)
         stop.wait(interval)
 
 
@@ -876,6 +893,7 @@ def run_child(
         raise BenchmarkFailed(f"the build failed: {report['error']}")
     report["process_wall_seconds"] = wall
     report["tree_sampled_peak_mb"] = round(peak.sum_mb, 1)
+    report["tree_sampled_pss_peak_mb"] = round(peak.pss_mb, 1)
     report["tree_sampled_processes"] = peak.processes
     report["descendant_peaks_mb"] = sorted(
         ([name, round(mb, 1)] for name, mb in peak.descendants.values()), key=lambda x: x[1], reverse=True
@@ -992,6 +1010,7 @@ def summarise(
     ratio_rebuild = rebuild_best / best["seconds"] if rebuild_best is not None else None
     tree_peak = max(b["tree_upper_bound_mb"] for b in [*builds, *rebuilds])
     tree_sampled = max(b["tree_sampled_peak_mb"] for b in [*builds, *rebuilds])
+    tree_pss = max(b["tree_sampled_pss_peak_mb"] for b in [*builds, *rebuilds])
     pages = int(best["result"]["pages"])
     growth = (tree_peak - max(b["peak_rss_mb_before_build"] for b in builds)) / max(pages, 1) * 1000
     targets: dict[str, dict[str, Any]] = {}
@@ -1013,6 +1032,7 @@ def summarise(
         "ratio_rebuild_over_cold": _r(ratio_rebuild, 2) if ratio_rebuild is not None else None,
         "peak_rss_tree_mb": _r(tree_peak, 1),
         "peak_rss_tree_sampled_mb": _r(tree_sampled, 1),
+        "peak_pss_tree_sampled_mb": _r(tree_pss, 1),
         "growth_per_1000_pages_mb": _r(growth, 1),
         "rebuild": {
             "change": "a new service date (cover page and certificate of service change; every exhibit page stays)",
@@ -1158,7 +1178,7 @@ def format_report(result: dict[str, Any]) -> str:
     line(
         f"peak_rss_tree_mb: {t['peak_rss_tree_mb']['value']:.0f}  (at most: build process "
         f"{mem['build_peak_rss_mb']:.0f} MB + descendants' peaks {workers} MB; "
-        f"sampled {result['peak_rss_tree_sampled_mb']:.0f} MB; "
+        f"sampled {result['peak_rss_tree_sampled_mb']:.0f} MB, as PSS {result['peak_pss_tree_sampled_mb']:.0f} MB; "
         f"growth {result['growth_per_1000_pages_mb']:.0f} MB per 1,000 pages; target < "
         f"{t['peak_rss_tree_mb']['target']:g} MB: {mark[t['peak_rss_tree_mb']['met']]})"
     )
