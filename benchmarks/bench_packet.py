@@ -1314,6 +1314,7 @@ def run_all(args: argparse.Namespace, root: Path, run_dir: Path, machine: dict[s
         "qpdf_version": _qpdf_version(),
         "libqpdf_version": pikepdf.__libqpdf_version__,
         "whole_run": whole,
+        "packet_workers": os.environ.get("CASEFILE_PACKET_WORKERS", "default"),
     }
     if check_ref is not None:
         extra["reference_qpdf_check"] = {k: _r(v) for k, v in check_ref.items()}
@@ -1330,7 +1331,10 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.bench_ingest import isolate_environment
 
     machine = machine_info(("pikepdf", "weasyprint", "pypdf", "pillow", "img2pdf", "fpdf2"))
+    workers = os.environ.get("CASEFILE_PACKET_WORKERS")  # kept: the build's worker processes (default 2)
     isolate_environment(None, ocr=False)
+    if workers:
+        os.environ["CASEFILE_PACKET_WORKERS"] = workers
     temporary = args.workdir is None
     root = Path(tempfile.mkdtemp(prefix="casefile-bench-")) if temporary else args.workdir.resolve()
     root.mkdir(parents=True, exist_ok=True)
