@@ -853,3 +853,28 @@ def test_a_corrupted_stream_in_a_new_packet_is_caught_even_when_its_original_was
     assert verified == []  # the damaged pictures were caught although their document's verdict trusts its pictures
     assert "qpdf-check" in str(refused.value.problems)
     assert {b["build_id"] for b in stored.list_builds(runtime, case_id)} == {first.build_id}
+
+
+def test_a_kept_piece_is_found_only_by_the_same_inputs_and_never_when_its_bytes_changed(runtime: Runtime) -> None:
+    """Pieces of builds (tasks/packets/cache.py) are keyed by everything they are made from: another content, setting
+    or code version is another key; a stored piece whose bytes no longer match its checksum is made again."""
+    from casefile.tasks.packets.cache import PieceCache, piece_key
+
+    key = piece_key("images", source="a" * 64, layout={"image_dpi": 300}, code="v1")
+    assert key == piece_key("images", layout={"image_dpi": 300}, source="a" * 64, code="v1")  # order does not count
+    others = [
+        piece_key("images", source="b" * 64, layout={"image_dpi": 300}, code="v1"),  # content
+        piece_key("images", source="a" * 64, layout={"image_dpi": 200}, code="v1"),  # settings
+        piece_key("images", source="a" * 64, layout={"image_dpi": 300}, code="v2"),  # code version
+        piece_key("verdicts", source="a" * 64, layout={"image_dpi": 300}, code="v1"),  # kind
+    ]
+    assert len({key.digest, *(k.digest for k in others)}) == 5
+
+    cache = PieceCache(runtime.store)
+    cache.put(key, b"resampled images")
+    assert cache.get(key) == b"resampled images"
+    assert all(cache.get(k) is None for k in others)
+    stored = runtime.store.get_bytes(key.object_key)
+    runtime.store.put_bytes(key.object_key, stored[:-1] + b"X")  # one byte changed in the store
+    assert cache.get(key) is None
+    assert PieceCache(runtime.store, enabled=False).get(others[0]) is None
