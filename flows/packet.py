@@ -63,12 +63,14 @@ def build_packet_flow(
     g28: bool = False,
     fee: str | None = None,
     fictional_practice: bool = False,
+    continue_from: str | None = None,
 ) -> dict[str, Any]:
     """Build the exhibit packet of ``case_id`` for ``profile`` (eoir, uscis, or a practice's own profile).
     ``filer``/``signer``: people keys of config/practice.toml (default: the case's advocate); ``channel``: the way
     of filing (its size limit); ``service_office``/``service_address``: the DHS office served, instead of the
     profile's; ``recipient``, ``forms``, ``g28``, ``fee``: a USCIS cover letter's address and enclosures;
-    ``fictional_practice``: the demo's fictional practice, on purpose (otherwise its sample values are refused)."""
+    ``fictional_practice``: the demo's fictional practice, on purpose (otherwise its sample values are refused);
+    ``continue_from``: the build id of the case's earlier packet that this supplemental filing continues."""
     options = BuildOptions(
         profile=profile,
         allow_missing_translations=allow_missing_translations,
@@ -83,6 +85,7 @@ def build_packet_flow(
         g28=g28,
         fee=fee,
         fictional_practice=fictional_practice,
+        continue_from=continue_from,
     )
     result = build_task(case_id.upper(), options)
     if isinstance(result, CasefileError):

@@ -371,7 +371,15 @@ def test_photo_pages_are_downsampled_in_the_packet_only(
     assert result.images_downsampled == 1
     assert result.bytes_saved > (tmp_path / "orig.jpg").stat().st_size * 0.3
     (path,) = _download(runtime, result, tmp_path / "out")
-    assert path.stat().st_size < (tmp_path / "orig.jpg").stat().st_size
+    # The photo in the packet: about half its pixels, and far fewer bytes than the stored original. (The packet as a
+    # whole is not compared with the photo: each template rendering embeds its own font subsets, see renderings.py.)
+    with pikepdf.open(path) as pdf:
+        photo_in_packet = max(
+            (o for o in pdf.objects if isinstance(o, pikepdf.Stream) and o.stream_dict.get("/Subtype") == "/Image"),
+            key=lambda o: int(o.Width) * int(o.Height),
+        )
+        assert int(photo_in_packet.Width) * int(photo_in_packet.Height) < 3000 * 4000 * 0.6
+        assert len(photo_in_packet.read_raw_bytes()) < (tmp_path / "orig.jpg").stat().st_size * 0.7
 
 
 def test_a_large_image_in_a_practice_template_is_downsampled_too(
@@ -696,6 +704,10 @@ def test_cli_plan_set_translate_build_list_get_check(prefect_api: str, tmp_path:
     proc = run_cli("packet", "check", str(tmp_path / "gap.pdf"), "--json", home=home)
     assert proc.returncode == 4
     assert any(f["severity"] == "error" for f in json.loads(proc.stdout)["findings"])
+    # A packet that must continue an earlier filing's numbering (a supplemental filing) is refused when it does not.
+    proc = run_cli("packet", "check", str(pdf), "--first-page", "40", "--json", home=home)
+    assert proc.returncode == 4
+    assert [f["code"] for f in json.loads(proc.stdout)["findings"] if f["severity"] == "error"] == ["numbering-start"]
 
 
 def test_the_prefect_artifact_has_labels_documents_and_ranges_but_no_titles_or_client_data(
@@ -746,3 +758,123 @@ def test_packet_in_s3_over_http(runtime: Runtime, case_id: str, s3_store: object
     assert stored.list_builds(rt, case_id)[0]["location"].startswith("s3://")
     (path,) = _download(rt, result, tmp_path / "out")
     assert len(PdfReader(path).pages) == result.pages == 1 + 1 + (1 + 2) + (1 + 1) + 1  # cover, list, tab+doc x2, COS
+
+
+def test_a_supplemental_filing_continues_the_first_packets_exhibit_letters_and_page_numbers(
+    runtime: Runtime, case_id: str, built_case: dict[str, str], tmp_path: Path
+) -> None:
+    """Evidence that arrives after the first filing goes in a second packet (`--continue-from`): the exhibits already
+    filed are left out, the new ones go on from the first packet's letters, its pages from the first packet's last
+    page number, and its own cover and exhibit list say that it is a supplemental filing."""
+    from casefile.tasks.core.errors import ValidationError
+    from casefile.tasks.packets.check import check_packet
+    from casefile.tasks.packets.profile import load_profile
+
+    _translate(runtime, case_id, built_case["denuncia"])
+    first = _build(runtime, case_id)
+    assert [e["label"] for e in first.exhibits] == ["A", "B", "C", "D", "1"]
+    last_page = first.parts[-1].last_page
+    late = _add(runtime, case_id, SAMPLE / "school_record_2pages.tif", "school")
+    _plan(
+        runtime,
+        case_id,
+        [
+            {"document": built_case["medical"], "title": "Emergency room record", "source": "Hospital"},
+            {"document": built_case["denuncia"], "title": "Police report (denuncia)", "language": "es"},
+            {"document": built_case["edge"], "title": "Edge test page"},
+            {"document": built_case["photo"], "title": "Photo of a letter"},
+            {"document": late, "title": "School record", "source": "School"},
+            {"document": built_case["report"], "title": "Country report", "section": "country"},
+        ],
+    )
+    second = _build(runtime, case_id, continue_from=first.build_id.lower())
+    assert second.build_id != first.build_id
+    assert [(e["label"], e["document_id"]) for e in second.exhibits] == [("E", late)]
+    assert second.parts[0].first_page == last_page + 1
+    (path,) = _download(runtime, second, tmp_path / "second")
+    manifest = stored.load_manifest(runtime, case_id, second.build_id)
+    assert manifest["continues"] == {"build_id": first.build_id, "first_page": last_page + 1}
+    reader = PdfReader(path)
+    assert reader.page_labels[0] == str(last_page + 1)
+    cover, listing = (re.sub(r"\s+", " ", reader.pages[i].extract_text()) for i in (0, 1))
+    assert "Supplemental filing" in cover and "Supplemental filing" in listing
+    (row,) = second.exhibits
+    assert row["first_page"] > last_page + 1 and f"{row['first_page']}\u2013{row['last_page']}" in listing
+
+    # The check knows where a supplemental filing must start: the first packet is not one.
+    profile = runtime.config(load_profile, "eoir")
+    report = check_packet([path], profile, first_number=last_page + 1)
+    assert not [f for f in report.findings if f.severity == "error"], report.findings
+    (first_path,) = _download(runtime, first, tmp_path / "first")
+    wrong = check_packet([first_path], profile, first_number=last_page + 1)
+    assert [f.code for f in wrong.findings if f.severity == "error"] == ["numbering-start"]
+
+    # Nothing new to file: refused, naming what to do.
+    with pytest.raises(ValidationError, match="filed in packet"):
+        _build(runtime, case_id, continue_from=second.build_id)
+
+
+def test_a_corrupted_stream_in_a_new_packet_is_caught_even_when_its_original_was_verified_before(
+    runtime: Runtime, case_id: str, built_case: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check does not decode again a picture copied byte for byte from a stored document whose pictures were
+    verified once (the verdict is kept by the document's SHA-256); any other stream, and a picture whose bytes are
+    not the verified ones, is decoded on every build. A builder that damaged a picture of an exhibit on the way into
+    the packet is caught by the next build's check, however many verdicts the earlier builds kept."""
+    from casefile.tasks.packets import prepare, qpdf_child
+
+    first = _build(runtime, case_id, allow_missing_translations=True)
+    pieces = stored.load_manifest(runtime, case_id, first.build_id)["pieces"]
+    assert pieces["written"].get("verdicts", 0) >= 4  # every stored document's pictures verified once, and kept
+
+    real = prepare.prepare_source
+    damaged: list[str] = []
+
+    def damaging(job: prepare.PrepareJob) -> prepare.PrepareResult:
+        result = real(job)
+        if job.name == f"document {built_case['denuncia']}":
+            with pikepdf.open(result.out, allow_overwriting_input=True) as pdf:
+                for obj in pdf.objects:
+                    if isinstance(obj, pikepdf.Stream) and obj.stream_dict.get("/Filter") == "/DCTDecode":
+                        data = obj.read_raw_bytes()
+                        obj.write(data[: len(data) // 2], filter=pikepdf.Name.DCTDecode)
+                        damaged.append(str(obj.objgen))
+                pdf.save(result.out)
+        return result
+
+    monkeypatch.setattr(prepare, "prepare_source", damaging)
+    verified: list[object] = []  # documents whose pictures are verified again (none: every verdict is kept)
+    monkeypatch.setattr(qpdf_child, "verify_pictures", lambda path: verified.append(path))
+    settings = runtime.settings.model_copy(update={"packet_workers": 1})  # jobs in this process: the patch applies
+    options = packet.BuildOptions(service_date=date(2027, 2, 2), allow_missing_translations=True, **DHS)
+    with pytest.raises(packet.PacketCheckFailed) as refused:
+        packet.build_packet(replace(runtime, settings=settings), case_id, options)
+    assert damaged, "the scanned police report has a JPEG page to damage"
+    assert verified == []  # the damaged pictures were caught although their document's verdict trusts its pictures
+    assert "qpdf-check" in str(refused.value.problems)
+    assert {b["build_id"] for b in stored.list_builds(runtime, case_id)} == {first.build_id}
+
+
+def test_a_kept_piece_is_found_only_by_the_same_inputs_and_never_when_its_bytes_changed(runtime: Runtime) -> None:
+    """Pieces of builds (tasks/packets/cache.py) are keyed by everything they are made from: another content, setting
+    or code version is another key; a stored piece whose bytes no longer match its checksum is made again."""
+    from casefile.tasks.packets.cache import PieceCache, piece_key
+
+    key = piece_key("images", source="a" * 64, layout={"image_dpi": 300}, code="v1")
+    assert key == piece_key("images", layout={"image_dpi": 300}, source="a" * 64, code="v1")  # order does not count
+    others = [
+        piece_key("images", source="b" * 64, layout={"image_dpi": 300}, code="v1"),  # content
+        piece_key("images", source="a" * 64, layout={"image_dpi": 200}, code="v1"),  # settings
+        piece_key("images", source="a" * 64, layout={"image_dpi": 300}, code="v2"),  # code version
+        piece_key("verdicts", source="a" * 64, layout={"image_dpi": 300}, code="v1"),  # kind
+    ]
+    assert len({key.digest, *(k.digest for k in others)}) == 5
+
+    cache = PieceCache(runtime.store)
+    cache.put(key, b"resampled images")
+    assert cache.get(key) == b"resampled images"
+    assert all(cache.get(k) is None for k in others)
+    stored = runtime.store.get_bytes(key.object_key)
+    runtime.store.put_bytes(key.object_key, stored[:-1] + b"X")  # one byte changed in the store
+    assert cache.get(key) is None
+    assert PieceCache(runtime.store, enabled=False).get(others[0]) is None

@@ -548,3 +548,68 @@ def test_a_thousand_page_packet_is_checked_page_by_page(tmp_path: Path, eoir: Fi
     assert report.findings == []
     (row,) = report.files
     assert (row["pages"], row["first_number"], row["last_number"]) == (1000, 1, 1000)
+
+
+# Pictures verified once per stored document (tasks/packets/qpdf_child.py) ------------------------------------------
+def _grey_jpeg(seed: int) -> bytes:
+    import io
+    import random
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.frombytes("L", (200, 200), random.Random(seed).randbytes(200 * 200)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def _pictures_pdf(path: Path, pictures: Sequence[bytes], content: bytes = b"q 200 0 0 200 0 0 cm /Im0 Do Q") -> Path:
+    with pikepdf.new() as pdf:
+        for data in pictures:
+            pdf.add_blank_page()
+            image = pdf.make_stream(
+                data,
+                Type=pikepdf.Name.XObject,
+                Subtype=pikepdf.Name.Image,
+                Width=200,
+                Height=200,
+                ColorSpace=pikepdf.Name.DeviceGray,
+                BitsPerComponent=8,
+                Filter=pikepdf.Name.DCTDecode,
+            )
+            page = pdf.pages[-1]
+            page.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image))
+            page.Contents = pdf.make_stream(content)
+        pdf.save(path)
+    return path
+
+
+def test_a_verified_picture_is_trusted_but_a_damaged_copy_of_it_and_every_other_stream_are_checked(
+    tmp_path: Path,
+) -> None:
+    from casefile.tasks.packets.qpdf_child import check, check_trusting, verify_pictures
+
+    good = _grey_jpeg(1)
+    verdict = verify_pictures(_pictures_pdf(tmp_path / "stored.pdf", [good]))
+    assert verdict["pictures"] == 1 and len(verdict["trusted"]) == 1 and verdict["problems"] == []
+    trusted = frozenset(verdict["trusted"])
+
+    clean = _pictures_pdf(tmp_path / "clean.pdf", [good, good])
+    assert check_trusting(clean, trusted)["exit"] == check(clean)["exit"] == 0
+
+    # The same picture cut short, and with bytes overwritten: neither has the verified bytes, both are decoded.
+    cut = good[: len(good) // 2]
+    overwritten = bytearray(good)
+    overwritten[len(good) // 2 : len(good) // 2 + 200] = bytes(200)
+    damaged = _pictures_pdf(tmp_path / "damaged.pdf", [good, cut, bytes(overwritten)])
+    answer = check_trusting(damaged, trusted)
+    assert answer["exit"] != 0
+    assert len([line for line in answer["problems"] if "error decoding stream data" in line]) == 2
+
+    # A stream the builder writes (a page's contents) is checked whatever the pictures' verdicts.
+    with pikepdf.open(clean) as pdf:
+        contents = pdf.pages[0].Contents
+        contents.write(b"x\x9c\x00\x01garbage", filter=pikepdf.Name.FlateDecode)
+        pdf.save(tmp_path / "contents.pdf")
+    answer = check_trusting(tmp_path / "contents.pdf", trusted)
+    assert answer["exit"] != 0 and answer["problems"]
+    assert check(tmp_path / "contents.pdf")["exit"] != 0

@@ -277,6 +277,7 @@ def run_packet_flow(case_id: str, options: BuildOptions) -> dict[str, Any]:
         g28=options.g28,
         fee=options.fee,
         fictional_practice=options.fictional_practice,
+        continue_from=options.continue_from,
         return_state=True,
     )
     if state.is_failed():
@@ -329,6 +330,12 @@ def print_build(doc: dict[str, Any]) -> None:
 @click.option("--form", "forms", multiple=True, help="USCIS: a form enclosed, e.g. I-130 (repeatable).")
 @click.option("--g28", is_flag=True, help="USCIS: Form G-28 is enclosed.")
 @click.option("--fee", default=None, help="USCIS: the filing fee enclosed, e.g. 675.")
+@click.option(
+    "--continue-from",
+    default=None,
+    metavar="BUILD-ID",
+    help="Supplemental filing: continue this build's exhibit labels and page numbers (what it filed is left out).",
+)
 @json_option
 def packet_build(
     case_id: str,
@@ -344,6 +351,7 @@ def packet_build(
     forms: tuple[str, ...],
     g28: bool,
     fee: str | None,
+    continue_from: str | None,
     as_json: bool,
 ) -> None:
     """Build the case's exhibit packet as a Prefect flow run, check it, and store it."""
@@ -363,6 +371,7 @@ def packet_build(
         forms=forms,
         g28=g28,
         fee=fee,
+        continue_from=continue_from,
     )
     doc = run_packet_flow(case_id, options)
     emit(as_json, doc, lambda: print_build(doc))
@@ -415,9 +424,20 @@ def packet_get(case_id: str, build_id: str | None, output: Path, force: bool, as
 @click.option("--profile", default="eoir", show_default=True, help="Filing profile to check against.")
 @click.option("--allow-missing-translations", is_flag=True, help="A missing translation is a warning, not an error.")
 @click.option("--channel", default=None, help="Way of filing, for its size limit (default: the profile's).")
+@click.option(
+    "--first-page",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The page number the packet must start at (a supplemental filing continuing an earlier one's numbering).",
+)
 @json_option
 def packet_check(
-    files: tuple[Path, ...], profile: str, allow_missing_translations: bool, channel: str | None, as_json: bool
+    files: tuple[Path, ...],
+    profile: str,
+    allow_missing_translations: bool,
+    channel: str | None,
+    first_page: int | None,
+    as_json: bool,
 ) -> None:
     """Check PDFs (one packet, or its parts in order) against a filing profile before filing."""
     from ...tasks.core.settings import load_settings
@@ -425,7 +445,9 @@ def packet_check(
     from ...tasks.packets.profile import load_profile
 
     filing_profile = load_profile(load_settings(), profile).for_channel(channel)
-    report = check_packet(list(files), filing_profile, expect_translations=not allow_missing_translations)
+    report = check_packet(
+        list(files), filing_profile, expect_translations=not allow_missing_translations, first_number=first_page
+    )
     doc = report.to_dict()
 
     def human() -> None:

@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     index_path: Path | None = None  # default: home/index.db (SQLite FTS5)
 
     ingest_workers: int = Field(default=4, ge=1, le=64)  # files taken in at once by one flow run
+    # Processes a packet build prepares exhibit pages and checks parts in (1: all in the build's own process)
+    packet_workers: int = Field(default_factory=lambda: min(2, os.cpu_count() or 1), ge=1, le=64)
 
     max_file_bytes: int = 512 * 1024 * 1024
     max_pages: int = 5000

@@ -23,7 +23,6 @@ Plain typed functions; flows/packet.py wraps ``build_packet`` in a Prefect flow.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import re
@@ -36,9 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..cases.rules import load_filing_rules
 from ..core.catalog import audit, current_actor
-from ..core.errors import CasefileError, ExitCode, IntegrityError, ValidationError
+from ..core.errors import CasefileError, ExitCode, ValidationError
 from ..core.practice import practice_of
-from ..core.storage import sha256_file
 from ..core.workdirs import work_folder
 from ..documents.language import UNKNOWN, language_name
 from .check import CHILD_CERTIFICATE, CHILD_DOCUMENT, CHILD_TRANSLATION, CONTINUED, FRONT_TITLES, SECTION_TITLES
@@ -47,6 +45,8 @@ from .exhibits import (
     COUNTRY,
     DEFAULT_SCHEMES,
     assign_labels,
+    label_index,
+    letter_label,
     list_exhibits,
 )
 from .filing import (
@@ -74,6 +74,9 @@ from .translations import translations_by_source
 if TYPE_CHECKING:
     from ..conditions.packet import PacketBundle
     from ..core.runtime import Runtime
+    from .cache import PieceCache, PieceKey
+    from .renderings import Renderer, Rendering
+    from .workers import BuildPool
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +162,9 @@ class BuildOptions:
     fee: str | None = None  # USCIS: the filing fee enclosed ("675")
     # The demo's (and tests') fictional practice, on purpose: its sample names and EOIR IDs are not refused.
     fictional_practice: bool = False
+    # A supplemental filing: the build id of the case's earlier packet whose exhibit labels and page numbers this one
+    # continues (its exhibits already filed are left out).
+    continue_from: str | None = None
 
 
 @dataclass
@@ -259,12 +265,32 @@ def gather(rt: Runtime, case_id: str, options: BuildOptions, today: date) -> Pac
                 ExhibitInput(e.label, e.section, e.title, e.doc_date, e.source, e.language, _source_pdf(doc), tinput)
             )
         conditions = _conditions_exhibits(rt, case.id, profile, exhibits, missing)
+        continued: Continued | None = None
+        if options.continue_from:
+            continued = _continued(rt, case.id, options, profile)
+            exhibits, conditions = _left_to_file(continued, exhibits, conditions)
+            filed = set(continued.documents)
+            missing = [m for m in missing if m[1] not in filed]
+            undecided = [u for u in undecided if u[1] not in filed]
+            if not exhibits:
+                raise ValidationError(
+                    f"Every exhibit of case {case.id} was filed in packet {continued.build_id} already; add the new "
+                    "evidence to the exhibit list (`casefile exhibits add`), then build the supplemental filing."
+                )
         if not exhibits:  # neither an exhibit list nor a country-conditions bundle
             raise NoExhibits(case.id)
         # Labels: the profile's schemes (USCIS letters every exhibit in one series) unless the advocate chose
-        # their own labels in the plan (then those are kept as they are).
+        # their own labels in the plan (then those are kept as they are); a supplemental filing's labels always
+        # continue the earlier filing's series.
         sections = [e.section for e in exhibits]
-        if [e.label for e in exhibits] == assign_labels(sections, DEFAULT_SCHEMES):
+        if continued is not None:
+            schemes = {CLIENT: profile.exhibits.client_scheme, COUNTRY: profile.exhibits.country_conditions_scheme}
+            relabel = dict(zip([e.label for e in exhibits], continued.labels(sections, schemes), strict=True))
+            for item in exhibits:
+                item.label = relabel[item.label]
+            missing = [(relabel[label], doc, lang) for label, doc, lang in missing]
+            undecided = [(relabel[label], doc, why) for label, doc, why in undecided]
+        elif [e.label for e in exhibits] == assign_labels(sections, DEFAULT_SCHEMES):
             schemes = {CLIENT: profile.exhibits.client_scheme, COUNTRY: profile.exhibits.country_conditions_scheme}
             relabel = dict(zip([e.label for e in exhibits], assign_labels(sections, schemes), strict=True))
             for item in exhibits:
@@ -331,7 +357,11 @@ def gather(rt: Runtime, case_id: str, options: BuildOptions, today: date) -> Pac
             "intro": profile.cover.intro_default,
             "salutation": profile.cover.salutation,
             "target_language": profile.translations.target_language,
+            # A supplemental filing: what it continues (the cover and the exhibit list say so)
+            "supplement": continued.context() if continued is not None else None,
         }
+        if continued is not None:  # its pages are numbered on from the earlier filing's last
+            profile = replace(profile, page_numbers=replace(profile.page_numbers, start=continued.last_page + 1))
     return PacketInputs(
         case.id,
         options.profile,
@@ -363,6 +393,89 @@ def _signature_plan(
             what = f"translator's certificate of exhibit {e.label} (translation {e.translation.id})"
             (plan.signed if e.translation.translator["signed"] else plan.to_sign).append(what)
     return plan
+
+
+@dataclass(frozen=True)
+class Continued:
+    """The earlier filing a supplemental one continues (``--continue-from``), from its manifest."""
+
+    build_id: str
+    service_date: str
+    last_page: int  # the last page number the earlier filing printed (or counted)
+    last_labels: dict[str, int]  # label scheme -> the highest label it used ("letters": F -> 6)
+    documents: tuple[str, ...]  # the documents it and the filings it continued filed (exhibits, translations)
+    bundle_ids: frozenset[str]  # their country-conditions bundles
+
+    def labels(self, sections: Sequence[str], schemes: Mapping[str, str]) -> list[str]:
+        """The labels of the new exhibits, each scheme's series going on after the earlier filing's."""
+        counters = dict(self.last_labels)
+        labels = []
+        for section in sections:
+            scheme = schemes.get(section, "letters")
+            counters[scheme] = counters.get(scheme, 0) + 1
+            labels.append(letter_label(counters[scheme]) if scheme == "letters" else str(counters[scheme]))
+        return labels
+
+    def context(self) -> dict[str, Any]:
+        return {"build_id": self.build_id, "service_date": date.fromisoformat(self.service_date)}
+
+
+def _continued(rt: Runtime, case_id: str, options: BuildOptions, profile: FilingProfile) -> Continued:
+    """The earlier build ``options.continue_from`` of the same case and profile (refused otherwise), with what it and
+    the filings it continued (a chain of supplemental filings) filed."""
+    from .manifest import load_manifest
+
+    assert options.continue_from is not None
+    manifest = load_manifest(rt, case_id, options.continue_from)
+    if manifest.get("profile") != options.profile:
+        other = manifest.get("profile")
+        raise ValidationError(
+            f"Packet {manifest['build_id']} was built for the {other} profile, not {options.profile}: "
+            "a supplemental filing continues a filing to the same court or office. Build it with --profile "
+            f"{other}."
+        )
+    schemes = {CLIENT: profile.exhibits.client_scheme, COUNTRY: profile.exhibits.country_conditions_scheme}
+    last_labels: dict[str, int] = {}
+    documents: list[str] = []
+    bundles: list[str | None] = []
+    earlier: dict[str, Any] | None = manifest
+    seen: set[str] = set()
+    while earlier is not None and earlier["build_id"] not in seen:  # this filing, and the ones it continued
+        seen.add(earlier["build_id"])
+        for row in earlier["inputs"]:
+            scheme = schemes.get(row["section"], "letters")
+            last_labels[scheme] = max(last_labels.get(scheme, 0), label_index(row["label"]))
+            documents.append(row["document_id"])
+            if row.get("translation"):
+                documents.append(row["translation"]["document_id"])
+        bundles.append((earlier.get("conditions") or {}).get("bundle_id"))
+        before = earlier.get("continues")
+        earlier = load_manifest(rt, case_id, before["build_id"]) if before else None
+    last_page = max(int(p["last_page"]) for p in manifest["outputs"])
+    return Continued(
+        manifest["build_id"],
+        manifest["service_date"],
+        last_page,
+        last_labels,
+        tuple(documents),
+        frozenset(b for b in bundles if b),
+    )
+
+
+def _left_to_file(
+    continued: Continued, exhibits: list[ExhibitInput], conditions: PacketBundle | None
+) -> tuple[list[ExhibitInput], PacketBundle | None]:
+    """The exhibits a supplemental filing carries: those whose document the earlier filing did not; the case's
+    country-conditions bundle only when the earlier filing did not carry the same one."""
+    own = exhibits if conditions is None else exhibits[: conditions.first_exhibit]
+    bundle = [] if conditions is None else exhibits[conditions.first_exhibit :]
+    filed = set(continued.documents)
+    own = [e for e in own if e.document.document_id not in filed]
+    if conditions is not None and conditions.bundle_id in continued.bundle_ids:
+        conditions, bundle = None, []
+    if conditions is not None:
+        conditions.first_exhibit = len(own)
+    return own + bundle, conditions
 
 
 def _conditions_exhibits(
@@ -438,10 +551,10 @@ def build_id_for(inputs: PacketInputs, versions: Mapping[str, str], layout_versi
 class Segment:
     """A run of pages of the packet: rendered template pages or an exhibit's document/translation pages."""
 
-    kind: str  # front | tab | document | translation | certificate | back
+    kind: str  # front | tab | document | translation | certificate | back | section
     pages: int
     exhibit: int | None = None  # index into inputs.exhibits
-    rendered_first: int | None = None  # 0-based page in the rendered PDF (template pages)
+    rendering: Rendering | None = None  # template pages
     source: SourcePdf | None = None
     template: str = ""
     first: int = 0  # 1-based page number in the packet, filled by number_segments
@@ -518,20 +631,19 @@ def _list_rows(inputs: PacketInputs, ranges: Mapping[int, tuple[int, int]]) -> l
     return rows
 
 
-def plan_pages(inputs: PacketInputs, env: Any, start: int) -> tuple[list[Segment], list[Any]]:
-    """Lay out the template pages and place every segment, iterating until the exhibit list's page ranges are stable
-    (its own length moves every range after it). Returns the segments and the laid-out documents in order."""
-    from ..core.render import layout, layout_many
-
+def plan_pages(inputs: PacketInputs, renderer: Renderer, start: int) -> list[Segment]:
+    """Lay out the template pages (``renderer``: each rendering from the cache of pieces when an earlier build made
+    it) and place every segment, iterating until the exhibit list's page ranges are stable (its own length moves
+    every range after it). Returns the segments in packet order."""
     templates = inputs.profile.templates
     front, back, tab_name, cert_name = templates.front, templates.back, templates.tab, templates.translator_certificate
     tabs = inputs.profile.exhibits.tab_pages
     certificates = inputs.profile.translations.certificate
     ctx = inputs.context
 
-    # Tab pages and translator's certificates: one layout per template for all exhibits (see layout_many).
+    # Tab pages and translator's certificates: the renderings not found are laid out as one document per template.
     tab_contexts = [{**ctx, "tab": e.label, "title": e.title} for e in inputs.exhibits] if tabs else []
-    tab_pages = dict(zip([id(e) for e in inputs.exhibits], layout_many(env, tab_name, tab_contexts), strict=False))
+    tab_pages = dict(zip([id(e) for e in inputs.exhibits], renderer.many(tab_name, tab_contexts), strict=False))
     translated = [e for e in inputs.exhibits if e.translation is not None]
     cert_contexts: list[Mapping[str, Any]] = []
     for e in translated:
@@ -546,10 +658,10 @@ def plan_pages(inputs: PacketInputs, env: Any, start: int) -> tuple[list[Segment
                 "date": e.translation.certified_on,
             }
         )
-    cert_pages = dict(zip([id(e) for e in translated], layout_many(env, cert_name, cert_contexts), strict=True))
-    per_exhibit: list[list[tuple[str, Any | None, SourcePdf | None, str]]] = []
+    cert_pages = dict(zip([id(e) for e in translated], renderer.many(cert_name, cert_contexts), strict=True))
+    per_exhibit: list[list[tuple[str, Rendering | None, SourcePdf | None, str]]] = []
     for e in inputs.exhibits:
-        items: list[tuple[str, Any | None, SourcePdf | None, str]] = []
+        items: list[tuple[str, Rendering | None, SourcePdf | None, str]] = []
         if tabs:
             items.append(("tab", tab_pages[id(e)], None, tab_name))
         items.append(("document", None, e.document, ""))
@@ -558,40 +670,35 @@ def plan_pages(inputs: PacketInputs, env: Any, start: int) -> tuple[list[Segment
             if certificates:
                 items.append(("certificate", cert_pages[id(e)], None, cert_name))
         per_exhibit.append(items)
-    back_docs = [(name, layout(env, name, ctx)) for name in back]
+    back_docs = [(name, renderer.one(name, ctx)) for name in back]
 
     enclosures = [{"label": f"{ctx['tab_label']} {e.label}", "title": e.title} for e in inputs.exhibits]
     ranges: dict[int, tuple[int, int]] = {}
-    laid_out: dict[str, Any] = {}
     conditions = inputs.conditions
     numbered = inputs.profile.page_numbers.enabled
     firsts: dict[int, int] = {}  # exhibit -> first page of its document (the country-conditions index cites them)
     pins: list[str] = []
-    index_doc: Any = None
+    index_doc: Rendering | None = None
     for _attempt in range(6):
         front_ctx = {**ctx, "exhibits": _list_rows(inputs, ranges), "enclosures": enclosures}
-        front_docs = [(name, layout(env, name, front_ctx, cache=laid_out)) for name in front]
-        # (kind, exhibit, laid-out document or None, source PDF or None, template name), in packet order
-        order: list[tuple[str, int | None, Any | None, SourcePdf | None, str]] = [
+        front_docs = [(name, renderer.one(name, front_ctx)) for name in front]
+        # (kind, exhibit, rendering or None, source PDF or None, template name), in packet order
+        order: list[tuple[str, int | None, Rendering | None, SourcePdf | None, str]] = [
             ("front", None, doc, None, name) for name, doc in front_docs
         ]
         if conditions is not None:
             pins = conditions.pins(firsts, ranges, numbered)
             index_ctx = conditions.index_context(ctx, firsts, ranges, numbered=numbered)
-            index_doc = layout(env, conditions.template, index_ctx, cache=laid_out)
+            index_doc = renderer.one(conditions.template, index_ctx)
         for i, items in enumerate(per_exhibit):
             if conditions is not None and i == conditions.first_exhibit:
                 order.append(("section", None, index_doc, None, conditions.template))
             order += [(kind, i, doc, source, name) for kind, doc, source, name in items]
         order += [("back", None, doc, None, name) for name, doc in back_docs]
         segments: list[Segment] = []
-        docs: list[Any] = []
-        rendered = 0
         for kind, exhibit, doc, source, name in order:
             if doc is not None:
-                segments.append(Segment(kind, len(doc.pages), exhibit, rendered, None, name))
-                docs.append(doc)
-                rendered += len(doc.pages)
+                segments.append(Segment(kind, doc.pages, exhibit, doc, None, name))
             else:
                 assert source is not None
                 segments.append(Segment(kind, source.pages, exhibit, None, source))
@@ -600,7 +707,7 @@ def plan_pages(inputs: PacketInputs, env: Any, start: int) -> tuple[list[Segment
         firsts = {seg.exhibit: seg.first for seg in segments if seg.kind == "document" and seg.exhibit is not None}
         settled = conditions is None or conditions.pins(firsts, new_ranges, numbered) == pins
         if new_ranges == ranges and settled:  # the list (and index), laid out with these pages, leave every page
-            return segments, docs
+            return segments
         ranges = new_ranges
     raise CasefileError("The exhibit list's page ranges did not settle; check the exhibit list template override.")
 
@@ -665,16 +772,13 @@ def _apply_outline(pdf: Any, entries: Sequence[OutlineEntry], first: int, last: 
             outline.root.append(item)
 
 
-def _save_part(
-    full: Any, first: int, last: int, out: Path, entries: Sequence[OutlineEntry], number_start: int | None, title: str
+def _finish_part(
+    part: Any, first: int, last: int, out: Path, entries: Sequence[OutlineEntry], number_start: int | None, title: str
 ) -> None:
-    """Pages [first, last) of ``full`` as one PDF at ``out`` with its bookmarks and page labels (deterministic)."""
+    """Pages [first, last) of the packet, assembled in ``part``, saved at ``out`` with their bookmarks and page labels
+    (deterministic)."""
     import pikepdf
 
-    part = pikepdf.new()
-    part.pages.extend(full.pages[first:last])
-    if "/OCProperties" in full.Root:  # layers of the exhibits (casefile.tasks.packets.layout.carry_optional_content)
-        part.Root.OCProperties = part.copy_foreign(full.Root.OCProperties)
     _apply_outline(part, entries, first, last)
     if number_start is not None:
         part.Root.PageLabels = part.make_indirect(
@@ -706,33 +810,30 @@ def _units(segments: Sequence[Segment], total: int) -> list[tuple[int, int]]:
     return bounds
 
 
-def _measure(full: Any, a: int, b: int) -> int:
-    import pikepdf
-
-    pdf = pikepdf.new()
-    pdf.pages.extend(full.pages[a:b])
-    buf = io.BytesIO()
-    pdf.save(buf, compress_streams=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
-    return len(buf.getvalue())
+# What a page adds to a part besides what it reaches in its prepared file: its stamp (a small stream, the resource
+# entry), and once per part the embedded stamp font (tasks/packets/layout.py: about 25 KB).
+_STAMP_BYTES_PER_PAGE = 200
+_STAMP_FONT_BYTES = 32 * 1024
 
 
-def split_points(full: Any, units: list[tuple[int, int]], limit: int, budget: float) -> list[tuple[int, int]]:
-    """Greedy packing of whole units into parts of at most ``limit * budget`` bytes (estimated per unit); a unit
-    that alone exceeds it is cut by pages."""
-    cap = int(limit * budget)
+def split_points(
+    sizes: Sequence[int], units: list[tuple[int, int]], limit: int, budget: float
+) -> list[tuple[int, int]]:
+    """Greedy packing of whole units into parts of at most ``limit * budget`` bytes (``sizes``: the estimated bytes
+    of each page); a unit that alone exceeds it is cut by pages."""
+    cap = int(limit * budget) - _STAMP_FONT_BYTES
     pieces: list[tuple[int, int, int]] = []
     for a, b in units:
-        size = _measure(full, a, b)
+        size = sum(sizes[a:b])
         if size <= cap or b - a == 1:
             pieces.append((a, b, size))
             continue
-        per_page = [_measure(full, p, p + 1) for p in range(a, b)]  # only for an exhibit over the limit alone
-        start, acc = a, 0
-        for p, s in zip(range(a, b), per_page, strict=True):
-            if acc and acc + s > cap:
+        start, acc = a, 0  # only an exhibit over the limit alone is cut
+        for p in range(a, b):
+            if acc and acc + sizes[p] > cap:
                 pieces.append((start, p, acc))
                 start, acc = p, 0
-            acc += s
+            acc += sizes[p]
         pieces.append((start, b, acc))
     parts: list[tuple[int, int]] = []
     start, acc = pieces[0][0], 0
@@ -752,91 +853,234 @@ class _Built:
     bytes_saved: int
     images_downsampled: int
     segments: list[Segment]
+    facts: list[Any]  # what the check found in each part on its own (check.files.FileFacts), in order
 
 
-def assemble(inputs: PacketInputs, env: Any, work: Path, build_id: str) -> _Built:
-    """Lay out, assemble, stamp, bookmark and split the packet into files under ``work``."""
-    import pikepdf
+class _Sources:
+    """The stored documents a build copies pages from: fetched into the work folder, each prepared once
+    (``prepare.prepare_source``, in the build's worker processes, with the resampled images an earlier build kept),
+    and their pictures verified once (``qpdf_child.verify_pictures``, unless a verdict is kept for the document)."""
 
-    from ..core.render import write_documents
-    from .layout import carry_optional_content, downsample_images, place_pages, stamp_pages, strip_hidden
+    def __init__(self, rt: Runtime, inputs: PacketInputs, cache: PieceCache, pool: BuildPool, layout: Any, work: Path):
+        from .prepare import PrepareJob
 
+        self.cache = cache
+        self.work = work
+        self.by_sha: dict[str, SourcePdf] = {}
+        for source in _all_sources(inputs):
+            self.by_sha.setdefault(source.sha256, source)
+        _fetch(rt, list(self.by_sha.values()), work / "sources")
+        from . import layout as page_layout
+        from . import prepare as prepare_module
+        from . import qpdf_child
+        from .cache import code_version, piece_key
+
+        images_code = code_version([page_layout, prepare_module], ["pillow", "pikepdf"])
+        layout_fields = asdict(layout)
+        self.image_keys = {
+            sha: piece_key("images", source=sha, layout=layout_fields, code=images_code) for sha in self.by_sha
+        }
+        verdict_code = code_version([qpdf_child], ["pikepdf"])
+        from pikepdf import jbig2
+
+        jbig2dec = jbig2.get_decoder().available()
+        self.verdict_keys = {
+            sha: piece_key("verdicts", source=sha, code=verdict_code, jbig2dec=jbig2dec) for sha in self.by_sha
+        }
+        (work / "bundles").mkdir()
+        found = cache.get_many(self.image_keys.values())
+        order = sorted(self.by_sha.values(), key=lambda s: -(s.path.stat().st_size if s.path else 0))
+        self.jobs: dict[str, Any] = {}
+        for source in order:
+            assert source.path is not None
+            cached = None
+            bundle = found.get(self.image_keys[source.sha256])
+            if bundle is not None:
+                cached = work / "bundles" / f"{source.sha256}.cached.pdf"
+                cached.write_bytes(bundle)
+            job = PrepareJob(
+                source=str(source.path),
+                name=f"document {source.document_id}",
+                pages=source.pages,
+                layout=layout,
+                out=str(work / "prepared" / f"{source.sha256}.pdf"),
+                work=str(work / "prepared" / source.sha256),
+                cached=str(cached) if cached else None,
+                bundle_out=str(work / "bundles" / f"{source.sha256}.pdf"),
+            )
+            self.jobs[source.sha256] = pool.submit(prepare_module.prepare_source, job)
+        self.verdicts: dict[str, list[str]] = {}
+        known = cache.get_many(self.verdict_keys.values())
+        self.verifying: dict[str, Any] = {}
+        for source in order:
+            data = known.get(self.verdict_keys[source.sha256])
+            if data is not None:
+                self.verdicts[source.sha256] = list(json.loads(data)["trusted"])
+            else:
+                assert source.path is not None
+                self.verifying[source.sha256] = pool.submit(qpdf_child.verify_pictures, source.path)
+        self.results: dict[str, Any] = {}
+
+    def prepared(self) -> dict[str, Any]:
+        """sha256 -> PrepareResult, once every document is prepared; new bundles of resampled images are kept."""
+        from .workers import result
+
+        for sha, future in self.jobs.items():
+            if sha in self.results:
+                continue
+            prepared = self.results[sha] = result(future, "preparing the exhibits' pages")
+            if prepared.bundle is not None:
+                self.cache.put_file(self.image_keys[sha], Path(prepared.bundle))
+        return self.results
+
+    def trusted(self) -> frozenset[str]:
+        """The picture keys every document's verdict trusts (waits for the verifications still running; new verdicts
+        are kept)."""
+        from .workers import result
+
+        for sha, future in list(self.verifying.items()):
+            verdict = result(future, "verifying the exhibits' pictures")
+            self.verdicts[sha] = list(verdict["trusted"])
+            if not verdict["missing_decoders"]:
+                self.cache.put(self.verdict_keys[sha], json.dumps(verdict, sort_keys=True).encode("utf-8"))
+            del self.verifying[sha]
+        return frozenset(key for keys in self.verdicts.values() for key in keys)
+
+
+def _fetch(rt: Runtime, sources: Sequence[SourcePdf], folder: Path) -> None:
+    """Each source into ``folder`` (verified against its SHA-256), several at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(source: SourcePdf) -> None:
+        if source.path is None:
+            source.path = folder / f"{source.sha256}.pdf"
+            if not source.path.exists():
+                rt.store.download(source.key, source.path, expected_sha256=source.sha256)
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(one, sources))
+
+
+def assemble(
+    inputs: PacketInputs,
+    segments: list[Segment],
+    prepared: Mapping[str, Any],
+    work: Path,
+    build_id: str,
+    on_part: Any = None,
+) -> _Built:
+    """Put the parts together from the template pages and the prepared documents, stamp, bookmark and split them
+    under the profile's size limit; ``on_part(path, index)`` is called as each part is written (the build checks it
+    at once) and returns what the check will need of it."""
     profile = inputs.profile
     start = profile.page_numbers.start
-    segments, docs = plan_pages(inputs, env, start)
-    rendered_path = write_documents(
-        docs, work / "rendered.pdf", identifier=build_id, created=inputs.service_date, title=None
-    )
-    number_layout, stamp_layout = _layouts(profile)
-    full = pikepdf.new()
-    opened: dict[str, Any] = {}
-    try:
-        rendered = pikepdf.open(rendered_path)
-        opened["rendered"] = rendered
-        for seg in segments:
-            if seg.source is None:
-                assert seg.rendered_first is not None
-                pages = list(range(seg.rendered_first + 1, seg.rendered_first + seg.pages + 1))
-                place_pages(full, rendered, number_layout, pages, fit=False)
+    total = sum(seg.pages for seg in segments)
+    sizes: list[int] = []
+    for seg in segments:
+        if seg.rendering is not None:
+            assert seg.rendering.data is not None
+            sizes += [len(seg.rendering.data) // max(1, seg.pages)] * seg.pages
+        else:
+            assert seg.source is not None
+            sizes += list(prepared[seg.source.sha256].page_bytes)
+    sizes = [size + _STAMP_BYTES_PER_PAGE for size in sizes]
+    numbers, stamps = _labels(segments, inputs)
+    entries = outline_for(segments, inputs, start)
+    title = str(inputs.context["filing_title"])
+    limit = profile.size_limit.max_bytes
+    stem = _stem(inputs.case_id, inputs.profile_name)
+    layouts = _layouts(profile)
+    used = list(dict.fromkeys(seg.rendering for seg in segments if seg.rendering is not None))
+    saved = sum(p.bytes_before - p.bytes_after for p in prepared.values()) + sum(r.bytes_saved for r in used)
+    downsampled = sum(p.images_downsampled for p in prepared.values()) + sum(r.images_downsampled for r in used)
+
+    def write(ranges: list[tuple[int, int]]) -> tuple[list[tuple[Path, int, int]], list[Any]] | None:
+        """The parts of ``ranges``; None (and nothing left) as soon as one is over the limit."""
+        parts: list[tuple[Path, int, int]] = []
+        facts: list[Any] = []
+        for i, (a, b) in enumerate(ranges, start=1):
+            if len(ranges) == 1:
+                out, part_title = work / f"{stem}.pdf", title
             else:
-                assert seg.source.path is not None
-                src = opened.get(seg.source.key)
-                if src is None:
-                    src = opened[seg.source.key] = pikepdf.open(seg.source.path)
-                if len(src.pages) != seg.pages:
-                    raise IntegrityError(
-                        f"Document {seg.source.document_id} has {len(src.pages)} pages in its PDF but {seg.pages} in "
-                        "the catalog; run `casefile reindex` or re-add the document."
-                    )
-                place_pages(full, src, number_layout, None, fit=True, source=f"document {seg.source.document_id}")
-                carry_optional_content(full, src)
-        strip_hidden(full)  # nothing a reader does not see reaches a filing (checked by check/hidden.py)
-        total = len(full.pages)
-        report = downsample_images(full, number_layout)
-        numbers, stamps = _labels(segments, inputs)
-        if any(n is not None for n in numbers):
-            stamp_pages(full, numbers, number_layout)
-        if any(s is not None for s in stamps):
-            stamp_pages(full, stamps, stamp_layout)
-        entries = outline_for(segments, inputs, start)
-        number_start = start if profile.exhibits.page_labels else None
-        title = str(inputs.context["filing_title"])
-        limit = profile.size_limit.max_bytes
-        stem = _stem(inputs.case_id, inputs.profile_name)
-        whole = work / f"{stem}.pdf"
-        # What the pages bring (their files, less what downsampling saved): far over the limit, the whole packet is
-        # not written just to be found too large.
-        files = {rendered_path, *(seg.source.path for seg in segments if seg.source and seg.source.path)}
-        estimate = sum(path.stat().st_size for path in files)
-        if limit <= 0 or estimate - report.bytes_saved <= limit * 1.1:
-            _save_part(full, 0, total, whole, entries, number_start, title)
-            if limit <= 0 or whole.stat().st_size <= limit:
-                return _Built([(whole, 0, total)], total, report.bytes_saved, report.images_downsampled, segments)
-            whole.unlink()
-        units = _units(segments, total)
-        pattern = profile.size_limit.split_name
-        for budget in (0.97, 0.9, 0.8, 0.7, 0.6):
-            ranges = split_points(full, units, limit, budget)
-            parts = []
-            for i, (a, b) in enumerate(ranges, start=1):
-                if len(ranges) == 1:  # the estimate above was pessimistic: it fits in one file after all
-                    out, part_title = whole, title
-                else:
-                    out, part_title = work / pattern.format(stem=stem, part=i), f"{title} (part {i} of {len(ranges)})"
-                _save_part(full, a, b, out, entries, number_start, part_title)
-                parts.append((out, a, b))
-            if all(p.stat().st_size <= limit for p, _a, _b in parts):
-                return _Built(parts, total, report.bytes_saved, report.images_downsampled, segments)
-            for p, _a, _b in parts:
-                p.unlink()
-        raise CasefileError(
-            f"Packet build {build_id}: a single page is larger than the profile's size limit ({limit} bytes). "
-            "Lower [page] image_dpi in the profile or raise [size_limit] max_bytes."
-        )
-    finally:
-        for pdf in opened.values():
-            pdf.close()
-        full.close()
+                name = profile.size_limit.split_name.format(stem=stem, part=i)
+                out, part_title = work / name, f"{title} (part {i} of {len(ranges)})"
+            _write_part(inputs, segments, prepared, a, b, out, entries, part_title, numbers, stamps, layouts)
+            parts.append((out, a, b))
+            if limit > 0 and out.stat().st_size > limit:
+                for path, _a, _b in parts:
+                    path.unlink()
+                return None
+            facts.append(on_part(out, i - 1) if on_part is not None else None)
+        return parts, facts
+
+    # The estimate counts what each page reaches on its own (fonts shared by pages count once per page): a packet
+    # estimated a little over the limit may still fit in one file, which is tried first.
+    estimate = sum(sizes) + _STAMP_FONT_BYTES
+    if limit <= 0 or estimate <= limit * 1.1:
+        written = write([(0, total)])
+        if written is not None:
+            return _Built(written[0], total, saved, downsampled, segments, written[1])
+    units = _units(segments, total)
+    for budget in (0.97, 0.9, 0.8, 0.7, 0.6):
+        written = write(split_points(sizes, units, limit, budget))
+        if written is not None:
+            return _Built(written[0], total, saved, downsampled, segments, written[1])
+    raise CasefileError(
+        f"Packet build {build_id}: a single page is larger than the profile's size limit ({limit} bytes). "
+        "Lower [page] image_dpi in the profile or raise [size_limit] max_bytes."
+    )
+
+
+def _write_part(
+    inputs: PacketInputs,
+    segments: Sequence[Segment],
+    prepared: Mapping[str, Any],
+    first: int,
+    last: int,
+    out: Path,
+    entries: Sequence[OutlineEntry],
+    title: str,
+    numbers: Sequence[str | None],
+    stamps: Sequence[str | None],
+    layouts: tuple[Any, Any],
+) -> None:
+    """Pages [first, last) of the packet as one file: copied from the template renderings and the prepared
+    documents (their stream data read from those files as the part is written, never all held at once), stamped,
+    bookmarked, labelled."""
+    import pikepdf
+
+    from .layout import carry_optional_content, stamp_pages
+    from .prepare import open_lazily
+
+    number_layout, stamp_layout = layouts
+    start = inputs.profile.page_numbers.start
+    opened: dict[str, Any] = {}
+    with pikepdf.new() as part:
+        for seg in segments:
+            a, b = seg.first - start, seg.first - start + seg.pages  # the segment's pages, 0-based in the packet
+            lo, hi = max(a, first), min(b, last)
+            if lo >= hi:
+                continue
+            if seg.rendering is not None:
+                assert seg.rendering.path is not None
+                path = str(seg.rendering.path)
+            else:
+                assert seg.source is not None
+                path = prepared[seg.source.sha256].out
+            src = opened.get(path)
+            if src is None:
+                src = opened[path] = open_lazily(path)
+                if seg.rendering is None:
+                    carry_optional_content(part, src)  # layers of the exhibits
+            part.pages.extend(src.pages[lo - a : hi - a])
+        page_numbers, labels = numbers[first:last], stamps[first:last]
+        if any(n is not None for n in page_numbers):
+            stamp_pages(part, page_numbers, number_layout)
+        if any(s is not None for s in labels):
+            stamp_pages(part, labels, stamp_layout)
+        number_start = start if inputs.profile.exhibits.page_labels else None
+        _finish_part(part, first, last, out, entries, number_start, title)
 
 
 # Findings that can come from an exhibit's document or the exhibit list (damaged streams, hidden content the
@@ -845,13 +1089,27 @@ def assemble(inputs: PacketInputs, env: Any, work: Path, build_id: str) -> _Buil
 _INPUT_FINDINGS = frozenset({"qpdf-check", "hidden-content", "font-not-embedded", "translation-missing"})
 
 
-def _check(built: _Built, inputs: PacketInputs, build_id: str) -> list[str]:
+def _check(
+    built: _Built,
+    inputs: PacketInputs,
+    build_id: str,
+    facts: Sequence[Any] | None = None,
+    languages: Any = None,
+) -> list[str]:
     """The pre-filing check on our own output; errors stop the build, warnings go into the manifest. Each finding
-    names the exhibit and its page (or the template page) and the packet's page number."""
+    names the exhibit and its page (or the template page) and the packet's page number. ``facts``: what the workers
+    found in each part (``check.files.check_file``)."""
     from .check import check_packet
 
     paths = [p for p, _a, _b in built.parts]
-    report = check_packet(paths, inputs.profile, expect_translations=not inputs.options.allow_missing_translations)
+    report = check_packet(
+        paths,
+        inputs.profile,
+        expect_translations=not inputs.options.allow_missing_translations,
+        first_number=inputs.profile.page_numbers.start if inputs.profile.page_numbers.enabled else None,
+        facts=facts,
+        languages=languages,
+    )
     firsts = {path.name: a for path, a, _b in built.parts}
     start = inputs.profile.page_numbers.start
 
@@ -870,6 +1128,34 @@ def _check(built: _Built, inputs: PacketInputs, build_id: str) -> list[str]:
             exhibits=sorted({str(f.exhibit) for f in errors}) if inputs_at_fault else None,
         )
     return [f"{f.code}: {where(f.file, f.page)}: {f.message}" for f in report.findings if f.severity != "error"]
+
+
+class _LanguageMemo:
+    """The check's memory of languages read in texts (check.translations.LanguageMemo), in the cache of pieces."""
+
+    def __init__(self, cache: PieceCache) -> None:
+        from ..documents import language
+        from .cache import code_version
+
+        self.cache = cache
+        self.code = code_version([language], ["lingua-language-detector"])
+
+    def _key(self, text_key: str) -> PieceKey:
+        from .cache import piece_key
+
+        return piece_key("languages", text=text_key, code=self.code)
+
+    def recall(self, keys: Sequence[str]) -> dict[str, str | None]:
+        found = self.cache.get_many(self._key(k) for k in keys)
+        known: dict[str, str | None] = {}
+        for k in keys:
+            data = found.get(self._key(k))
+            if data is not None:
+                known[k] = json.loads(data)["language"]
+        return known
+
+    def keep(self, found: Mapping[str, str | None]) -> None:
+        self.cache.put_many({self._key(k): json.dumps({"language": v}).encode("utf-8") for k, v in found.items()})
 
 
 _KIND_WORDS = {"tab": "tab page", "document": "page", "translation": "translation page", "certificate": "certificate"}
@@ -920,13 +1206,14 @@ def build_packet(rt: Runtime, case_id: str, options: BuildOptions, *, today: dat
     versions = template_versions(env, names)
     from ..core import render
     from . import layout as pagelayout
+    from . import prepare, renderings
     from . import profile as filing_profile
     from .check import outline as outline_titles
 
     # The code that lays out and writes the bytes (and reads the profile's defaults, and names the bookmarks) is an
     # input too: a changed builder never "reuses" an old build.
     code = hashlib.sha256()
-    modules = [sys.modules[__name__], pagelayout, filing_profile, outline_titles, render]
+    modules = [sys.modules[__name__], pagelayout, filing_profile, outline_titles, render, prepare, renderings]
     if inputs.conditions is not None:  # the code that writes the country-conditions index
         modules += [sys.modules[type(inputs.conditions).__module__], sys.modules["casefile.tasks.conditions.bundle"]]
     for module in modules:
@@ -965,27 +1252,43 @@ def _build_in(
     prefix: str,
     versions: Mapping[str, str],
 ) -> BuildResult:
-    """Download the sources into ``work``, assemble, check, store the parts and the manifest last."""
+    """Prepare the documents (worker processes) while the template pages are laid out (here), assemble the parts,
+    check each as it is written (worker processes) and the packet as a whole (here), store the parts and the manifest
+    last."""
+    from .cache import PieceCache
+    from .check.config import CheckConfig
+    from .check.files import FileJob, check_file
+    from .renderings import Renderer
+    from .workers import BuildPool, result
+
     store = rt.store
+    cache = PieceCache(store)
     uploaded: list[str] = []
     try:
-        sources = work / "sources"
-        for source in _all_sources(inputs):
-            if source.path is None:
-                source.path = sources / f"{source.sha256}.pdf"
-                if not source.path.exists():
-                    store.download(source.key, source.path, expected_sha256=source.sha256)
-        built = assemble(inputs, env, work, build_id)
-        warnings = _check(built, inputs, build_id)
+        number_layout, _stamp_layout = _layouts(inputs.profile)
+        with BuildPool(rt.settings.packet_workers) as pool:
+            sources = _Sources(rt, inputs, cache, pool, number_layout, work)
+            renderer = Renderer(env, cache, work / "pages", number_layout, versions)
+            (work / "pages").mkdir()
+            segments = plan_pages(inputs, renderer, inputs.profile.page_numbers.start)
+            renderer.write([seg.rendering for seg in segments if seg.rendering is not None])
+            prepared = sources.prepared()
+            trusted = sources.trusted()
+            cfg = CheckConfig.from_profile(inputs.profile)
+
+            def check_part(path: Path, index: int) -> Any:
+                return pool.submit(check_file, FileJob(str(path), index, cfg, qpdf=True, trusted=trusted))
+
+            built = assemble(inputs, segments, prepared, work, build_id, check_part)
+            facts = [result(future, "checking the packet's parts") for future in built.facts]
+        warnings = _check(built, inputs, build_id, facts, _LanguageMemo(cache))
         start = inputs.profile.page_numbers.start
         parts: list[PartResult] = []
-        for path, a, b in built.parts:
+        for (path, a, b), fact in zip(built.parts, facts, strict=True):
             key = prefix + path.name
             store.put_file(key, path)
             uploaded.append(key)
-            parts.append(
-                PartResult(path.name, key, sha256_file(path), path.stat().st_size, b - a, start + a, start + b - 1)
-            )
+            parts.append(PartResult(path.name, key, fact.info.sha256, fact.info.bytes, b - a, start + a, start + b - 1))
         ranges = exhibit_ranges(built.segments)
         exhibits = [
             {
@@ -998,7 +1301,7 @@ def _build_in(
             }
             for i, e in enumerate(inputs.exhibits)
         ]
-        result = BuildResult(
+        result_ = BuildResult(
             build_id=build_id,
             case_id=inputs.case_id,
             profile=inputs.profile_name,
@@ -1013,8 +1316,10 @@ def _build_in(
             to_sign=list(inputs.signatures.to_sign),
             signed=list(inputs.signatures.signed),
         )
-        manifest = _manifest(inputs, result, versions, built.segments)
+        manifest = _manifest(inputs, result_, versions, built.segments)
+        manifest["pieces"] = cache.summary()
         store.put_bytes(prefix + MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8"))
+        log.info("packet %s: pieces of earlier builds %s", build_id, cache.summary())
     except BaseException:
         for key in uploaded:  # parts without a manifest are never listed; remove them anyway
             try:
@@ -1022,7 +1327,7 @@ def _build_in(
             except Exception:  # the store may be what failed; the parts stay invisible without a manifest
                 log.warning("could not remove an unfinished packet part of build %s", build_id)
         raise
-    return result
+    return result_
 
 
 def _all_sources(inputs: PacketInputs) -> Iterator[SourcePdf]:
@@ -1111,4 +1416,10 @@ def _manifest(
         "images_downsampled": result.images_downsampled,
         "check": {"ok": True, "warnings": result.warnings},
         "conditions": conditions,
+        # A supplemental filing: the earlier build it continues (its labels and page numbers go on from there)
+        "continues": (
+            {"build_id": inputs.options.continue_from.upper(), "first_page": inputs.profile.page_numbers.start}
+            if inputs.options.continue_from
+            else None
+        ),
     }

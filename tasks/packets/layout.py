@@ -32,7 +32,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name
@@ -56,6 +56,7 @@ _FONT_BASENAME = "DejaVuSans"
 _MAX_FORM_DEPTH = 12
 
 Matrix = tuple[float, float, float, float, float, float]
+T = TypeVar("T")
 _IDENTITY: Matrix = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 
 
@@ -829,6 +830,8 @@ class _Walker:
     """Finds image XObjects drawn on pages (directly or inside form XObjects) and their drawn sizes."""
 
     drawn: dict[tuple[int, int], _Drawn] = field(default_factory=dict)
+    # where each drawn image is named: (an /XObject dictionary, its name there), each once
+    uses: dict[tuple[int, int], list[tuple[Dictionary, Name]]] = field(default_factory=dict)
     _has_images: dict[tuple[int, int], bool] = field(default_factory=dict)
     _form_draws: dict[tuple[int, int], list[tuple[pikepdf.Object, Matrix]]] = field(default_factory=dict)
 
@@ -902,6 +905,7 @@ class _Walker:
                 subtype = x.get("/Subtype")
                 if subtype == Name.Image:
                     out.append((x, ctm))
+                    self.uses.setdefault(x.objgen, []).append((xobjects, operands[0]))
                 elif subtype == Name.Form and depth < _MAX_FORM_DEPTH:
                     out.extend((image, _concat(m, ctm)) for image, m in self._form(x, resources, depth + 1))
         return out
@@ -1036,8 +1040,8 @@ def _resample(job: _Job) -> bytes | None:
     return out.getvalue()
 
 
-def _batches(jobs: Iterator[_Job | None], size: int) -> Iterator[list[_Job]]:
-    batch: list[_Job] = []
+def _batches(jobs: Iterator[T | None], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
     for job in jobs:
         if job is None:
             continue
@@ -1058,8 +1062,79 @@ def _encoded_size(image: pikepdf.Object) -> int:
     return len(image.read_raw_bytes())
 
 
+def image_key(image: pikepdf.Object, new_width: int, new_height: int) -> str:
+    """What a resampled image is made from, as a SHA-256: the image's encoded bytes and everything its pixels are
+    decoded with (filters, parameters, size, colour space), the size it is resampled to and the JPEG quality. (The
+    code's version is part of the key of the cache that holds the result: tasks/packets/prepare.py.)"""
+    digest = hashlib.sha256()
+    for name in ("/Filter", "/DecodeParms", "/Width", "/Height", "/BitsPerComponent", "/ColorSpace", "/Decode"):
+        value = image.get(name)
+        digest.update(name.encode("ascii") + b"=" + _unparsed(value) + b"\n")
+    digest.update(f"{new_width}x{new_height} q{JPEG_QUALITY}\n".encode("ascii"))
+    digest.update(image.read_raw_bytes())
+    return digest.hexdigest()
+
+
+def _unparsed(value: Any, depth: int = 0) -> bytes:
+    """A PDF value as bytes that do not depend on object numbers (a stream by its data's SHA-256)."""
+    if value is None:
+        return b"null"
+    if depth > 8:
+        return b"?"
+    if isinstance(value, pikepdf.Stream):
+        return b"stream:" + hashlib.sha256(value.read_raw_bytes()).hexdigest().encode("ascii")
+    if isinstance(value, Dictionary):
+        keys = sorted(str(k) for k in value.keys())  # noqa: SIM118 (pikepdf keys)
+        return (
+            b"<<"
+            + b" ".join(k.encode("latin-1", "replace") + b" " + _unparsed(value[k], depth + 1) for k in keys)
+            + b">>"
+        )
+    if isinstance(value, Array):
+        return b"[" + b" ".join(_unparsed(v, depth + 1) for v in value) + b"]"
+    if isinstance(value, pikepdf.Object):
+        return bytes(value.unparse())
+    return repr(value).encode("utf-8", "replace")
+
+
+class Resampled:
+    """Where ``downsample_images`` looks for an image resampled before (``get`` by ``image_key``), tells of one it
+    resampled now (``put``) and puts the result into the PDF (``install``). This default keeps nothing and writes the
+    new data into the image object itself (every use of the image sees it); tasks/packets/prepare.py keeps results
+    in files, so they are not all held in memory."""
+
+    def get(self, key: str) -> bytes | None:
+        return None
+
+    def put(self, key: str, data: bytes) -> None:
+        return None
+
+    def install(
+        self,
+        pdf: pikepdf.Pdf,
+        image: pikepdf.Object,
+        uses: Sequence[tuple[Dictionary, Name]],
+        key: str,
+        data: bytes,
+        width: int,
+        height: int,
+    ) -> None:
+        image.write(data, filter=Name.DCTDecode)
+        image.Width = width
+        image.Height = height
+        image.BitsPerComponent = 8
+        for stale in ("/DecodeParms", "/Decode"):
+            if stale in image:
+                del image[stale]
+
+
 def downsample_images(
-    pdf: pikepdf.Pdf, layout: PageLayout, *, tolerance: float = DOWNSAMPLE_TOLERANCE, workers: int | None = None
+    pdf: pikepdf.Pdf,
+    layout: PageLayout,
+    *,
+    tolerance: float = DOWNSAMPLE_TOLERANCE,
+    workers: int | None = None,
+    results: Resampled | None = None,
 ) -> DownsampleReport:
     """Resample, in THIS pdf, every image XObject drawn at an effective resolution above ``layout.image_dpi`` x
     ``tolerance`` to ``image_dpi`` (each axis: pixels / the larger drawn size in inches, over every place it is
@@ -1074,36 +1149,47 @@ def downsample_images(
     mask, a /Decode array, CMYK, Indexed or other colour spaces, 1-bit images (scans: CCITT, JBIG2), JPEG 2000 and
     inline images are left as they are. An image whose resampled stream would not be smaller is left as it was.
 
-    The images of ``pdf`` are changed in memory; the caller never saves ``pdf`` over a stored original (pages put
-    into a packet by ``place_pages`` are copies). Resampling runs in ``workers`` threads (default: 2, or 1 on one
+    The images of ``pdf`` are changed in memory (``results`` may take a resampled image from an earlier build, and
+    decides how a result is put in: see ``Resampled``); the caller never saves ``pdf`` over a stored original (pages
+    put into a packet by ``place_pages`` are copies). Resampling runs in ``workers`` threads (default: 2, or 1 on one
     CPU), one image per thread at a time to bound memory (a 12 MP photo needs about 80 MB while resampled);
     results are applied in page order, so the same input gives the same bytes.
     """
+    results = results or Resampled()
     walker = _Walker()
     for page in pdf.pages:
         walker.page(page)
     before = 0
-    after = 0
     changed = 0
     sizes: dict[tuple[int, int], int] = {}
     for key, drawn in walker.drawn.items():
         sizes[key] = _encoded_size(drawn.image)
         before += sizes[key]
     workers = workers or max(1, min(2, os.cpu_count() or 1))
-    jobs = (_job(key, drawn, layout.image_dpi, tolerance) for key, drawn in walker.drawn.items())
+
+    def planned() -> Iterator[tuple[_Job, str, bytes | None] | None]:
+        for key, drawn in walker.drawn.items():
+            job = _job(key, drawn, layout.image_dpi, tolerance)
+            if job is None:
+                yield None
+                continue
+            digest = image_key(drawn.image, job.new_width, job.new_height)
+            yield job, digest, results.get(digest)
+
+    def resample(item: tuple[_Job, str, bytes | None]) -> bytes | None:
+        job, _digest, known = item
+        return known if known is not None else _resample(job)
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for batch in _batches(jobs, workers):
-            for job, data in zip(batch, pool.map(_resample, batch), strict=True):
+        for batch in _batches(planned(), workers):
+            for (job, digest, known), data in zip(batch, pool.map(resample, batch), strict=True):
+                if known is None and data is not None:
+                    results.put(digest, data)
                 if data is None or len(data) >= sizes[job.key]:
                     continue
-                image = walker.drawn[job.key].image
-                image.write(data, filter=Name.DCTDecode)
-                image.Width = job.new_width
-                image.Height = job.new_height
-                image.BitsPerComponent = 8
-                for stale in ("/DecodeParms", "/Decode"):
-                    if stale in image:
-                        del image[stale]
+                drawn = walker.drawn[job.key]
+                uses = walker.uses.get(job.key, [])
+                results.install(pdf, drawn.image, uses, digest, data, job.new_width, job.new_height)
                 before_size, sizes[job.key] = sizes[job.key], len(data)
                 log.debug("image %s: %d -> %d bytes", job.key, before_size, len(data))
                 changed += 1

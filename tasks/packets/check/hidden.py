@@ -11,7 +11,7 @@ first one is reached. Findings never quote what was found (a file name, a script
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -165,9 +165,30 @@ def find_hidden(pdf: Any) -> list[Hidden]:
     return [Hidden(kind, page) for kind, page in found.items()]
 
 
+def report_hidden(
+    found: Sequence[Hidden], name: str, exhibit_of: Callable[[int], tuple[str, str] | None], out: Findings
+) -> None:
+    """Add a ``hidden-content`` finding per kind of hidden content ``find_hidden`` found in file ``name``;
+    ``exhibit_of(page)`` gives the label of the exhibit a 1-based page of this file belongs to, and where it is in
+    words (or None)."""
+    for item in found:
+        located = exhibit_of(item.page) if item.page else None
+        place = f"page {item.page}" if item.page else "the document itself (not a page)"
+        out.add(
+            "hidden-content",
+            ERROR,
+            name,
+            item.page,
+            f"{name}, {place}{f' ({located[1]})' if located else ''}: it carries {item.kind}, content a reader "
+            "does not see (a script, an action, an attached or outside file); a filing must not. Build the packet "
+            "again with this version of casefile, which removes them from exhibit pages; if the packet was not "
+            "made by casefile, print it to a new PDF and check that.",
+            exhibit=located[0] if located else None,
+        )
+
+
 def check_hidden(path: Path, name: str, exhibit_of: Callable[[int], tuple[str, str] | None], out: Findings) -> None:
-    """Add a ``hidden-content`` finding per kind of hidden content in the file at ``path``; ``exhibit_of(page)`` gives
-    the label of the exhibit a 1-based page of this file belongs to, and where it is in words (or None)."""
+    """``report_hidden`` of the file at ``path`` (opened here)."""
     import pikepdf
 
     try:
@@ -175,17 +196,4 @@ def check_hidden(path: Path, name: str, exhibit_of: Callable[[int], tuple[str, s
     except pikepdf.PdfError:
         return  # a file qpdf cannot open is reported by the qpdf check
     with pdf:
-        for item in find_hidden(pdf):
-            located = exhibit_of(item.page) if item.page else None
-            place = f"page {item.page}" if item.page else "the document itself (not a page)"
-            out.add(
-                "hidden-content",
-                ERROR,
-                name,
-                item.page,
-                f"{name}, {place}{f' ({located[1]})' if located else ''}: it carries {item.kind}, content a reader "
-                "does not see (a script, an action, an attached or outside file); a filing must not. Build the packet "
-                "again with this version of casefile, which removes them from exhibit pages; if the packet was not "
-                "made by casefile, print it to a new PDF and check that.",
-                exhibit=located[0] if located else None,
-            )
+        report_hidden(find_hidden(pdf), name, exhibit_of, out)

@@ -23,15 +23,25 @@ from typing import TYPE_CHECKING
 
 from ...core.errors import PacketCheckError, ValidationError
 from .config import CheckConfig
+from .files import FileFacts, FileJob, check_file
 from .fonts import FontWalker, standard_font
-from .hidden import check_hidden
+from .hidden import report_hidden
 from .outline import Entry, Exhibit, check_list, list_pages, read_outline, structure
-from .pages import Geometry, check_labels, check_numbers, check_size, check_stamps, page_labels, printed_numbers
-from .qpdf import QpdfRuns, report_qpdf
+from .pages import (
+    Geometry,
+    check_labels,
+    check_numbers,
+    check_size,
+    check_stamps,
+    check_start,
+    page_labels,
+    printed_numbers,
+)
+from .qpdf import QpdfRuns, missing_decoder, report_qpdf
 from .report import ERROR, WARNING, CheckReport, Findings
 from .signatures import certificate_pages, check_signatures
 from .text import PageText, read_text
-from .translations import check_translations, language_samples
+from .translations import LanguageMemo, check_translations, language_samples
 
 if TYPE_CHECKING:
     from ..profile import FilingProfile
@@ -157,20 +167,39 @@ def _locator(info: PdfFile, exhibits: Sequence[Exhibit], cfg: CheckConfig) -> Ca
     return locate
 
 
-def check_packet(paths: Sequence[Path], profile: FilingProfile, *, expect_translations: bool = True) -> CheckReport:
-    """Check one PDF, or the parts of one split packet in order, against a filing profile (see the module doc)."""
+def check_packet(
+    paths: Sequence[Path],
+    profile: FilingProfile,
+    *,
+    expect_translations: bool = True,
+    first_number: int | None = None,
+    facts: Sequence[FileFacts] | None = None,
+    languages: LanguageMemo | None = None,
+) -> CheckReport:
+    """Check one PDF, or the parts of one split packet in order, against a filing profile (see the module doc).
+
+    ``first_number``: the page number the packet must start at (a supplemental filing continues an earlier one's
+    numbering); default: any. ``facts``: what ``files.check_file`` found in each file, when the caller checked the
+    files already (the packet builder, in its worker processes); else it is found here, with ``qpdf --check`` in a
+    child process per file. ``languages``: where the language read in an exhibit's text is remembered (the builder's
+    cache of pieces); default: nowhere."""
     if not paths:
         raise ValidationError("No PDF to check: give the packet's file, or every part of a split packet in order.")
     cfg = CheckConfig.from_profile(profile)
     out = Findings()
     started = time.monotonic()
-    qpdf = QpdfRuns([Path(p) for p in paths])
+    qpdf = QpdfRuns([Path(p) for p in paths]) if facts is None else None
     try:
-        fonts = FontWalker()
+        if facts is None:
+            facts = [check_file(FileJob(str(path), index, cfg, qpdf=False)) for index, path in enumerate(paths)]
+        elif len(facts) != len(paths):
+            raise ValueError("one FileFacts per file")
         files: list[PdfFile] = []
         offset = 0
-        for index, path in enumerate(paths):
-            info = read_structure(Path(path), index, cfg, out, fonts)
+        for fact in facts:
+            info = fact.info
+            for finding in fact.findings:
+                out.add(finding.code, finding.severity, finding.file, finding.page, finding.message, finding.exhibit)
             info.offset = offset
             for entry in info.entries:
                 entry.g = offset + entry.page
@@ -186,11 +215,18 @@ def check_packet(paths: Sequence[Path], profile: FilingProfile, *, expect_transl
         certificates = certificate_pages(entries, exhibits, cfg, total)
         full = set(listing) | set(samples) | {g for pages in certificates.values() for g in pages}
         texts: list[PageText] = []
-        for info in files:
+        for info, fact in zip(files, facts, strict=True):
             if info.readable:
                 wanted = {g - info.offset for g in full if info.offset <= g < info.offset + info.pages}
-                texts += read_text(info, cfg, wanted, out)
+                read = read_text(info, cfg, wanted, out, bands_too=False)
+                for page, band in zip(read, fact.bands, strict=True):
+                    page.band = list(band)
+                texts += read
+            else:
+                texts += [PageText() for _ in range(info.pages)]
         numbers = check_numbers(files, where, texts, cfg, out) if cfg.numbers else [None] * total
+        if first_number is not None:
+            check_start(files, numbers, first_number, cfg, out)
         printed = printed_numbers(numbers, cfg, total)
         if cfg.page_labels:
             check_labels(files, where, numbers, printed, cfg, out)
@@ -198,17 +234,27 @@ def check_packet(paths: Sequence[Path], profile: FilingProfile, *, expect_transl
             check_stamps(where, texts, exhibits, cfg, out)
         if exhibits and all(f.readable for f in files):
             check_list(where, texts, listing, exhibits, printed, cfg, out)
-            check_translations(where, texts, exhibits, samples, cfg, out, expect_translations)
+            check_translations(where, texts, exhibits, samples, cfg, out, expect_translations, languages)
         if all(f.readable for f in files):
             check_signatures(where, texts, certificates, cfg, out)
-        for info in files:
+        for info, fact in zip(files, facts, strict=True):
             if info.readable:
-                check_hidden(info.path, info.name, _locator(info, exhibits, cfg), out)
-        for info, (code, problems) in zip(files, qpdf.results(), strict=True):
+                report_hidden(fact.hidden, info.name, _locator(info, exhibits, cfg), out)
+        verdicts = (
+            qpdf.results() if qpdf is not None else [(f.qpdf.exit, f.qpdf.problems) if f.qpdf else None for f in facts]
+        )
+        for info, fact, verdict in zip(files, facts, verdicts, strict=True):
+            if verdict is None:
+                continue
+            code, problems = verdict
+            if fact.qpdf is not None and fact.qpdf.missing_decoders:
+                raise missing_decoder(info.name, fact.qpdf.missing_decoders)
             if code != 0 and info.readable:
-                report_qpdf(info.path, info.name, code, problems, _locator(info, exhibits, cfg), out)
+                pages = fact.qpdf.pages if fact.qpdf is not None else None
+                report_qpdf(info.path, info.name, code, problems, _locator(info, exhibits, cfg), out, pages)
     finally:
-        qpdf.close()
+        if qpdf is not None:
+            qpdf.close()
 
     file_rows = []
     for info in files:

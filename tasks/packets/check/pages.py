@@ -210,6 +210,29 @@ def check_numbers(
     return numbers
 
 
+def check_start(
+    files: Sequence[PdfFile], numbers: Sequence[int | None], first_number: int, cfg: CheckConfig, out: Findings
+) -> None:
+    """``numbering-start``: the packet's first printed page number is ``first_number`` (a supplemental filing
+    continues the numbering of the filing before it)."""
+    first = next(((g, n) for g, n in enumerate(numbers) if n is not None), None)
+    if first is None or not files:
+        return  # no number at all: page-number-missing says so
+    g, number = first
+    if number - g == first_number:
+        return
+    name = files[0].name
+    out.add(
+        "numbering-start",
+        ERROR,
+        name,
+        1,
+        f"{name}, page 1: the packet starts at page {number - g}, but it must start at page {first_number} (it "
+        "continues the numbering of the filing before it). Rebuild the packet with --continue-from that filing's "
+        "build, or check it without --first-page.",
+    )
+
+
 def printed_numbers(numbers: Sequence[int | None], cfg: CheckConfig, total: int) -> list[int]:
     """The number of each page as the exhibit list should print it: the printed number, inferred from the pages
     around it where it is missing; without page numbers, the position counted from [page_numbers] start."""

@@ -28,7 +28,7 @@ QPDF_CHILD = "casefile.tasks.packets.qpdf_child"
 QPDF_TIMEOUT = 300.0  # seconds for `qpdf --check` of one file (benchmarks/README.md has what it takes)
 
 
-_OBJECT = re.compile(r"\bobject (\d+) (\d+)\b")
+OBJECT_NUMBER = re.compile(r"\bobject (\d+) (\d+)\b")
 
 
 def object_pages(path: Path, objects: set[int]) -> dict[int, int]:
@@ -71,14 +71,17 @@ def report_qpdf(
     problems: Sequence[str],
     exhibit_of: Callable[[int], tuple[str, str] | None],
     out: Any,
+    pages: dict[int, int] | None = None,
 ) -> None:
     """The ``qpdf-check`` finding of one file. ``exhibit_of(page)`` gives, for a 1-based page of this file, the label
     of the exhibit whose document holds it and how to say where it is ("Exhibit C, page 4 of the packet"), or
-    None for the pages casefile made (cover, lists, tabs, certificates)."""
+    None for the pages casefile made (cover, lists, tabs, certificates). ``pages``: the first page that reaches each
+    object the lines name, when known already (``object_pages``)."""
     from .report import ERROR
 
-    objects = {int(m.group(1)) for line in problems for m in _OBJECT.finditer(line)}
-    pages = object_pages(path, objects) if objects else {}
+    if pages is None:
+        objects = {int(m.group(1)) for line in problems for m in OBJECT_NUMBER.finditer(line)}
+        pages = object_pages(path, objects) if objects else {}
     page = min(pages.values()) if pages else None
     located = exhibit_of(page) if page is not None else None
     lines = "\n".join(f"    {line}" for line in problems) or f"    exit status {code}"
@@ -104,6 +107,15 @@ def report_qpdf(
         page,
         f"{where}: `qpdf --check` found problems in the file's structure:\n{lines}\n{remedy}",
         exhibit=label,
+    )
+
+
+def missing_decoder(name: str, missing: Sequence[str]) -> ToolMissing:
+    """The error when ``qpdf --check`` of file ``name`` needs a program this machine does not have."""
+    return ToolMissing(
+        f"{name} holds JBIG2 images (scans as office copiers make them) and checking them needs the program "
+        f"{missing[0]}, which is not installed. Install it (sudo apt-get install {missing[0]}, or ./bootstrap.sh "
+        "setup) and run the same command again."
     )
 
 
@@ -157,11 +169,7 @@ class QpdfRuns:
                 ) from exc
             if missing:  # not a verdict on the file either: this machine cannot decode what it holds
                 self.close()
-                raise ToolMissing(
-                    f"{path.name} holds JBIG2 images (scans as office copiers make them) and checking them needs the "
-                    f"program {missing[0]}, which is not installed. Install it (sudo apt-get install {missing[0]}, or "
-                    "./bootstrap.sh setup) and run the same command again."
-                )
+                raise missing_decoder(path.name, missing)
             log.debug("qpdf --check: file %d of %d, exit %s", len(results), len(self.paths), results[-1][0])
         return results
 

@@ -45,13 +45,17 @@ class PageText:
     body: list[Seg] | None = None  # every other text run, for pages read in full
 
 
-def read_text(info: PdfFile, cfg: CheckConfig, full: set[int], out: Findings) -> list[PageText]:
-    """Band text of every page (when numbers or stamps are checked) and all text of the pages in ``full``."""
+def read_text(
+    info: PdfFile, cfg: CheckConfig, full: set[int], out: Findings, *, bands_too: bool = True
+) -> list[PageText]:
+    """Band text of every page (when numbers or stamps are checked; not with ``bands_too=False``, when the bands were
+    read already) and all text of the pages in ``full``."""
     import pypdfium2 as pdfium
 
     bands = [b for b, on in ((cfg.number_band, cfg.numbers), (cfg.stamp_band, cfg.stamp)) if on]
     result = [PageText() for _ in range(info.pages)]
-    if not bands and not full:
+    every_page = bool(bands) and bands_too
+    if not every_page and not full:
         return result
     try:
         doc = pdfium.PdfDocument(str(info.path))
@@ -62,7 +66,7 @@ def read_text(info: PdfFile, cfg: CheckConfig, full: set[int], out: Findings) ->
             raise PacketCheckError(info.name, "its page tree is damaged (readers disagree on the page count)")
         for index in range(info.pages):
             want_body = index in full
-            if not bands and not want_body:
+            if not every_page and not want_body:
                 continue
             geometry = info.geometry[index]
             page = doc[index]
@@ -79,7 +83,8 @@ def read_text(info: PdfFile, cfg: CheckConfig, full: set[int], out: Findings) ->
                     if not text:
                         continue
                     if banded:
-                        result[index].band.append(text)
+                        if bands_too:
+                            result[index].band.append(text)
                     else:
                         body.append(Seg(text, x0, y0, x1, y1))
                 if want_body:

@@ -8,8 +8,9 @@ without OCR) cannot be told apart and give no finding.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .outline import CHILD_CERTIFICATE, CHILD_DOCUMENT, CHILD_TRANSLATION
 from .report import ERROR, WARNING, Findings, place
@@ -48,6 +49,22 @@ def language_samples(exhibits: Sequence[Exhibit], cfg: CheckConfig) -> dict[int,
     return samples
 
 
+class LanguageMemo(Protocol):
+    """Where the language read in a text is remembered between checks (the packet builder keeps it with the pieces
+    of its builds: tasks/packets/cache.py), by ``memo_key``: identification is the check's slowest step when it
+    has to load its language models, and an exhibit's text does not change between two builds."""
+
+    def recall(self, keys: Sequence[str]) -> Mapping[str, str | None]: ...
+
+    def keep(self, found: Mapping[str, str | None]) -> None: ...
+
+
+def memo_key(text: str, languages: Sequence[str]) -> str:
+    """The SHA-256 of a text and the candidate languages it is told among."""
+    payload = "\n".join(languages) + "\n\n" + text
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
 def check_translations(
     where: Sequence[tuple[PdfFile, int]],
     texts: Sequence[PageText],
@@ -56,18 +73,27 @@ def check_translations(
     cfg: CheckConfig,
     out: Findings,
     expect_translations: bool,
+    memo: LanguageMemo | None = None,
 ) -> None:
     from ...documents.language import detect_language
 
     severity = ERROR if expect_translations and cfg.translations_required else WARNING
+    read: list[tuple[Exhibit, list[str], str]] = []
     for exhibit in exhibits:
         missing = missing_translation_parts(exhibit, cfg)
         pages = [g for g in document_pages(exhibit, cfg)[:LANGUAGE_SAMPLE_PAGES] if g in samples]
         if not missing or not pages:
             continue
-        text = "\n".join(seg.text for g in pages for seg in (texts[g].body or []))
-        guess = detect_language(text, languages=cfg.languages)
-        if guess.language is None or guess.language == "en":
+        read.append((exhibit, missing, "\n".join(seg.text for g in pages for seg in (texts[g].body or []))))
+    keys = [memo_key(text, cfg.languages) for _exhibit, _missing, text in read]
+    known = dict(memo.recall(keys)) if memo is not None and keys else {}
+    found: dict[str, str | None] = {}
+    for (exhibit, missing, text), key in zip(read, keys, strict=True):
+        if key in known:
+            language = known[key]
+        else:
+            language = found[key] = detect_language(text, languages=cfg.languages).language
+        if language is None or language == "en":
             continue  # English, or no text layer to tell by
         name, page = place(where, exhibit.entry.g)
         out.add(
@@ -75,8 +101,10 @@ def check_translations(
             severity,
             name,
             page,
-            f"{name}, page {page}: exhibit {exhibit.label} reads as language {guess.language!r} but has no "
+            f"{name}, page {page}: exhibit {exhibit.label} reads as language {language!r} but has no "
             f"{' and no '.join(m.lower() for m in missing)} (bookmarks {', '.join(repr(m) for m in missing)} under "
             "the exhibit). Add the translation (`casefile translation add`) and rebuild"
             f"{'' if severity == ERROR else '; the build was allowed without it'}.",
         )
+    if memo is not None and found:
+        memo.keep(found)
