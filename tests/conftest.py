@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from s3server import make_s3_client, running_moto_server
 
+from casefile.tasks.cases.sample import DEMO_A_NUMBER, DEMO_CLIENT
 from casefile.tasks.core.settings import DEMO_DATA as DEMO_DATA  # re-exported for the tests
 from casefile.tasks.core.storage import LocalObjectStore, ObjectStore, S3ObjectStore
-from casefile.tasks.demo.scenario import DEMO_A_NUMBER, DEMO_CLIENT
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
