@@ -11,6 +11,7 @@ APT_PACKAGES=(
   python3 python3-venv python3-pip
   tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-osd
   qpdf poppler-utils fonts-dejavu-core
+  postgresql postgresql-contrib  # a practice's shared catalog and search index; the tests start throwaway clusters
   libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libfontconfig1
 )
 VENV=.venv

@@ -1,7 +1,8 @@
 """The catalog: business state (cases, documents, pages, intake batches, audit events).
 
-SQLAlchemy 2 ORM; SQLite by default, PostgreSQL by changing ``database_url``. The schema is owned by
-Alembic migrations in tasks/core/migrations; ``open_catalog`` brings a database to the head revision.
+SQLAlchemy 2 ORM; SQLite by default, PostgreSQL by changing ``database_url`` (``postgresql+psycopg://...``): the
+same models and the same Alembic migrations (tasks/core/migrations) on both; ``Catalog`` brings a database to the
+head revision (on PostgreSQL under an advisory lock, so machines starting at once migrate it once).
 """
 
 from __future__ import annotations
@@ -473,13 +474,19 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Any number that no other program on the practice's database server uses as an advisory lock: "CFMG".
+_MIGRATION_LOCK = 0x43464D47
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True)
-    if engine.dialect.name == "sqlite":
+        engine = create_engine(url, future=True)
         event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
+        return engine
+    # A server: connections idle for hours (a worker between runs) may have been closed by the server or a
+    # firewall; ping before use rather than fail the first statement of a run.
+    return create_engine(url, future=True, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
 def _current_revision(engine: Engine) -> str | None:
@@ -500,6 +507,9 @@ def migrate(engine: Engine) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # Held until this transaction ends: a second machine waits here, then finds the schema at head.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
