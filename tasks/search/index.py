@@ -261,6 +261,10 @@ class SearchIndex(ABC):
     @abstractmethod
     def stats(self) -> IndexStats: ...
 
+    def describe(self) -> str:
+        """Where the index is, for people (a file, or a database and table; never a password)."""
+        return type(self).__name__
+
     def close(self) -> None:  # noqa: B027 - a backend without resources has nothing to close
         """Release connections. The object may be used again afterwards (it reconnects)."""
 
