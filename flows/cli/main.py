@@ -16,6 +16,7 @@ import click
 from .cases import case
 from .conditions import conditions
 from .demo import demo
+from .deploy import deploy, migrate
 from .documents import add, doc, docs, reindex, search
 from .output import CasefileGroup, emit, json_option
 from .packets import exhibits, packet, translation
@@ -57,7 +58,23 @@ def config_show(as_json: bool) -> None:
     emit(as_json, doc_out, human)
 
 
-for command in (case, add, docs, doc, search, reindex, exhibits, translation, packet, request, conditions, serve, demo):
+for command in (
+    case,
+    add,
+    docs,
+    doc,
+    search,
+    reindex,
+    exhibits,
+    translation,
+    packet,
+    request,
+    conditions,
+    serve,
+    demo,
+    deploy,
+    migrate,
+):
     main.add_command(command)
 
 
