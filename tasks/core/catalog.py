@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 # Bump together with a new file in tasks/core/migrations/versions.
-HEAD_REVISION = "0007_conditions"
+HEAD_REVISION = "0008_ocr_parts"
 
 # Crockford-like alphabet without 0/O, 1/I/L, U: easy to read aloud and to type.
 _ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -127,6 +127,27 @@ class Page(Base):
     ocr_error: Mapped[str | None] = mapped_column(Text)
 
     document: Mapped[Document] = relationship(back_populates="pages")
+
+
+class OcrPart(Base):
+    """A range of a long document's pages OCR'd by one flow run on a work pool (tasks/documents/split.py): the
+    claim, the sign of life, and the searchable PDF of those pages once its results are in the catalog. A part's
+    results are written once, in the transaction that marks it done (under a row lock), whichever run gets there
+    first; a run that finds it done keeps nothing."""
+
+    __tablename__ = "ocr_parts"
+
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    first_page: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1-based, inclusive
+    last_page: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | running | done
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # runs that claimed it
+    claimed_by: Mapped[str | None] = mapped_column(String(100))  # host:pid of the run that claimed it last
+    flow_run_id: Mapped[str | None] = mapped_column(String(36))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)  # last sign of life of the claiming run
+    searchable_key: Mapped[str | None] = mapped_column(String(300))  # the range's pages with their OCR text layer
+    searchable_sha256: Mapped[str | None] = mapped_column(String(64))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class IntakeBatch(Base):
