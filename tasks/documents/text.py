@@ -139,7 +139,16 @@ def extract_text(rt: Runtime, document_id: str) -> TextSummary:
     result, searchable_key, searchable_sha = read.result, read.searchable_key, read.searchable_sha256
 
     with catalog.session() as session:
-        doc = catalog.get_document(session, document_id)
+        # Locked, and checked again: two commands taking in files of one case at once may both have read this
+        # document; the first to get here records its text, the other keeps nothing (the same text, once).
+        doc = session.scalars(
+            select(Document)
+            .where(Document.id == document_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one()
+        if doc.ocr_status != "pending":
+            return _summary(doc)
         record_pages(doc, result.pages)
         summary = finish_text(session, doc, searchable_key, searchable_sha)
     log.info(
