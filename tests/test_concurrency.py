@@ -5,6 +5,7 @@ check running while an advocate edits the same requests. Correct results, nothin
 from __future__ import annotations
 
 import hashlib
+import itertools
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -132,9 +133,10 @@ def test_the_overdue_check_never_overwrites_an_advocates_edit(shared: Runtime, c
         with shared.catalog.session() as session:
             return mark_overdue(session, config, date(2026, 12, 7), actor="overdue-check")
 
-    def advocate() -> None:
+    def advocate() -> list[str]:
         for ref in reversed(refs):  # from the other end, so the two meet in the middle
             update_request(shared, ref, status=Status.RECEIVED, actor="advocate")
+        return []
 
     marked, _ = at_once(chase, advocate)
 
@@ -148,7 +150,7 @@ def test_the_overdue_check_never_overwrites_an_advocates_edit(shared: Runtime, c
                 .order_by(RequestEvent.id)
             ).all()
             chain: list[Any] = [(e.from_status, e.to_status) for e in events]
-            for (_, before), (after, _) in zip(chain, chain[1:], strict=False):
+            for (_, before), (after, _) in itertools.pairwise(chain):
                 assert before == after, (ref, chain)  # each change starts from what the last one left
             assert ("overdue" in [to for _, to in chain]) == (ref in marked)
         assert session.scalar(select(func.count()).select_from(RecordRequest)) == len(refs)
