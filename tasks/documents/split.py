@@ -256,7 +256,10 @@ def assemble(rt: Runtime, document_id: str) -> text.TextSummary:
                             # turned it upright, a new /Rotate): take those over, keep the page object itself.
                             for name in ("/Contents", "/Resources"):
                                 if name in page.obj:
-                                    target.obj[name] = pdf.copy_foreign(page.obj[name])
+                                    value = page.obj[name]
+                                    if not value.is_indirect:  # copy_foreign takes indirect objects only
+                                        value = ocred.make_indirect(value)
+                                    target.obj[name] = pdf.copy_foreign(value)
                             if "/Rotate" in page.obj:
                                 target.obj["/Rotate"] = int(page.obj["/Rotate"])
                 out = work / "searchable.pdf"
