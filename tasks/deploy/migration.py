@@ -177,6 +177,33 @@ def _named_sha(key: str) -> str | None:
     return None
 
 
+COPY_THREADS = 4  # objects copied at once: an upload and a read-back each wait on the network most of the time
+
+
+def _copy_one(
+    source: LocalObjectStore, target: ObjectStore, key: str, done: tuple[str, int] | None
+) -> tuple[str, int, bool]:
+    """Hash the source object, and unless ``done`` (the ledger's sha and size, still in the target) matches, upload it
+    and read it back: (sha256, size, copied now)."""
+    path = source.root / key
+    sha, size = _sha256_of(lambda: path.open("rb"))
+    named = _named_sha(key)
+    if named is not None and named != sha:
+        raise IntegrityError(
+            f"The object {key} in the old home does not match its own SHA-256: the file was changed or damaged "
+            "on disk. Restore it from backup, then run the command again."
+        )
+    if done == (sha, size):
+        return sha, size, False
+    target.put_file(key, path)
+    if _sha256_of(lambda: target.open(key)) != (sha, size):
+        raise IntegrityError(
+            f"The copy of {key} in the target store does not match the original's SHA-256; it will be copied "
+            "again on the next run. Check the object store, then run the command again."
+        )
+    return sha, size, True
+
+
 def _copy_objects(
     source: LocalObjectStore,
     target: ObjectStore,
@@ -184,43 +211,37 @@ def _copy_objects(
     report: MigrationReport,
     progress: Callable[[str], None],
 ) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
     from sqlalchemy import text
 
     verified = _verified(engine)
     present = set(target.list())
     keys = list(source.list())
-    for n, key in enumerate(keys, start=1):
-        path = source.root / key
-        sha, size = _sha256_of(lambda p=path: p.open("rb"))  # type: ignore[misc]
-        report.objects += 1
-        report.object_bytes += size
-        named = _named_sha(key)
-        if named is not None and named != sha:
-            raise IntegrityError(
-                f"The object {key} in the old home does not match its own SHA-256: the file was changed or damaged "
-                "on disk. Restore it from backup; nothing after it was copied."
-            )
-        if verified.get(key) == (sha, size) and key in present:
-            continue
-        target.put_file(key, path)
-        copied_sha, copied_size = _sha256_of(lambda k=key: target.open(k))  # type: ignore[misc]
-        if (copied_sha, copied_size) != (sha, size):
-            raise IntegrityError(
-                f"The copy of {key} in the target store does not match the original's SHA-256; it will be copied "
-                "again on the next run. Check the object store, then run the command again."
-            )
-        with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO casefile_migration.objects (key, sha256, size) VALUES (:k, :s, :n)"
-                    " ON CONFLICT (key) DO UPDATE SET sha256 = :s, size = :n, verified_at = now()"
-                ),
-                {"k": key, "s": sha, "n": size},
-            )
-        report.objects_copied += 1
-        report.bytes_copied += size
-        if n % 100 == 0:
-            progress(f"objects: {n} of {len(keys)} verified")
+    record = text(
+        "INSERT INTO casefile_migration.objects (key, sha256, size) VALUES (:k, :s, :n)"
+        " ON CONFLICT (key) DO UPDATE SET sha256 = :s, size = :n, verified_at = now()"
+    )
+    with ThreadPoolExecutor(COPY_THREADS) as pool:
+        futures = [
+            pool.submit(_copy_one, source, target, key, verified.get(key) if key in present else None) for key in keys
+        ]
+        try:
+            for n, (key, future) in enumerate(zip(keys, futures, strict=True), start=1):
+                sha, size, copied = future.result()
+                report.objects += 1
+                report.object_bytes += size
+                if copied:  # in the ledger only once read back and verified
+                    with engine.begin() as conn:
+                        conn.execute(record, {"k": key, "s": sha, "n": size})
+                    report.objects_copied += 1
+                    report.bytes_copied += size
+                if n % 100 == 0:
+                    progress(f"objects: {n} of {len(keys)} verified")
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
 
 
 # Rows ---------------------------------------------------------------------------------------------------------
