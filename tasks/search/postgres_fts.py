@@ -159,8 +159,9 @@ def _compile(node: QueryNode) -> str:
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
 
-def _schema_sql(table: str) -> list[str]:
+def _schema_sql(table: str, rum: bool) -> list[str]:
     t = f"{SCHEMA}.{table}"
+    method = "rum (words rum_tsvector_ops)" if rum else "GIN (words)"
     return [
         f"""CREATE TABLE IF NOT EXISTS {t} (
             id BIGSERIAL PRIMARY KEY,
@@ -174,7 +175,7 @@ def _schema_sql(table: str) -> list[str]:
             UNIQUE (document_id, number)
         )""",
         f"CREATE INDEX IF NOT EXISTS {table}_case ON {t} (case_id)",
-        f"CREATE INDEX IF NOT EXISTS {table}_words ON {t} USING GIN (words)",
+        f"CREATE INDEX IF NOT EXISTS {table}_words ON {t} USING {method}",
         f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.versions (name TEXT PRIMARY KEY, version INTEGER NOT NULL)""",
         f"INSERT INTO {SCHEMA}.versions VALUES ('{table}', {SCHEMA_VERSION}) ON CONFLICT (name) DO NOTHING",
     ]
@@ -206,6 +207,7 @@ class PostgresFtsIndex(SearchIndex):
         table: str = "pages",
         busy_timeout: float = 30.0,
         query_timeout: float = 10.0,
+        use_rum: bool = True,
     ) -> None:
         if not _NAME.match(table):
             raise ValueError(f"invalid index table name {table!r}")
@@ -217,6 +219,8 @@ class PostgresFtsIndex(SearchIndex):
         self._engine: Engine | None = None if isinstance(url, str) else url
         self._owns_engine = isinstance(url, str)
         self._schema_checked = False
+        self.use_rum = use_rum  # when the server has the extension and the index is created
+        self._ranked_by_index = False
 
     # Connections ------------------------------------------------------------------------------------------------
     def _get_engine(self) -> Engine:
@@ -271,8 +275,9 @@ class PostgresFtsIndex(SearchIndex):
         if not present[0]:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
             conn.execute(text("CREATE EXTENSION IF NOT EXISTS unaccent"))
+            rum = self.use_rum and self._create_rum(conn)
             conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
-            for statement in _CONFIG_SQL + _schema_sql(self.table):
+            for statement in _CONFIG_SQL + _schema_sql(self.table, rum):
                 conn.execute(text(statement))
         else:
             version = conn.execute(
@@ -280,7 +285,27 @@ class PostgresFtsIndex(SearchIndex):
             ).scalar_one_or_none()
             if version != SCHEMA_VERSION:
                 raise SearchIndexError(self.describe(), outdated=True)
+        method = conn.execute(
+            text("SELECT am.amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam WHERE c.oid = to_regclass(:i)"),
+            {"i": f"{SCHEMA}.{self.table}_words"},
+        ).scalar_one_or_none()
+        self._ranked_by_index = method == "rum"
         self._schema_checked = True
+
+    @staticmethod
+    def _create_rum(conn: Connection) -> bool:
+        """The RUM extension (Debian: postgresql-NN-rum) when the server has it: an index that returns matches in
+        rank order, so a search ranks only the pages it returns (benchmarks/README.md). Without it: GIN."""
+        from sqlalchemy import text
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            with conn.begin_nested():
+                conn.execute(text("CREATE EXTENSION IF NOT EXISTS rum"))
+        except DBAPIError:
+            logger.info("the RUM extension is not available: the search index uses GIN")
+            return False
+        return True
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -465,21 +490,37 @@ class PostgresFtsIndex(SearchIndex):
         # Rank every match (the GIN index finds them), keep the page asked for, then make snippets for those only.
         # ts_headline would drop anything that looks like an HTML tag from the snippet: a zero-width space after
         # each "<" keeps the page's text as written (snippet_fragments removes it again, with every format char).
-        sql = f"""
-            WITH ranked AS (
+        headline = f"ts_headline('{CONFIG}', replace(p.body, '<', '<' || chr(8203)), CAST(:q AS tsquery), :options)"
+        if self._ranked_by_index:
+            # RUM hands matches out in rank order (distance = 1 / rank): only the first offset + limit are read.
+            ranked = f"""
                 SELECT id, case_id, document_id, number, language, doc_type,
-                       ts_rank(words, CAST(:q AS tsquery), 1) AS score
+                       words <=> CAST(:q AS tsquery) AS distance
                 FROM {self._qualified} WHERE {where}
-                ORDER BY score DESC, id LIMIT :limit OFFSET :offset
-            )
-            SELECT r.id, r.case_id, r.document_id, r.number, r.language, r.doc_type, r.score,
-                   ts_headline('{CONFIG}', replace(p.body, '<', '<' || chr(8203)), CAST(:q AS tsquery), :options),
-                   p.body
-            FROM ranked r JOIN {self._qualified} p ON p.id = r.id
-            ORDER BY r.score DESC, r.id
-        """
+                ORDER BY words <=> CAST(:q AS tsquery) LIMIT :window"""
+            sql = f"""
+                WITH ranked AS ({ranked}),
+                page AS (SELECT * FROM ranked ORDER BY distance, id LIMIT :limit OFFSET :offset)
+                SELECT r.id, r.case_id, r.document_id, r.number, r.language, r.doc_type,
+                       CASE WHEN r.distance > 0 THEN 1 / r.distance ELSE 0 END, {headline}, p.body
+                FROM page r JOIN {self._qualified} p ON p.id = r.id
+                ORDER BY r.distance, r.id
+            """
+        else:
+            sql = f"""
+                WITH ranked AS (
+                    SELECT id, case_id, document_id, number, language, doc_type,
+                           ts_rank(words, CAST(:q AS tsquery), 1) AS score
+                    FROM {self._qualified} WHERE {where}
+                    ORDER BY score DESC, id LIMIT :limit OFFSET :offset
+                )
+                SELECT r.id, r.case_id, r.document_id, r.number, r.language, r.doc_type, r.score, {headline}, p.body
+                FROM ranked r JOIN {self._qualified} p ON p.id = r.id
+                ORDER BY r.score DESC, r.id
+            """
         with self._read() as conn:
-            rows = conn.execute(text(sql), {**params, "limit": limit, "offset": offset, "options": options}).all()
+            values = {**params, "limit": limit, "offset": offset, "window": offset + limit, "options": options}
+            rows = conn.execute(text(sql), values).all()
         hits = [
             Hit(
                 case_id=row[1],
