@@ -217,3 +217,57 @@ def test_a_long_scan_is_ocrd_across_two_workers_and_every_page_lands_once_when_o
             if worker.poll() is None:
                 _stop_tree(worker)
         reset_runtimes()
+
+
+@pytest.mark.tesseract
+def test_two_runs_of_one_page_range_record_it_once_and_the_parts_assemble_in_order(
+    pg_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No Prefect here: the promises of tasks/documents/split.py, as two workers racing for one part would test them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from casefile.tasks.cases.case import create_case
+    from casefile.tasks.core.catalog import AuditEvent, Document, OcrPart
+    from casefile.tasks.core.runtime import get_runtime, reset_runtimes
+    from casefile.tasks.demo.scenario import fictional_case
+    from casefile.tasks.documents import split
+    from casefile.tasks.documents.pipeline import ingest_files, taken_in
+
+    monkeypatch.setenv("CASEFILE_OCR_SPLIT_PAGES", "3")
+    monkeypatch.setenv("CASEFILE_OCR_WORKERS", "1")
+    reset_runtimes()
+    rt = get_runtime()
+    scan = tmp_path / "scan.pdf"
+    _scan(scan)
+    with rt.catalog.session() as session:
+        case_id = create_case(session, fictional_case()).id
+    doc_id = taken_in(ingest_files(rt, case_id, [scan], "police", searchable=False).items[0])
+    assert doc_id is not None
+    assert split.plan_parts(rt, doc_id) == [(1, 3), (4, 6), (7, 8)]
+    assert split.plan_parts(rt, doc_id) == [(1, 3), (4, 6), (7, 8)]  # planned once
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(lambda _n: split.ocr_part(rt, doc_id, 4, "run"), range(2)))
+    assert sorted(o.recorded for o in outcomes) == [False, True]
+    for first in (7, 1):  # out of order, as workers finish
+        assert split.ocr_part(rt, doc_id, first).recorded
+    assert not split.ocr_part(rt, doc_id, 1).recorded  # a late duplicate run keeps nothing
+    summary = split.assemble(rt, doc_id)
+    assert summary.ocr_status == "done" and summary.ocr_pages == PAGES
+    with rt.catalog.session() as session:
+        doc = session.get(Document, doc_id)
+        assert doc is not None
+        assert [MARKERS[p.number - 1] in (p.text or "") for p in doc.pages] == [True] * PAGES
+        assert {p.status for p in session.query(OcrPart).filter(OcrPart.document_id == doc_id)} == {"done"}
+        assert session.query(AuditEvent).filter(AuditEvent.action == "text-extracted").count() == 1
+        key = doc.searchable_key
+    assert key is not None
+    import pypdfium2 as pdfium
+
+    path = tmp_path / "searchable.pdf"
+    rt.store.download(key, path)
+    pdf = pdfium.PdfDocument(path)
+    assert [MARKERS[n] in pdf[n].get_textpage().get_text_range() for n in range(PAGES)] == [True] * PAGES
+    pdf.close()
+    assert split.assemble(rt, doc_id).ocr_status == "done"  # again: nothing changes
+    reset_runtimes()

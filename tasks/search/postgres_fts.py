@@ -159,12 +159,9 @@ def _compile(node: QueryNode) -> str:
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
 
-def _schema_sql(table: str, rum: bool) -> list[str]:
-    t = f"{SCHEMA}.{table}"
-    method = "rum (words rum_tsvector_ops)" if rum else "GIN (words)"
-    return [
-        f"""CREATE TABLE IF NOT EXISTS {t} (
-            id BIGSERIAL PRIMARY KEY,
+def _table_sql(table: str) -> str:
+    return f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.{table} (
+            id BIGSERIAL,
             document_id TEXT NOT NULL,
             case_id TEXT NOT NULL,
             number INTEGER NOT NULL,
@@ -172,10 +169,23 @@ def _schema_sql(table: str, rum: bool) -> list[str]:
             doc_type TEXT NOT NULL,
             body TEXT NOT NULL,
             words TSVECTOR NOT NULL,
-            UNIQUE (document_id, number)
-        )""",
-        f"CREATE INDEX IF NOT EXISTS {table}_case ON {t} (case_id)",
-        f"CREATE INDEX IF NOT EXISTS {table}_words ON {t} USING {method}",
+            CONSTRAINT {table}_pkey PRIMARY KEY (id),
+            CONSTRAINT {table}_page UNIQUE (document_id, number)
+        )"""
+
+
+def _index_sql(table: str, rum: bool) -> list[str]:
+    method = "rum (words rum_tsvector_ops)" if rum else "GIN (words)"
+    return [
+        f"CREATE INDEX IF NOT EXISTS {table}_case ON {SCHEMA}.{table} (case_id)",
+        f"CREATE INDEX IF NOT EXISTS {table}_words ON {SCHEMA}.{table} USING {method}",
+    ]
+
+
+def _schema_sql(table: str, rum: bool) -> list[str]:
+    return [
+        _table_sql(table),
+        *_index_sql(table, rum),
         f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.versions (name TEXT PRIMARY KEY, version INTEGER NOT NULL)""",
         f"INSERT INTO {SCHEMA}.versions VALUES ('{table}', {SCHEMA_VERSION}) ON CONFLICT (name) DO NOTHING",
     ]
@@ -359,13 +369,14 @@ class PostgresFtsIndex(SearchIndex):
             )
         return rows
 
-    def _insert(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+    def _insert(self, conn: Connection, rows: list[dict[str, Any]], into: str | None = None) -> None:
         from sqlalchemy import text
 
         if rows:
             conn.execute(
                 text(
-                    f"INSERT INTO {self._qualified} (document_id, case_id, number, language, doc_type, body, words)"
+                    f"INSERT INTO {into or self._qualified}"
+                    " (document_id, case_id, number, language, doc_type, body, words)"
                     " VALUES (:document_id, :case_id, :number, :language, :doc_type, :body, CAST(:words AS tsvector))"
                 ),
                 rows,
@@ -382,6 +393,7 @@ class PostgresFtsIndex(SearchIndex):
         conn: Connection,
         documents: Iterable[tuple[IndexedDocument, Iterable[IndexedPage]]],
         case_id: str | None = None,
+        into: str | None = None,
     ) -> tuple[int, int]:
         docs = pages = 0
         seen: set[str] = set()
@@ -397,9 +409,9 @@ class PostgresFtsIndex(SearchIndex):
             docs += 1
             pages += len(rows)
             if len(batch) >= 2000:
-                self._insert(conn, batch)
+                self._insert(conn, batch, into)
                 batch = []
-        self._insert(conn, batch)
+        self._insert(conn, batch, into)
         return docs, pages
 
     def replace_document(self, doc: IndexedDocument, pages: Iterable[IndexedPage]) -> int:
@@ -433,12 +445,28 @@ class PostgresFtsIndex(SearchIndex):
             return self._delete(conn, "case_id", case_id)
 
     def rebuild(self, documents: Iterable[tuple[IndexedDocument, Iterable[IndexedPage]]]) -> int:
+        """Into a new table, indexed once filled (far faster than keeping the index up to date row by row), which
+        then takes the old one's place in the same transaction: searches read the old index until the commit,
+        waiting only for the moment of the swap; nothing of a failed rebuild remains."""
         from sqlalchemy import text
 
         started = time.perf_counter()
+        new = f"{self.table}_new"
         with self._write() as conn:
-            conn.execute(text(f"DELETE FROM {self._qualified}"))
-            docs, pages = self._write_documents(conn, documents)
+            conn.execute(text(f"DROP TABLE IF EXISTS {SCHEMA}.{new}"))
+            conn.execute(text(_table_sql(new)))
+            docs, pages = self._write_documents(conn, documents, into=f"{SCHEMA}.{new}")
+            conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+            for statement in _index_sql(new, self._ranked_by_index):
+                conn.execute(text(statement))
+            conn.execute(text(f"DROP TABLE {self._qualified}"))
+            conn.execute(text(f"ALTER TABLE {SCHEMA}.{new} RENAME TO {self.table}"))
+            for suffix in ("case", "words"):
+                conn.execute(text(f"ALTER INDEX {SCHEMA}.{new}_{suffix} RENAME TO {self.table}_{suffix}"))
+            for suffix in ("pkey", "page"):
+                conn.execute(
+                    text(f"ALTER TABLE {self._qualified} RENAME CONSTRAINT {new}_{suffix} TO {self.table}_{suffix}")
+                )
         with self._errors(), self._get_engine().connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").execute(text(f"ANALYZE {self._qualified}"))
         logger.info(
