@@ -214,3 +214,12 @@ def test_deploy_check_names_each_part_and_fails_when_one_is_down(
         "work-pool",
         "smtp",
     }
+
+
+def test_deploy_check_of_a_folder_without_a_home_creates_nothing(tmp_path: Path) -> None:
+    from casefile.tasks.deploy.check import check_deployment
+
+    settings = Settings(home=tmp_path / "nothing-here", smtp_port=1)
+    parts = {p.name: p for p in check_deployment(settings, prefect_api=None)}
+    assert not parts["database"].ok and not parts["object-store"].ok
+    assert not (tmp_path / "nothing-here").exists()

@@ -16,6 +16,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -51,6 +52,10 @@ def check_database(settings: Settings) -> Part:
     from ..core.catalog import HEAD_REVISION, make_engine
 
     where = _safe_url(settings.catalog_url)
+    if settings.catalog_url.startswith("sqlite:///"):
+        path = Path(settings.catalog_url.removeprefix("sqlite:///"))
+        if not path.is_file():  # never create a home by checking one
+            return Part("database", False, where, "no catalog there: check CASEFILE_HOME (or database_url).")
     engine = make_engine(settings.catalog_url)
     try:
         with engine.connect() as conn:
@@ -84,6 +89,10 @@ def check_database(settings: Settings) -> Part:
 def check_search(settings: Settings) -> Part:
     from ..search.index import open_index
 
+    if not settings.search_on_postgres and not settings.search_index_path.is_file():
+        return Part(
+            "search", True, str(settings.search_index_path), "SQLite FTS5, not created yet (the first add does)"
+        )
     try:
         index = open_index(settings)
     except Exception as exc:
@@ -102,8 +111,16 @@ def check_search(settings: Settings) -> Part:
 
 
 def check_store(settings: Settings) -> Part:
+    from ..core.settings import StorageBackend
     from ..core.storage import open_store
 
+    if settings.storage_backend is StorageBackend.LOCAL and not settings.objects_path.is_dir():
+        return Part(
+            "object-store",
+            False,
+            f"local folder {settings.objects_path}",
+            "no such folder: check CASEFILE_HOME (or storage_path).",
+        )
     try:
         store = open_store(settings)
     except Exception as exc:
