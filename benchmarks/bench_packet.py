@@ -681,7 +681,11 @@ def child_main(spec_path: Path) -> int:
 
     # The eoir profile's DHS office is a placeholder a build refuses: a fictional one, as the demo sets it.
     options = BuildOptions(
-        profile=PROFILE, service_date=SERVICE_DATE, service_office=DEMO_DHS_OFFICE, service_address=DEMO_DHS_ADDRESS
+        profile=PROFILE,
+        service_date=SERVICE_DATE,
+        service_office=DEMO_DHS_OFFICE,
+        service_address=DEMO_DHS_ADDRESS,
+        fictional_practice=True,  # the packaged fictional practice, on purpose (as the demo)
     )
     rss_before = peak_rss_mb()
     cpu0, children0 = cpu_seconds(), children_cpu_seconds()

@@ -19,18 +19,27 @@ from ..tasks.documents import intake, pipeline, text
 from ..tasks.search import indexing
 from .retries import retry_if_transient
 
+INGEST_RETRIES = 3
+
 
 @task(
     name="ingest-file",
     task_run_name="ingest-{batch_id}-{seq}",
-    retries=3,
+    retries=INGEST_RETRIES,
     retry_delay_seconds=[1, 5, 15],
     retry_condition_fn=retry_if_transient,
     persist_result=False,
     cache_policy=NO_CACHE,
 )
 def ingest_file(batch_id: str, seq: int) -> intake.ItemResult:
-    return intake.ingest_item(get_runtime(), batch_id, seq)
+    try:
+        return pipeline.take_in(get_runtime(), batch_id, seq)
+    except Exception as exc:
+        from prefect.runtime import task_run
+
+        if task_run.run_count > INGEST_RETRIES:  # the last attempt: the files not started yet fail at once
+            pipeline.note_outage(batch_id, exc)
+        raise
 
 
 @task(
@@ -64,6 +73,7 @@ class PrefectSteps(pipeline.Steps):
                 results.append(future.result())
             except Exception as exc:
                 logging.getLogger(__name__).debug("item %s/%s failed", batch_id, seq, exc_info=False)
+                pipeline.note_outage(batch_id, exc)  # the files not started yet fail at once
                 results.append(intake.mark_failed(rt, batch_id, seq, exc))
         return results
 

@@ -72,6 +72,25 @@ def pytest_configure(config: pytest.Config) -> None:
         _guard_fast_lane()
 
 
+@pytest.fixture(autouse=True)
+def _own_temporary_folder() -> Iterator[None]:
+    """A command run in this process makes a temporary folder in its home its process's (core.workdirs): give the
+    next test, and the commands it starts, the temporary folder the session had."""
+    import os
+    import tempfile
+
+    saved_env, saved_dir = os.environ.get("TMPDIR"), tempfile.tempdir
+    yield
+    from casefile.tasks.core import workdirs
+
+    workdirs.release_process_tempdir()
+    tempfile.tempdir = saved_dir
+    if saved_env is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = saved_env
+
+
 # Object stores -------------------------------------------------------------------------------------
 # S3 tests talk over real HTTP to moto's standalone server, one process per test session on loopback.
 # Each test gets its own bucket, so tests never see each other's objects.
@@ -237,6 +256,17 @@ def new_case_cli(home: Path, *extra: str, client: str = CLIENT_NAME, a_number: s
     return case_id
 
 
+# The practice -----------------------------------------------------------------------------------------------------
+# A fictional practice that looks like a real one (no sample values): what a build accepts. The packaged sample
+# (config/practice.toml) is fictional on purpose and refused by real builds.
+def practice_init_cli(home: Path, *, dhs_office: bool = True) -> None:
+    """`casefile practice init --no-input` with the fictional Harbor practice (and its DHS office for the cases'
+    court)."""
+    flags = (*PRACTICE_FLAGS, *(HARBOR_DHS if dhs_office else ()))
+    proc = run_cli("practice", "init", "--no-input", *flags, home=home)
+    assert proc.returncode == 0, proc.stderr
+
+
 # SMTP -------------------------------------------------------------------------------------------------
 # A real SMTP server (aiosmtpd) on loopback per test; CASEFILE_SMTP_* point casefile at it.
 
@@ -296,3 +326,81 @@ def pg_home(home: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CASEFILE_DATABASE_URL", pg_url)
     reset_runtimes()
     return home
+
+
+# Hostile files and small disks -------------------------------------------------------------------------------
+# tests/resources is not a package: its generators are loaded by path. A tmpfs of a chosen size (or read-only) stands
+# in for a full or read-only work disk; mounting needs root, so those tests skip elsewhere (fault injection by
+# replacing a wrapper covers the same code without root).
+
+
+def load_resource(name: str) -> Any:
+    """tests/resources/<name>.py as a module (generate, corpus)."""
+    import importlib.util
+    import sys
+
+    module_name = f"casefile_test_resources_{name}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, RESOURCES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
+
+
+_HARBOR = load_resource("practice")  # a fictional practice that looks real: tests/resources/practice.py
+PRACTICE_FLAGS: tuple[str, ...] = _HARBOR.PRACTICE_FLAGS
+HARBOR_DHS: tuple[str, ...] = _HARBOR.HARBOR_DHS
+
+
+def _can_mount() -> bool:
+    import os
+    import shutil
+
+    return hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("mount") is not None
+
+
+class SmallDisk:
+    """A tmpfs mounted at a folder (a real file system that fills up, or refuses writes when read-only)."""
+
+    def __init__(self) -> None:
+        self.path = Path()
+        self.mounted = False
+
+    def mount(self, at: Path, size: str = "1m", *, read_only: bool = False) -> Path:
+        self.path = at
+        self.path.mkdir(parents=True, exist_ok=True)
+        options = f"size={size},mode=0755" + (",ro" if read_only else "")
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "casefile-test", str(self.path)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        self.mounted = True
+        return self.path
+
+    def remount(self, size: str = "64m", *, read_only: bool = False) -> None:
+        options = f"remount,size={size}" + (",ro" if read_only else ",rw")
+        subprocess.run(["mount", "-o", options, str(self.path)], check=True, timeout=30, capture_output=True)
+
+    def unmount(self) -> None:
+        if self.mounted:
+            subprocess.run(["umount", "-l", str(self.path)], check=False, timeout=30, capture_output=True)
+            self.mounted = False
+
+
+@pytest.fixture
+def small_disk() -> Iterator[SmallDisk]:
+    if not _can_mount():
+        pytest.skip("mounting a small file system needs root")
+    disk = SmallDisk()
+    try:
+        yield disk
+    finally:
+        disk.unmount()

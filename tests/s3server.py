@@ -158,6 +158,76 @@ def make_s3_client(endpoint_url: str, *, max_attempts: int = 3) -> S3Client:
     return session.client("s3", endpoint_url=endpoint_url, config=config)
 
 
+class OutageProxy:
+    """A TCP relay on loopback in front of an S3 endpoint, to cut the endpoint off and bring it back: ``stop()``
+    closes the listening socket and every open connection (clients see "connection refused", as when the server is
+    down), ``start()`` listens again on the same port. The store behind it keeps its objects, as a real one does
+    through an outage (moto forgets everything when its process stops)."""
+
+    def __init__(self, target: str) -> None:
+        import urllib.parse
+
+        parsed = urllib.parse.urlsplit(target)
+        self.target = (parsed.hostname or HOST, parsed.port or 80)
+        self.port = free_port()
+        self.endpoint = f"http://{HOST}:{self.port}"
+        self._listener: socket.socket | None = None
+        self._sockets: list[socket.socket] = []
+        self._lock = __import__("threading").Lock()
+
+    def start(self) -> OutageProxy:
+        import threading
+
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((HOST, self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        return self
+
+    def _accept(self, listener: socket.socket) -> None:
+        import threading
+
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # stopped
+            try:
+                upstream = socket.create_connection(self.target, timeout=10)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
 def main() -> None:
     """``python -m tests.s3server``: moto with an empty ``casefile`` bucket, for trying S3 mode by hand."""
     with running_moto_server() as endpoint:

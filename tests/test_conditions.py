@@ -576,7 +576,8 @@ def _build(lib: Library, case_id: str, **options: Any) -> dict[str, Any]:
     from casefile.tasks.packets.build import BuildOptions, build_packet
     from casefile.tasks.packets.manifest import load_manifest
 
-    dhs = {"service_office": DEMO_DHS_OFFICE, "service_address": DEMO_DHS_ADDRESS}  # the fictional office served
+    # The fictional office served, for the packaged fictional practice (on purpose, as the demo).
+    dhs = {"service_office": DEMO_DHS_OFFICE, "service_address": DEMO_DHS_ADDRESS, "fictional_practice": True}
     result = build_packet(
         lib.rt, case_id, BuildOptions(service_date=date(2027, 2, 1), **{**dhs, **options}), today=TODAY
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from conftest import A_NUMBER, CLIENT_NAME, DEMO_DATA, new_case_cli, run_cli
+from conftest import A_NUMBER, CLIENT_NAME, DEMO_DATA, new_case_cli, practice_init_cli, run_cli
 
 from casefile.tasks.core.runtime import Runtime
 from casefile.tasks.demo.scenario import DEMO_DHS_ADDRESS, DEMO_DHS_OFFICE
@@ -128,6 +128,7 @@ def test_the_commands_from_library_to_packet(prefect_api: str, home: Path, tmp_p
     assert {t["topic"] for t in compared["topics"] if t["dropped"]} >= {"domestic-violence", "lgbtq"}
 
     case_id = new_case_cli(home)
+    practice_init_cli(home, dhs_office=False)
     selection = tmp_path / "selection.yaml"
     proposed = cli(
         "conditions", "propose", case_id, "--country", "XV", "--topics", "gangs,domestic-violence",

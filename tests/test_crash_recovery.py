@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -15,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import new_case_cli, run_cli
+from conftest import RESOURCES, new_case_cli, run_cli
 from PIL import Image
 
+from casefile.tasks.core.errors import ExitCode
 from casefile.tasks.core.storage import LocalObjectStore
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
@@ -34,6 +36,7 @@ def make_corpus(folder: Path) -> Path:
         image = Image.frombytes("L", (300, 200), noise).resize((1500, 1000))
         suffix = "png" if index % 3 == 0 else "jpg"
         image.save(folder / f"scan-{index:02d}.{suffix}", dpi=(150, 150))
+    shutil.copy(RESOURCES / "broken" / "truncated.pdf", folder / "scan-zz-truncated.pdf")  # quarantined, last
     return folder
 
 
@@ -66,7 +69,7 @@ def state(home: Path) -> dict[str, Any]:
     store = LocalObjectStore(home / "objects")
     keys = list(store.list())
     for doc in docs:
-        assert doc[5] in keys and doc[6] in keys  # every document's objects exist
+        assert doc[5] in keys and (doc[6] is None or doc[6] in keys)  # every document's objects exist
     return {"documents": docs, "pages": pages, "objects": keys}
 
 
@@ -99,17 +102,22 @@ def test_kill_minus_9_then_rerun_equals_clean_run(
     assert 4 <= killed_at < FILES, "the kill must land in the middle of the batch"
 
     rerun = run_cli("add", case_id, str(corpus), "--json", home=crashed_home)
-    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.returncode == ExitCode.INPUT_REJECTED, rerun.stderr  # the quarantined file is never hidden
     counts = json.loads(rerun.stdout)["counts"]
-    assert counts.get("duplicate", 0) >= killed_at
-    assert counts.get("stored", 0) + counts.get("duplicate", 0) == FILES
+    # The killed run never reported the files it stored: the re-run reports each file's real outcome, "stored",
+    # not "duplicate" (which would read as "you had already added this").
+    assert counts == {"stored": FILES, "quarantined": 1}, counts
+    third = run_cli("add", case_id, str(corpus), "--json", home=crashed_home)
+    assert third.returncode == ExitCode.INPUT_REJECTED
+    assert json.loads(third.stdout)["counts"] == {"duplicate": FILES, "quarantined": 1}
+    assert "Traceback" not in rerun.stderr + third.stderr
 
     clean_home = tmp_path / "clean" / "home"
     clean_home.parent.mkdir()
     clean_case = new_case_cli(clean_home, client="Fictional Crash Client", a_number="87654321")
     clean = run_cli("add", clean_case, str(corpus), "--json", home=clean_home)
-    assert clean.returncode == 0, clean.stderr
+    assert clean.returncode == ExitCode.INPUT_REJECTED, clean.stderr
 
     crashed, reference = state(crashed_home), state(clean_home)
-    assert len(reference["documents"]) == FILES
+    assert len(reference["documents"]) == FILES + 1
     assert crashed == reference

@@ -19,6 +19,9 @@ def test_demo_runs_the_main_job_end_to_end(prefect_api: str, tmp_path: Path) -> 
     doc = json.loads(proc.stdout)
     case_id = doc["case"]["id"]
 
+    # It files for the packaged fictional practice on purpose, and says so.
+    assert doc["practice"]["fictional"] is True and "casefile practice init" in doc["practice"]["note"]
+
     # Intake, OCR and search.
     assert doc["ingest"]["counts"]["stored"] == 6
     assert any(hit["document_id"] for hit in doc["search"]["hits"])

@@ -336,9 +336,10 @@ def test_the_placeholder_dhs_office_refuses_the_build_and_says_where_to_set_it(
     _plan(runtime, case_id, [{"document": medical, "title": "Emergency room record"}])
     assert read_profile(CONFIG, "eoir").service.placeholder
     with pytest.raises(filing.ServiceOfficePlaceholder) as refused:
-        packet.build_packet(runtime, case_id, packet.BuildOptions(service_date=SERVICE_DATE))
+        packet.build_packet(runtime, case_id, packet.BuildOptions(service_date=SERVICE_DATE, fictional_practice=True))
     message = refused.value.message
     assert "profiles/eoir.toml" in message and "--service-office" in message and "config_dir" in message
+    assert 'casefile practice dhs-office "New York, NY (Broadway)"' in message
     result = _build(runtime, case_id)  # the office given for the build
     (path,) = _download(runtime, result, tmp_path / "out")
     reader = PdfReader(path)
@@ -350,7 +351,8 @@ def test_the_placeholder_dhs_office_refuses_the_build_and_says_where_to_set_it(
     text = profile.read_text(encoding="utf-8").replace("PLACEHOLDER - New York", "New York (fictional)")
     profile.write_text(text.replace('"PLACEHOLDER - NOT A REAL ADDRESS",\n', ""), encoding="utf-8")
     assert not read_profile(config, "eoir").service.placeholder
-    packet.build_packet(_with_config(runtime, config), case_id, packet.BuildOptions(service_date=SERVICE_DATE))
+    options = packet.BuildOptions(service_date=SERVICE_DATE, fictional_practice=True)
+    packet.build_packet(_with_config(runtime, config), case_id, options)
 
 
 # 18. Templates cite the current manual ----------------------------------------------------------------------------

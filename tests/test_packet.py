@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pikepdf
 import pytest
-from conftest import DEMO_DATA, new_case_cli, run_cli
+from conftest import DEMO_DATA, new_case_cli, practice_init_cli, run_cli
 from PIL import Image, ImageDraw
 from pypdf import PdfReader
 
@@ -39,8 +39,13 @@ SERVICE_DATE = date(2027, 2, 1)
 TRANSLATOR = TranslatorInfo(
     "Sam Translator (fictional)", "2 Example Avenue; Queens, NY 11100", "(718) 555-0199", signed_electronically=True
 )
-# The eoir profile's DHS office is a placeholder a build refuses: the tests serve a fictional office explicitly.
-DHS: dict[str, Any] = {"service_office": DEMO_DHS_OFFICE, "service_address": DEMO_DHS_ADDRESS}
+# The eoir profile's DHS office is a placeholder a build refuses: the tests serve a fictional office explicitly, and
+# file for the packaged fictional practice on purpose, as the demo does (tests/test_first_filing.py sets a practice).
+DHS: dict[str, Any] = {
+    "service_office": DEMO_DHS_OFFICE,
+    "service_address": DEMO_DHS_ADDRESS,
+    "fictional_practice": True,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -600,6 +605,7 @@ def test_cli_plan_set_translate_build_list_get_check(prefect_api: str, tmp_path:
     home = tmp_path / "home"
     env = {"CASEFILE_OCR_ENABLED": "false"}
     case_id = new_case_cli(home)
+    practice_init_cli(home, dhs_office=False)
     proc = run_cli(
         "add",
         case_id,
@@ -692,14 +698,15 @@ def test_cli_plan_set_translate_build_list_get_check(prefect_api: str, tmp_path:
     assert any(f["severity"] == "error" for f in json.loads(proc.stdout)["findings"])
 
 
-def test_the_prefect_artifact_has_titles_and_ranges_but_no_client_data(
+def test_the_prefect_artifact_has_labels_documents_and_ranges_but_no_titles_or_client_data(
     runtime: Runtime, case_id: str, built_case: dict[str, str]
 ) -> None:
     from conftest import A_NUMBER, CLIENT_NAME
 
     result = _build(runtime, case_id, allow_missing_translations=True)
     md = stored.artifact_markdown(result)
-    assert "| A | Emergency room record |" in md and result.parts[0].name in md
+    assert f"| A | {built_case['medical']} |" in md and result.parts[0].name in md
+    assert "Emergency room record" not in md  # titles default to file names: never in Prefect
     assert CLIENT_NAME not in md and A_NUMBER not in md and "123-456-789" not in md
     assert "Built without translations for:** B" in md
 

@@ -15,7 +15,7 @@ import pytest
 from pypdf import PdfReader
 
 from casefile.tasks.core.catalog import Document, InboxItem, OutboundMail, RecordRequest
-from casefile.tasks.core.errors import MailTransientError, NotFoundError
+from casefile.tasks.core.errors import NotFoundError
 from casefile.tasks.core.settings import DEMO_DATA
 from casefile.tasks.requests.config import load_request_config, request_config
 from casefile.tasks.requests.letters import read_qr_codes
@@ -135,18 +135,24 @@ def test_email_request_sent_once_and_failed_send_stays_draft(
         row = session.query(OutboundMail).filter_by(dedupe_key=f"request:{ref}:initial").one()
         assert (row.status, row.attempts, row.request_id) == ("sent", 1, ref)
 
-    # The SMTP server cannot be reached: the request stays a draft, the error is transient, a later send works.
+    # The SMTP server cannot be reached: the request is kept as a draft that says it is not sent yet and what sends
+    # it (never "run the same command again", which would create it twice); a later send works.
     from smtpserver import free_port
 
     from casefile.tasks.core.settings import load_settings
+    from casefile.tasks.requests.tracking import show_request
 
     unreachable = get_runtime(load_settings(smtp_port=free_port()))  # same catalog, a port nobody listens on
-    with pytest.raises(MailTransientError):
-        new_request(unreachable, case_id=case_id, record_type="school", provider="ps-example", actor="tester")
+    kept = new_request(unreachable, case_id=case_id, record_type="school", provider="ps-example", actor="tester")
+    assert kept["status"] == "draft" and "NOT SENT YET" in kept["not_sent"]
+    assert f"casefile request send {kept['id']}" in kept["not_sent"]
     with runtime.catalog.session() as session:
         draft = session.query(RecordRequest).filter_by(record_type="school").one()
         assert (draft.status, draft.sent_on) == ("draft", None)
         draft_id = draft.id
+    sending = show_request(runtime, draft_id)["sending"]
+    assert sending["attempts"] == 1 and sending["last_error"] == "MailTransientError"
+    assert "nothing retries it automatically" in sending["line"]
     assert send_request(runtime, config, draft_id, actor="tester").mailed
     assert _request(runtime, draft_id).status == "sent"
     assert smtp_server.wait_for(2) and ref not in smtp_server.messages[1].subject

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from conftest import A_NUMBER, CLIENT_NAME
 from smtpserver import LoopbackSmtp, free_port
 from sqlalchemy import func, select
-from test_chase import HOSPITAL, new_request
+from test_chase import HOSPITAL, SENT_ON, new_request
 
 from casefile.flows.cli.main import main as cli
 from casefile.tasks.core.catalog import (
@@ -65,7 +65,8 @@ def test_a_replayed_day_reports_what_it_would_do_and_changes_nothing_until_confi
     from casefile.flows.chase import DRY_RUN_ARTIFACT_KEY, chase_overdue
 
     by_email = sorted(new_request(runtime, case_id) for _ in range(2))
-    by_post = new_request(runtime, case_id, channel="mail")
+    # Mailed 5 days earlier: with the mailing days its receipt, and so its due date, is the e-mailed ones'.
+    by_post = new_request(runtime, case_id, channel="mail", sent_on=SENT_ON - timedelta(days=5))
     before = catalog_state(runtime)
     replay = chase_overdue(today="2026-12-03")
     assert replay["dry_run"] is True and "confirm" in replay["reason"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
@@ -27,7 +28,7 @@ from botocore.exceptions import (
 )
 from s3server import DUMMY_SECRET_ACCESS_KEY, free_port, loopback_opener, make_s3_client
 
-from casefile.tasks.core.errors import IntegrityError, StorageError, TransientStorageError
+from casefile.tasks.core.errors import IntegrityError, StorageError, TransientStorageError, WorkspaceError
 from casefile.tasks.core.storage import LocalObjectStore, ObjectStore, S3ObjectStore, _translate_s3_error, sha256_file
 
 if TYPE_CHECKING:
@@ -355,8 +356,13 @@ def _half_then_raise(exc: Exception) -> Callable[[BinaryIO], None]:
 
 @pytest.mark.parametrize(
     ("exc", "expected"),
-    [(_Boom("interrupted"), _Boom), (OSError(28, "No space left on device"), StorageError)],
-    ids=["crash", "disk-full"],
+    [
+        (_Boom("interrupted"), _Boom),
+        # A full disk is the machine's, not the object's: a retryable WorkspaceError (exit 75).
+        (OSError(28, "No space left on device"), WorkspaceError),
+        (OSError(21, "Is a directory"), StorageError),
+    ],
+    ids=["crash", "disk-full", "other-os-error"],
 )
 def test_local_interrupted_write_leaves_no_target_and_no_temp(
     local_store: LocalObjectStore, exc: Exception, expected: type[Exception]
@@ -389,13 +395,32 @@ def test_local_interrupted_put_file_keeps_the_previous_object(
 
 def test_local_list_never_shows_the_temp_folder(local_store: LocalObjectStore) -> None:
     local_store.put_bytes("a", b"1")
-    # What a killed process leaves behind (kill -9 skips the finally that removes the temp file).
-    (local_store.root / LocalObjectStore.TMP_DIR / "tmpabc123").write_bytes(b"partial")
+    # What a killed process leaves behind (kill -9 skips the finally that removes the temp file), a minute later.
+    leftover = local_store.root / LocalObjectStore.TMP_DIR / "tmpabc123"
+    leftover.write_bytes(b"partial")
+    os.utime(leftover, (time.time() - 120, time.time() - 120))
 
     assert list(local_store.list()) == ["a"]
     assert list(local_store.list(LocalObjectStore.TMP_DIR)) == []
     assert local_store.clean_temp() == 1
     assert list((local_store.root / LocalObjectStore.TMP_DIR).iterdir()) == []
+
+
+def test_a_write_in_progress_is_never_cleaned_whatever_its_age(local_store: LocalObjectStore) -> None:
+    """Another process's write holds a lock on its temp file: clean_temp leaves it, however old it looks."""
+    started: list[Path] = []
+
+    def slow_writer(out: BinaryIO) -> None:
+        out.write(b"half of the object")
+        out.flush()
+        (leftover,) = (local_store.root / LocalObjectStore.TMP_DIR).iterdir()
+        os.utime(leftover, (time.time() - 3600, time.time() - 3600))
+        started.append(leftover)
+        assert local_store.clean_temp() == 0  # the lock is held: a live write
+        out.write(b" and the rest")
+
+    local_store._write_atomic("originals/ab/slow", slow_writer)
+    assert started and local_store.get_bytes("originals/ab/slow") == b"half of the object and the rest"
 
 
 def test_local_keys_cannot_reach_into_the_temp_folder(local_store: LocalObjectStore) -> None:

@@ -137,16 +137,19 @@ def print_case(s: dict[str, Any]) -> None:
 def case_show(case_id: str, as_json: bool) -> None:
     """A case: its details, filing deadline and documents."""
     from ...tasks.cases.case import show_case
+    from ...tasks.packets.readiness import readiness
     from ...tasks.requests.scheduled import problems
 
     rt = runtime()
     summary = show_case(rt, case_id)
     summary["scheduled_problems"] = problems(rt)  # a failed overdue check or inbox poll concerns every case
+    summary["readiness"] = readiness(rt, summary["id"])
 
     def human() -> None:
         print_case(summary)
         for alert in summary["scheduled_problems"]:
             click.echo(f"WARNING: {alert['line']}")
+        print_readiness(summary["id"], summary["readiness"])
 
     emit(as_json, summary, human)
 
@@ -169,3 +172,48 @@ def case_list(as_json: bool) -> None:
             click.echo("No cases yet. Create one with `casefile case new`.")
 
     emit(as_json, rows, human)
+
+
+def print_readiness(case_id: str, r: dict[str, Any]) -> None:
+    """The readiness summary: what stands between the case and a filing, each with the command that fixes it."""
+    days = r["days_to_deadline"]
+    when = (
+        f"{days} day(s) to the filing deadline ({r['filing_deadline']})"
+        if days is not None and days >= 0
+        else f"the filing deadline ({r['filing_deadline']}) passed {-days} day(s) ago"
+        if days is not None
+        else r["filing_deadline_shown"]
+    )
+    click.echo(f"Readiness for filing: {'READY' if r['ready'] else 'NOT READY'}; {when}")
+    if not r["exhibits"]:
+        click.echo(f"  no exhibit list yet: casefile exhibits plan {case_id} -o plan.yaml, then exhibits set")
+    for e in r["exhibits_without_translation"]:
+        click.echo(f"  exhibit {e['label']} ({e['document']}, {e['language']}): no English translation")
+    for e in r["exhibits_language_undecided"]:
+        click.echo(f"  exhibit {e['label']} ({e['document']}): language unknown; set it in the plan")
+    for what in r["unsigned_certificates"]:
+        click.echo(f"  unsigned: {what}")
+    if r["documents_not_on_exhibit_list"]:
+        click.echo(f"  not on the exhibit list: {', '.join(r['documents_not_on_exhibit_list'])}")
+    for q in r["requests_waiting"]:
+        risk = " AT RISK" if q["risk"] == "at-risk" else " risk unknown" if q["risk"] == "unknown" else ""
+        click.echo(f"  records requested, not received: {q['id']} ({q['status']}, expected {q['expected_on'] or '-'})"
+                   f"{risk}")  # fmt: skip
+    for line in r["practice_placeholders"]:
+        click.echo(f"  practice placeholder: {line}")
+    for line in r["practice_problems"]:
+        click.echo(f"  practice: {line}")
+    if r["dhs_office"] is None:
+        click.echo('  no DHS office for this court: casefile practice dhs-office "COURT" --office ... --address ...')
+    for flag in r["identity_checks"]:
+        click.echo(f"  CONFIRM: {flag['message']}")
+    last = r["last_build"]
+    if last is None:
+        click.echo(f"  no packet built yet: casefile packet build {case_id}")
+    elif last["current"]:
+        click.echo(f"  last build {last['build_id']} ({last['profile']}, {last['created_at']}): current")
+    else:
+        click.echo(
+            f"  last build {last['build_id']} ({last['profile']}, {last['created_at']}): OUT OF DATE "
+            f"({'; '.join(last['why_not_current'])}): build again"
+        )

@@ -46,15 +46,23 @@ def demo(as_json: bool) -> None:
         demo_exhibits,
         demo_requests,
         fictional_case,
+        use_fictional_practice,
     )
     from ...tasks.packets.manifest import build_location
     from ...tasks.search.lookup import search_pages
     from .conditions import print_bundle, run_bundle_flow
     from .packets import print_build, run_packet_flow
 
+    use_fictional_practice()  # before the runtime: its settings (and the flows') read the practice from there
     rt = runtime(creates=True)
     case_id = open_case(rt, fictional_case())["id"]
+    fictional = (
+        "The demo files for a FICTIONAL practice on purpose (the packaged sample: Example Immigrant Defense Project, "
+        "its attorneys' EOIR IDs EXAMPLE0/EXAMPLE1); a real packet refuses such values. Set your practice's own "
+        "details with `casefile practice init`."
+    )
     if not as_json:
+        click.echo(fictional)
         click.echo(f"Demo case {case_id} created for a fictional client; adding {SAMPLES}")
     report = run_ingest(case_id, [SAMPLES], "unclassified", show_progress=sys.stderr.isatty() and not as_json)
     summary = show_case(rt, case_id)
@@ -76,6 +84,7 @@ def demo(as_json: bool) -> None:
         "conditions": {**conditions, "bundle": bundle},
         "packet": {**built, "location": location},
         "home": str(rt.settings.home),
+        "practice": {"fictional": True, "note": fictional},
     }
 
     def human() -> None:
@@ -113,6 +122,7 @@ def demo(as_json: bool) -> None:
         click.echo("")
         print_build(built)
         click.echo(f"EOIR packet stored at {location}")
+        click.echo(f"  {fictional}")
         click.echo(f"  download it: casefile packet get {case_id} -o packet/")
         click.echo(f"\nEverything is under {rt.settings.home}. Try: casefile case show {case_id}")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .batches import batch_exit_code, print_batch, run_ingest
+from .batches import batch_exit_code, not_taken_in, print_batch, run_ingest
 from .output import emit, json_option, runtime
 
 
@@ -16,8 +16,8 @@ def print_docs(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         status = r["status"] if r["status"] == "ready" else f"{r['status']}: {r['quarantine_reason']}"
         click.echo(
-            f"  {r['id']}  {r['kind']:<5} {r['type']:<13} {r['pages']:>4} p  {r['sha256'][:12]}  "
-            f"{status:<24} {r['name']}"
+            f"  {r['id']}  {r['kind']:<5} {r['type']:<13} {r.get('language') or '-':<7} {r['pages']:>4} p  "
+            f"{r['sha256'][:12]}  {status:<24} {r['name']}"
         )
 
 
@@ -31,14 +31,31 @@ def print_docs(rows: list[dict[str, Any]]) -> None:
     show_default=True,
     help="Document type for every file added (see config/document_types.toml).",
 )
+@click.option(
+    "--follow-symlinks",
+    is_flag=True,
+    help="Take the files symbolic links point to (default: a link is refused, with reason 'symlink').",
+)
 @json_option
-def add(case_id: str, paths: tuple[Path, ...], doc_type: str, as_json: bool) -> None:
+def add(case_id: str, paths: tuple[Path, ...], doc_type: str, follow_symlinks: bool, as_json: bool) -> None:
     """Add files or folders to a case (runs the per-case ingest flow).
 
-    Exits 4 when a file was quarantined (the rest are stored), 75 when the object store failed.
+    A file the case already has is checked again and whatever is broken is repaired (a missing or damaged stored
+    copy, a quarantine whose cause is gone). Hidden files in folders (names starting with '.') are skipped and
+    counted. Exits 4 when a file was quarantined (the rest are stored), 75 when the disk, the object store or the
+    network failed (run the same command again).
     """
-    report = run_ingest(case_id, list(paths), doc_type, show_progress=sys.stderr.isatty() and not as_json)
+    report = run_ingest(
+        case_id,
+        list(paths),
+        doc_type,
+        show_progress=sys.stderr.isatty() and not as_json,
+        follow_symlinks=follow_symlinks,
+    )
     emit(as_json, report, lambda: print_batch(report))
+    summary = not_taken_in(report)
+    if summary:
+        click.echo(f"error: {summary}", err=True)
     sys.exit(batch_exit_code(report))
 
 
@@ -60,11 +77,27 @@ def doc() -> None:
 
 @doc.command("show")
 @click.argument("doc_id")
+@click.option("--text", "with_text", is_flag=True, help="Print the text of its pages (text layer or OCR).")
+@click.option("--page", type=click.IntRange(1), default=None, help="With --text: only this page.")
 @json_option
-def doc_show(doc_id: str, as_json: bool) -> None:
-    """One document with its pages (size in points, rotation)."""
-    from ...tasks.documents.access import show_document
+def doc_show(doc_id: str, with_text: bool, page: int | None, as_json: bool) -> None:
+    """One document with its pages (size in points, rotation), or with --text the text of its pages."""
+    from ...tasks.core.errors import ValidationError
+    from ...tasks.documents.access import page_text, show_document
 
+    if page is not None and not with_text:
+        raise ValidationError("--page goes with --text (the text of that page).")
+    if with_text:
+        found = page_text(runtime(), doc_id, page)
+
+        def text() -> None:
+            for p in found["pages"]:
+                click.echo(f"--- {found['id']} page {p['number']} ({p['text_source'] or 'no text'}, "
+                           f"{p['language'] or 'language unknown'}) ---")  # fmt: skip
+                click.echo(p["text"] or "(no text on this page)")
+
+        emit(as_json, found, text)
+        return
     row = show_document(runtime(), doc_id)
 
     def human() -> None:
@@ -78,6 +111,40 @@ def doc_show(doc_id: str, as_json: bool) -> None:
                 f"    page {p['number']:>3}: {p['width_pt']:.0f} x {p['height_pt']:.0f} pt, rotation {p['rotation']}, "
                 f"text {p['text_source'] or '-'}{conf}, language {p['language'] or 'unknown'}{flag}{error}"
             )
+
+    emit(as_json, row, human)
+
+
+@doc.command("set")
+@click.argument("doc_id")
+@click.option("--type", "doc_type", default=None, help="Document type (config/document_types.toml), e.g. medical.")
+@click.option("--title", default=None, help="Its title, as the exhibit list shows it.")
+@click.option("--date", "doc_date", default=None, help="Its own date, YYYY-MM-DD.")
+@click.option("--identity-confirmed", "identity_confirmed", is_flag=True,
+              help="It belongs in this case although its text names another A-number or person.")  # fmt: skip
+@json_option
+def doc_set(
+    doc_id: str, doc_type: str | None, title: str | None, doc_date: str | None, identity_confirmed: bool, as_json: bool
+) -> None:
+    """Correct what intake guessed of a document: its type, title and date (an exhibit takes them too)."""
+    from ...tasks.core.calendar import parse_date
+    from ...tasks.documents.access import correct_document
+
+    row = correct_document(
+        runtime(),
+        doc_id,
+        doc_type=doc_type,
+        title=title,
+        doc_date=parse_date(doc_date, "--date") if doc_date else None,
+        identity_confirmed=identity_confirmed,
+    )
+
+    def human() -> None:
+        print_docs([row])
+        if row["title"] or row["date"]:
+            click.echo(f"    {row['title'] or ''}  {row['date'] or ''}".rstrip())
+        if row["exhibits"]:
+            click.echo(f"    exhibit {', '.join(row['exhibits'])} of the saved list updated too")
 
     emit(as_json, row, human)
 

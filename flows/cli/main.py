@@ -14,12 +14,14 @@ import threading
 import click
 
 from .cases import case
+from .check import check
 from .conditions import conditions
 from .demo import demo
 from .deploy import deploy, migrate
 from .documents import add, doc, docs, reindex, search
 from .output import CasefileGroup, emit, json_option
 from .packets import exhibits, packet, translation
+from .practice import practice, translator
 from .requests import request
 from .serve import serve
 
@@ -39,6 +41,7 @@ def main() -> None:
 def config_show(as_json: bool) -> None:
     """Show the effective settings (no secrets are stored in them)."""
     from ...tasks.core.home import locate_home
+    from ...tasks.core.practice import practice_source
     from ...tasks.core.settings import load_settings
 
     settings = load_settings()
@@ -48,17 +51,27 @@ def config_show(as_json: bool) -> None:
     doc_out["objects_path"] = str(settings.objects_path)
     doc_out["home_exists"] = home.exists
     doc_out["home_from"] = home.source
+    practice_path, sample = practice_source(settings)
+    doc_out["practice_file"] = str(settings.practice_file)
+    doc_out["practice_read_from"] = "the packaged fictional sample (demo only)" if sample else str(practice_path)
+    doc_out["template_overrides_in_use"] = str(settings.overrides_dir) if settings.overrides_dir else None
 
     def human() -> None:
         for key, value in doc_out.items():
             click.echo(f"{key} = {value}")
         if not home.exists:
             click.echo(f"(no casefile home at {home.path} yet: `casefile case new` or `casefile demo` creates it)")
+        if sample:
+            click.echo(
+                f"(no practice set up: {settings.practice_file} does not exist; `casefile practice init` writes it, "
+                f"and template overrides go in {settings.template_overrides or settings.practice_folder / 'templates'})"
+            )
 
     emit(as_json, doc_out, human)
 
 
-for command in (
+COMMANDS = (
+    practice,
     case,
     add,
     docs,
@@ -67,6 +80,7 @@ for command in (
     reindex,
     exhibits,
     translation,
+    translator,
     packet,
     request,
     conditions,
@@ -74,7 +88,9 @@ for command in (
     demo,
     deploy,
     migrate,
-):
+    check,
+)
+for command in COMMANDS:
     main.add_command(command)
 
 
@@ -106,6 +122,8 @@ def _exit_now(code: int, message: object) -> None:
 
     if "casefile.tasks.core.runtime" in sys.modules:
         sys.modules["casefile.tasks.core.runtime"].reset_runtimes()
+    if "casefile.tasks.core.workdirs" in sys.modules:  # os._exit skips atexit: its temporary folder goes now
+        sys.modules["casefile.tasks.core.workdirs"].release_process_tempdir()
     if message is not None:
         print(message, file=sys.stderr)
     logging.shutdown()

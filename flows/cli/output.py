@@ -81,10 +81,13 @@ def home_settings(*, creates: bool = False) -> Settings:
 
 
 def runtime(*, creates: bool = False) -> Runtime:
-    """The runtime of the home in use. Commands that only read need an existing home; commands that create one
-    (``creates``) say where they created it."""
+    """The runtime of the home in use, and this process's temporary folder inside the home's work folder (so
+    temporary files of libraries and tools never hold client data outside the home, and a killed command's are
+    removed next time). Commands that only read need an existing home; commands that create one (``creates``) say
+    where they created it."""
     from ...tasks.core.home import locate_home
     from ...tasks.core.runtime import get_runtime
+    from ...tasks.core.workdirs import process_tempdir
 
     settings = home_settings(creates=creates)
     new = creates and not locate_home(settings).exists
@@ -95,6 +98,7 @@ def runtime(*, creates: bool = False) -> Runtime:
             f"CASEFILE_HOME={settings.home}",
             err=True,
         )
+    process_tempdir(rt.settings.work_dir)
     # See run(): the imports are done. Everything allocated so far lives as long as the process: freeze it, so the
     # first collections do not walk the hundreds of thousands of objects the imports made.
     gc.freeze()

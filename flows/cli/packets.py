@@ -36,11 +36,18 @@ def exhibits() -> None:
 @click.argument("case_id")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the plan to this file.")
 @click.option("--format", "fmt", type=click.Choice(["yaml", "csv"]), default=None, help="Default: from -o, else yaml.")
+@click.option("--force", is_flag=True, help="Replace the file -o names if it exists.")
 @json_option
-def exhibits_plan(case_id: str, output: Path | None, fmt: str | None, as_json: bool) -> None:
+def exhibits_plan(case_id: str, output: Path | None, fmt: str | None, force: bool, as_json: bool) -> None:
     """Propose an exhibit list from the case's documents, as an editable YAML or CSV file."""
     from ...tasks.packets.exhibits import dump_plan, propose_plan
 
+    if output is not None and output.exists() and not force:
+        raise ValidationError(
+            f"{output} exists; nothing was written (it may hold your edits). Save the plan you edited with "
+            f"`casefile exhibits set {case_id.upper()} {output}`, write the proposal elsewhere, or add --force to "
+            "replace the file."
+        )
     plan = propose_plan(runtime(), case_id)
     fmt = fmt or ("csv" if output is not None and output.suffix.lower() == ".csv" else "yaml")
     text = dump_plan(plan, fmt)
@@ -55,6 +62,9 @@ def exhibits_plan(case_id: str, output: Path | None, fmt: str | None, as_json: b
         else:
             click.echo(f"Exhibit plan for {plan.case_id} ({len(plan.rows)} exhibits) written to {output}.")
             click.echo(f"Edit it, then: casefile exhibits set {plan.case_id} {output}")
+        for row in plan.rows:
+            if row.check:
+                click.echo(f"  exhibit {row.label} ({row.document}): {row.check}", err=True)
 
     emit(as_json, doc, human)
 
@@ -65,7 +75,7 @@ def exhibits_plan(case_id: str, output: Path | None, fmt: str | None, as_json: b
 @json_option
 def exhibits_set(case_id: str, plan_file: Path, as_json: bool) -> None:
     """Validate an edited plan and save it as the case's exhibit list (every problem listed with its line)."""
-    from ...tasks.packets.exhibits import parse_plan, save_plan, show_exhibits
+    from ...tasks.packets.exhibits import exhibit_warnings, parse_plan, save_plan, show_exhibits
 
     rt = runtime()
     try:
@@ -74,7 +84,7 @@ def exhibits_set(case_id: str, plan_file: Path, as_json: bool) -> None:
         raise ValidationError(f"{plan_file} is not UTF-8 text; save the plan as UTF-8 and try again.") from None
     plan = parse_plan(text, str(plan_file), case_id)
     save_plan(rt, plan, str(plan_file))
-    doc = show_exhibits(rt, plan.case_id)
+    doc = {**show_exhibits(rt, plan.case_id), "notes": plan.notes, "warnings": exhibit_warnings(rt, plan.case_id)}
     emit(as_json, doc, lambda: _print_exhibits(doc))
 
 
@@ -82,7 +92,29 @@ def _print_exhibits(doc: dict[str, Any]) -> None:
     rows = doc["exhibits"]
     click.echo(f"Exhibit list of {doc['case']}: {len(rows)} exhibit(s)")
     for r in rows:
-        click.echo(f"  {r['label']:>3}  {r['document']}  {r['language']}  {r['date'] or 'undated':10}  {r['title']}")
+        label = r["label"] + ("!" if r.get("pinned") else "")
+        click.echo(f"  {label:>4}  {r['document']}  {r['language']}  {r['date'] or 'undated':10}  {r['title']}")
+    for note in doc.get("notes", []):
+        click.echo(f"Note: {note}", err=True)
+    for warning in doc.get("warnings", []):
+        click.echo(f"WARNING: {warning}", err=True)
+
+
+@exhibits.command("move")
+@click.argument("case_id")
+@click.argument("label")
+@click.option("--before", default=None, help="The exhibit it goes before, e.g. A.")
+@click.option("--after", default=None, help="The exhibit it goes after.")
+@json_option
+def exhibits_move(case_id: str, label: str, before: str | None, after: str | None, as_json: bool) -> None:
+    """Move exhibit LABEL before (or after) another; the others are re-lettered in the new order (pinned labels
+    stay)."""
+    from ...tasks.packets.exhibits import exhibit_warnings, move_exhibit, show_exhibits
+
+    rt = runtime()
+    plan = move_exhibit(rt, case_id, label, before=before, after=after)
+    doc = {**show_exhibits(rt, plan.case_id), "notes": plan.notes, "warnings": exhibit_warnings(rt, plan.case_id)}
+    emit(as_json, doc, lambda: _print_exhibits(doc))
 
 
 @exhibits.command("show")
@@ -104,13 +136,21 @@ def translation() -> None:
 
 @translation.command("add")
 @click.argument("case_id")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--for", "for_doc", required=True, help="The foreign-language document (DOC-ID) it translates.")
-@click.option("--translator", required=True, help="Translator's full name.")
-@click.option("--address", default="", help="Translator's address (lines separated by ';').")
-@click.option("--phone", default="", help="Translator's telephone.")
+@click.argument("file", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--for",
+    "for_doc",
+    default=None,
+    help="The document (DOC-ID) FILE translates. Required, unless FILE is a folder of files named after their "
+    "documents (D-XXXXXXXX.pdf, or the document's file name with .en: denuncia.en.pdf).",
+)
+@click.option(
+    "--translator", required=True, help="A saved translator's key (casefile translator add), or the translator's name."
+)
+@click.option("--address", default="", help="Translator's address (lines separated by ';'); required with a name.")
+@click.option("--phone", default="", help="Translator's telephone; required with a name.")
 @click.option("--email", default="", help="Translator's e-mail (optional).")
-@click.option("--language", default=None, help="Language of the original (ISO 639-1, e.g. es); default: detected.")
+@click.option("--language", default=None, help="Language of the original (ISO 639-1, e.g. es); default: the plan's.")
 @click.option("--date", "certified", default=None, help="Date of the certificate (YYYY-MM-DD); default today.")
 @click.option(
     "--signed-electronically",
@@ -118,11 +158,12 @@ def translation() -> None:
     is_flag=True,
     help='The translator signed the certificate electronically: "/s/ Name" is printed (else signed after printing).',
 )
+@click.option("--replace", is_flag=True, help="Replace the translation a document already has.")
 @json_option
 def translation_add(
     case_id: str,
     file: Path,
-    for_doc: str,
+    for_doc: str | None,
     translator: str,
     address: str,
     phone: str,
@@ -130,40 +171,75 @@ def translation_add(
     language: str | None,
     certified: str | None,
     signed: bool,
+    replace: bool,
     as_json: bool,
 ) -> None:
-    """Add FILE as the English translation of document --for, with the certificate's data."""
+    """Add FILE as the English translation of document --for, with the certificate's data; or every file of the
+    folder FILE, each for the document it is named after."""
     from ...tasks.core.calendar import parse_date
-    from ...tasks.packets.translations import TranslatorInfo, add_translation
+    from ...tasks.packets.translations import add_translation, add_translations_from_folder, resolve_translator
 
     rt = runtime()
     when = parse_date(certified, "--date") if certified else _today()
-    info = TranslatorInfo(translator, address, phone, email, signed_electronically=signed)
-    row = add_translation(rt, case_id, for_doc, file, info, when, language)
+    info = resolve_translator(rt, translator, address, phone, email, signed)
+    if file.is_dir():
+        if for_doc:
+            raise ValidationError("--for names the document of one file; a folder's files are named after theirs.")
+        rows = add_translations_from_folder(rt, case_id, file, info, when, language, replace=replace)
+    elif for_doc is None:
+        raise ValidationError("Say which document FILE translates: --for DOC-ID (see `casefile docs CASE-ID`).")
+    else:
+        rows = [add_translation(rt, case_id, for_doc, file, info, when, language, replace=replace)]
 
     def human() -> None:
-        click.echo(
-            f"Translation {row['id']}: document {row['document']} translates {row['for']} "
-            f"({row['source_language']}), certified {row['certified_on']}."
-        )
+        for row in rows:
+            replaced = f", replacing {row['replaced']}" if row.get("replaced") else ""
+            click.echo(
+                f"Translation {row['id']}: document {row['document']} translates {row['for']} "
+                f"({row['source_language']}), certified {row['certified_on']}, signed {row['signature']}{replaced}."
+            )
 
-    emit(as_json, row, human)
+    emit(as_json, rows[0] if not file.is_dir() else rows, human)
 
 
 @translation.command("list")
 @click.argument("case_id")
 @json_option
 def translation_list(case_id: str, as_json: bool) -> None:
-    """List the case's translations."""
+    """List the case's translations: the document (and exhibit) each belongs to, and their files."""
     from ...tasks.packets.translations import list_translations
 
     rows = list_translations(runtime(), case_id)
 
     def human() -> None:
         for r in rows:
-            click.echo(f"{r['id']}  {r['for']} -> {r['document']}  {r['source_language']}  {r['certified_on']}")
+            exhibit = f"exhibit {r['exhibit']}" if r["exhibit"] else "not an exhibit"
+            click.echo(
+                f"{r['id']}  {exhibit:<12} {r['for']} {r['for_file']}  ->  {r['document']} {r['file']}  "
+                f"{r['source_language']}  {r['translator']}  {r['certified_on']}  signed {r['signature']}"
+            )
+        if not rows:
+            click.echo("No translations yet.")
 
     emit(as_json, rows, human)
+
+
+@translation.command("rm")
+@click.argument("translation_id")
+@json_option
+def translation_rm(translation_id: str, as_json: bool) -> None:
+    """Unlink a translation (T-... or the DOC-ID it translates); its document stays in the case."""
+    from ...tasks.packets.translations import remove_translation
+
+    row = remove_translation(runtime(), translation_id)
+    emit(
+        as_json,
+        {**row, "removed": True},
+        lambda: click.echo(
+            f"Translation {row['id']} of {row['for']} removed; its document {row['document']} stays in the case "
+            f"(`casefile doc rm {row['document']}` removes it)."
+        ),
+    )
 
 
 # Packets -------------------------------------------------------------------------------------------------------------
@@ -173,17 +249,20 @@ def packet() -> None:
 
 
 def run_packet_flow(case_id: str, options: BuildOptions) -> dict[str, Any]:
-    from ...tasks.packets.build import validate_build
+    """Check everything that can be checked (the case, profile, plan, languages, translations, the practice's
+    values, the DHS office, signatures) before Prefect starts, then run the flow; a refused or failed build raises
+    its typed error, once."""
+    from ...tasks.core.errors import CasefileError
+    from ...tasks.packets.build import preflight
     from ..prefect_env import configure_prefect
 
     rt = runtime()
-    # A typo in the case id, --profile or --channel fails before Prefect starts.
-    case_id = validate_build(rt, case_id, options.profile, options.channel)
+    case_id = preflight(rt, case_id, options).case_id
     where = configure_prefect(rt.settings)
     click.echo(f"Building the {options.profile} packet of {case_id} ({where})...", err=True)
     from ..packet import build_packet_flow
 
-    return build_packet_flow(
+    state = build_packet_flow(
         case_id,
         profile=options.profile,
         allow_missing_translations=options.allow_missing_translations,
@@ -197,7 +276,19 @@ def run_packet_flow(case_id: str, options: BuildOptions) -> dict[str, Any]:
         forms=list(options.forms),
         g28=options.g28,
         fee=options.fee,
+        fictional_practice=options.fictional_practice,
+        return_state=True,
     )
+    if state.is_failed():
+        error = state.result(raise_on_failure=False)
+        if isinstance(error, CasefileError):
+            raise error
+        raise CasefileError(
+            f"The packet build of {case_id} failed ({type(error).__name__}); nothing was stored as finished. See the "
+            "flow run's logs, and report it with the case id."
+        )
+    result: dict[str, Any] = state.result()
+    return result
 
 
 def _lines(raw: str | None) -> tuple[str, ...]:
@@ -214,6 +305,8 @@ def print_build(doc: dict[str, Any]) -> None:
         click.echo(f"  {doc['images_downsampled']} image(s) downsampled, {doc['bytes_saved']:,} bytes saved")
     if doc.get("missing_translations"):
         click.echo(f"  WARNING: built without translations for exhibit(s) {', '.join(doc['missing_translations'])}")
+    for warning in doc.get("warnings", []):
+        click.echo(f"  WARNING: {warning}")
     if doc.get("signed"):
         click.echo(f"  Signed: {'; '.join(doc['signed'])}")
     for item in doc.get("to_sign", []):
@@ -301,12 +394,14 @@ def packet_list(case_id: str, as_json: bool) -> None:
 @click.argument("case_id")
 @click.argument("build_id", required=False)
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder.")
+@click.option("--force", is_flag=True, help="Download into a folder that holds another build's files.")
 @json_option
-def packet_get(case_id: str, build_id: str | None, output: Path, as_json: bool) -> None:
-    """Download every part of a build (default: the latest), each verified against its SHA-256."""
+def packet_get(case_id: str, build_id: str | None, output: Path, force: bool, as_json: bool) -> None:
+    """Download every part of a build (default: the latest), each verified against its SHA-256 and named after the
+    build."""
     from ...tasks.packets.manifest import download_build
 
-    doc = download_build(runtime(), case_id, build_id, output)
+    doc = download_build(runtime(), case_id, build_id, output, force=force)
 
     def human() -> None:
         for f in doc["files"]:

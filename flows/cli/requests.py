@@ -125,6 +125,8 @@ def request_new(
             click.echo(f"{how}. {_dates(summary)}.", err=True)
             if summary.get("risk") in RISK_FLAGS:
                 click.echo(f"{RISK_FLAGS[summary['risk']].strip()}: {summary['risk_reason']}.", err=True)
+        if summary.get("not_sent"):
+            click.echo(summary["not_sent"], err=True)
         for warning in summary.get("warnings", []):
             click.echo(f"Note: {warning}", err=True)
 
@@ -237,8 +239,15 @@ def request_show(ref: str, as_json: bool) -> None:
         if summary.get("subject"):
             click.echo(f"  Records of {summary['subject']} (the client is their {summary['subject_relationship']})")
         click.echo(f"  {_dates(summary)}")
+        click.echo(f"  Case filing deadline: {summary['filing_deadline_shown'] or '-'}")
         if summary.get("risk"):
             click.echo(f"  Risk: {summary['risk']} ({summary['risk_reason']})")
+        if summary.get("at_risk_if_extended"):
+            click.echo(f"  AT RISK IF EXTENDED: {summary['if_extended']['reason']}")
+        elif summary.get("if_extended"):
+            click.echo(f"  If extended: {summary['if_extended']['reason']}")
+        if summary.get("sending"):
+            click.echo(f"  {summary['sending']['line']}")
         for e in summary["events"]:
             change = f"{e['from'] or ''} -> {e['to']}" if e["to"] else ""
             doc = f" [{e['document_id']}]" if e["document_id"] else ""

@@ -180,9 +180,9 @@ def case_summary(rt: Runtime, case: Case) -> dict[str, Any]:
 
 
 def _check_advocate(rt: Runtime, key: str) -> None:
-    from ..core.practice import load_practice
+    from ..core.practice import practice_of
 
-    rt.config(load_practice).person(key)  # ValidationError naming the people there are
+    practice_of(rt).person(key)  # ValidationError naming the people there are
 
 
 def open_case(rt: Runtime, new: NewCase) -> dict[str, Any]:

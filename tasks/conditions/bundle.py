@@ -21,10 +21,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -35,6 +34,7 @@ from sqlalchemy import select, update
 from ..core.catalog import ConditionBundle, ConditionSource, audit, current_actor, utcnow
 from ..core.errors import BundleNotFound, CasefileError, IntegrityError
 from ..core.storage import sha256_file
+from ..core.workdirs import work_folder
 from ..packets.filing import translator_signed
 from .config import BundleStyle, load_bundle_style, load_countries, load_topics
 from .library import covering_translation
@@ -512,7 +512,7 @@ def render_bundle(rt: Runtime, selection: Selection, *, force: bool = False, act
 
     settings, store = rt.settings, rt.store
     style = rt.config(load_bundle_style)
-    env = make_environment(settings.templates_dir, settings.template_overrides)
+    env = make_environment(settings.templates_dir, settings.overrides_dir)
     versions = template_versions(env, TEMPLATES)
     sources = _gather(rt, selection)
     digest = _digest(
@@ -533,8 +533,8 @@ def render_bundle(rt: Runtime, selection: Selection, *, force: bool = False, act
 
     # Dates printed or embedded come from the inputs, never the clock: the latest access or publication date.
     created = max(date.fromisoformat(s.row["accessed"] or s.row["published"]) for s in sources)
-    settings.work_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f"bundle-{bundle_id}-", dir=settings.work_dir))
+    owned = ExitStack()
+    work = owned.enter_context(work_folder(settings.work_dir, f"bundle-{bundle_id}-"))
     uploaded: list[str] = []
     try:
         import pikepdf
@@ -608,7 +608,7 @@ def render_bundle(rt: Runtime, selection: Selection, *, force: bool = False, act
                 log.warning("could not remove an unfinished file of bundle %s", bundle_id)
         raise
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        owned.close()
     _activate(rt, manifest, payload, actor, reused=False)
     log.info("bundle %s of case %s: %d exhibits", bundle_id, selection.case_id, len(exhibits))
     return result_from_manifest(manifest, reused=False)

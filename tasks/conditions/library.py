@@ -20,10 +20,9 @@ import io
 import json
 import logging
 import re
-import shutil
-import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -36,6 +35,7 @@ from sqlalchemy.orm import Session
 from ..core.catalog import ConditionPage, ConditionSource, ConditionTranslation, audit, current_actor, new_id
 from ..core.errors import IntakeRejected, LibraryMetadataInvalid, QuarantinedFile, SourceNotFound, ValidationError
 from ..core.storage import derived_key, original_key, sha256_file
+from ..core.workdirs import work_folder
 from ..documents.normalise import Kind, StagedFile, UnsupportedStaged, check_extension, normalise, stage_copy
 from ..documents.text import read_pdf_text
 from .archive import archive_html, looks_like_html
@@ -154,9 +154,10 @@ class AddedSource:
         return asdict(self)
 
 
-def _work_dir(rt: Runtime, prefix: str) -> Path:
-    rt.settings.work_dir.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=prefix, dir=rt.settings.work_dir))
+def _work_dir(rt: Runtime, prefix: str) -> tuple[Path, ExitStack]:
+    """An owned work folder (core.workdirs: removed when ``close()`` is called, or by the next start after a kill)."""
+    stack = ExitStack()
+    return stack.enter_context(work_folder(rt.settings.work_dir, prefix)), stack
 
 
 def _stage(rt: Runtime, path: Path, work: Path) -> tuple[StagedFile, bool]:
@@ -188,7 +189,7 @@ def add_source(rt: Runtime, path: Path, meta: SourceMeta, *, actor: str | None =
     """Take one report into the library (see the module docstring). Raises ``IntakeRejected`` for a file that cannot
     be taken in (nothing is stored then) and ``ValidationError`` for a web page without its URL and access date."""
     store, limits = rt.store, rt.limits
-    work = _work_dir(rt, "library-")
+    work, owned = _work_dir(rt, "library-")
     try:
         staged, is_html = _stage(rt, path, work)
         with rt.catalog.session() as session:
@@ -238,7 +239,7 @@ def add_source(rt: Runtime, path: Path, meta: SourceMeta, *, actor: str | None =
             rt, path, meta, source_id, staged, kind, okey, nkey, nsha, normalised.pages, read, words, actor
         )
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        owned.close()
     if result.outcome == "added":
         index_pending(rt)  # this source, and any an interrupted run left out of the index
     return result
@@ -585,7 +586,7 @@ def add_translation(
     first, last = pages or (1, count)
     if not 1 <= first <= last <= count:
         raise ValidationError(f"Source {source_id} has pages 1-{count}; --pages {first}-{last} is outside them.")
-    work = _work_dir(rt, "library-translation-")
+    work, owned = _work_dir(rt, "library-translation-")
     try:
         staged, is_html = _stage(rt, path, work)
         if is_html:
@@ -636,7 +637,7 @@ def add_translation(
             )
             return translation_row(row)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        owned.close()
 
 
 def remove_source(rt: Runtime, source_id: str, *, actor: str | None = None) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 # Bump together with a new file in tasks/core/migrations/versions.
-HEAD_REVISION = "0008_ocr_parts"
+HEAD_REVISION = "0010_ocr_parts"
 
 # Crockford-like alphabet without 0/O, 1/I/L, U: easy to read aloud and to type.
 _ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -86,6 +86,11 @@ class Document(Base):
     size_bytes: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))  # pdf, jpeg, png, tiff, heic, unknown
     doc_type: Mapped[str] = mapped_column(String(40), default="unclassified")
+    # What a person set (`casefile doc set`): the document's title and its own date, proposed in exhibit plans.
+    title: Mapped[str | None] = mapped_column(String(300))
+    doc_date: Mapped[date | None] = mapped_column(Date)
+    # A person confirmed that the document belongs to the case although its text names another A-number or person.
+    identity_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
     status: Mapped[str] = mapped_column(String(20))  # ready | quarantined
     quarantine_reason: Mapped[str | None] = mapped_column(String(40))
     quarantine_detail: Mapped[str | None] = mapped_column(Text)
@@ -161,6 +166,9 @@ class IntakeBatch(Base):
     doc_type: Mapped[str] = mapped_column(String(40), default="unclassified")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # `add --follow-symlinks`: links given or found are followed (default: refused, each with reason "symlink")
+    follow_symlinks: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    hidden_skipped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # dot-files in folders
 
     items: Mapped[list[IntakeItem]] = relationship(order_by="IntakeItem.seq", cascade="all, delete-orphan")
 
@@ -177,6 +185,8 @@ class IntakeItem(Base):
     sha256: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str | None] = mapped_column(String(40))
     message: Mapped[str | None] = mapped_column(Text)
+    # What taking the file again repaired in the case: JSON list of codes ("original-restored", "quarantine-lifted"...)
+    repaired: Mapped[str | None] = mapped_column(Text)
 
 
 class Translation(Base):
@@ -222,6 +232,8 @@ class Exhibit(Base):
     doc_date: Mapped[date | None] = mapped_column(Date)
     source: Mapped[str] = mapped_column(String(300), default="")
     language: Mapped[str] = mapped_column(String(8), default="en")  # ISO 639-1 of the document's pages
+    # The advocate pinned the label (`label: C!` in the plan): it is kept when other exhibits move.
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     document: Mapped[Document] = relationship()
 
@@ -535,6 +547,39 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
+# SQLite's primary result codes that say the disk (or another writer), not the data, is the problem.
+_SQLITE_BUSY = 5
+_SQLITE_LOCKED = 6
+_SQLITE_NOMEM = 7
+_SQLITE_READONLY = 8
+_SQLITE_IOERR = 10
+_SQLITE_FULL = 13
+_SQLITE_CANTOPEN = 14
+_SQLITE_CAUSES = {
+    _SQLITE_BUSY: "another process keeps it busy",
+    _SQLITE_LOCKED: "another process keeps it busy",
+    _SQLITE_NOMEM: "the machine is out of memory",
+    _SQLITE_READONLY: "it cannot be written (a read-only disk or file)",
+    _SQLITE_IOERR: "the disk reported an input/output error",
+    _SQLITE_FULL: "the disk is full",
+    _SQLITE_CANTOPEN: "it cannot be opened (a missing or read-only folder)",
+}
+
+
+def _unavailable(exc: Exception, engine: Engine) -> Exception | None:
+    """The retryable error for a catalog the machine cannot use right now, or None for any other database error."""
+    from .errors import WorkspaceError
+
+    code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
+    if engine.dialect.name != "sqlite" or not isinstance(code, int) or (code & 0xFF) not in _SQLITE_CAUSES:
+        return None
+    where = engine.url.database or "the catalog"
+    return WorkspaceError(
+        f"The catalog database {where} cannot be used: {_SQLITE_CAUSES[code & 0xFF]}. Free disk space or fix the "
+        "disk, then run the same command again: what was done before is kept, and what failed was not recorded."
+    )
+
+
 class Catalog:
     """Owns the engine and hands out sessions. One per process."""
 
@@ -545,9 +590,18 @@ class Catalog:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A unit of work: committed when the block ends, rolled back on error."""
-        with self._sessions() as session, session.begin():
-            yield session
+        """A unit of work: committed when the block ends, rolled back on error. A database the disk cannot hold or
+        write (full, read-only, I/O error, locked past the busy timeout) raises ``WorkspaceError`` (exit 75)."""
+        from sqlalchemy.exc import OperationalError
+
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            error = _unavailable(exc, self.engine)
+            if error is None:
+                raise
+            raise error from exc
 
     @contextmanager
     def scratch_session(self) -> Iterator[Session]:

@@ -86,6 +86,14 @@ class ToolTimeout(ToolError):
     exit_code = ExitCode.TRANSIENT
 
 
+class WorkspaceError(CasefileError):
+    """The machine, not the file: the work folder (or the disk under the home) is full, over quota, read-only or
+    failing. Nothing is recorded about the file being processed; the same command, run again once the cause is
+    fixed, takes it in. Messages name the folder and the cause, never a client's file."""
+
+    exit_code = ExitCode.TRANSIENT
+
+
 class IntakeRejected(CasefileError):
     """A file that cannot be taken in. It is quarantined with ``reason``; the rest of the batch goes on."""
 
@@ -103,6 +111,10 @@ class QuarantineReason(StrEnum):
     TOO_MANY_PIXELS = "too-many-pixels"
     EMPTY = "empty"
     UNREADABLE = "unreadable"
+    TOO_COMPLEX = "too-complex"  # a parser's safety limit: nesting, object counts, loops in the structure
+    DECOMPRESSION_BOMB = "decompression-bomb"  # compressed data that expands far beyond any real document
+    UNSUPPORTED_ENCODING = "unsupported-encoding"  # a compression or encryption method nothing here decodes
+    SYMLINK = "symlink"  # a symbolic link given or found, without --follow-symlinks
 
 
 _REMEDIES: dict[QuarantineReason, str] = {
@@ -122,6 +134,23 @@ _REMEDIES: dict[QuarantineReason, str] = {
     ),
     QuarantineReason.EMPTY: "The file is empty. Get a complete copy.",
     QuarantineReason.UNREADABLE: "The file could not be read from disk. Check that it exists and is readable.",
+    QuarantineReason.TOO_COMPLEX: (
+        "Its structure goes past the safety limits of the PDF reader (nesting, loops or object counts no real "
+        "document needs); it may be hostile. Open it and print it to a new PDF (or scan the paper), and add that."
+    ),
+    QuarantineReason.DECOMPRESSION_BOMB: (
+        "A compressed part of it expands to far more data than any real document holds (a decompression bomb). "
+        "Do not open it; ask the sender for a new copy, or scan the paper."
+    ),
+    QuarantineReason.UNSUPPORTED_ENCODING: (
+        "It uses a compression or encryption method that cannot be decoded here. Open it and print it to a new "
+        "PDF (or ask the sender for a standard PDF), and add that; if a decoder was missing from this machine, "
+        "install it (./bootstrap.sh setup) and add the same file again: its quarantine is lifted."
+    ),
+    QuarantineReason.SYMLINK: (
+        "It is a symbolic link: casefile copies only the files you name, not what a link points to. Add the "
+        "file it points to, or run the same `casefile add` with --follow-symlinks."
+    ),
 }
 
 

@@ -54,6 +54,7 @@ class HomeNotFound(NotFoundError):
         super().__init__(
             f"There is no casefile home at {home.path} ({where}); nothing was read or created. Run the command "
             f"from the folder that holds your {HOME_FOLDER} (cd), or set CASEFILE_HOME to that {HOME_FOLDER} "
-            "folder. To start a new home here, create a case (`casefile case new`) or run `casefile demo`."
+            "folder. To start a new home here, set up the practice (`casefile practice init`), create a case "
+            "(`casefile case new`) or run `casefile demo`."
         )
         self.home = home

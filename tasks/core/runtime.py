@@ -32,7 +32,12 @@ class Runtime:
     @property
     def limits(self) -> Limits:
         s = self.settings
-        return Limits(max_file_bytes=s.max_file_bytes, max_pages=s.max_pages, max_image_pixels=s.max_image_pixels)
+        return Limits(
+            max_file_bytes=s.max_file_bytes,
+            max_pages=s.max_pages,
+            max_image_pixels=s.max_image_pixels,
+            max_stream_bytes=s.max_stream_bytes,
+        )
 
     def config(self, loader: Callable[..., T], *args: Any) -> T:
         """``loader(self.settings, *args)``, computed once per runtime (thread-safe)."""

@@ -33,6 +33,7 @@ class Limits:
     max_file_bytes: int
     max_pages: int
     max_image_pixels: int
+    max_stream_bytes: int = 64 * 1024 * 1024  # what one compressed part of a PDF may expand to (not images)
 
 
 class StorageBackend(StrEnum):
@@ -61,6 +62,11 @@ def _config_file() -> Path:
     return Path(explicit) if explicit else default_home() / "config.toml"
 
 
+def config_file() -> Path:
+    """The settings file: ``CASEFILE_CONFIG``, else ``config.toml`` in the home."""
+    return _config_file()
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CASEFILE_", extra="forbid")
 
@@ -69,6 +75,9 @@ class Settings(BaseSettings):
     config_dir: Path = PACKAGE_ROOT / "config"
     templates_dir: Path = PACKAGE_ROOT / "templates"
     template_overrides: Path | None = None  # a practice's own copies of templates, searched before templates_dir
+    # The practice's own files: practice.toml (`casefile practice init/set`), signature images, and templates/ (its
+    # template overrides when `template_overrides` is not set). Default: the home.
+    practice_dir: Path | None = None
 
     storage_backend: StorageBackend = StorageBackend.LOCAL
     storage_path: Path | None = None  # default: home/objects
@@ -105,6 +114,8 @@ class Settings(BaseSettings):
     max_file_bytes: int = 512 * 1024 * 1024
     max_pages: int = 5000
     max_image_pixels: int = 100_000_000  # a 12 MP phone photo is 12e6; a 600-dpi letter scan ~34e6
+    # What one compressed part of a PDF (a page's content, a font) may expand to; images are bounded by their pixels
+    max_stream_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
 
     prefect_api_url: str | None = None  # a Prefect server to use; default: the local one if running, else ephemeral
 
@@ -193,6 +204,24 @@ class Settings(BaseSettings):
     @property
     def work_dir(self) -> Path:
         return self.home / "work"
+
+    @property
+    def practice_folder(self) -> Path:
+        """Where the practice's own files are: ``practice_dir``, else the home."""
+        return (self.practice_dir or self.home).expanduser().resolve()
+
+    @property
+    def practice_file(self) -> Path:
+        return self.practice_folder / "practice.toml"
+
+    @property
+    def overrides_dir(self) -> Path | None:
+        """The practice's template overrides: ``template_overrides``, else ``templates/`` of the practice folder
+        when there is one."""
+        if self.template_overrides is not None:
+            return self.template_overrides
+        folder = self.practice_folder / "templates"
+        return folder if folder.is_dir() else None
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -7,7 +7,9 @@ atomic: a reader sees the whole object or nothing. A missing key is ``FileNotFou
 
 from __future__ import annotations
 
+import builtins
 import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
@@ -17,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .errors import StorageError, TransientStorageError
+from .errors import StorageError, TransientStorageError, WorkspaceError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -87,6 +89,10 @@ class ObjectStore(ABC):
     def describe(self) -> str:
         """Where the store is, for humans (no secrets)."""
 
+    def modified(self, key: str) -> float | None:
+        """When the object was written (seconds since the epoch), if the store can tell; None otherwise."""
+        return None
+
     # Shared helpers ----------------------------------------------------------------------------
     def get_bytes(self, key: str) -> bytes:
         with self.open(key) as fh:
@@ -139,9 +145,14 @@ class LocalObjectStore(ObjectStore):
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StorageError(f"Could not write object {key} under {self.root}: {exc.strerror}.") from exc
-        fd, tmp_name = tempfile.mkstemp(dir=self.root / self.TMP_DIR)
+            raise _local_write_error(exc, key, self.root) from exc
+        try:
+            fd, tmp_name = tempfile.mkstemp(dir=self.root / self.TMP_DIR)
+        except OSError as exc:
+            raise _local_write_error(exc, key, self.root) from exc
         tmp = Path(tmp_name)
+        # Held while the temp file is written: clean_temp() removes only temp files nobody holds (killed writes).
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             with os.fdopen(fd, "wb") as out:
                 writer(out)
@@ -150,7 +161,7 @@ class LocalObjectStore(ObjectStore):
             os.chmod(tmp, 0o640)
             tmp.replace(target)
         except OSError as exc:
-            raise StorageError(f"Could not write object {key} under {self.root}: {exc.strerror}.") from exc
+            raise _local_write_error(exc, key, self.root) from exc
         finally:
             tmp.unlink(missing_ok=True)
 
@@ -184,6 +195,12 @@ class LocalObjectStore(ObjectStore):
         if path.is_file():
             path.unlink(missing_ok=True)
 
+    def modified(self, key: str) -> float | None:
+        try:
+            return self._path(key).stat().st_mtime
+        except FileNotFoundError:
+            raise FileNotFoundError(key) from None
+
     def list(self, prefix: str = "") -> Iterator[str]:
         keys: list[str] = []
         for dirpath, dirnames, filenames in os.walk(self.root):
@@ -205,22 +222,49 @@ class LocalObjectStore(ObjectStore):
     def describe(self) -> str:
         return f"local folder {self.root}"
 
-    def clean_temp(self, older_than_seconds: float = 0.0) -> int:
-        """Remove temp files left by interrupted writes (only those older than ``older_than_seconds``, so
-        writes in progress in other processes are left alone). Returns how many were removed."""
+    def stale_temp(self, older_than_seconds: float = 60.0) -> builtins.list[Path]:
+        """Temp files left by interrupted writes: no live writer holds them (a writer locks its temp file before it
+        writes a byte, until it is renamed into place; a kill releases the lock). An empty one may be between its
+        creation and its lock: it is left until it is older than ``older_than_seconds``."""
         import time
 
         cutoff = time.time() - older_than_seconds
-        removed = 0
-        for leftover in (self.root / self.TMP_DIR).iterdir():
+        found = []
+        for leftover in sorted((self.root / self.TMP_DIR).iterdir()):
             try:
-                if older_than_seconds and leftover.stat().st_mtime >= cutoff:
+                info = leftover.stat()
+                if info.st_size == 0 and info.st_mtime >= cutoff:
                     continue
-            except FileNotFoundError:
+                fd = os.open(leftover, os.O_RDONLY)
+            except OSError:
                 continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a write in progress
+            finally:
+                os.close(fd)
+            found.append(leftover)
+        return found
+
+    def clean_temp(self, older_than_seconds: float = 60.0) -> int:
+        """Remove temp files left by interrupted writes (``stale_temp``); writes in progress in any process are left
+        alone. Returns how many were removed."""
+        removed = 0
+        for leftover in self.stale_temp(older_than_seconds):
             leftover.unlink(missing_ok=True)
             removed += 1
         return removed
+
+
+def _local_write_error(exc: OSError, key: str, root: Path) -> StorageError | WorkspaceError:
+    """A full, read-only or failing disk under the local store is the machine's problem (retry once fixed);
+    anything else (a file where a folder should be) is a storage error."""
+    from .workdirs import is_environment_error, workspace_error
+
+    if is_environment_error(exc):
+        return workspace_error(exc, root)
+    return StorageError(f"Could not write object {key} under {root}: {exc.strerror}.")
 
 
 _TRANSIENT_CODES = {
@@ -344,6 +388,11 @@ class S3ObjectStore(ObjectStore):
     def delete(self, key: str) -> None:
         with self._errors(key):
             self.client.delete_object(Bucket=self.bucket, Key=self._k(key))
+
+    def modified(self, key: str) -> float | None:
+        with self._errors(key):
+            head = self.client.head_object(Bucket=self.bucket, Key=self._k(key))
+        return head["LastModified"].timestamp()
 
     def list(self, prefix: str = "") -> Iterator[str]:
         paginator = self.client.get_paginator("list_objects_v2")

@@ -57,6 +57,17 @@ DEMO_DHS_OFFICE = (
 DEMO_DHS_ADDRESS = ("Office of the Chief Counsel (fictional)", "201 Example Plaza, Room 0000", "New York, NY 10000")
 
 
+def use_fictional_practice() -> Path:
+    """Make this process (and the flows it runs) use the packaged fictional practice, whatever the home holds: the
+    demo never prints a real practice's people on its fictional packet, and says so. Returns the sample's folder."""
+    import os
+
+    from ..core.practice import SAMPLE_PRACTICE
+
+    os.environ["CASEFILE_PRACTICE_DIR"] = str(SAMPLE_PRACTICE.parent)
+    return SAMPLE_PRACTICE.parent
+
+
 def fictional_case(**overrides: Any) -> NewCase:
     """The fictional client of the demo and the sample documents; ``overrides`` change any field."""
     values: dict[str, Any] = {
@@ -178,10 +189,12 @@ def demo_exhibits(rt: Runtime, case_id: str, translations: Path = TRANSLATIONS) 
 
 def demo_build_options() -> BuildOptions:
     """The demo's EOIR build: its fictional DHS office set explicitly; filer and signer the case's advocate, who signs
-    electronically (config/practice.toml)."""
+    electronically; the practice the packaged fictional sample, on purpose (``use_fictional_practice``)."""
     from ..packets.build import BuildOptions
 
-    return BuildOptions(profile="eoir", service_office=DEMO_DHS_OFFICE, service_address=DEMO_DHS_ADDRESS)
+    return BuildOptions(
+        profile="eoir", service_office=DEMO_DHS_OFFICE, service_address=DEMO_DHS_ADDRESS, fictional_practice=True
+    )
 
 
 def demo_conditions(

@@ -3,12 +3,17 @@ verified against their SHA-256."""
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core.catalog import Document
-from ..core.errors import NotFoundError
+from sqlalchemy import select
+
+from ..core.catalog import Document, Exhibit, audit, current_actor, utcnow
+from ..core.errors import NotFoundError, ValidationError
+from .language import document_language
+from .types import load_document_types
 
 if TYPE_CHECKING:
     from ..core.runtime import Runtime
@@ -27,6 +32,10 @@ def document_row(doc: Document) -> dict[str, Any]:
         "name": doc.original_name,
         "kind": doc.kind,
         "type": doc.doc_type,
+        "title": doc.title,
+        "date": doc.doc_date.isoformat() if doc.doc_date else None,
+        "language": document_language([p.language for p in doc.pages]) if doc.status == "ready" else None,
+        "identity_confirmed": doc.identity_confirmed_at is not None,
         "status": doc.status,
         "pages": doc.page_count,
         "size_bytes": doc.size_bytes,
@@ -69,6 +78,73 @@ def show_document(rt: Runtime, doc_id: str) -> dict[str, Any]:
             }
             for p in found.pages
         ]
+        return row
+
+
+def page_text(rt: Runtime, doc_id: str, page: int | None = None) -> dict[str, Any]:
+    """The text of a document's pages (or of ``page``), as found (text layer or OCR), for a person to read."""
+    with rt.catalog.session() as session:
+        found = rt.catalog.get_document(session, doc_id)
+        if page is not None and not 1 <= page <= max(found.page_count, 0):
+            raise ValidationError(f"Document {found.id} has {found.page_count} page(s); there is no page {page}.")
+        pages = [p for p in found.pages if page is None or p.number == page]
+        return {
+            "id": found.id,
+            "pages": [
+                {"number": p.number, "text": p.text or "", "text_source": p.text_source, "language": p.language}
+                for p in pages
+            ],
+        }
+
+
+def correct_document(
+    rt: Runtime,
+    doc_id: str,
+    *,
+    doc_type: str | None = None,
+    title: str | None = None,
+    doc_date: date | None = None,
+    identity_confirmed: bool = False,
+) -> dict[str, Any]:
+    """What a person corrects of what intake guessed (`casefile doc set`): the document's type, title and own date
+    (proposed by exhibit plans; an exhibit of the saved list takes the new title and date at once), and that it
+    belongs to the case although the identity cross-check flagged it. The audit event names the fields, never their
+    values."""
+    if doc_type is None and title is None and doc_date is None and not identity_confirmed:
+        raise ValidationError("Nothing to change: pass --type, --title, --date or --identity-confirmed.")
+    if doc_type is not None:
+        rt.config(load_document_types).check(doc_type)
+    if title is not None and not 0 < len(title.strip()) <= 300:
+        raise ValidationError("The title must have 1 to 300 characters.")
+    with rt.catalog.session() as session:
+        found = rt.catalog.get_document(session, doc_id)
+        fields: list[str] = []
+        if doc_type is not None:
+            found.doc_type, fields = doc_type, [*fields, "type"]
+        if title is not None:
+            found.title, fields = title.strip(), [*fields, "title"]
+        if doc_date is not None:
+            found.doc_date, fields = doc_date, [*fields, "date"]
+        if identity_confirmed:
+            found.identity_confirmed_at, fields = utcnow(), [*fields, "identity_confirmed"]
+        exhibits = list(session.scalars(select(Exhibit).where(Exhibit.document_id == found.id)))
+        for exhibit in exhibits:
+            if title is not None:
+                exhibit.title = found.title or exhibit.title
+            if doc_date is not None:
+                exhibit.doc_date = doc_date
+        audit(
+            session,
+            actor=current_actor(),
+            entity="document",
+            entity_id=found.id,
+            action="corrected",
+            case_id=found.case_id,
+            fields=fields,
+        )
+        session.flush()
+        row = document_row(found)
+        row["exhibits"] = [e.label for e in exhibits]
         return row
 
 

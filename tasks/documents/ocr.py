@@ -58,6 +58,7 @@ from PIL import Image
 
 from ..core.errors import CasefileError, QuarantinedFile, QuarantineReason, ToolError, ToolTimeout
 from ..core.processes import pool_worker_start
+from ..core.workdirs import is_environment_error, short_socket_dir
 from . import language as langid
 from . import tesseract
 
@@ -756,12 +757,16 @@ def _failure_reason(exc: BaseException) -> str:
 
 
 def _run_job(job: _Job) -> _Outcome:
-    """OCR one page in this process; every failure becomes a "failed" outcome with its reason."""
+    """OCR one page in this process; every failure of the page becomes a "failed" outcome with its reason. Its
+    temporary files go beside the document's PDF (a work folder of the home, removed even after a kill); a full or
+    failing disk there is the machine's, not the page's: raised, and nothing is recorded about the page."""
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="casefile-ocr-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="ocr-page-", dir=Path(job.pdf_path).parent) as tmp:
         try:
             return _ocr_page(job, Path(tmp))
         except _PAGE_ERRORS as exc:
+            if is_environment_error(exc):
+                raise
             log.debug("page %d: failed (%s)", job.number, type(exc).__name__)
             return _Outcome(job.number, "failed", error=_failure_reason(exc), seconds=time.monotonic() - started)
 
@@ -774,6 +779,7 @@ def _run_job(job: _Job) -> _Outcome:
 def _pool_context() -> multiprocessing.context.BaseContext:
     # forkserver: workers start from a small clean process, not a copy of this one with its PDF handles,
     # language models and (under Prefect) threads; spawn where forkserver does not exist.
+    short_socket_dir()  # the forkserver's socket path must be short, whatever TMPDIR is
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")

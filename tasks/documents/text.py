@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,12 +21,25 @@ from sqlalchemy.orm import Session
 from ..core.catalog import Document, audit
 from ..core.errors import CasefileError
 from ..core.storage import derived_key, sha256_file
+from ..core.workdirs import is_environment_error, work_folder, workspace_error
 
 if TYPE_CHECKING:
     from ..core.runtime import Runtime
     from .ocr import DocumentOcr, PageResult
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def _machine_errors(work: Path) -> Iterator[None]:
+    """A full or failing work disk while a document is read is the machine's: ``WorkspaceError``, and the document
+    stays "pending" (nothing is recorded about its pages), so the next run reads it."""
+    try:
+        yield
+    except OSError as exc:
+        if is_environment_error(exc, own_folder=True):
+            raise workspace_error(exc, work.parent) from exc
+        raise
 
 
 @dataclass(frozen=True)
@@ -81,7 +93,7 @@ class PdfText:
 
 def ocr_options(rt: Runtime) -> dict[str, Any]:
     """``ocr.ocr_document``'s options from the settings (the same for a whole document or a range of its pages)."""
-    from ..core.practice import load_practice
+    from ..core.practice import practice_of
     from .language import supported
 
     settings = rt.settings
@@ -93,7 +105,7 @@ def ocr_options(rt: Runtime) -> dict[str, Any]:
         "dpi": settings.ocr_dpi,
         "ocr": settings.ocr_enabled,
         # Identified among the practice's client languages that the identifier knows (documents/language.py).
-        "language_candidates": supported(rt.config(load_practice).client_languages),
+        "language_candidates": supported(practice_of(rt).client_languages),
     }
 
 
@@ -107,9 +119,7 @@ def read_pdf_text(rt: Runtime, key: str, sha256: str, label: str) -> PdfText:
     store, settings = rt.store, rt.settings
     if settings.ocr_enabled:
         check_languages(settings.ocr_languages)  # a missing language pack is a setup error, not a bad page
-    settings.work_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f"text-{label}-", dir=settings.work_dir))
-    try:
+    with work_folder(settings.work_dir, f"text-{label}-") as work, _machine_errors(work):
         source = work / "in.pdf"
         store.download(key, source, expected_sha256=sha256)
         result = ocr_document(source, work / "searchable.pdf", **ocr_options(rt))
@@ -119,8 +129,6 @@ def read_pdf_text(rt: Runtime, key: str, sha256: str, label: str) -> PdfText:
             searchable_key = derived_key(searchable_sha)
             if not store.exists(searchable_key):
                 store.put_file(searchable_key, result.searchable_pdf)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return PdfText(result, searchable_key, searchable_sha)
 
 

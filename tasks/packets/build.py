@@ -27,9 +27,7 @@ import io
 import json
 import logging
 import re
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -38,9 +36,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..cases.rules import load_filing_rules
 from ..core.catalog import audit, current_actor
-from ..core.errors import CasefileError, IntegrityError, ValidationError
-from ..core.practice import load_practice
+from ..core.errors import CasefileError, ExitCode, IntegrityError, ValidationError
+from ..core.practice import practice_of
 from ..core.storage import sha256_file
+from ..core.workdirs import work_folder
 from ..documents.language import UNKNOWN, language_name
 from .check import CHILD_CERTIFICATE, CHILD_DOCUMENT, CHILD_TRANSLATION, CONTINUED, FRONT_TITLES, SECTION_TITLES
 from .exhibits import (
@@ -54,6 +53,7 @@ from .filing import (
     CERTIFICATE_OF_SERVICE,
     SignaturePlan,
     filer_of,
+    refuse_placeholders,
     service_for,
     signed_as,
     translator_signed,
@@ -116,14 +116,27 @@ class NoExhibits(ValidationError):
 
 
 class PacketCheckFailed(CasefileError):
-    """The builder's own output failed the pre-filing check; nothing was stored as finished."""
+    """The builder's own output failed the pre-filing check; nothing was stored as finished. Each problem is the
+    check's whole message (what, which file and page, which exhibit, what to do). When every problem lies in the
+    pages of exhibits (damaged data their documents carry), the exhibits are at fault: exit 4 and what to re-save;
+    otherwise the pages casefile made are, which is a bug (or a broken template override)."""
 
-    def __init__(self, build_id: str, problems: list[str]) -> None:
+    def __init__(self, build_id: str, problems: list[str], *, exhibits: list[str] | None = None) -> None:
         self.problems = problems
-        listing = "\n".join(f"  {p}" for p in problems[:20])
+        self.exhibits = exhibits or []
+        listing = "\n".join(f"  - {p}" for p in problems[:20])
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        if self.exhibits:
+            self.exit_code = ExitCode.INPUT_REJECTED
+            closing = (
+                f"The problems are in the pages of exhibit(s) {', '.join(self.exhibits)}: fix them as each problem "
+                "says (a new copy of the document, or the exhibit list), then build again."
+            )
+        else:
+            closing = "This is a bug or a broken template override; report it with the build id."
         super().__init__(
-            f"Packet build {build_id} failed its pre-filing check; nothing was stored as finished:\n{listing}\n"
-            "This is a bug or a broken template override; report it with the build id."
+            f"Packet build {build_id} failed its pre-filing check; nothing was stored as finished:\n{listing}{more}\n"
+            f"{closing}"
         )
 
 
@@ -144,6 +157,8 @@ class BuildOptions:
     forms: tuple[str, ...] = ()  # USCIS: forms enclosed ("I-130"), listed first in the cover letter
     g28: bool = False  # USCIS: Form G-28 enclosed
     fee: str | None = None  # USCIS: the filing fee enclosed ("675")
+    # The demo's (and tests') fictional practice, on purpose: its sample names and EOIR IDs are not refused.
+    fictional_practice: bool = False
 
 
 @dataclass
@@ -206,7 +221,7 @@ def gather(rt: Runtime, case_id: str, options: BuildOptions, today: date) -> Pac
     profile's placeholder DHS office, certificates that would be unsigned (unless the profile allows signing by hand
     after printing) and a USCIS cover letter without its recipient or the client's role."""
     profile = rt.config(load_profile, options.profile).for_channel(options.channel)
-    practice = rt.config(load_practice)
+    practice = practice_of(rt)
     with rt.catalog.session() as session:
         case = rt.catalog.get_case(session, case_id)
         saved = list_exhibits(session, case.id)
@@ -262,7 +277,11 @@ def gather(rt: Runtime, case_id: str, options: BuildOptions, today: date) -> Pac
             conditions.labels = [e.label for e in exhibits[conditions.first_exhibit :]]
         filer = filer_of(practice, case, options.filer)
         signer = practice.person(options.signer) if options.signer else filer
-        service = service_for(profile, options.service_office, options.service_address)
+        service = service_for(
+            profile, options.service_office, options.service_address, practice.dhs_office_for(case.court), case.court
+        )
+        if not options.fictional_practice:
+            refuse_placeholders(practice, [filer.key, signer.key], case.court)
         signatures = _signature_plan(profile, exhibits, signer.key, signed_as(signer))
         signatures.require(profile)
         uscis = uscis_fields(profile, case, filer, options.recipient, options.forms, options.g28, options.fee)
@@ -740,7 +759,7 @@ def assemble(inputs: PacketInputs, env: Any, work: Path, build_id: str) -> _Buil
     import pikepdf
 
     from ..core.render import write_documents
-    from .layout import carry_optional_content, downsample_images, place_pages, stamp_pages
+    from .layout import carry_optional_content, downsample_images, place_pages, stamp_pages, strip_hidden
 
     profile = inputs.profile
     start = profile.page_numbers.start
@@ -771,6 +790,7 @@ def assemble(inputs: PacketInputs, env: Any, work: Path, build_id: str) -> _Buil
                     )
                 place_pages(full, src, number_layout, None, fit=True, source=f"document {seg.source.document_id}")
                 carry_optional_content(full, src)
+        strip_hidden(full)  # nothing a reader does not see reaches a filing (checked by check/hidden.py)
         total = len(full.pages)
         report = downsample_images(full, number_layout)
         numbers, stamps = _labels(segments, inputs)
@@ -819,24 +839,61 @@ def assemble(inputs: PacketInputs, env: Any, work: Path, build_id: str) -> _Buil
         full.close()
 
 
-def _check(paths: Sequence[Path], inputs: PacketInputs, build_id: str) -> list[str]:
-    """The pre-filing check on our own output; errors stop the build, warnings go into the manifest."""
+# Findings that can come from an exhibit's document or the exhibit list (damaged streams, hidden content the
+# builder could not remove, fonts it does not embed, pages that read in another language than the list says); every
+# other finding is about what the builder made.
+_INPUT_FINDINGS = frozenset({"qpdf-check", "hidden-content", "font-not-embedded", "translation-missing"})
+
+
+def _check(built: _Built, inputs: PacketInputs, build_id: str) -> list[str]:
+    """The pre-filing check on our own output; errors stop the build, warnings go into the manifest. Each finding
+    names the exhibit and its page (or the template page) and the packet's page number."""
     from .check import check_packet
 
+    paths = [p for p, _a, _b in built.parts]
     report = check_packet(paths, inputs.profile, expect_translations=not inputs.options.allow_missing_translations)
-    errors = [f"{f.code} ({f.file}, page {f.page})" for f in report.findings if f.severity == "error"]
+    firsts = {path.name: a for path, a, _b in built.parts}
+    start = inputs.profile.page_numbers.start
+
+    def where(file: str, page: int | None) -> str:
+        if not page:
+            return Path(file).name
+        number = start + firsts.get(Path(file).name, 0) + page - 1
+        return f"{page_owner(built.segments, inputs, number)}, packet page {number}"
+
+    errors = [f for f in report.findings if f.severity == "error"]
     if errors:
-        raise PacketCheckFailed(build_id, errors)
-    return [f"{f.code} ({f.file}, page {f.page})" for f in report.findings if f.severity != "error"]
+        inputs_at_fault = all(f.exhibit is not None and f.code in _INPUT_FINDINGS for f in errors)
+        raise PacketCheckFailed(
+            build_id,
+            [f"{f.code}: {where(f.file, f.page)}: {f.message}" for f in errors],
+            exhibits=sorted({str(f.exhibit) for f in errors}) if inputs_at_fault else None,
+        )
+    return [f"{f.code}: {where(f.file, f.page)}: {f.message}" for f in report.findings if f.severity != "error"]
 
 
-def validate_build(rt: Runtime, case_id: str, profile: str, channel: str | None = None) -> str:
-    """The case's id as stored, once the case, the filing profile and its channel are known: what the command line
-    checks before it starts a flow run, so that a typo fails at once."""
-    with rt.catalog.session() as session:
-        case_id = rt.catalog.get_case(session, case_id).id
-    rt.config(load_profile, profile).for_channel(channel)
-    return case_id
+_KIND_WORDS = {"tab": "tab page", "document": "page", "translation": "translation page", "certificate": "certificate"}
+
+
+def page_owner(segments: Sequence[Segment], inputs: PacketInputs, number: int) -> str:
+    """Which part of the packet printed page ``number`` is: "exhibit B, translation page 2 of 3", "the cover page"."""
+    for seg in segments:
+        if seg.first <= number < seg.first + seg.pages:
+            if seg.exhibit is None:
+                return f"{Path(seg.template).name.split('.')[0].replace('_', ' ') or seg.kind} page"
+            label = inputs.exhibits[seg.exhibit].label
+            return f"exhibit {label}, {_KIND_WORDS.get(seg.kind, seg.kind)} {number - seg.first + 1} of {seg.pages}"
+    return f"page {number}"
+
+
+def preflight(rt: Runtime, case_id: str, options: BuildOptions, *, today: date | None = None) -> PacketInputs:
+    """Everything a build checks before it renders a page (the case, profile and channel, the exhibit list, languages
+    nobody decided, missing translations, the practice's placeholder values, the DHS office, unsigned certificates,
+    a USCIS letter's recipient): what `packet build` runs before it starts Prefect, so a refusal is immediate."""
+    inputs = gather(rt, case_id, options, today or datetime.now(UTC).date())
+    if inputs.missing and not options.allow_missing_translations:
+        raise MissingTranslations(inputs.missing)
+    return inputs
 
 
 def build_packet(rt: Runtime, case_id: str, options: BuildOptions, *, today: date | None = None) -> BuildResult:
@@ -844,12 +901,9 @@ def build_packet(rt: Runtime, case_id: str, options: BuildOptions, *, today: dat
     build id; a finished build (manifest present) is returned as it is, an unfinished one is rebuilt."""
     from ..core.render import make_environment, template_versions
 
-    today = today or datetime.now(UTC).date()
-    inputs = gather(rt, case_id, options, today)
-    if inputs.missing and not options.allow_missing_translations:
-        raise MissingTranslations(inputs.missing)
+    inputs = preflight(rt, case_id, options, today=today)
     settings, store = rt.settings, rt.store
-    env = make_environment(settings.templates_dir, settings.template_overrides)
+    env = make_environment(settings.templates_dir, settings.overrides_dir)
     templates = inputs.profile.templates
     names = sorted(
         {
@@ -883,8 +937,36 @@ def build_packet(rt: Runtime, case_id: str, options: BuildOptions, *, today: dat
     if store.exists(prefix + MANIFEST):
         return result_from_manifest(load_manifest(rt, inputs.case_id, build_id), reused=True)
 
-    settings.work_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f"packet-{build_id}-", dir=settings.work_dir))
+    with work_folder(settings.work_dir, f"packet-{build_id}-") as work:
+        result = _build_in(rt, inputs, env, work, build_id, prefix, versions)
+    with rt.catalog.session() as session:
+        audit(
+            session,
+            actor=current_actor(),
+            entity="packet",
+            entity_id=build_id,
+            action="built",
+            case_id=inputs.case_id,
+            profile=inputs.profile_name,
+            pages=result.pages,
+            parts=len(result.parts),
+            sha256=[p.sha256 for p in result.parts],
+            allow_missing_translations=options.allow_missing_translations,
+        )
+    return result
+
+
+def _build_in(
+    rt: Runtime,
+    inputs: PacketInputs,
+    env: Any,
+    work: Path,
+    build_id: str,
+    prefix: str,
+    versions: Mapping[str, str],
+) -> BuildResult:
+    """Download the sources into ``work``, assemble, check, store the parts and the manifest last."""
+    store = rt.store
     uploaded: list[str] = []
     try:
         sources = work / "sources"
@@ -894,7 +976,7 @@ def build_packet(rt: Runtime, case_id: str, options: BuildOptions, *, today: dat
                 if not source.path.exists():
                     store.download(source.key, source.path, expected_sha256=source.sha256)
         built = assemble(inputs, env, work, build_id)
-        warnings = _check([p for p, _a, _b in built.parts], inputs, build_id)
+        warnings = _check(built, inputs, build_id)
         start = inputs.profile.page_numbers.start
         parts: list[PartResult] = []
         for path, a, b in built.parts:
@@ -909,6 +991,7 @@ def build_packet(rt: Runtime, case_id: str, options: BuildOptions, *, today: dat
             {
                 "label": e.label,
                 "title": e.title,
+                "document_id": e.document.document_id,
                 "first_page": ranges[i][0],
                 "last_page": ranges[i][1],
                 "pages": ranges[i][1] - ranges[i][0] + 1,
@@ -939,22 +1022,6 @@ def build_packet(rt: Runtime, case_id: str, options: BuildOptions, *, today: dat
             except Exception:  # the store may be what failed; the parts stay invisible without a manifest
                 log.warning("could not remove an unfinished packet part of build %s", build_id)
         raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    with rt.catalog.session() as session:
-        audit(
-            session,
-            actor=current_actor(),
-            entity="packet",
-            entity_id=build_id,
-            action="built",
-            case_id=inputs.case_id,
-            profile=inputs.profile_name,
-            pages=result.pages,
-            parts=len(result.parts),
-            sha256=[p.sha256 for p in result.parts],
-            allow_missing_translations=options.allow_missing_translations,
-        )
     return result
 
 

@@ -5,6 +5,11 @@
   of its pages have no text: a person sets it before a build) and translation; a document that answered a record
   request gets its title, source and date from the request (what was asked for, from whom, when it arrived).
 - ``parse_plan`` + ``save_plan`` validate an edited plan (every problem reported with its line) and store it.
+  Labels follow the list's order (``relabel``): moving an exhibit re-letters the others, unless the advocate pins a
+  label by writing it with a ``!`` (``label: C!``), which keeps it where it is. A client exhibit takes letters, a
+  country-conditions one numbers. ``move_exhibit`` moves one exhibit before or after another without editing a file.
+- Each proposed row carries ``check``: what a person should look at before filing (the identity cross-check of
+  ``cases.identity``: an A-number or a name on its pages that is not the client's).
 
 Translations are linked to their documents in ``translations``. Plain typed functions over the catalog; no Prefect.
 """
@@ -23,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from ..cases.identity import identity_flags
 from ..core.catalog import Document, Exhibit, RecordRequest, RequestEvent, audit, current_actor
 from ..core.errors import ValidationError
 from ..documents.language import UNKNOWN, language_name
@@ -37,8 +43,9 @@ SECTIONS = (CLIENT, COUNTRY)
 # Documents that are never exhibits by themselves: translations follow their document; the letters and forms the
 # practice sent to request records are not evidence.
 NOT_EXHIBITS = frozenset({TRANSLATION, REQUEST})
-PLAN_FIELDS = ("label", "section", "document", "title", "date", "source", "language", "translation")
+PLAN_FIELDS = ("label", "section", "document", "title", "date", "source", "language", "translation", "check")
 _LABEL_RE = re.compile(r"^(?:[A-Z]{1,3}|[1-9][0-9]{0,3})$")
+PIN = "!"  # label: C! pins the label
 _LANG_RE = re.compile(r"^[a-z]{2,3}$")
 
 
@@ -76,6 +83,39 @@ def assign_labels(sections: list[str], schemes: dict[str, str]) -> list[str]:
 
 
 DEFAULT_SCHEMES = {CLIENT: "letters", COUNTRY: "numbers"}
+
+
+def label_index(label: str) -> int:
+    """A -> 1, Z -> 26, AA -> 27; "3" -> 3 (the inverse of ``letter_label`` and of numbering)."""
+    if label.isdigit():
+        return int(label)
+    n = 0
+    for ch in label:
+        n = n * 26 + (ord(ch) - ord("A") + 1)
+    return n
+
+
+def relabel(rows: list[tuple[str, str, bool]], schemes: dict[str, str] = DEFAULT_SCHEMES) -> list[str]:
+    """Labels in list order for ``(section, label, pinned)`` rows: a pinned label is kept; every other exhibit takes
+    the next label of its section's series after the exhibit before it, skipping those pinned elsewhere."""
+    pinned: dict[str, set[int]] = {}
+    for section, label, is_pinned in rows:
+        if is_pinned:
+            pinned.setdefault(schemes.get(section, "letters"), set()).add(label_index(label))
+    counters: Counter[str] = Counter()
+    out = []
+    for section, label, is_pinned in rows:
+        scheme = schemes.get(section, "letters")
+        if is_pinned:
+            counters[scheme] = max(counters[scheme], label_index(label))
+            out.append(label)
+            continue
+        n = counters[scheme] + 1
+        while n in pinned.get(scheme, set()):
+            n += 1
+        counters[scheme] = n
+        out.append(letter_label(n) if scheme == "letters" else str(n))
+    return out
 
 
 def _default_title(doc: Document, type_labels: dict[str, str]) -> str:
@@ -118,10 +158,12 @@ class PlanRow:
     language: str = "en"
     translation: str | None = None
     line: int = 0
+    pinned: bool = False
+    check: str = ""  # informational: what a person should confirm (the identity cross-check)
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "label": self.label,
+            "label": self.label + (PIN if self.pinned and self.label else ""),
             "section": self.section,
             "document": self.document,
             "title": self.title,
@@ -129,6 +171,7 @@ class PlanRow:
             "source": self.source,
             "language": self.language,
             "translation": self.translation,
+            **({"check": self.check} if self.check else {}),
         }
 
 
@@ -136,6 +179,7 @@ class PlanRow:
 class Plan:
     case_id: str
     rows: list[PlanRow] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what saving changed or the advocate should know (not errors)
 
     def as_dict(self) -> dict[str, Any]:
         return {"case": self.case_id, "exhibits": [r.as_dict() for r in self.rows]}
@@ -160,6 +204,7 @@ def propose_plan(rt: Runtime, case_id: str) -> Plan:
                 source=e.source,
                 language=e.language,
                 translation=translations[e.document_id].id if e.document_id in translations else None,
+                pinned=e.pinned,
             )
             for e in saved
         ]
@@ -177,8 +222,8 @@ def propose_plan(rt: Runtime, case_id: str) -> Plan:
                 PlanRow(
                     section=section,
                     document=doc.id,
-                    title=title,
-                    date=answered[1] if answered else None,
+                    title=doc.title or title,
+                    date=doc.doc_date or (answered[1] if answered else None),
                     source=answered[0].provider_name[:300] if answered else "",
                     language=document_language(doc),
                     translation=translations[doc.id].id if doc.id in translations else None,
@@ -191,19 +236,31 @@ def propose_plan(rt: Runtime, case_id: str) -> Plan:
         if not rows:
             for row, label in zip(new_rows, assign_labels([r.section for r in new_rows], DEFAULT_SCHEMES), strict=True):
                 row.label = label
-        return Plan(case.id, rows + new_rows)
+        plan = Plan(case.id, rows + new_rows)
+        checks: dict[str, list[str]] = {}
+        for flag in identity_flags(session, case, [r.document for r in plan.rows]):
+            what = "an A-number that is not the client's" if flag.kind == "a-number" else "another person's name"
+            checks.setdefault(flag.document_id, []).append(f"page {flag.page}: {what}")
+        for row in plan.rows:
+            if row.document in checks:
+                row.check = (
+                    f"CONFIRM: {'; '.join(checks[row.document])} (then `casefile doc set {row.document} "
+                    "--identity-confirmed`)"
+                )
+        return plan
 
 
 # Plan files ---------------------------------------------------------------------------------------------------
 _YAML_HEADER = """\
 # Exhibit plan for case {case}. Edit it, then save it with:  casefile exhibits set {case} THIS-FILE
 # Order: the order of the list. section: client (lettered A, B, ...) or country (country conditions, numbered).
-# label: leave empty to number automatically. date: YYYY-MM-DD or null (a document that answered a record request
-# is dated the day it arrived: put the document's own date if it has one). language: ISO 639-1 code of the document
-# (en, es, pt, ...; ISO 639-3 where there is none, quc for K'iche'); "unknown" means its pages have no text to tell
-# by: set the language before building. A non-English exhibit needs a translation (casefile translation add), and
-# the translator's certificate names the language written here. translation: informational (set by
-# `casefile translation add`).
+# label: exhibits are lettered (client) or numbered (country) in the list's order, so moving one re-letters the
+# others; write a label with ! to pin it (label: C!) and keep it where it is. date: YYYY-MM-DD or null (a document
+# that answered a record request is dated the day it arrived: put the document's own date if it has one). language:
+# ISO 639-1 code of the document (en, es, pt, ...; ISO 639-3 where there is none, quc for K'iche'); "unknown" means
+# its pages have no text to tell by: set the language before building. A non-English exhibit needs a translation
+# (casefile translation add), and the translator's certificate names the language written here. translation:
+# informational (set by `casefile translation add`). check: informational: what a person must confirm before filing.
 """
 
 
@@ -277,6 +334,8 @@ def parse_plan(text: str, path: str, case_id: str) -> Plan:
         title = str(item.get("title") or "").strip()
         section = str(item.get("section") or CLIENT).strip().lower()
         label = str(item.get("label") or "").strip().upper()
+        pinned = label.endswith(PIN)
+        label = label.removesuffix(PIN).strip()
         language = str(item.get("language") or "en").strip().lower()
         if not document:
             problems.append(f"{where}: `document` is missing (a document id like D-XXXXXXXX, see `casefile docs`)")
@@ -288,6 +347,18 @@ def parse_plan(text: str, path: str, case_id: str) -> Plan:
             problems.append(f"{where}: section {section!r} is not one of {', '.join(SECTIONS)}")
         if label and not _LABEL_RE.match(label):
             problems.append(f"{where}: label {label!r} must be letters (A, B, ..., AA) or a number (1, 2, ...)")
+        elif label and section == CLIENT and label.isdigit():
+            problems.append(
+                f"{where}: label {label} is a number, but client exhibits are lettered (A, B, ...); write a letter, "
+                "or leave the label empty"
+            )
+        elif label and section == COUNTRY and not label.isdigit():
+            problems.append(
+                f"{where}: label {label} is a letter, but country-conditions exhibits are numbered (1, 2, ...); write "
+                "a number, or leave the label empty"
+            )
+        if pinned and not label:
+            problems.append(f"{where}: `!` pins a label: write it after one, like C!")
         if language != UNKNOWN and (not _LANG_RE.match(language) or language_name(language) is None):
             problems.append(
                 f"{where}: language {language!r} must be a language code such as en, es, pt or (K'iche') quc, or "
@@ -306,7 +377,7 @@ def parse_plan(text: str, path: str, case_id: str) -> Plan:
         if len(source) > 300:
             problems.append(f"{where}: `source` is longer than 300 characters")
         translation = str(item.get("translation") or "").strip().upper() or None
-        rows.append(PlanRow(section, document, title, label, when, source, language, translation, line))
+        rows.append(PlanRow(section, document, title, label, when, source, language, translation, line, pinned))
     if not rows and not problems:
         problems.append("line 1: the plan lists no exhibits")
     if problems:
@@ -322,7 +393,7 @@ def save_plan(rt: Runtime, plan: Plan, source_name: str) -> list[Exhibit]:
         docs = {d.id: d for d in case.documents}
         translations = translations_by_source(session, case.id)
         translation_docs = {t.document_id for t in translations.values()}
-        auto = assign_labels([r.section for r in plan.rows], DEFAULT_SCHEMES)
+        auto = relabel([(r.section, r.label, r.pinned and bool(r.label)) for r in plan.rows])
         problems: list[str] = []
         seen_docs: dict[str, int] = {}
         seen_labels: dict[str, int] = {}
@@ -342,7 +413,12 @@ def save_plan(rt: Runtime, plan: Plan, source_name: str) -> list[Exhibit]:
                     f"{where}: document {row.document} is already exhibit on line {seen_docs[row.document]}"
                 )
             seen_docs.setdefault(row.document, row.line)
-            row.label = row.label or auto_label
+            if row.label and not row.pinned and row.label != auto_label:
+                plan.notes.append(
+                    f"{where}: document {row.document} is exhibit {auto_label} in the list's order (it was "
+                    f"{row.label}); write {row.label}{PIN} to pin a label"
+                )
+            row.label = auto_label
             if row.label in seen_labels:
                 problems.append(f"{where}: label {row.label} is already used on line {seen_labels[row.label]}")
             seen_labels.setdefault(row.label, row.line)
@@ -367,6 +443,7 @@ def save_plan(rt: Runtime, plan: Plan, source_name: str) -> list[Exhibit]:
                 doc_date=row.date,
                 source=row.source,
                 language=row.language,
+                pinned=row.pinned,
             )
             for i, row in enumerate(plan.rows, start=1)
         ]
@@ -397,6 +474,7 @@ def exhibit_row(e: Exhibit) -> dict[str, Any]:
         "date": e.doc_date.isoformat() if e.doc_date else None,
         "source": e.source,
         "language": e.language,
+        "pinned": e.pinned,
     }
 
 
@@ -405,3 +483,63 @@ def show_exhibits(rt: Runtime, case_id: str) -> dict[str, Any]:
     with rt.catalog.session() as session:
         case = rt.catalog.get_case(session, case_id)
         return {"case": case.id, "exhibits": [exhibit_row(e) for e in list_exhibits(session, case.id)]}
+
+
+def move_exhibit(rt: Runtime, case_id: str, label: str, *, before: str | None = None, after: str | None = None) -> Plan:
+    """Move exhibit ``label`` before (or after) exhibit ``before`` (``after``) in the saved list; the others are
+    re-lettered in the new order, pinned labels kept. Returns the saved plan, its ``notes`` saying what changed."""
+    if (before is None) == (after is None):
+        raise ValidationError("Say where it goes: --before LABEL or --after LABEL.")
+    with rt.catalog.session() as session:
+        case = rt.catalog.get_case(session, case_id)
+        saved = list_exhibits(session, case.id)
+        rows = [
+            PlanRow(e.section, e.document_id, e.title, e.label, e.doc_date, e.source, e.language, None, i, e.pinned)
+            for i, e in enumerate(saved, start=1)
+        ]
+    if not rows:
+        raise ValidationError(f"Case {case.id} has no exhibit list yet; run `casefile exhibits plan {case.id}`.")
+    labels = [r.label for r in rows]
+    wanted = label.strip().upper().removesuffix(PIN)
+    target = (before or after or "").strip().upper().removesuffix(PIN)
+    for name in (wanted, target):
+        if name not in labels:
+            raise ValidationError(f"Case {case.id} has no exhibit {name}; its exhibits are {', '.join(labels)}.")
+    if wanted == target:
+        raise ValidationError("An exhibit cannot move next to itself.")
+    moving = rows.pop(labels.index(wanted))
+    at = [r.label for r in rows].index(target) + (1 if after else 0)
+    rows.insert(at, moving)
+    old = {r.document: r.label for r in rows}
+    plan = Plan(case.id, rows)
+    save_plan(rt, plan, "the exhibit list")
+    plan.notes = [
+        f"exhibit {old[r.document]} is now {r.label} ({r.document})" for r in plan.rows if old[r.document] != r.label
+    ]
+    return plan
+
+
+def exhibit_warnings(rt: Runtime, case_id: str) -> list[str]:
+    """What the saved list still lacks before a build, said when it is saved (not first at build time): foreign
+    exhibits without an English translation, exhibits whose language nobody decided, and the identity cross-check's
+    flags. Labels, ids and page numbers only."""
+    with rt.catalog.session() as session:
+        case = rt.catalog.get_case(session, case_id)
+        translations = translations_by_source(session, case.id)
+        saved = list_exhibits(session, case.id)
+        warnings = []
+        for e in saved:
+            if e.language == UNKNOWN:
+                warnings.append(
+                    f"exhibit {e.label} (document {e.document_id}): its language is unknown; write it in the plan "
+                    "before building"
+                )
+            elif e.language != "en" and e.document_id not in translations:
+                warnings.append(
+                    f"exhibit {e.label} (document {e.document_id}, {e.language}) has no English translation yet: "
+                    f"`casefile translation add {case.id} english.pdf --for {e.document_id} --translator KEY`"
+                )
+        flags = identity_flags(session, case, [e.document_id for e in saved])
+        labels = {e.document_id: e.label for e in saved}
+        warnings += [f"exhibit {labels[f.document_id]}: {f.line()}" for f in flags]
+        return warnings

@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import ConfigError, ValidationError
-from ..core.practice import FILING_ROLES, PRACTICE_FILE, Person, Practice
+from ..core.practice import FILING_ROLES, DhsOffice, Person, Placeholder, Practice
 from .profile import PROFILES_DIR, FilingProfile, Service
 
 if TYPE_CHECKING:
@@ -38,14 +38,46 @@ USCIS_ROLE_WORDS = {"attorney": "Attorney", "accredited-representative": "Accred
 class ServiceOfficePlaceholder(ConfigError):
     """The certificate of service would name the profile's sample DHS office."""
 
-    def __init__(self, profile: str) -> None:
+    def __init__(self, profile: str, court: str = "COURT") -> None:
         super().__init__(
             f"The certificate of service would name the placeholder DHS office of the {profile} profile; the packet "
             "was not built. Set the real ICE Office of the Principal Legal Advisor (OPLA) office for the case's court "
-            f"and its address in [service] office and address_lines of {PROFILES_DIR}/{profile}.toml (in your "
-            "practice's copy of the config folder: setting config_dir), or give them for this build with "
-            '--service-office "..." --service-address "line; line".'
+            f'once: `casefile practice dhs-office "{court}" --office "..." --address "line; line"`; or give them for '
+            'this build with --service-office "..." --service-address "line; line" (or in [service] office and '
+            f"address_lines of {PROFILES_DIR}/{profile}.toml in your practice's copy of the config folder: setting "
+            "config_dir)."
         )
+
+
+class FictionalPractice(ConfigError):
+    """The packet would print the practice's fictional or placeholder values (the packaged sample's, EXAMPLE EOIR
+    IDs, example.org addresses). Names those values (the practice's, never a client's) and the commands that set
+    them."""
+
+    def __init__(self, placeholders: Sequence[Placeholder], practice: Practice) -> None:
+        self.placeholders = list(placeholders)
+        listing = "\n".join(f"  {p.what} is {p.value!r}: set it with `{p.command}`" for p in placeholders)
+        where = (
+            f"No practice is set up in this home ({PRACTICE_FILE_HINT}): the packaged fictional sample would be "
+            "printed."
+            if practice.sample
+            else f"The practice file {practice.path} still has fictional or placeholder values."
+        )
+        super().__init__(
+            f"{where} The packet was not built:\n{listing}\n`casefile practice init` sets the practice's details at "
+            "once; `casefile practice show` shows them."
+        )
+
+
+PRACTICE_FILE_HINT = "$CASEFILE_HOME/practice.toml does not exist"
+
+
+def refuse_placeholders(practice: Practice, people: Sequence[str], court: str) -> None:
+    """Refuse a filing that would print a fictional or placeholder value of the practice (its letterhead, the filer
+    and signer, the DHS office of ``court``)."""
+    found = practice.placeholders(people=dict.fromkeys(people), court=court)
+    if found:
+        raise FictionalPractice(found, practice)
 
 
 class UnsignedCertificates(ValidationError):
@@ -56,8 +88,8 @@ class UnsignedCertificates(ValidationError):
         listing = "\n".join(f"  {u}" for u in unsigned)
         super().__init__(
             f"{len(unsigned)} certificate(s) of the packet would be unsigned; the packet was not built:\n{listing}\n"
-            f'Sign them electronically: a person signs "/s/ Name" with signature = "electronic" (or a '
-            f"signature_image) in config/{PRACTICE_FILE}; a translator, with `casefile translation add ... "
+            f'Sign them electronically: a person signs "/s/ Name" once `casefile practice person KEY --signature '
+            f"electronic` (or --signature-image) says so; a translator, with `casefile translation add ... "
             f"--signed-electronically` once they signed. Or, for a paper filing signed by hand after printing, set "
             f"[signatures] wet_after_printing = true in {PROFILES_DIR}/{profile}.toml."
         )
@@ -122,16 +154,25 @@ class SignaturePlan:
 
 
 # Service and USCIS -------------------------------------------------------------------------------------------------
-def service_for(profile: FilingProfile, office: str | None, address: Sequence[str]) -> Service:
-    """The office the certificate of service names: the build's, else the profile's; the placeholder is refused
-    when the packet has a certificate of service."""
+def service_for(
+    profile: FilingProfile,
+    office: str | None,
+    address: Sequence[str],
+    practices: DhsOffice | None = None,
+    court: str = "COURT",
+) -> Service:
+    """The office the certificate of service names: the build's (``--service-office``), else the practice's office
+    for the case's court (`casefile practice dhs-office`), else the profile's; the placeholder is refused when the
+    packet has a certificate of service."""
+    if not office and practices is not None:
+        office, address = practices.office, address or practices.address_lines
     service = Service(
         office=office or profile.service.office,
         address_lines=tuple(address) or profile.service.address_lines,
         default_method=profile.service.default_method,
     )
     if CERTIFICATE_OF_SERVICE in profile.templates.pages and service.placeholder:
-        raise ServiceOfficePlaceholder(profile.name)
+        raise ServiceOfficePlaceholder(profile.name, court)
     return service
 
 

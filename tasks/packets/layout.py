@@ -8,6 +8,7 @@ The stages over an open ``pikepdf.Pdf`` (the packet being assembled; never a sto
   aspect ratio kept, never enlarged. Page content streams, images and fonts are copied, not re-encoded.
 - ``carry_optional_content``: the layers (optional content groups) of a placed document, with the ones it hides by
   default hidden in the packet too.
+- ``strip_hidden``: scripts, active actions, embedded and outside files, wherever the placed pages reach them.
 - ``downsample_images``: images drawn far above ``image_dpi`` on the printed page (phone photos) are resampled.
 - ``stamp_pages``: page numbers / exhibit labels, in an embedded DejaVu Sans subset with a ToUnicode map, inside
   the stamp band, upright on the viewed page, as one text run per page.
@@ -458,6 +459,46 @@ def place_pages(
             raise PacketInputError(source, number, "its data is damaged") from exc
         dest.pages.append(pikepdf.Page(dest.make_indirect(new_page)))
     return len(numbers)
+
+
+def strip_hidden(pdf: pikepdf.Pdf) -> int:
+    """Remove from every object of ``pdf`` (the packet being assembled) what a reader does not see: the entries that
+    hold scripts, active actions, additional-action triggers, embedded, associated or outside files, and references
+    to file specifications, embedded files, hidden annotations and PostScript wherever they are (page resources, a
+    form's or an annotation appearance's resources, marked-content properties...). The definitions are the
+    pre-filing check's (tasks/packets/check/hidden.py), which refuses a packet that still has any. What is drawn on
+    the pages stays as it is. Returns how many entries were removed."""
+    from .check.hidden import ACTION_KEYS, HIDDEN_KEYS, hidden_object, is_active_action
+
+    def unwanted(key: str | None, value: Any) -> bool:
+        if key is not None and (key in HIDDEN_KEYS or (key in ACTION_KEYS and is_active_action(value))):
+            return True
+        return isinstance(value, Dictionary | pikepdf.Stream) and hidden_object(value) is not None
+
+    removed = 0
+    for obj in list(pdf.objects):
+        stack: list[Any] = [obj]
+        while stack:
+            item = stack.pop()
+            container = item.stream_dict if isinstance(item, pikepdf.Stream) else item
+            if isinstance(container, Dictionary):
+                for key in list(container.keys()):
+                    value = container[key]
+                    if unwanted(key, value):
+                        del container[key]
+                        removed += 1
+                    elif isinstance(value, Dictionary | Array) and not value.is_indirect:
+                        stack.append(value)
+            elif isinstance(container, Array):
+                for index, value in enumerate(container):
+                    if unwanted(None, value):
+                        container[index] = None
+                        removed += 1
+                    elif isinstance(value, Dictionary | Array) and not value.is_indirect:
+                        stack.append(value)
+    if removed:
+        log.info("removed %d entries of hidden content from exhibit pages", removed)
+    return removed
 
 
 def carry_optional_content(dest: pikepdf.Pdf, src: pikepdf.Pdf) -> int:

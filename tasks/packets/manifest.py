@@ -10,12 +10,13 @@ stored manifest reads back as (``result_from_manifest``).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core.errors import NotFoundError
+from ..core.errors import NotFoundError, ValidationError
 
 if TYPE_CHECKING:
     from ..core.runtime import Runtime
@@ -71,6 +72,7 @@ class BuildResult:
             "missing_translations": self.missing_translations,
             "to_sign": self.to_sign,
             "signed": self.signed,
+            "warnings": self.warnings,  # the pre-filing check's: code, exhibit label and page
             "reused": self.reused,
         }
 
@@ -147,19 +149,59 @@ def _finished_builds(store: ObjectStore, case_id: str) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (r["created_at"], r["build_id"]))
 
 
-def download_build(rt: Runtime, case_id: str, build_id: str | None, dest: Path) -> dict[str, Any]:
-    """Every part of a finished build (default: the latest) into ``dest``, each verified against its SHA-256; the
-    manifest beside them."""
+class OtherBuildInFolder(ValidationError):
+    """The download folder holds files of another build: mixing two builds' parts is how the wrong one is filed."""
+
+    def __init__(self, dest: Path, build_id: str, others: list[str]) -> None:
+        listing = ", ".join(sorted(others)[:10])
+        super().__init__(
+            f"{dest} already holds files of another packet build ({listing}); nothing was downloaded. Download build "
+            f"{build_id} into an empty folder, or add --force to put it beside them (each file is named after its "
+            "build)."
+        )
+        self.others = others
+
+
+def _other_builds(dest: Path, build_id: str) -> list[str]:
+    """Names of files in ``dest`` that a download of another build wrote (they start with its build id)."""
+    if not dest.is_dir():
+        return []
+    found = []
+    for path in dest.iterdir():
+        match = _BUILD_FILE.match(path.name)
+        if match and match.group(1) != build_id:
+            found.append(path.name)
+    return found
+
+
+_BUILD_FILE = re.compile(r"^(P-[23456789A-HJKMNP-TV-Z]{10})-")
+
+
+def download_name(build_id: str, part_name: str) -> str:
+    """The name a downloaded part gets: the build id first, so parts of two builds never mix unnoticed."""
+    return f"{build_id}-{part_name}"
+
+
+def download_build(
+    rt: Runtime, case_id: str, build_id: str | None, dest: Path, *, force: bool = False
+) -> dict[str, Any]:
+    """Every part of a finished build (default: the latest) into ``dest``, each verified against its SHA-256 and
+    named after its build (``download_name``); the manifest beside them. A folder with another build's files is
+    refused unless ``force``."""
     if build_id is None:
         builds = _finished_builds(rt.store, case_id)
         if not builds:
             raise BuildNotFound(f"Case {case_id} has no finished packet; run `casefile packet build {case_id}`.")
         build_id = builds[-1]["build_id"]
     manifest = load_manifest(rt, case_id, build_id)
+    build_id = manifest["build_id"]
+    others = _other_builds(dest, build_id)
+    if others and not force:
+        raise OtherBuildInFolder(dest, build_id, others)
     dest.mkdir(parents=True, exist_ok=True)
     files = []
     for part in manifest["outputs"]:
-        target = dest / part["name"]
+        target = dest / download_name(build_id, part["name"])
         rt.store.download(part["key"], target, expected_sha256=part["sha256"])
         files.append({"name": part["name"], "path": str(target), "sha256": part["sha256"], "bytes": part["bytes"]})
     (dest / f"{build_id}-{MANIFEST}").write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
@@ -167,18 +209,20 @@ def download_build(rt: Runtime, case_id: str, build_id: str | None, dest: Path) 
 
 
 def artifact_markdown(result: BuildResult) -> str:
-    """The Prefect artifact: exhibit titles, page ranges and part sizes; no client name, no A-number."""
+    """The Prefect artifact: exhibit labels, document ids, page ranges and part sizes. Never an exhibit's title
+    (titles default to file names, which often carry a client's name or A-number), a client name or an A-number:
+    Prefect's database is not the place for client data (`casefile exhibits show` has the titles)."""
     lines = [
         f"### Packet {result.build_id} ({result.profile})",
         "",
         f"{result.pages} pages in {len(result.parts)} part(s); {result.bytes_saved} bytes saved by downsampling.",
         "",
-        "| Exhibit | Title | Pages |",
-        "|---|---|---|",
+        "| Exhibit | Document | Pages | Page count |",
+        "|---|---|---|---|",
     ]
     for e in result.exhibits:
-        title = str(e["title"]).replace("|", "\\|")
-        lines.append(f"| {e['label']} | {title} | {e['first_page']}-{e['last_page']} |")
+        document = e.get("document_id") or ""
+        lines.append(f"| {e['label']} | {document} | {e['first_page']}-{e['last_page']} | {e['pages']} |")
     lines += ["", "| Part | Pages | Bytes | SHA-256 |", "|---|---|---|---|"]
     for p in result.parts:
         lines.append(f"| {p.name} | {p.first_page}-{p.last_page} | {p.bytes} | {p.sha256[:16]}… |")

@@ -3,9 +3,9 @@
 The check (tasks/packets/check/qpdf.py) runs ``python -m casefile.tasks.packets.qpdf_child FILE`` once per file; this
 prints one JSON document on stdout::
 
-    {"exit": 0, "problems": [], "libqpdf": "12.4.2"}
+    {"exit": 0, "problems": [], "libqpdf": "12.4.2", "missing_decoders": []}
 
-``exit`` is qpdf's own exit status (0 clean, 2 errors, 3 warnings) and ``problems`` its error and warning lines
+``exit`` is qpdf's own exit status (0 clean, 2 errors, 3 warnings) and ``problems`` its error and warning lines, whole,
 with the file's path reduced to its name (qpdf reports object numbers and offsets, never document text).
 
 ``pikepdf.Job`` is QPDFJob, the code behind the ``qpdf`` command, given the same arguments; it checks the same
@@ -30,6 +30,24 @@ class Answer(TypedDict):
     exit: int  # qpdf's exit status: 0 clean, 2 errors, 3 warnings
     problems: list[str]  # its error and warning lines, the path reduced to the file name
     libqpdf: str  # the qpdf library's version
+    missing_decoders: list[str]  # programs the file needs to be checked that are not installed ("jbig2dec")
+
+
+def _needs_jbig2(path: Path) -> bool:
+    """Whether the file holds JBIG2 data (whose decoding pikepdf hands to the jbig2dec program)."""
+    import pikepdf
+
+    try:
+        with pikepdf.open(path) as pdf:
+            for obj in pdf.objects:
+                if isinstance(obj, pikepdf.Stream):
+                    f = obj.stream_dict.get("/Filter")
+                    names = [f] if isinstance(f, pikepdf.Name) else list(f) if isinstance(f, pikepdf.Array) else []
+                    if pikepdf.Name.JBIG2Decode in names:
+                        return True
+    except pikepdf.PdfError:
+        return False
+    return False
 
 
 class _Lines(logging.Handler):
@@ -46,10 +64,13 @@ class _Lines(logging.Handler):
             self.lines.append(text)
 
 
+MAX_LINES = 200  # qpdf's lines are kept whole; a file damaged everywhere gives the first ones and a count
+
+
 def _reduce(text: str, path: Path) -> str:
     for form in (str(path.resolve()), str(path)):
         text = text.replace(form, path.name)
-    return text[:300]
+    return text
 
 
 def check(path: Path) -> Answer:
@@ -70,10 +91,19 @@ def check(path: Path) -> Answer:
     finally:
         logger.removeHandler(lines)
         logger.propagate = propagate
+    problems = [_reduce(line, path) for line in lines.lines]
+    if len(problems) > MAX_LINES:
+        problems = [*problems[:MAX_LINES], f"... and {len(problems) - MAX_LINES} more line(s) like these"]
+    missing = []
+    from pikepdf import jbig2
+
+    if code != 0 and not jbig2.get_decoder().available() and _needs_jbig2(path):
+        missing.append("jbig2dec")  # the problem is this machine's, not the file's
     return {
         "exit": code,
-        "problems": [_reduce(line, path) for line in lines.lines],
+        "problems": problems,
         "libqpdf": pikepdf.__libqpdf_version__,
+        "missing_decoders": missing,
     }
 
 

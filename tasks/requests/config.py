@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from ..cases.rules import FilingRules, read_filing_rules
 from ..core.config import TomlTable, load_toml
 from ..core.errors import ConfigError, ValidationError
-from ..core.practice import Person, Practice, load_practice
+from ..core.practice import Person, Practice, load_practice, practice_stamp
 
 if TYPE_CHECKING:
     from ..core.runtime import Runtime
@@ -205,15 +205,16 @@ def _templates(reader: TomlTable, key: str) -> dict[str, str]:
     return out
 
 
-def load_request_config(settings: Settings) -> RequestConfig:
-    """The record types, forms and providers of ``settings.config_dir``, with the practice (read once per runtime:
-    ``rt.config(load_request_config)``)."""
+def load_request_config(settings: Settings, stamp: object = None) -> RequestConfig:
+    """The record types, forms and providers of ``settings.config_dir``, with the practice (read once per runtime
+    and practice file: ``request_config(rt)``; ``stamp`` is the practice's, see ``core.practice.practice_stamp``)."""
     return read_request_config(settings.config_dir, load_practice(settings), read_filing_rules(settings.config_dir))
 
 
 def request_config(rt: Runtime) -> RequestConfig:
-    """The runtime's request config, read once (what every stage of tasks/requests uses)."""
-    return rt.config(load_request_config)
+    """The runtime's request config, read once, and again when the practice file changed (what every stage of
+    tasks/requests uses)."""
+    return rt.config(load_request_config, practice_stamp(rt.settings))
 
 
 def read_request_config(

@@ -15,8 +15,6 @@ A crash between ingest and the ledger row is safe: ingesting the same bytes agai
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +24,7 @@ from sqlalchemy import select
 
 from ..core.catalog import Case, Document, InboxItem, current_actor
 from ..core.storage import sha256_file
+from ..core.workdirs import work_folder
 from ..documents import pipeline
 from ..documents.normalise import SUPPORTED_SUFFIXES
 from ..documents.types import UNCLASSIFIED
@@ -239,13 +238,11 @@ def _poll_store(
             continue
         if case_ids is None or case_id.upper() in {c.upper() for c in case_ids}:
             by_case.setdefault(case_id.upper(), []).append(key)
-    rt.settings.work_dir.mkdir(parents=True, exist_ok=True)
     for case_id, keys in sorted(by_case.items()):
         with rt.catalog.session() as session:
             if session.get(Case, case_id) is None:
                 continue
-        work = Path(tempfile.mkdtemp(prefix="inbox-s3-", dir=rt.settings.work_dir))
-        try:
+        with work_folder(rt.settings.work_dir, "inbox-s3-") as work:
             todo: list[tuple[Path, str, str]] = []
             for index, key in enumerate(keys):
                 local = work / f"{index:05d}" / Path(key).name
@@ -255,6 +252,4 @@ def _poll_store(
                 else:
                     todo.append((local, key, sha))
             _merge(total, receive_files(rt, config, case_id, todo, source="s3", ingest=ingest, actor=actor))
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
     return total

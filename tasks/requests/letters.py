@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -109,12 +107,10 @@ def document_qr_reader(rt: Runtime) -> Callable[[Document], list[str]]:
 
 @contextmanager
 def _workdir(rt: Runtime, prefix: str) -> Iterator[Path]:
-    rt.settings.work_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=prefix, dir=rt.settings.work_dir))
-    try:
+    from ..core.workdirs import work_folder
+
+    with work_folder(rt.settings.work_dir, prefix) as work:
         yield work
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 # Context ------------------------------------------------------------------------------------------------------
@@ -196,7 +192,7 @@ class RenderedPdf:
 def _env(rt: Runtime) -> Any:
     from ..core.render import make_environment
 
-    return make_environment(rt.settings.templates_dir, rt.settings.template_overrides)
+    return make_environment(rt.settings.templates_dir, rt.settings.overrides_dir)
 
 
 def render_request_pdfs(

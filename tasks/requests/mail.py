@@ -107,13 +107,13 @@ def sender_address(settings: Settings, message: MailMessage | None = None) -> st
     from ..core.practice import load_practice
 
     try:
-        practice_email = load_practice(settings).email
+        practice_email = load_practice(settings).reply_address
     except ConfigError:
         practice_email = ""
     if not practice_email:
         raise MailConfigError(
-            "No sender address for e-mail: set mail_from (CASEFILE_MAIL_FROM) or the practice's email in "
-            f"{settings.config_dir / 'practice.toml'}."
+            "No sender address for e-mail: set the practice's reply address (`casefile practice set --reply-to "
+            "ADDRESS`), or the setting mail_from (CASEFILE_MAIL_FROM)."
         )
     return practice_email
 

@@ -129,10 +129,10 @@ def _local(rt: Runtime, when: datetime) -> str:
 def alert_address(rt: Runtime) -> str | None:
     if rt.settings.alert_email:
         return rt.settings.alert_email
-    from ..core.practice import load_practice
+    from ..core.practice import practice_of
 
     try:
-        return rt.config(load_practice).email or None
+        return practice_of(rt).email or None
     except CasefileError:
         return None
 

@@ -122,8 +122,21 @@ def new_request(
     # The client's own letter (an access request) is signed by the client first: it waits as a draft whatever the
     # channel, until a person sends the signed copy and records it (`request send REF --on DATE`).
     by_email = channel_of(rt, request_id) is Channel.EMAIL and config.record_type(record_type).letter_signer != "client"
+    not_sent = None
     if send and (sent_on is not None or by_email):
-        sent = send_request(rt, config, request_id, actor=actor, on=sent_on)
+        from ..core.errors import MailRejected, MailTransientError
+
+        try:
+            sent = send_request(rt, config, request_id, actor=actor, on=sent_on)
+        except (MailTransientError, MailRejected) as err:
+            # The request exists, with its letter: never lose it, never create it twice. It stays a draft that says
+            # so, until `request send` sends it.
+            log.warning("request %s: e-mail not sent (%s); left as a draft", request_id, err.log_summary())
+            not_sent = (
+                f"NOT SENT YET: request {request_id} is saved with its letter, but its e-mail could not be sent "
+                f"({type(err).__name__}). Do not create it again: run `casefile request send {request_id}` once the "
+                "mail server works (nothing retries it automatically)."
+            )
     with rt.catalog.session() as session:
         req = session.get(RecordRequest, request_id)
         assert req is not None
@@ -131,6 +144,7 @@ def new_request(
         summary["warnings"] = request_warnings(session, config, req)
     summary["documents"] = documents
     summary["mailed"] = bool(sent and sent.mailed)
+    summary["not_sent"] = not_sent
     return summary
 
 

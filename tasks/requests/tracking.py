@@ -20,16 +20,72 @@ if TYPE_CHECKING:
     from ..core.runtime import Runtime
 
 
-def show_request(rt: Runtime, ref: str) -> dict[str, Any]:
-    """The request's summary with its history (``events``) and the statuses it may take next (``allowed_next``).
-    Raises ``RequestNotFound``."""
+def show_request(rt: Runtime, ref: str, today: date | None = None) -> dict[str, Any]:
+    """The request's summary with its history (``events``), the statuses it may take next (``allowed_next``), the
+    case's filing deadline (``filing_deadline``, ``filing_deadline_shown``), whether the holder's allowed extension
+    would make its records late for filing (``at_risk_if_extended``, with ``if_extended``: the date and reason), and,
+    for a draft, why it is not sent yet and what sends it (``sending``). Raises ``RequestNotFound``."""
+    from ..cases.rules import Risk, assess_risk
+    from .dates import extended_due_date
+    from .lifecycle import answer_expected, case_deadline
+
     config = request_config(rt)
+    today = today or date.today()
     with rt.catalog.session() as session:
         req = get_request(session, ref)
-        summary = request_summary(req, config)
+        summary = request_summary(req, config, today)
         summary["events"] = event_rows(req)
         summary["allowed_next"] = list(allowed_next(req.status))
+        deadline = case_deadline(session, req.case_id, config.filing_rules)
+        summary["filing_deadline"] = deadline.date.isoformat() if deadline and deadline.date else None
+        summary["filing_deadline_shown"] = deadline.shown if deadline else None
+        summary["at_risk_if_extended"] = False
+        summary["if_extended"] = None
+        rtype = config.record_type(req.record_type)
+        if deadline is not None and req.due_on is not None and req.extended_due_on is None and req.status in (
+            "sent", "acknowledged", "partially-received"
+        ):  # fmt: skip
+            extended = extended_due_date(rtype, req.due_on)
+            if extended is not None:
+                expected = max(extended, answer_expected(req) or extended)
+                assessed = assess_risk(config.filing_rules, expected, deadline, what="if extended, due")
+                summary["if_extended"] = {"due_on": extended.isoformat(), "reason": assessed.reason}
+                summary["at_risk_if_extended"] = assessed.risk is not Risk.SAFE and summary["risk"] == "safe"
+        summary["sending"] = sending_state(session, req) if req.status == Status.DRAFT.value else None
     return summary
+
+
+def sending_state(session: Any, req: Any) -> dict[str, Any]:
+    """Why a draft is not sent yet and what sends it: an e-mail that failed (the ledger's attempts and error type)
+    waits for `casefile request send` (nothing sends it automatically); a letter by mail, fax or portal waits for a
+    person to send it and record it."""
+    from sqlalchemy import select
+
+    from ..core.catalog import OutboundMail
+    from .sending import initial_dedupe_key
+
+    row = session.scalar(select(OutboundMail).where(OutboundMail.dedupe_key == initial_dedupe_key(req.id)))
+    if row is not None and row.status in ("failed", "pending", "rejected"):
+        what = "refused the address" if row.status == "rejected" else "could not be reached"
+        return {
+            "state": "not sent yet",
+            "attempts": row.attempts,
+            "last_error": row.last_error,
+            "next_attempt": None,
+            "line": (
+                f"NOT SENT YET: the e-mail failed {row.attempts} time(s) (the mail server {what}: {row.last_error}); "
+                f"nothing retries it automatically: run `casefile request send {req.id}` once the mail server works"
+                + (" and the provider's address is fixed" if row.status == "rejected" else "")
+            ),
+        }
+    if req.channel == "email":
+        line = f"NOT SENT YET: send it with `casefile request send {req.id}`"
+    else:
+        line = (
+            f"NOT SENT YET: print it, send it by {req.channel}, then record it with `casefile request send {req.id} "
+            "--on YYYY-MM-DD`"
+        )
+    return {"state": "not sent yet", "attempts": 0, "last_error": None, "next_attempt": None, "line": line}
 
 
 def list_request_rows(

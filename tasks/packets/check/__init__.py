@@ -9,8 +9,10 @@ page text, exhibit titles or names.
 One module per concern, each saying what it checks and which conventions of the builder it relies on: ``pages``
 (size, orientation, page numbers, exhibit labels, page labels), ``outline`` (bookmarks and the exhibit list's
 printed ranges or page counts), ``fonts``, ``translations`` (the language of exhibits), ``signatures`` (signed
-certificates of service and translation) and ``qpdf`` (``qpdf --check``); ``packet`` reads the files and runs them,
-``text`` reads the page text they need, ``report`` collects the findings.
+certificates of service and translation), ``hidden`` (scripts, actions, embedded and outside files: nothing a reader
+does not see) and ``qpdf`` (``qpdf --check``, its lines whole, with the page and exhibit of the damaged object);
+``packet`` reads the files and runs them, ``text`` reads the page text they need, ``report`` collects the findings
+(each naming the exhibit when the problem is in an exhibit's pages).
 """
 
 from .outline import CHILD_CERTIFICATE, CHILD_DOCUMENT, CHILD_TRANSLATION, CONTINUED, FRONT_TITLES, SECTION_TITLES

@@ -16,17 +16,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...core.errors import PacketCheckError, ValidationError
 from .config import CheckConfig
 from .fonts import FontWalker, standard_font
-from .outline import Entry, check_list, list_pages, read_outline, structure
+from .hidden import check_hidden
+from .outline import Entry, Exhibit, check_list, list_pages, read_outline, structure
 from .pages import Geometry, check_labels, check_numbers, check_size, check_stamps, page_labels, printed_numbers
-from .qpdf import QpdfRuns, qpdf_problem
+from .qpdf import QpdfRuns, report_qpdf
 from .report import ERROR, WARNING, CheckReport, Findings
 from .signatures import certificate_pages, check_signatures
 from .text import PageText, read_text
@@ -139,6 +140,23 @@ def read_structure(path: Path, index: int, cfg: CheckConfig, out: Findings, font
     return info
 
 
+def _locator(info: PdfFile, exhibits: Sequence[Exhibit], cfg: CheckConfig) -> Callable[[int], tuple[str, str] | None]:
+    """For a 1-based page of ``info``: the label of the exhibit (by the bookmarks) whose pages hold it, and where it
+    is in words; None for pages outside every exhibit (front and back matter)."""
+
+    def locate(page: int) -> tuple[str, str] | None:
+        g = info.offset + page - 1
+        for exhibit in exhibits:
+            if exhibit.entry.g <= g <= exhibit.end:
+                first, last = exhibit.entry.g, exhibit.end
+                return exhibit.label, (
+                    f"{cfg.tab_label} {exhibit.label} (its page {g - first + 1} of {last - first + 1} in the packet)"
+                )
+        return None
+
+    return locate
+
+
 def check_packet(paths: Sequence[Path], profile: FilingProfile, *, expect_translations: bool = True) -> CheckReport:
     """Check one PDF, or the parts of one split packet in order, against a filing profile (see the module doc)."""
     if not paths:
@@ -183,17 +201,12 @@ def check_packet(paths: Sequence[Path], profile: FilingProfile, *, expect_transl
             check_translations(where, texts, exhibits, samples, cfg, out, expect_translations)
         if all(f.readable for f in files):
             check_signatures(where, texts, certificates, cfg, out)
+        for info in files:
+            if info.readable:
+                check_hidden(info.path, info.name, _locator(info, exhibits, cfg), out)
         for info, (code, problems) in zip(files, qpdf.results(), strict=True):
             if code != 0 and info.readable:
-                problem = qpdf_problem(code, problems)
-                out.add(
-                    "qpdf-check",
-                    ERROR,
-                    info.name,
-                    None,
-                    f"{info.name}: `qpdf --check` found a problem in the file's structure ({problem}). Rebuild the "
-                    "packet; if it persists, report the build id.",
-                )
+                report_qpdf(info.path, info.name, code, problems, _locator(info, exhibits, cfg), out)
     finally:
         qpdf.close()
 
@@ -210,7 +223,15 @@ def check_packet(paths: Sequence[Path], profile: FilingProfile, *, expect_transl
                 "last_number": found[-1] if found else None,
             }
         )
-    findings = out.finish()
+    by_name = {info.name: info for info in files}
+    findings = []
+    for finding in out.finish():
+        owner = by_name.get(finding.file)
+        if finding.exhibit is None and finding.page is not None and owner is not None:
+            located = _locator(owner, exhibits, cfg)(finding.page)
+            if located is not None:
+                finding = replace(finding, exhibit=located[0])
+        findings.append(finding)
     log.info(
         "packet check: profile %s, %d file(s), %d page(s), %d error(s), %d warning(s) in %.2f s",
         cfg.name,

@@ -27,6 +27,7 @@ class Finding:
     message: str  # names the file and page and what to do; never page text
     file: str  # file name only
     page: int | None  # 1-based page in that file
+    exhibit: str | None = None  # the exhibit's label when the problem is in an exhibit's pages (not a template page)
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,14 @@ class Findings:
         self._counts: dict[tuple[str, str], int] = {}
         self._severity: dict[tuple[str, str], str] = {}
 
-    def add(self, code: str, severity: str, file: str, page: int | None, message: str) -> None:
+    def add(
+        self, code: str, severity: str, file: str, page: int | None, message: str, exhibit: str | None = None
+    ) -> None:
         key = (file, code)
         count = self._counts.get(key, 0) + 1
         self._counts[key] = count
         if count <= MAX_FINDINGS_PER_CODE:
-            self.items.append(Finding(code, severity, message, file, page))
+            self.items.append(Finding(code, severity, message, file, page, exhibit))
         elif severity == ERROR:
             self._severity[key] = ERROR
         else:

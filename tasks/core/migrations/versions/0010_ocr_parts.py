@@ -1,7 +1,7 @@
 """ocr parts: page ranges of long documents OCR'd by separate flow runs on a work pool
 
-Revision ID: 0008_ocr_parts
-Revises: 0007_conditions
+Revision ID: 0010_ocr_parts
+Revises: 0009_filing_ready
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_ocr_parts"
-down_revision = "0007_conditions"
+revision = "0010_ocr_parts"
+down_revision = "0009_filing_ready"
 branch_labels = None
 depends_on = None
 
