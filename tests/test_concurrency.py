@@ -99,7 +99,10 @@ def test_two_builds_of_one_packet_at_once_give_one_good_packet(shared: Runtime, 
     text = yaml.safe_dump({"case": case, "exhibits": rows}, sort_keys=False)
     save_plan(shared, parse_plan(text, "plan.yaml", case), "plan.yaml")
     options = packet.BuildOptions(
-        service_date=date(2027, 2, 1), service_office=DEMO_DHS_OFFICE, service_address=DEMO_DHS_ADDRESS
+        service_date=date(2027, 2, 1),
+        service_office=DEMO_DHS_OFFICE,
+        service_address=DEMO_DHS_ADDRESS,
+        fictional_practice=True,  # the demo's fictional case and practice, on purpose (as the demo builds it)
     )
 
     first, second = at_once(*(lambda: packet.build_packet(shared, case, options) for _ in range(2)))
