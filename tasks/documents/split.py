@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import socket
-import tempfile
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
@@ -40,6 +38,7 @@ from sqlalchemy.exc import IntegrityError as DbIntegrityError
 from ..core.catalog import OcrPart, utcnow
 from ..core.errors import CasefileError
 from ..core.storage import derived_key, sha256_file
+from ..core.workdirs import work_folder
 from . import text
 
 if TYPE_CHECKING:
@@ -177,9 +176,10 @@ def ocr_part(rt: Runtime, document_id: str, first_page: int, run_id: str | None 
     settings = rt.settings
     if settings.ocr_enabled:
         check_languages(settings.ocr_languages)
-    settings.work_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f"part-{document_id}-{first_page}-", dir=settings.work_dir))
-    try:
+    with (
+        work_folder(settings.work_dir, f"part-{document_id}-{first_page}-") as work,
+        text._machine_errors(work),
+    ):
         with _Heartbeat(rt, document_id, first_page):
             source = work / "in.pdf"
             rt.store.download(key, source, expected_sha256=sha)
@@ -208,8 +208,6 @@ def ocr_part(rt: Runtime, document_id: str, first_page: int, run_id: str | None 
             row.status = "done"
             row.searchable_key, row.searchable_sha256 = part_key, part_sha
             row.finished_at = utcnow()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     log.info(
         "part %s/%d-%d: %d OCR, %d failed page(s)",
         document_id,
@@ -236,9 +234,7 @@ def assemble(rt: Runtime, document_id: str) -> text.TextSummary:
         key, sha = doc.normalised_key, doc.normalised_sha256
     assert key is not None and sha is not None
     settings = rt.settings
-    settings.work_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f"assemble-{document_id}-", dir=settings.work_dir))
-    try:
+    with work_folder(settings.work_dir, f"assemble-{document_id}-") as work, text._machine_errors(work):
         searchable_key, searchable_sha = key, sha
         with_layers = [p for p in parts if p.searchable_key]
         if with_layers:
@@ -273,5 +269,3 @@ def assemble(rt: Runtime, document_id: str) -> text.TextSummary:
             if doc.ocr_status != "pending":
                 return text._summary(doc)
             return text.finish_text(session, doc, searchable_key, searchable_sha)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
