@@ -9,13 +9,15 @@ Matching is the one ``query`` promises and the SQLite FTS5 backend keeps, word f
 words here, in Python, exactly as FTS5's ``unicode61`` tokenizer cuts it (runs of letters, digits and private-use
 characters), folded the same way (lower case; diacritics removed from Latin letters, ``remove_diacritics 2``), and
 handed to PostgreSQL as a ready ``tsvector``; queries become ``tsquery`` values built from the same words. So both
-backends find the same pages for the same query (tests/test_search_contract.py), and nothing typed by a user is
+backends find the same pages for the same query (tests/test_index.py, run on both), and nothing typed by a user is
 ever parsed by PostgreSQL's query parser. Stemming (``english``/``spanish``) and stop words were left out on
 purpose: they change which pages a query finds (a search for "no pagó" would drop "no") and in evidence search a
 page found by the word typed is what people rely on.
 
-Ranking: ``ts_rank`` normalised by the page's length (higher is better); only the returned page of hits gets a
-``ts_headline`` snippet. A GIN index serves matching; filters use b-tree indexes (case, document).
+Ranking: with the RUM extension on the server, a RUM index hands matches out in rank order (``words <=> query``),
+so only the returned page of hits is read and ranked; without it, a GIN index serves matching and ``ts_rank``
+(normalised by the page's length) ranks every match. Same hits either way. Only the returned page of hits gets a
+``ts_headline`` snippet; filters use b-tree indexes (case, document).
 
 Concurrency: readers see a consistent snapshot (MVCC), so a ``rebuild`` (one transaction) is invisible until it
 commits. Writers take a lock on the index's table that only writers conflict on, waiting up to ``busy_timeout``
