@@ -126,6 +126,8 @@ def pool(scan: Path, work: Path, n_workers: int, per_part: int) -> dict[str, Any
             for i in range(n_workers)
         ]
         try:
+            from prefect.settings import PREFECT_API_URL, temporary_settings
+
             from casefile.flows.ocr import distribute_text
             from casefile.tasks.cases.case import create_case
             from casefile.tasks.core.runtime import get_runtime, reset_runtimes
@@ -140,7 +142,10 @@ def pool(scan: Path, work: Path, n_workers: int, per_part: int) -> dict[str, Any
             assert doc_id is not None
             time.sleep(5)  # the workers have started and polled once
             cpu, started = _cpu(), time.perf_counter()
-            summary = distribute_text(rt, doc_id, poll=0.5)
+            # Prefect reads its settings once per process: each pass's server is given explicitly (the second
+            # pass's server listens on another port than the first's).
+            with temporary_settings(updates={PREFECT_API_URL: api}):
+                summary = distribute_text(rt, doc_id, poll=0.5)
             seconds = time.perf_counter() - started
         finally:
             for worker in workers:
