@@ -14,10 +14,10 @@ three ways, all measured in the same run on the same file:
   its own.
 
 Printed: pages/s and the scaling factor against the embedded run (the target the issue sets is a factor, measured,
-not asserted), and CPU-seconds per page from ``getrusage`` of this process and its children. Known flaw: children
-count only once reaped, and the embedded run's Tesseract processes live under multiprocessing's forkserver, still
-alive when the figure is taken, so the CPU figures are lower bounds, far too low for the embedded run (see
-benchmarks/README.md).
+not asserted), and CPU-seconds per page: ``getrusage`` of this process and of every process below it, Tesseract
+included (the benchmark makes itself the subreaper of its descendants, so the OCR pools' forkservers, orphaned when
+their run ends, are reaped and counted; the embedded run runs in a child process for the same reason). The pool
+figures include the workers' own start-up and polling. See benchmarks/README.md.
 """
 
 from __future__ import annotations
