@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..core.catalog import Document, audit
 from ..core.errors import CasefileError
@@ -24,7 +25,7 @@ from ..core.workdirs import is_environment_error, work_folder, workspace_error
 
 if TYPE_CHECKING:
     from ..core.runtime import Runtime
-    from .ocr import DocumentOcr
+    from .ocr import DocumentOcr, PageResult
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +91,28 @@ class PdfText:
     searchable_sha256: str
 
 
+def ocr_options(rt: Runtime) -> dict[str, Any]:
+    """``ocr.ocr_document``'s options from the settings (the same for a whole document or a range of its pages)."""
+    from ..core.practice import practice_of
+    from .language import supported
+
+    settings = rt.settings
+    return {
+        "languages": settings.ocr_languages,
+        "workers": settings.ocr_workers,
+        "page_timeout": settings.ocr_page_timeout,
+        "min_confidence": settings.ocr_min_confidence,
+        "dpi": settings.ocr_dpi,
+        "ocr": settings.ocr_enabled,
+        # Identified among the practice's client languages that the identifier knows (documents/language.py).
+        "language_candidates": supported(practice_of(rt).client_languages),
+    }
+
+
 def read_pdf_text(rt: Runtime, key: str, sha256: str, label: str) -> PdfText:
     """OCR the pages of the stored PDF ``key`` (verified against ``sha256``) that need it, with the settings' OCR
     options, and store the searchable PDF. ``label`` (an id) names the work folder. Case documents
     (``extract_text``) and the country-conditions library both read their text through here."""
-    from ..core.practice import practice_of
-    from .language import supported
     from .ocr import ocr_document
     from .tesseract import check_languages
 
@@ -105,18 +122,7 @@ def read_pdf_text(rt: Runtime, key: str, sha256: str, label: str) -> PdfText:
     with work_folder(settings.work_dir, f"text-{label}-") as work, _machine_errors(work):
         source = work / "in.pdf"
         store.download(key, source, expected_sha256=sha256)
-        result = ocr_document(
-            source,
-            work / "searchable.pdf",
-            languages=settings.ocr_languages,
-            workers=settings.ocr_workers,
-            page_timeout=settings.ocr_page_timeout,
-            min_confidence=settings.ocr_min_confidence,
-            dpi=settings.ocr_dpi,
-            ocr=settings.ocr_enabled,
-            # Identified among the practice's client languages that the identifier knows (documents/language.py).
-            language_candidates=supported(practice_of(rt).client_languages),
-        )
+        result = ocr_document(source, work / "searchable.pdf", **ocr_options(rt))
         searchable_key, searchable_sha = key, sha256
         if result.searchable_pdf is not None:
             searchable_sha = sha256_file(result.searchable_pdf)
@@ -141,46 +147,18 @@ def extract_text(rt: Runtime, document_id: str) -> TextSummary:
     result, searchable_key, searchable_sha = read.result, read.searchable_key, read.searchable_sha256
 
     with catalog.session() as session:
-        doc = catalog.get_document(session, document_id)
-        by_number = {p.number: p for p in doc.pages}
-        for page in result.pages:
-            row = by_number.get(page.number)
-            if row is None:
-                continue
-            row.text = page.text
-            row.text_source = page.source
-            row.ocr_confidence = page.confidence
-            row.language = page.language
-            row.low_confidence = page.low_confidence
-            row.ocr_error = page.error
-            row.words_json = (
-                json.dumps(
-                    [[w.text, round(w.conf, 1), w.x0, w.y0, w.x1, w.y1] for w in page.words],
-                    ensure_ascii=False,
-                    separators=(",", ":"),
-                )
-                if page.words
-                else None
-            )
-        with_text = sum(p.source in ("ocr", "text-layer") for p in result.pages)
-        skipped = any(p.source == "skipped" for p in result.pages)
-        doc.ocr_status = "skipped" if skipped else _status(result.failed_pages, with_text)
-        doc.searchable_key, doc.searchable_sha256 = searchable_key, searchable_sha
-        doc.indexed_at = None
-        summary = _summary(doc)
-        audit(
-            session,
-            actor="ocr",
-            entity="document",
-            entity_id=doc.id,
-            action="text-extracted",
-            case_id=doc.case_id,
-            ocr_pages=summary.ocr_pages,
-            text_pages=summary.text_pages,
-            failed_pages=summary.failed_pages,
-            low_confidence_pages=summary.low_confidence_pages,
-            searchable_sha256=searchable_sha,
-        )
+        # Locked, and checked again: two commands taking in files of one case at once may both have read this
+        # document; the first to get here records its text, the other keeps nothing (the same text, once).
+        doc = session.scalars(
+            select(Document)
+            .where(Document.id == document_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one()
+        if doc.ocr_status != "pending":
+            return _summary(doc)
+        record_pages(doc, result.pages)
+        summary = finish_text(session, doc, searchable_key, searchable_sha)
     log.info(
         "document %s: %d OCR, %d text-layer, %d blank, %d failed, %d low-confidence page(s)",
         document_id,
@@ -189,6 +167,56 @@ def extract_text(rt: Runtime, document_id: str) -> TextSummary:
         summary.blank_pages,
         summary.failed_pages,
         summary.low_confidence_pages,
+    )
+    return summary
+
+
+def record_pages(doc: Document, pages: Iterable[PageResult], offset: int = 0) -> None:
+    """Each page's text, source, confidence, language and word boxes onto the document's page rows (``offset``: the
+    pages are a range of the document that starts after page ``offset``)."""
+    by_number = {p.number: p for p in doc.pages}
+    for page in pages:
+        row = by_number.get(page.number + offset)
+        if row is None:
+            continue
+        row.text = page.text
+        row.text_source = page.source
+        row.ocr_confidence = page.confidence
+        row.language = page.language
+        row.low_confidence = page.low_confidence
+        row.ocr_error = page.error
+        row.words_json = (
+            json.dumps(
+                [[w.text, round(w.conf, 1), w.x0, w.y0, w.x1, w.y1] for w in page.words],
+                ensure_ascii=False,
+                separators=(",", ":"),
+            )
+            if page.words
+            else None
+        )
+
+
+def finish_text(session: Session, doc: Document, searchable_key: str, searchable_sha: str) -> TextSummary:
+    """The document's OCR status from its recorded pages, its searchable PDF, and the audit event."""
+    failed = sum(p.text_source == "failed" for p in doc.pages)
+    with_text = sum(p.text_source in ("ocr", "text-layer") for p in doc.pages)
+    skipped = any(p.text_source == "skipped" for p in doc.pages)
+    doc.ocr_status = "skipped" if skipped else _status(failed, with_text)
+    doc.searchable_key, doc.searchable_sha256 = searchable_key, searchable_sha
+    doc.indexed_at = None
+    summary = _summary(doc)
+    audit(
+        session,
+        actor="ocr",
+        entity="document",
+        entity_id=doc.id,
+        action="text-extracted",
+        case_id=doc.case_id,
+        ocr_pages=summary.ocr_pages,
+        text_pages=summary.text_pages,
+        failed_pages=summary.failed_pages,
+        low_confidence_pages=summary.low_confidence_pages,
+        searchable_sha256=searchable_sha,
     )
     return summary
 
