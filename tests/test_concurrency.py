@@ -66,7 +66,7 @@ def at_once(*calls: Callable[[], T]) -> list[T]:
 def test_two_adds_of_the_same_files_into_one_case_store_each_once(shared: Runtime, case: str) -> None:
     from casefile.tasks.core.catalog import AuditEvent, Document, Page
     from casefile.tasks.documents.pipeline import ingest_files
-    from casefile.tasks.search.index import search_index
+    from casefile.tasks.search.backends import search_index
 
     for _round in range(3):
         outcomes = at_once(*(lambda: ingest_files(shared, case, SAMPLES, "medical") for _ in range(2)))

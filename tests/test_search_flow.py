@@ -19,7 +19,7 @@ from casefile.tasks.core.catalog import Document
 from casefile.tasks.core.errors import ExitCode
 from casefile.tasks.core.runtime import Runtime, get_runtime, reset_runtimes
 from casefile.tasks.documents.intake import create_batch, expand_inputs
-from casefile.tasks.search.index import search_index
+from casefile.tasks.search.backends import search_index
 
 pytestmark = pytest.mark.prefect
 

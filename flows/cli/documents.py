@@ -210,7 +210,7 @@ def search(query: str, case_id: str | None, lang: str | None, doc_type: str | No
 @json_option
 def reindex(case_id: str | None, as_json: bool) -> None:
     """Rebuild the search index from the page text in the catalog (safe to interrupt: the old index stays)."""
-    from ...tasks.search.index import search_index
+    from ...tasks.search.backends import search_index
     from ...tasks.search.indexing import reindex as rebuild
 
     rt = runtime()

@@ -38,7 +38,7 @@ LIBRARY_TABLE = "library"  # the library's table in the PostgreSQL backend
 
 def open_library_index(settings: Settings) -> SearchIndex:
     if settings.search_on_postgres:
-        from ..search.index import open_index
+        from ..search.backends import open_index
 
         return open_index(settings, LIBRARY_TABLE)
     from ..search.sqlite_fts import SqliteFtsIndex

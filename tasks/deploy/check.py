@@ -87,7 +87,7 @@ def check_database(settings: Settings) -> Part:
 
 
 def check_search(settings: Settings) -> Part:
-    from ..search.index import open_index
+    from ..search.backends import open_index
 
     if not settings.search_on_postgres and not settings.search_index_path.is_file():
         return Part(

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from ..core.catalog import Exhibit, InboxItem, RecordRequest, RequestEvent, Translation, audit
 from ..core.errors import ValidationError
-from ..search.index import search_index
+from ..search.backends import search_index
 
 if TYPE_CHECKING:
     from ..core.runtime import Runtime

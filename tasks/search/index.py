@@ -2,9 +2,9 @@
 
 The index is derived data. The catalog keeps each page's text and the index can always be rebuilt from it
 (``SearchIndex.rebuild``), so it never lives inside the catalog. Callers depend on ``SearchIndex`` only and get
-it from ``search_index(rt)``; ``open_index`` chooses the backend (``sqlite_fts.SqliteFtsIndex``, the embedded
-default, or ``postgres_fts.PostgresFtsIndex`` for a practice's shared deployment). Queries are written in the
-language of ``query``.
+it from ``backends.search_index(rt)``; ``backends.open_index`` chooses the backend (``sqlite_fts.SqliteFtsIndex``,
+the embedded default, or ``postgres_fts.PostgresFtsIndex`` for a practice's shared deployment).
+Queries are written in the language of ``query``.
 
 Every backend gives the same answers to the same calls: it indexes page text through ``clean_page_text``,
 checks paging with ``check_paging`` and filters with ``search_filters``, and makes ``Hit`` fragments with
@@ -19,14 +19,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
-from typing import TYPE_CHECKING, NamedTuple, Self
+from typing import NamedTuple, Self
 
 from ..core.errors import ValidationError
 from .query import QueryNode, normalize_text
-
-if TYPE_CHECKING:
-    from ..core.runtime import Runtime
-    from ..core.settings import Settings
 
 MAX_LIMIT = 500
 MAX_OFFSET = 10_000
@@ -316,22 +312,3 @@ def _language_filter(language: str | None) -> str | None:
     if code is None:
         raise ValidationError("The language filter must be a language code such as es, spa, en or eng.")
     return code
-
-
-def open_index(settings: Settings, table: str = "pages") -> SearchIndex:
-    """The index backend the settings name: SQLite FTS5 at ``search_index_path`` (the embedded default), or
-    PostgreSQL full-text search in the ``search_url`` database (by default the catalog's, when it is PostgreSQL).
-    ``table``: which index of that database (the country-conditions library keeps its own)."""
-    # Imported here, not at the top: the backends import this module.
-    if settings.search_on_postgres:
-        from .postgres_fts import PostgresFtsIndex
-
-        return PostgresFtsIndex(settings.search_database_url, table=table)
-    from .sqlite_fts import SqliteFtsIndex
-
-    return SqliteFtsIndex(settings.search_index_path)
-
-
-def search_index(rt: Runtime) -> SearchIndex:
-    """The runtime's search index, opened on first use (commands that don't search never open it)."""
-    return rt.config(open_index)

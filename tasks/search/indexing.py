@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..core.catalog import Document, utcnow
-from .index import IndexedDocument, IndexedPage, search_index
+from .backends import search_index
+from .index import IndexedDocument, IndexedPage
 
 if TYPE_CHECKING:
     from ..core.runtime import Runtime

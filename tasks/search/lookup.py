@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from ..core.catalog import Document
-from .index import search_index
+from .backends import search_index
 
 if TYPE_CHECKING:
     from ..core.runtime import Runtime
