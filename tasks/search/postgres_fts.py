@@ -331,8 +331,9 @@ class PostgresFtsIndex(SearchIndex):
             yield conn
 
     @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        """One snapshot for every statement of a read, under the query time limit."""
+    def _read(self, *, search: bool = True) -> Iterator[Connection]:
+        """One snapshot for every statement of a read; a search runs under the query time limit, counts of the whole
+        index (``stats``, ``count_pages``: maintenance, not a person waiting on a query) do not."""
         from sqlalchemy import text
 
         with self._errors(), self._get_engine().connect() as conn:
@@ -341,7 +342,8 @@ class PostgresFtsIndex(SearchIndex):
                     self._ensure_schema(conn)
             with conn.begin():
                 conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
-                conn.execute(text(f"SET LOCAL statement_timeout = {max(1, int(self.query_timeout * 1000))}"))
+                if search:
+                    conn.execute(text(f"SET LOCAL statement_timeout = {max(1, int(self.query_timeout * 1000))}"))
                 yield conn
 
     # Writing ----------------------------------------------------------------------------------------------------
@@ -585,7 +587,7 @@ class PostgresFtsIndex(SearchIndex):
     def count_pages(self, *, case_id: str | None = None, document_id: str | None = None) -> int:
         from sqlalchemy import text
 
-        with self._read() as conn:
+        with self._read(search=False) as conn:
             return int(
                 conn.execute(
                     text(
@@ -599,7 +601,7 @@ class PostgresFtsIndex(SearchIndex):
     def stats(self) -> IndexStats:
         from sqlalchemy import text
 
-        with self._read() as conn:
+        with self._read(search=False) as conn:
             pages, documents, cases = conn.execute(
                 text(f"SELECT count(*), count(DISTINCT document_id), count(DISTINCT case_id) FROM {self._qualified}")
             ).one()
