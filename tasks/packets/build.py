@@ -1208,7 +1208,7 @@ def build_packet(rt: Runtime, case_id: str, options: BuildOptions, *, today: dat
     from . import layout as pagelayout
     from . import prepare, renderings
     from . import profile as filing_profile
-    from .check import outline as outline_titles
+    from .check import titles as outline_titles
 
     # The code that lays out and writes the bytes (and reads the profile's defaults, and names the bookmarks) is an
     # input too: a changed builder never "reuses" an old build.
