@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from casefile.tasks.documents.language import (
-    LanguageGuess,
-    detect_language,
-    detect_languages,
-    detector,
-    from_tesseract,
-)
+from casefile.tasks.documents.language import LanguageGuess, detect_language, detector, from_tesseract
 
 ENGLISH_PAGE = """Bronx Example Medical Center (fictional)
 Ms. Quiroga Test is a 33-year-old woman who arrived in the United States in October 2023.
@@ -77,19 +71,6 @@ def test_long_page_in_chunks() -> None:
     guess = detect_language(page)
     assert guess.language == "en"
     assert guess.shares["es"] == pytest.approx(0.2, abs=0.1)
-
-
-def test_many_texts_at_once_get_the_guesses_each_gets_alone() -> None:
-    """The packet check tells the languages of all its exhibits' samples at once, on every CPU."""
-    mixed = "\n".join([*SPANISH_PAGE.splitlines(), ENGLISH_PAGE.splitlines()[1]])
-    long_page = "\n".join([ENGLISH_PAGE] * 4 + [SPANISH_PAGE])
-    texts = [ENGLISH_PAGE, "p. 3", SPANISH_PAGE, mixed, "", long_page, "amenaza de muerte"]
-    for languages in (EN_ES, ("en", "es", "fr")):
-        alone = [detect_language(text, languages=languages) for text in texts]
-        assert detect_languages(texts, languages=languages) == alone
-        assert [guess.language for guess in alone] == ["en", None, "es", "es", None, "en", "es"]
-    assert detect_languages([]) == []
-    assert detect_languages(["p. 3", ""]) == [LanguageGuess(None, {}), LanguageGuess(None, {})]
 
 
 def test_more_candidate_languages() -> None:

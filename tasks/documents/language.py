@@ -188,53 +188,19 @@ def detect_language(
     place. Chunks hold about ``chunk_letters`` letters (a sixth of the page's letters on short pages, at least
     ``MIN_CHUNK_LETTERS``); a trailing short chunk still counts, weighted by its letters.
     """
-    return _detect([text], languages, min_letters, chunk_letters, parallel=False)[0]
-
-
-def detect_languages(
-    texts: Sequence[str],
-    *,
-    languages: Sequence[str] = DEFAULT_LANGUAGES,
-    min_letters: int = MIN_LETTERS,
-    chunk_letters: int = CHUNK_LETTERS,
-) -> list[LanguageGuess]:
-    """``detect_language`` of each text, the chunks of all of them told by Lingua on every CPU at once (each chunk
-    gets the language it gets alone: the same guesses, sooner). For a caller that has the CPUs to itself (the
-    packet check at the end of a build); the OCR workers, which run side by side, use ``detect_language``."""
-    return _detect(texts, languages, min_letters, chunk_letters, parallel=True)
-
-
-def _detect(
-    texts: Sequence[str], languages: Sequence[str], min_letters: int, chunk_letters: int, *, parallel: bool
-) -> list[LanguageGuess]:
-    chunked: list[list[tuple[str, int]] | None] = []
-    for text in texts:
-        total_letters = _letters(text)
-        if total_letters < min_letters:
-            chunked.append(None)
-            continue
-        target = max(MIN_CHUNK_LETTERS, min(chunk_letters, total_letters // 6))
-        chunked.append(list(_chunks(text, target)))
-    every = [chunk for chunks in chunked if chunks for chunk, _letters_in in chunks]
-    if not every:
-        return [LanguageGuess(None) for _ in texts]
+    total_letters = _letters(text)
+    if total_letters < min_letters:
+        return LanguageGuess(None)
     model = detector(tuple(languages))
-    told = iter(model.detect_languages_in_parallel_of(every) if parallel else map(model.detect_language_of, every))
-    guesses: list[LanguageGuess] = []
-    for chunks in chunked:
-        if chunks is None:
-            guesses.append(LanguageGuess(None))
-            continue
-        weights: dict[str, int] = {}
-        for _chunk, letters in chunks:
-            found = next(told)
-            if found is not None:
-                code = found.iso_code_639_1.name.lower()
-                weights[code] = weights.get(code, 0) + letters
-        total = sum(weights.values())
-        if not total:
-            guesses.append(LanguageGuess(None))
-            continue
-        shares = {code: weight / total for code, weight in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))}
-        guesses.append(LanguageGuess(next(iter(shares)), shares))
-    return guesses
+    weights: dict[str, int] = {}
+    target = max(MIN_CHUNK_LETTERS, min(chunk_letters, total_letters // 6))
+    for chunk, letters in _chunks(text, target):
+        found = model.detect_language_of(chunk)
+        if found is not None:
+            code = found.iso_code_639_1.name.lower()
+            weights[code] = weights.get(code, 0) + letters
+    total = sum(weights.values())
+    if not total:
+        return LanguageGuess(None)
+    shares = {code: weight / total for code, weight in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))}
+    return LanguageGuess(next(iter(shares)), shares)

@@ -75,7 +75,7 @@ def check_translations(
     expect_translations: bool,
     memo: LanguageMemo | None = None,
 ) -> None:
-    from ...documents.language import detect_languages
+    from ...documents.language import detect_language
 
     severity = ERROR if expect_translations and cfg.translations_required else WARNING
     read: list[tuple[Exhibit, list[str], str]] = []
@@ -87,11 +87,12 @@ def check_translations(
         read.append((exhibit, missing, "\n".join(seg.text for g in pages for seg in (texts[g].body or []))))
     keys = [memo_key(text, cfg.languages) for _exhibit, _missing, text in read]
     known = dict(memo.recall(keys)) if memo is not None and keys else {}
-    unknown = {key: text for (_exhibit, _missing, text), key in zip(read, keys, strict=True) if key not in known}
-    guesses = detect_languages(list(unknown.values()), languages=cfg.languages) if unknown else []
-    found: dict[str, str | None] = {key: guess.language for key, guess in zip(unknown, guesses, strict=True)}
-    for (exhibit, missing, _text), key in zip(read, keys, strict=True):
-        language = known[key] if key in known else found[key]
+    found: dict[str, str | None] = {}
+    for (exhibit, missing, text), key in zip(read, keys, strict=True):
+        if key in known:
+            language = known[key]
+        else:
+            language = found[key] = detect_language(text, languages=cfg.languages).language
         if language is None or language == "en":
             continue  # English, or no text layer to tell by
         name, page = place(where, exhibit.entry.g)
