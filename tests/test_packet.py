@@ -339,6 +339,49 @@ def test_eoir_packet_pages_numbers_outline_and_translation_order(
     subprocess.run(["qpdf", "--check", str(path)], check=True, capture_output=True, timeout=60)
 
 
+def _letter_pdf(path: Path, words: str) -> Path:
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="letter")
+    pdf.add_page()
+    pdf.set_font("helvetica", size=12)
+    pdf.text(72, 144, words)
+    pdf.output(str(path))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("title", "source"),
+    [
+        ("Letter", "Aunt"),  # rows of one line: the list is shorter than its first pass guessed
+        ("Letter from the applicant's aunt about the threats the family received", "Family member (fictional)"),
+    ],
+)
+def test_a_long_exhibit_list_prints_the_ranges_of_its_final_length(
+    runtime: Runtime, case_id: str, tmp_path: Path, title: str, source: str
+) -> None:
+    """Eighteen one-page exhibits: the list's page count is guessed before it is laid out, and whatever the guess,
+    the list prints each exhibit's range where its bookmark is (the build's own check would refuse it otherwise)."""
+    letters = [_letter_pdf(tmp_path / f"letter-{i}.pdf", f"Fictional letter number {i}") for i in range(18)]
+    rows = [
+        {"document": _add(runtime, case_id, letter), "title": f"{title} {i}", "source": source}
+        for i, letter in enumerate(letters)
+    ]
+    _plan(runtime, case_id, rows)
+    result = _build(runtime, case_id)
+    (path,) = _download(runtime, result, tmp_path / "out")
+    reader = PdfReader(path)
+    outline = _outline(reader)
+    list_first, first_tab = outline[1][1], outline[2][1]
+    list_text = "".join(reader.pages[i].extract_text() for i in range(list_first, first_tab))
+    starts = [p for _t, p, _c in outline[2:]]
+    assert len(starts) == 18 + 1
+    for k, (tab_title, start, _c) in enumerate(outline[2:-1]):
+        label = tab_title.split(":")[0].split()[1]
+        assert re.search(rf"\b{label}\b.*?\b{start + 1}\s*[-–]\s*{starts[k + 1]}\b", list_text, re.S), label
+    assert result.pages == len(reader.pages) == 1 + (first_tab - list_first) + 18 * 2 + 1
+
+
 def test_rebuild_of_the_same_inputs_is_byte_identical(
     runtime: Runtime, case_id: str, built_case: dict[str, str], tmp_path: Path
 ) -> None:

@@ -19,7 +19,7 @@ import pytest
 
 from casefile.tasks.core.errors import ConfigError, PacketCheckError, ToolError
 from casefile.tasks.packets.check import CheckReport, Finding, check_packet
-from casefile.tasks.packets.check.pages import Geometry
+from casefile.tasks.packets.check.pdffile import Geometry
 from casefile.tasks.packets.profile import FilingProfile, read_profile
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import json
 import logging
@@ -377,16 +378,8 @@ def layout_many(env: jinja2.Environment, name: str, contexts: Sequence[Mapping[s
     return [LaidOut(document, list(document.pages[a:b])) for a, b in itertools.pairwise(bounds)]
 
 
-def write_documents(
-    documents: list[Any],
-    out: Path,
-    *,
-    identifier: str,
-    created: date | datetime | None = None,
-    title: str | None = None,
-) -> Path:
-    """Write the pages of several laid-out documents, in order, as one PDF (fonts embedded once), atomically.
-    ``identifier`` (derived from the inputs) becomes the PDF's /ID, so the same inputs give the same bytes."""
+def _merged(documents: list[Any], created: date | datetime | None, title: str | None) -> Any:
+    """The pages of several laid-out documents, in order, as one WeasyPrint document with casefile's metadata."""
     if not documents:
         raise ValueError("write_documents needs at least one document")
     base = documents[0].document if isinstance(documents[0], LaidOut) else documents[0]
@@ -397,13 +390,30 @@ def write_documents(
     if title is not None:
         metadata.title = title
     metadata.generator = "casefile"
+    return merged
+
+
+def _pdf_identifier(identifier: str) -> bytes:
+    return hashlib.sha256(identifier.encode("utf-8")).hexdigest()[:32].encode("ascii")
+
+
+def write_documents(
+    documents: list[Any],
+    out: Path,
+    *,
+    identifier: str,
+    created: date | datetime | None = None,
+    title: str | None = None,
+) -> Path:
+    """Write the pages of several laid-out documents, in order, as one PDF (fonts embedded once), atomically.
+    ``identifier`` (derived from the inputs) becomes the PDF's /ID, so the same inputs give the same bytes."""
+    merged = _merged(documents, created, title)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as fh:
-            digest = hashlib.sha256(identifier.encode("utf-8")).hexdigest()[:32].encode("ascii")
-            merged.write_pdf(fh, pdf_identifier=digest, pdf_version="1.7")
+            merged.write_pdf(fh, pdf_identifier=_pdf_identifier(identifier), pdf_version="1.7")
             fh.flush()
             os.fsync(fh.fileno())
         tmp.replace(out)
@@ -411,3 +421,11 @@ def write_documents(
         tmp.unlink(missing_ok=True)
         raise
     return out
+
+
+def documents_pdf(documents: list[Any], *, identifier: str) -> bytes:
+    """The PDF ``write_documents`` writes (without dates or title), in memory: for a PDF that is only read back at
+    once (the packet builder's template renderings, re-saved by pikepdf), with no file to write, sync and remove."""
+    buffer = io.BytesIO()
+    _merged(documents, None, None).write_pdf(buffer, pdf_identifier=_pdf_identifier(identifier), pdf_version="1.7")
+    return buffer.getvalue()

@@ -631,6 +631,18 @@ def _list_rows(inputs: PacketInputs, ranges: Mapping[int, tuple[int, int]]) -> l
     return rows
 
 
+# The default exhibit list (templates/packet/exhibit_list.html.j2, letter) holds about this many rows on its first page
+# and on each page after it when its rows take two lines (a title of a few words and a source that wrap in the table's
+# columns; one-line rows fit about 24, three-line rows about 8). A guess only, which saves laying the list out once
+# when it is right (``plan_pages``); a wrong one costs what no guess costs.
+_LIST_ROWS_FIRST_PAGE = 13
+_LIST_ROWS_PER_PAGE = 14
+
+
+def _list_pages_guess(rows: int) -> int:
+    return 1 + max(0, -(-(rows - _LIST_ROWS_FIRST_PAGE) // _LIST_ROWS_PER_PAGE))
+
+
 def plan_pages(inputs: PacketInputs, renderer: Renderer, start: int) -> list[Segment]:
     """Lay out the template pages (``renderer``: each rendering from the cache of pieces when an earlier build made
     it) and place every segment, iterating until the exhibit list's page ranges are stable (its own length moves
@@ -679,11 +691,18 @@ def plan_pages(inputs: PacketInputs, renderer: Renderer, start: int) -> list[Seg
     firsts: dict[int, int] = {}  # exhibit -> first page of its document (the country-conditions index cites them)
     pins: list[str] = []
     index_doc: Rendering | None = None
-    for _attempt in range(6):
+    # A first pass with the exhibit list's length guessed instead of laid out (the list is the costliest template to
+    # lay out, and a list laid out without ranges would only be laid out again): when the guess is right, the list is
+    # laid out once, with the ranges it prints. The passes after it are as before; a wrong guess costs nothing more.
+    guess = _list_pages_guess(len(inputs.exhibits)) if LIST_TEMPLATE in front and conditions is None else None
+    for _attempt in range(7):
         front_ctx = {**ctx, "exhibits": _list_rows(inputs, ranges), "enclosures": enclosures}
-        front_docs = [(name, renderer.one(name, front_ctx)) for name in front]
+        front_docs = [
+            (name, guess if guess is not None and name == LIST_TEMPLATE else renderer.one(name, front_ctx))
+            for name in front
+        ]
         # (kind, exhibit, rendering or None, source PDF or None, template name), in packet order
-        order: list[tuple[str, int | None, Rendering | None, SourcePdf | None, str]] = [
+        order: list[tuple[str, int | None, Rendering | int | None, SourcePdf | None, str]] = [
             ("front", None, doc, None, name) for name, doc in front_docs
         ]
         if conditions is not None:
@@ -697,13 +716,18 @@ def plan_pages(inputs: PacketInputs, renderer: Renderer, start: int) -> list[Seg
         order += [("back", None, doc, None, name) for name, doc in back_docs]
         segments: list[Segment] = []
         for kind, exhibit, doc, source, name in order:
-            if doc is not None:
+            if isinstance(doc, int):  # the guessed list: its pages only, to place the rest
+                segments.append(Segment(kind, doc, exhibit, None, None, name))
+            elif doc is not None:
                 segments.append(Segment(kind, doc.pages, exhibit, doc, None, name))
             else:
                 assert source is not None
                 segments.append(Segment(kind, source.pages, exhibit, None, source))
         number_segments(segments, start)
         new_ranges = exhibit_ranges(segments)
+        if guess is not None:
+            guess, ranges = None, new_ranges
+            continue
         firsts = {seg.exhibit: seg.first for seg in segments if seg.kind == "document" and seg.exhibit is not None}
         settled = conditions is None or conditions.pins(firsts, new_ranges, numbered) == pins
         if new_ranges == ranges and settled:  # the list (and index), laid out with these pages, leave every page
@@ -1208,7 +1232,7 @@ def build_packet(rt: Runtime, case_id: str, options: BuildOptions, *, today: dat
     from . import layout as pagelayout
     from . import prepare, renderings
     from . import profile as filing_profile
-    from .check import outline as outline_titles
+    from .check import titles as outline_titles
 
     # The code that lays out and writes the bytes (and reads the profile's defaults, and names the bookmarks) is an
     # input too: a changed builder never "reuses" an old build.

@@ -225,11 +225,12 @@ def _decode_picture(stream: Any, name: str) -> list[str]:
 
 
 def _missing_decoders(pdf: Any) -> list[str]:
+    """["jbig2dec"] when the file holds JBIG2 data and jbig2dec is not installed (asked only then: asking runs it)."""
+    if not any("/JBIG2Decode" in (_filter_names(s) or []) for s in _streams(pdf)):
+        return []
     from pikepdf import jbig2
 
-    if jbig2.get_decoder().available():
-        return []
-    return ["jbig2dec"] if any("/JBIG2Decode" in (_filter_names(s) or []) for s in _streams(pdf)) else []
+    return [] if jbig2.get_decoder().available() else ["jbig2dec"]
 
 
 def verify_pictures(path: Path) -> Verdict:

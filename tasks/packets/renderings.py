@@ -105,18 +105,16 @@ class Renderer:
     def write(self, renderings: Sequence[Rendering]) -> None:
         """Each rendering's PDF in the work folder (``Rendering.path``); the ones laid out in this build are written,
         cleaned and kept in the cache."""
-        from ..core.render import write_documents
+        from ..core.render import documents_pdf
 
         for rendering in dict.fromkeys(renderings):
             if rendering.path is not None:
                 continue
             path = self.work / f"rendering-{rendering.key.digest[:24]}.pdf"
             if rendering.data is None:
-                raw = self.work / f"rendering-{rendering.key.digest[:24]}.raw.pdf"
-                write_documents([rendering.laid_out], raw, identifier=rendering.key.digest)
+                raw = documents_pdf([rendering.laid_out], identifier=rendering.key.digest)
                 rendering.data = _finished(raw, self.layout)
                 _pages, rendering.images_downsampled, rendering.bytes_saved = _facts(rendering.data)
-                raw.unlink(missing_ok=True)
                 self.cache.put(rendering.key, rendering.data)
             path.write_bytes(rendering.data)
             rendering.path = path
@@ -137,14 +135,14 @@ def _facts(data: bytes) -> tuple[int, int, int]:
         return len(pdf.pages), 0, 0
 
 
-def _finished(raw: Path, layout: PageLayout) -> bytes:
+def _finished(raw: bytes, layout: PageLayout) -> bytes:
     """WeasyPrint's PDF of one rendering as the packet takes it: its pages only (no named destinations), hidden
     content stripped (a link in a practice's template), large images resampled; saved deterministically."""
     import pikepdf
 
     from .layout import downsample_images, strip_hidden
 
-    with pikepdf.open(raw) as written, pikepdf.new() as pdf:
+    with pikepdf.open(io.BytesIO(raw)) as written, pikepdf.new() as pdf:
         pdf.pages.extend(written.pages)
         strip_hidden(pdf)
         report = downsample_images(pdf, layout, workers=1)

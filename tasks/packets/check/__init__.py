@@ -11,13 +11,17 @@ One module per concern, each saying what it checks and which conventions of the 
 printed ranges or page counts), ``fonts``, ``translations`` (the language of exhibits), ``signatures`` (signed
 certificates of service and translation), ``hidden`` (scripts, actions, embedded and outside files: nothing a reader
 does not see) and ``qpdf`` (``qpdf --check``, its lines whole, with the page and exhibit of the damaged object);
-``packet`` reads the files and runs them, ``text`` reads the page text they need, ``report`` collects the findings
+``files`` reads each file on its own (its structure, stamp bands, hidden content, ``qpdf --check``), ``packet`` puts
+the files together and runs the checks, ``text`` reads the page text they need, ``report`` collects the findings
 (each naming the exhibit when the problem is in an exhibit's pages).
+
+Imports run one way: ``report``, ``config``, ``titles`` (the bookmark titles) and ``pdffile`` (a file as read) at the
+bottom, the individual checks above them, ``files`` above the checks and ``packet`` on top.
 """
 
-from .outline import CHILD_CERTIFICATE, CHILD_DOCUMENT, CHILD_TRANSLATION, CONTINUED, FRONT_TITLES, SECTION_TITLES
 from .packet import check_packet
 from .report import CheckReport, Finding
+from .titles import CHILD_CERTIFICATE, CHILD_DOCUMENT, CHILD_TRANSLATION, CONTINUED, FRONT_TITLES, SECTION_TITLES
 
 __all__ = [
     "CHILD_CERTIFICATE",

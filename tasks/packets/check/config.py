@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ...core.errors import ConfigError
 from ..profile import LIST_TEMPLATE, FilingProfile
-from .outline import FRONT_TITLES
+from .titles import FRONT_TITLES
 
 
 def _format_regex(fmt: str, fields: Mapping[str, str], what: str) -> re.Pattern[str]:

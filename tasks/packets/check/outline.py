@@ -26,41 +26,20 @@ import itertools
 import re
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .pdffile import Entry
 from .report import ERROR, WARNING, Findings, place
+from .titles import CONTINUED, SECTION_TITLES
 
 if TYPE_CHECKING:
     from .config import CheckConfig
-    from .packet import PdfFile
+    from .pdffile import PdfFile
     from .text import PageText, Seg
 
-FRONT_TITLES = {  # bookmark titles of the template pages, by template
-    "packet/cover_page.html.j2": "Cover page",
-    "packet/uscis_cover_letter.html.j2": "Cover letter",
-    "packet/certificate_of_service.html.j2": "Certificate of service",
-}
-# Section pages the builder places between exhibits (not exhibits themselves): the country-conditions index, before
-# the bundle's numbered exhibits. Their bookmarks end the exhibit before them, like any top-level bookmark.
-SECTION_TITLES = {"conditions/index.html.j2": "Country conditions index"}
-CHILD_DOCUMENT = "Document"
-CHILD_TRANSLATION = "English translation"
-CHILD_CERTIFICATE = "Translator's certificate"
-CONTINUED = " (continued)"
 _LABEL = re.compile(r"[A-Z]{1,3}|\d{1,4}")
 _RANGE = re.compile(r"(\d{1,6})(?:\s*[-\u2013\u2014]\s*(\d{1,6}))?")
-
-
-@dataclass
-class Entry:
-    """A top-level bookmark, with the titles and pages of its children."""
-
-    title: str
-    file: int
-    page: int  # 0-based page in its file
-    g: int  # 0-based page in the whole packet (all parts)
-    children: dict[str, int] = field(default_factory=dict)  # child title -> global page
 
 
 def read_outline(reader: Any, index: int, name: str, out: Findings) -> list[Entry]:

@@ -1,6 +1,6 @@
 """``check_packet``: one PDF, or the parts of one split packet in order, against a filing profile.
 
-Each file's structure is read with pypdf (``read_structure``: size, SHA-256, page boxes, fonts, bookmarks, page
+Each file's structure is read with pypdf (``files.read_structure``: size, SHA-256, page boxes, fonts, bookmarks, page
 labels), ``qpdf --check`` runs in a process per file meanwhile, then the text the checks need is read with pdfium and
 each concern checks its part (``pages``, ``outline``, ``fonts``, ``translations``, ``qpdf``). Checked here:
 
@@ -13,32 +13,22 @@ Only a file that cannot be read as a PDF at all raises (``PacketCheckError``); t
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ...core.errors import PacketCheckError, ValidationError
+from ...core.errors import ValidationError
 from .config import CheckConfig
 from .files import FileFacts, FileJob, check_file
-from .fonts import FontWalker, standard_font
 from .hidden import report_hidden
-from .outline import Entry, Exhibit, check_list, list_pages, read_outline, structure
-from .pages import (
-    Geometry,
-    check_labels,
-    check_numbers,
-    check_size,
-    check_stamps,
-    check_start,
-    page_labels,
-    printed_numbers,
-)
+from .outline import Exhibit, check_list, list_pages, structure
+from .pages import check_labels, check_numbers, check_stamps, check_start, printed_numbers
+from .pdffile import PdfFile
 from .qpdf import QpdfRuns, missing_decoder, report_qpdf
-from .report import ERROR, WARNING, CheckReport, Findings
+from .report import ERROR, CheckReport, Findings
 from .signatures import certificate_pages, check_signatures
 from .text import PageText, read_text
 from .translations import LanguageMemo, check_translations, language_samples
@@ -47,107 +37,6 @@ if TYPE_CHECKING:
     from ..profile import FilingProfile
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class PdfFile:
-    """One file given to the check, as its structure was read."""
-
-    path: Path
-    name: str
-    bytes: int
-    sha256: str
-    pages: int = 0
-    readable: bool = True  # False: encrypted with a password; not checked further
-    geometry: list[Geometry] = field(default_factory=list)
-    entries: list[Entry] = field(default_factory=list)
-    labels: list[str | None] | None = None  # page labels as a viewer shows them; None: no /PageLabels
-    offset: int = 0  # global index of its first page
-
-
-def _hash(path: Path) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
-
-
-def read_structure(path: Path, index: int, cfg: CheckConfig, out: Findings, fonts: FontWalker) -> PdfFile:
-    """The file's structure (pypdf), with the findings that need nothing else: size limit, encryption, page sizes,
-    fonts not embedded, bookmarks that point nowhere."""
-    from pypdf import PasswordType, PdfReader
-    from pypdf.errors import PyPdfError
-
-    name = path.name
-    try:
-        size, sha = _hash(path)
-    except FileNotFoundError:
-        raise PacketCheckError(name, "there is no such file") from None
-    except OSError as exc:
-        raise PacketCheckError(name, f"it cannot be read from disk ({type(exc).__name__})") from exc
-    info = PdfFile(path, name, size, sha)
-    if cfg.max_bytes > 0 and size > cfg.max_bytes:
-        out.add(
-            "too-large",
-            ERROR,
-            name,
-            None,
-            f"{name} is {size:,} bytes, over the {cfg.name} profile's limit of {cfg.max_bytes:,} bytes per file. "
-            "Rebuild the packet so it is split into parts under the limit, or lower the image resolution.",
-        )
-    try:
-        reader = PdfReader(path)
-        if reader.is_encrypted:
-            opened = reader.decrypt("") != PasswordType.NOT_DECRYPTED
-            out.add(
-                "encrypted",
-                ERROR,
-                name,
-                None,
-                f"{name} is encrypted{'' if opened else ' with a password'}; a filing must not be. Rebuild the "
-                "packet, or remove the encryption (qpdf --decrypt in.pdf out.pdf) and check the result.",
-            )
-            if not opened:
-                info.readable = False
-                return info
-        info.pages = len(reader.pages)
-        missing_fonts: dict[str, list[int]] = {}  # one finding per font and file, at its first page
-        for number, page in enumerate(reader.pages, start=1):
-            box = page.cropbox
-            left, bottom, right, top = (float(v) for v in (box.left, box.bottom, box.right, box.top))
-            geometry = Geometry(
-                min(left, right), min(bottom, top), abs(right - left), abs(top - bottom), int(page.rotation) % 360
-            )
-            info.geometry.append(geometry)
-            check_size(geometry, cfg, name, number, out)
-            for font in fonts.page(page):
-                missing_fonts.setdefault(font, []).append(number)
-        for font, numbers in sorted(missing_fonts.items(), key=lambda item: (item[1][0], item[0])):
-            others = f" and {len(numbers) - 1} other page(s)" if len(numbers) > 1 else ""
-            # The 14 standard fonts (Helvetica, Times, Courier, Symbol, ZapfDingbats) come with every PDF reader and
-            # printer, so an exhibit using them prints the same everywhere: a warning; any other font is an error.
-            out.add(
-                "font-not-embedded",
-                WARNING if standard_font(font) else ERROR,
-                name,
-                numbers[0],
-                f"{name}, page {numbers[0]}{others}: the font {font} is not embedded, so the pages may print "
-                "differently elsewhere. Rebuild the packet from a version of the document with embedded fonts (print "
-                "it to PDF again, or OCR it as an image).",
-            )
-        root = reader.trailer["/Root"].get_object()
-        if cfg.page_labels:
-            info.labels = page_labels(root, info.pages)
-        if cfg.bookmarks or cfg.stamp or cfg.translations_required:
-            info.entries = read_outline(reader, index, name, out)
-    except PyPdfError as exc:
-        raise PacketCheckError(name, f"it is not a readable PDF ({type(exc).__name__})") from exc
-    except (ValueError, KeyError, IndexError, RecursionError) as exc:  # pypdf on damaged objects
-        raise PacketCheckError(name, f"its PDF structure is damaged ({type(exc).__name__})") from exc
-    return info
 
 
 def _locator(info: PdfFile, exhibits: Sequence[Exhibit], cfg: CheckConfig) -> Callable[[int], tuple[str, str] | None]:

@@ -19,54 +19,19 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .fonts import MAX_NESTING
+from .pdffile import Geometry
 from .report import ERROR, WARNING, Findings, place
 
 if TYPE_CHECKING:
-    from .config import Band, CheckConfig
+    from .config import CheckConfig
     from .outline import Exhibit
-    from .packet import PdfFile
+    from .pdffile import PdfFile
     from .text import PageText
 
 SIZE_TOLERANCE_PT = 1.0
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """A page's CropBox and /Rotate: maps PDF user space to the viewed page (origin bottom-left, upright)."""
-
-    x0: float
-    y0: float
-    w: float
-    h: float
-    rotate: int
-
-    @property
-    def size(self) -> tuple[float, float]:
-        return (self.h, self.w) if self.rotate in (90, 270) else (self.w, self.h)
-
-    def point(self, x: float, y: float) -> tuple[float, float]:
-        u, v = x - self.x0, y - self.y0
-        if self.rotate == 90:
-            return v, self.w - u
-        if self.rotate == 180:
-            return self.w - u, self.h - v
-        if self.rotate == 270:
-            return self.h - v, u
-        return u, v
-
-    def rect(self, left: float, bottom: float, right: float, top: float) -> tuple[float, float, float, float]:
-        ax, ay = self.point(left, bottom)
-        bx, by = self.point(right, top)
-        return min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)
-
-    def in_band(self, band: Band, y0: float, y1: float) -> bool:
-        middle = (y0 + y1) / 2
-        height = self.size[1]
-        return middle >= height - band.depth if band.top else middle <= band.depth
 
 
 def check_size(geometry: Geometry, cfg: CheckConfig, name: str, number: int, out: Findings) -> None:

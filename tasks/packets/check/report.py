@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .packet import PdfFile
+    from .pdffile import PdfFile
 
 ERROR = "error"
 WARNING = "warning"

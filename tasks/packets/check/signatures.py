@@ -15,13 +15,13 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .outline import CHILD_CERTIFICATE, FRONT_TITLES
 from .report import ERROR, WARNING, Findings, place
+from .titles import CHILD_CERTIFICATE, FRONT_TITLES
 
 if TYPE_CHECKING:
     from .config import CheckConfig
-    from .outline import Entry, Exhibit
-    from .packet import PdfFile
+    from .outline import Exhibit
+    from .pdffile import Entry, PdfFile
     from .text import PageText
 
 SERVICE_TITLE = FRONT_TITLES["packet/certificate_of_service.html.j2"]

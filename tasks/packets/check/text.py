@@ -16,7 +16,7 @@ from ...core.errors import PacketCheckError
 
 if TYPE_CHECKING:
     from .config import CheckConfig
-    from .packet import PdfFile
+    from .pdffile import PdfFile
     from .report import Findings
 
 

@@ -12,13 +12,13 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from .outline import CHILD_CERTIFICATE, CHILD_DOCUMENT, CHILD_TRANSLATION
 from .report import ERROR, WARNING, Findings, place
+from .titles import CHILD_CERTIFICATE, CHILD_DOCUMENT, CHILD_TRANSLATION
 
 if TYPE_CHECKING:
     from .config import CheckConfig
     from .outline import Exhibit
-    from .packet import PdfFile
+    from .pdffile import PdfFile
     from .text import PageText
 
 LANGUAGE_SAMPLE_PAGES = 3  # document pages read per exhibit for language identification
