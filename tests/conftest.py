@@ -30,9 +30,9 @@ if TYPE_CHECKING:
 
 
 # Lanes -----------------------------------------------------------------------------------------------------
-SLOW_MARKERS = ("prefect", "tesseract")
-SLOW_FIXTURES = ("prefect_api",)
-FAST_LANE_FORBIDDEN = ("tesseract", "prefect", "casefile")
+SLOW_MARKERS = ("prefect", "tesseract", "postgres")  # a PostgreSQL cluster takes seconds to start
+SLOW_FIXTURES = ("prefect_api", "postgres", "pg_url")
+FAST_LANE_FORBIDDEN = ("tesseract", "prefect", "casefile", "initdb", "pg_ctl", "postgres", "runuser", "chromium")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
