@@ -9,22 +9,23 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from ..core.catalog import Document, audit
+from ..core.catalog import Document, Page, audit
 from ..core.errors import CasefileError
 from ..core.storage import derived_key, sha256_file
 from ..core.workdirs import is_environment_error, work_folder, workspace_error
 
 if TYPE_CHECKING:
     from ..core.runtime import Runtime
-    from .ocr import DocumentOcr
+    from .ocr import DocumentOcr, PageResult
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,9 @@ def read_pdf_text(rt: Runtime, key: str, sha256: str, label: str) -> PdfText:
             ocr=settings.ocr_enabled,
             # Identified among the practice's client languages that the identifier knows (documents/language.py).
             language_candidates=supported(practice_of(rt).client_languages),
+            # Page results go to an unnamed file as they arrive and are read back one at a time (they outlive
+            # the work folder): a long scan's text and word boxes are never all in memory.
+            spool_folder=work,
         )
         searchable_key, searchable_sha = key, sha256
         if result.searchable_pdf is not None:
@@ -143,27 +147,7 @@ def extract_text(rt: Runtime, document_id: str) -> TextSummary:
     with catalog.session() as session:
         doc = catalog.get_document(session, document_id)
         by_number = {p.number: p for p in doc.pages}
-        for page in result.pages:
-            row = by_number.get(page.number)
-            if row is None:
-                continue
-            row.text = page.text
-            row.text_source = page.source
-            row.ocr_confidence = page.confidence
-            row.language = page.language
-            row.low_confidence = page.low_confidence
-            row.ocr_error = page.error
-            row.words_json = (
-                json.dumps(
-                    [[w.text, round(w.conf, 1), w.x0, w.y0, w.x1, w.y1] for w in page.words],
-                    ensure_ascii=False,
-                    separators=(",", ":"),
-                )
-                if page.words
-                else None
-            )
-        with_text = sum(p.source in ("ocr", "text-layer") for p in result.pages)
-        skipped = any(p.source == "skipped" for p in result.pages)
+        with_text, skipped = record_pages(session, by_number, result.pages)
         doc.ocr_status = "skipped" if skipped else _status(result.failed_pages, with_text)
         doc.searchable_key, doc.searchable_sha256 = searchable_key, searchable_sha
         doc.indexed_at = None
@@ -191,6 +175,50 @@ def extract_text(rt: Runtime, document_id: str) -> TextSummary:
         summary.low_confidence_pages,
     )
     return summary
+
+
+RECORD_FLUSH_PAGES = 100  # page rows sent to the database at a time, in the document's one transaction
+
+
+def record_pages(session: Session, rows: dict[int, Page], pages: Iterable[PageResult]) -> tuple[int, bool]:
+    """Record each page's text and word boxes on its row (``rows`` by page number), streaming: every
+    ``RECORD_FLUSH_PAGES`` pages the rows are flushed (same transaction) and their text and words dropped from
+    memory, so a long scan's pages are not all held at once. Returns (pages with text, whether any was skipped)."""
+    with_text, skipped = 0, False
+    pending: list[Page] = []
+    for page in pages:
+        with_text += page.source in ("ocr", "text-layer")
+        skipped = skipped or page.source == "skipped"
+        row = rows.get(page.number)
+        if row is None:
+            continue
+        row.text = page.text
+        row.text_source = page.source
+        row.ocr_confidence = page.confidence
+        row.language = page.language
+        row.low_confidence = page.low_confidence
+        row.ocr_error = page.error
+        row.words_json = (
+            json.dumps(
+                [[w.text, round(w.conf, 1), w.x0, w.y0, w.x1, w.y1] for w in page.words],
+                ensure_ascii=False,
+                separators=(",", ":"),
+            )
+            if page.words
+            else None
+        )
+        pending.append(row)
+        if len(pending) >= RECORD_FLUSH_PAGES:
+            _flush_rows(session, pending)
+    _flush_rows(session, pending)
+    return with_text, skipped
+
+
+def _flush_rows(session: Session, rows: list[Page]) -> None:
+    session.flush()
+    for row in rows:
+        session.expire(row, ["text", "words_json"])  # loaded again from the database if read
+    rows.clear()
 
 
 def _status(failed: int, with_text: int) -> str:
