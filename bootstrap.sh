@@ -11,6 +11,8 @@ APT_PACKAGES=(
   python3 python3-venv python3-pip
   tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa tesseract-ocr-osd
   qpdf poppler-utils fonts-dejavu-core jbig2dec
+  postgresql postgresql-contrib  # a practice's shared catalog and search index; the tests start throwaway clusters
+  postgresql-15-rum  # ranked full-text index (Debian 12's PostgreSQL 15); without it search falls back to GIN
   libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libfontconfig1
   chromium chromium-driver  # the staff page's browser tests (Playwright drives Debian's Chromium)
 )

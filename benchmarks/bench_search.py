@@ -1,6 +1,7 @@
 """Search benchmark: index build rate and query latency over synthetic English and Spanish pages.
 
-    python -m benchmarks.bench_search [--pages 100000] [--queries 200] [--workdir DIR] [--compare-filters] [--json]
+    python -m benchmarks.bench_search [--pages 100000] [--queries 200] [--workdir DIR] [--compare-filters]
+                                      [--postgres] [--json]
 
 Builds a SqliteFtsIndex of ``--pages`` deterministic pseudo-text pages (250-400 words each: function words,
 legal/medical/police words topical to each document type, Zipf-distributed filler words, a few set phrases;
@@ -16,6 +17,10 @@ Printed, all measured in the same run:
   ``SELECT rowid FROM page_text WHERE page_text MATCH ?`` of the same expression fetching every match;
 - ``--compare-filters``: p50/p95 of case-filtered queries for the filter layouts considered (filter tokens in the
   MATCH, as shipped; a joined metadata table; UNINDEXED columns), each built from the same pages.
+
+- ``--postgres``: the same pages and queries on the PostgreSQL backend (``PostgresFtsIndex``, a throwaway cluster
+  started like the tests' from Debian's server binaries): build rate, p50/p95 overall and per class, and its p95
+  against SQLite's in the same run.
 
 Nothing here is part of the tests. See benchmarks/README.md.
 """
@@ -40,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import machine_info
-from casefile.tasks.search.index import Hit, IndexedDocument, IndexedPage
+from casefile.tasks.search.index import Hit, IndexedDocument, IndexedPage, SearchIndex
 from casefile.tasks.search.sqlite_fts import TOKENIZER, SqliteFtsIndex
 
 TARGET_P95_MS = 50.0
@@ -321,7 +326,7 @@ def _ms_since(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def _search(index: SqliteFtsIndex, q: BenchQuery) -> list[Hit]:
+def _search(index: SearchIndex, q: BenchQuery) -> list[Hit]:
     return index.search(q.text, case_id=q.case_id, language=q.language, doc_type=q.doc_type)
 
 
@@ -398,7 +403,7 @@ def compare_filters(
     return results
 
 
-def run(pages: int, n_queries: int, workdir: Path, compare: bool) -> dict[str, Any]:
+def run(pages: int, n_queries: int, workdir: Path, compare: bool, postgres: bool = False) -> dict[str, Any]:
     result: dict[str, Any] = {"benchmark": "search", "machine": machine_info(packages=()), "pages": pages}
     result["machine"]["sqlite"] = sqlite3.sqlite_version
     started = time.perf_counter()
@@ -482,7 +487,47 @@ def run(pages: int, n_queries: int, workdir: Path, compare: bool) -> dict[str, A
     if compare:
         result["filter_layouts_case_filtered"] = compare_filters(workdir, corpus, index, queries)
     index.close()
+    if postgres:
+        result["postgres"] = run_postgres(corpus, queries, summary)
     return result
+
+
+def run_postgres(corpus: Corpus, queries: list[BenchQuery], sqlite_summary: dict[str, float]) -> dict[str, Any]:
+    """The same pages and queries on PostgreSQL full-text search, in a throwaway cluster."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from pgserver import running_postgres
+
+    from casefile.tasks.search.postgres_fts import PostgresFtsIndex
+
+    # Settings a practice's server would have for a 1-2 GB index on a small machine (the throwaway cluster's own
+    # durability settings are off, as in the tests: this measures searching, not commits).
+    with running_postgres(settings={"shared_buffers": "1GB", "work_mem": "64MB", "effective_cache_size": "4GB"}) as pg:
+        index = PostgresFtsIndex(pg.new_database())
+        started = time.perf_counter()
+        indexed = index.rebuild(iter(corpus))
+        build_s = _ms_since(started) / 1000
+        size_mb = round(index.stats().size_bytes / 2**20, 1)
+        for q in queries:  # warm-up pass
+            _search(index, q)
+        ours: list[float] = []
+        by_class: dict[str, list[float]] = defaultdict(list)
+        for q in queries:
+            started = time.perf_counter()
+            _search(index, q)
+            ours.append(_ms_since(started))
+            by_class[q.label].append(ours[-1])
+        index.close()
+    summary = _summary(ours)
+    return {
+        "build": {"pages": indexed, "seconds": round(build_s, 1), "pages_per_s": round(indexed / build_s)},
+        "index_mb": size_mb,
+        "search": summary,
+        "p95_vs_sqlite": round(summary["p95_ms"] / sqlite_summary["p95_ms"], 2) if sqlite_summary["p95_ms"] else None,
+        "meets_target": summary["p95_ms"] < TARGET_P95_MS,
+        "by_class": {label: {"n": len(ms), **_summary(ms)} for label, ms in sorted(by_class.items())},
+    }
 
 
 def _print(result: dict[str, Any]) -> None:
@@ -516,6 +561,21 @@ def _print(result: dict[str, Any]) -> None:
         print("case-filtered queries by filter layout (ranked top 20):")
         for layout, row in result["filter_layouts_case_filtered"].items():
             print(f"    {layout:50s} p50 {row['p50_ms']:7.2f}  p95 {row['p95_ms']:7.2f}  max {row['max_ms']:7.2f}")
+    if "postgres" in result:
+        pg = result["postgres"]
+        s, b = pg["search"], pg["build"]
+        print(
+            f"PostgreSQL: rebuild() {b['pages']} pages in {b['seconds']} s = {b['pages_per_s']} pages/s, "
+            f"{pg['index_mb']} MB"
+        )
+        print(
+            f"  search():          p50 {s['p50_ms']:7.2f} ms  p95 {s['p95_ms']:7.2f} ms  max {s['max_ms']:7.2f} ms;"
+            f" p95 / SQLite p95 {pg['p95_vs_sqlite']}; target p95 < {TARGET_P95_MS:g} ms: "
+            f"{'met' if pg['meets_target'] else 'NOT met'}"
+        )
+        for label, row in pg["by_class"].items():
+            n, p50, p95, top = row["n"], row["p50_ms"], row["p95_ms"], row["max_ms"]
+            print(f"    {label:28s} n={n:3d}  p50 {p50:7.2f}  p95 {p95:7.2f}  max {top:7.2f}")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -524,6 +584,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--queries", type=int, default=200, help="queries to time (default 200)")
     parser.add_argument("--workdir", type=Path, help="keep the index here (default: a temporary folder, removed)")
     parser.add_argument("--compare-filters", action="store_true", help="also build and time the other filter layouts")
+    parser.add_argument("--postgres", action="store_true", help="also time the PostgreSQL backend (same run)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     return parser.parse_args(argv)
 
@@ -536,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         workdir, cleanup = Path(tempfile.mkdtemp(prefix="casefile-bench-search-")), True
     try:
-        result = run(args.pages, args.queries, workdir, args.compare_filters)
+        result = run(args.pages, args.queries, workdir, args.compare_filters, args.postgres)
     finally:
         if cleanup:
             shutil.rmtree(workdir, ignore_errors=True)

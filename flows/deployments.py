@@ -16,6 +16,12 @@ Deployments (each with a concurrency limit of 1 where scheduled):
 - ``ingest-case/on-request``: flows/ingest.py, no schedule (the staff page runs it for an upload's intake batch).
 Entry points are module paths (``casefile.flows.chase.chase_overdue``), so flow runs load the installed package
 whatever the working directory.
+
+`casefile serve --pool NAME` (``deploy_to_pool``) registers the same deployments, plus ``ocr-pages/pool`` (one page
+range of a long document: flows/ocr.py), with a Prefect server of the practice's (``PREFECT_API_URL``) and its
+process work pool NAME (created if missing). The server's scheduler then starts the scheduled runs and any worker of
+the pool (`prefect worker start --pool NAME`, on each machine, with casefile installed) runs them: nothing of casefile
+needs to keep running on the machine that deployed them.
 """
 
 from __future__ import annotations
@@ -89,6 +95,48 @@ def build_deployments(settings: Settings) -> list[RunnerDeployment]:
     from .conditions import deployment as conditions_deployment  # conditions-bundle/on-request, no schedule
 
     return [chase_deployment, poll_deployment, packet_deployment, conditions_deployment(), ingest_deployment]
+
+
+def deploy_to_pool(settings: Settings, pool: str) -> list[str]:
+    """Register the deployments (and ``ocr-pages/pool``) on the configured Prefect server for the process work pool
+    ``pool``, creating the pool if it does not exist. Returns the deployments' names."""
+    from .prefect_env import configure_prefect
+
+    if not (os.environ.get("PREFECT_API_URL") or settings.prefect_api_url):
+        raise ServeError(
+            "`casefile serve --pool` deploys to a Prefect server of the practice: set PREFECT_API_URL (or the setting "
+            "prefect_api_url) to its API, e.g. http://prefect.internal:4200/api."
+        )
+    configure_prefect(settings)
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectNotFound
+    from prefect.types.entrypoint import EntrypointType
+
+    from .ocr import ocr_pages
+
+    with get_client(sync_client=True) as client:
+        try:
+            existing = client.read_work_pool(pool)
+        except ObjectNotFound:
+            client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+        else:
+            if existing.type != "process":
+                raise ServeError(
+                    f"The work pool {pool!r} is of type {existing.type}; casefile's flows run in a process pool. "
+                    "Choose another name (--pool)."
+                )
+    ocr_deployment = ocr_pages.to_deployment(
+        name="pool",
+        entrypoint_type=EntrypointType.MODULE_PATH,
+        description="OCR one page range of a long document and record its pages once (submitted by the ingest flow).",
+        tags=["casefile", "ocr"],
+    )
+    names = []
+    for deployment in [*build_deployments(settings), ocr_deployment]:
+        deployment.apply(work_pool_name=pool)  # type: ignore[union-attr]
+        names.append(f"{deployment.flow_name}/{deployment.name}")  # type: ignore[union-attr]
+    return names
 
 
 def serve_deployments(settings: Settings) -> None:

@@ -78,6 +78,10 @@ class PrefectSteps(pipeline.Steps):
         return results
 
     def text(self, rt: Runtime, document_id: str) -> text.TextSummary:
+        from . import ocr
+
+        if ocr.should_distribute(rt, document_id):  # a work pool is set and the scan is long: its workers share it
+            return ocr.distribute_text(rt, document_id)
         return extract_text(document_id)
 
     def index(self, rt: Runtime, document_id: str) -> int:

@@ -18,21 +18,11 @@ import os
 import socket
 import sys
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..tasks.core.settings import Settings
-
-SERVER_URL_FILE = "server-url"
-
-
-def _server_alive(api_url: str, timeout: float = 0.5) -> bool:
-    try:
-        with urllib.request.urlopen(api_url.rstrip("/") + "/health", timeout=timeout) as response:  # noqa: S310
-            return bool(response.status == 200)
-    except OSError:
-        return False
+from .prefect_server import SERVER_URL_FILE, TemporaryPrefectServer, server_alive
 
 
 def _on_this_machine(url: str) -> bool:
@@ -66,7 +56,7 @@ def running_server(settings: Settings) -> RunningServer | None:
         return None
     api_url = lines[0].strip() if lines else ""
     ui_url = lines[1].strip() if len(lines) > 1 else ""
-    if not api_url.startswith("http://") or not _on_this_machine(api_url) or not _server_alive(api_url):
+    if not api_url.startswith("http://") or not _on_this_machine(api_url) or not server_alive(api_url):
         return None
     return RunningServer(api_url, ui_url)
 
@@ -106,7 +96,6 @@ def configure_prefect(settings: Settings) -> str:
 
 def start_temporary_server(settings: Settings) -> str:
     """Start a temporary Prefect server for this process (stopped at exit, killed with it) and point Prefect at it."""
-    from .prefect_server import TemporaryPrefectServer
 
     timeout = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120"))
     server = TemporaryPrefectServer(settings.prefect_home)

@@ -30,10 +30,19 @@ from typing import Any
 
 from ..tasks.core.errors import ToolError, ToolTimeout
 from ..tasks.core.processes import dies_with_parent
-from .prefect_env import SERVER_URL_FILE, _server_alive
 
 LOOPBACK = "127.0.0.1"
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")  # noqa: S104 (names we recognise, not a binding)
+SERVER_URL_FILE = "server-url"  # under Prefect's home: the API URL and UI URL of a running `casefile serve`
+
+
+def server_alive(api_url: str, timeout: float = 0.5) -> bool:
+    """Whether a Prefect API answers its health check at ``api_url``."""
+    try:
+        with urllib.request.urlopen(api_url.rstrip("/") + "/health", timeout=timeout) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 def free_port(host: str = LOOPBACK) -> int:
@@ -99,7 +108,7 @@ class _ChildServer:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise ToolError(f"{what} exited at start (code {self.process.returncode}); see {self.log_path}.")
-            if _server_alive(self.api_url, timeout=1.0):
+            if server_alive(self.api_url, timeout=1.0):
                 return
             time.sleep(0.2)
         self.stop()

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from s3server import make_s3_client, running_moto_server
 
+from casefile.tasks.cases.sample import DEMO_A_NUMBER, DEMO_CLIENT
 from casefile.tasks.core.settings import DEMO_DATA as DEMO_DATA  # re-exported for the tests
 from casefile.tasks.core.storage import LocalObjectStore, ObjectStore, S3ObjectStore
-from casefile.tasks.demo.scenario import DEMO_A_NUMBER, DEMO_CLIENT
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from pgserver import PostgresCluster
     from smtpserver import LoopbackSmtp
 
     from casefile.tasks.core.runtime import Runtime
@@ -168,15 +169,23 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
+# CASEFILE_TEST_DATABASE=postgresql runs every test that uses a home on a PostgreSQL catalog and search index.
+ALL_ON_POSTGRES = "CASEFILE_TEST_DATABASE"
+
+
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Path]:
     """A fresh CASEFILE_HOME (catalog, objects, work folder) for one test."""
+    import os
+
     from casefile.tasks.core.runtime import reset_runtimes
 
     path = tmp_path / "casefile-home"
     monkeypatch.setenv("CASEFILE_HOME", str(path))
-    for name in ("CASEFILE_STORAGE_BACKEND", "CASEFILE_DATABASE_URL", "CASEFILE_CONFIG"):
+    for name in ("CASEFILE_STORAGE_BACKEND", "CASEFILE_DATABASE_URL", "CASEFILE_CONFIG", "CASEFILE_SEARCH_BACKEND"):
         monkeypatch.delenv(name, raising=False)
+    if os.environ.get(ALL_ON_POSTGRES) == "postgresql":
+        monkeypatch.setenv("CASEFILE_DATABASE_URL", request.getfixturevalue("pg_url"))
     reset_runtimes()
     yield path
     reset_runtimes()
@@ -274,6 +283,49 @@ def smtp_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Loo
         monkeypatch.delenv("CASEFILE_SMTP_USERNAME", raising=False)
         monkeypatch.delenv("CASEFILE_SMTP_PASSWORD", raising=False)
         yield server
+
+
+# PostgreSQL -------------------------------------------------------------------------------------------------
+# One throwaway cluster per test session (tests/pgserver.py: Debian's server binaries, a temporary folder, loopback
+# only, run as an unprivileged user when the tests run as root); each test that asks gets a new empty database.
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    from pgserver import running_postgres
+
+    with running_postgres() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def pg_url(postgres: PostgresCluster) -> Iterator[str]:
+    """A new, empty PostgreSQL database (SQLAlchemy URL) for one test, dropped afterwards."""
+    from casefile.tasks.core.runtime import reset_runtimes
+
+    url = postgres.new_database()
+    yield url
+    reset_runtimes()  # close the test's connections before the database goes
+    postgres.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each catalog backend in turn: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalog.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+@pytest.fixture
+def pg_home(home: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh home whose catalog (and search index) is a PostgreSQL database; objects stay in a local folder."""
+    from casefile.tasks.core.runtime import reset_runtimes
+
+    monkeypatch.setenv("CASEFILE_DATABASE_URL", pg_url)
+    reset_runtimes()
+    return home
 
 
 # Hostile files and small disks -------------------------------------------------------------------------------

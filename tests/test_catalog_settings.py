@@ -1,4 +1,4 @@
-"""Catalog migrations and the settings object."""
+"""Catalog migrations and the settings object; the catalog tests run on SQLite and on PostgreSQL (``catalog_url``)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from casefile.tasks.core.errors import ConfigError
 from casefile.tasks.core.settings import Settings, StorageBackend, load_settings
 
 
-def test_new_database_is_migrated_to_head(tmp_path: Path) -> None:
-    catalog = Catalog(f"sqlite:///{tmp_path / 'c.db'}")
+def test_new_database_is_migrated_to_head(catalog_url: str) -> None:
+    catalog = Catalog(catalog_url)
     with catalog.engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == HEAD_REVISION
     tables = set(inspect(catalog.engine).get_table_names())
@@ -22,14 +22,14 @@ def test_new_database_is_migrated_to_head(tmp_path: Path) -> None:
     catalog.dispose()
 
 
-def test_models_match_migrations(tmp_path: Path) -> None:
+def test_models_match_migrations(catalog_url: str) -> None:
     """The ORM models and the Alembic migrations describe the same schema (no forgotten migration)."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
     from casefile.tasks.core.catalog import Base
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    engine = make_engine(catalog_url)
     migrate(engine)
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
@@ -72,14 +72,14 @@ def test_postgres_url_is_only_configuration() -> None:
     assert settings.catalog_url.startswith("postgresql+psycopg://")
 
 
-def test_upgrade_keeps_existing_rows(tmp_path: Path) -> None:
+def test_upgrade_keeps_existing_rows(catalog_url: str) -> None:
     """A catalog created by the first release upgrades in place; its rows survive with sensible defaults."""
     from alembic import command
     from alembic.config import Config
 
     import casefile.tasks.core.catalog
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    engine = make_engine(catalog_url)
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(casefile.tasks.core.catalog.__file__).with_name("migrations")))
     with engine.begin() as conn:
@@ -88,7 +88,7 @@ def test_upgrade_keeps_existing_rows(tmp_path: Path) -> None:
         conn.execute(
             text(
                 "INSERT INTO cases (id, client_name, a_number, court, hearing_date, hearing_type, detained, status,"
-                " created_at) VALUES ('C-OLD222', 'Fictional', '123456789', 'NY', '2027-03-04', 'individual', 0,"
+                " created_at) VALUES ('C-OLD222', 'Fictional', '123456789', 'NY', '2027-03-04', 'individual', false,"
                 " 'open', '2026-11-01 10:00:00')"
             )
         )

@@ -1,6 +1,11 @@
-"""The per-page search index on real SQLite FTS5 files (tasks/search/query.py, index.py and sqlite_fts.py): matching,
-ranking, filters, snippets, query syntax and its errors, injection attempts, idempotent writes, atomic rebuild,
-damaged and busy files."""
+"""The per-page search index (tasks/search/query.py, index.py, sqlite_fts.py and postgres_fts.py): matching, ranking,
+filters, snippets, query syntax and its errors, injection attempts, idempotent writes, atomic rebuild, damaged and
+busy files.
+
+The contract every backend keeps is tested once, on each backend in turn (the ``index`` and ``make_index`` fixtures:
+a real SQLite FTS5 file, then a real PostgreSQL database), and ``test_both_backends_find_the_same_pages`` asserts that
+both find exactly the same pages for the same queries. Tests that take a ``SqliteFtsIndex`` test that backend's own
+files (damaged, foreign, busy, killed)."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import textwrap
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -27,6 +33,10 @@ from casefile.tasks.core.errors import (
 from casefile.tasks.search.index import Hit, IndexedDocument, IndexedPage, SearchIndex, normalize_language
 from casefile.tasks.search.query import AllOf, AnyOf, Term, parse_query, query_terms
 from casefile.tasks.search.sqlite_fts import SqliteFtsIndex, to_fts5
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 
 # Fictional sample pages ------------------------------------------------------------------------------------
 DENUNCIA = (
@@ -65,8 +75,36 @@ def _sample() -> list[Doc]:
     ]
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def make_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., SearchIndex]]:
+    """Opens the test's one index (a new object each call, as another process would) on each backend in turn."""
+    opened: list[SearchIndex] = []
+
+    def make(**options: Any) -> SearchIndex:
+        ix: SearchIndex
+        if request.param == "sqlite":
+            ix = SqliteFtsIndex(tmp_path / "index" / "search.sqlite", **options)
+        else:
+            from casefile.tasks.search.postgres_fts import PostgresFtsIndex
+
+            ix = PostgresFtsIndex(request.getfixturevalue("pg_url"), **options)
+        opened.append(ix)
+        return ix
+
+    yield make
+    for ix in opened:
+        ix.close()
+
+
 @pytest.fixture
-def index(tmp_path: Path) -> Iterator[SqliteFtsIndex]:
+def index(make_index: Callable[..., SearchIndex]) -> SearchIndex:
+    ix = make_index(busy_timeout=2)
+    ix.rebuild(_sample())
+    return ix
+
+
+@pytest.fixture
+def sqlite_index(tmp_path: Path) -> Iterator[SqliteFtsIndex]:
     ix = SqliteFtsIndex(tmp_path / "index" / "search.sqlite", busy_timeout=2)
     ix.rebuild(_sample())
     yield ix
@@ -93,20 +131,18 @@ def _found(hits: list[Hit]) -> set[tuple[str, int]]:
         ("EXPELLED", {("D-SCH1", 1)}),
     ],
 )
-def test_accents_and_case_are_ignored_both_ways(
-    index: SqliteFtsIndex, query: str, expected: set[tuple[str, int]]
-) -> None:
+def test_accents_and_case_are_ignored_both_ways(index: SearchIndex, query: str, expected: set[tuple[str, int]]) -> None:
     assert _found(index.search(query)) == expected
 
 
-def test_ligatures_and_full_width_letters_from_text_layers_are_folded(tmp_path: Path) -> None:
-    ix = SqliteFtsIndex(tmp_path / "s.sqlite")
+def test_ligatures_and_full_width_letters_from_text_layers_are_folded(make_index: Callable[..., SearchIndex]) -> None:
+    ix = make_index()
     ix.replace_document(IndexedDocument("D-1", CASE_A), [IndexedPage(1, "Birth certi\ufb01cate, ＦＩＬＥＤ")])
     assert _found(ix.search("certificate filed")) == {("D-1", 1)}
     assert _found(ix.search("certi\ufb01cate")) == {("D-1", 1)}
 
 
-def test_phrase_matches_words_in_order_only(index: SqliteFtsIndex) -> None:
+def test_phrase_matches_words_in_order_only(index: SearchIndex) -> None:
     assert _found(index.search('"amenaza de muerte"')) == {("D-DEN1", 1)}
     assert _found(index.search('"threat of death"')) == {("D-MED1", 2)}
     assert index.search('"death of threat"') == []
@@ -114,7 +150,7 @@ def test_phrase_matches_words_in_order_only(index: SqliteFtsIndex) -> None:
     assert _found(index.search('"gang members"')) == {("D-MED1", 2)}
 
 
-def test_prefix_matches_word_starts(index: SqliteFtsIndex) -> None:
+def test_prefix_matches_word_starts(index: SearchIndex) -> None:
     assert _found(index.search("amenaz*")) == {("D-DEN1", 1)}  # amenazaron, amenaza
     assert _found(index.search("threat*")) == {("D-MED1", 2), ("D-SCH1", 1)}
     assert _found(index.search("fractur*")) == {("D-MED1", 1), ("D-MED1", 2)}
@@ -123,7 +159,7 @@ def test_prefix_matches_word_starts(index: SqliteFtsIndex) -> None:
     assert index.search("threa") == []  # no * : whole words only
 
 
-def test_and_or_not(index: SqliteFtsIndex) -> None:
+def test_and_or_not(index: SearchIndex) -> None:
     assert _found(index.search("gang arm")) == {("D-MED1", 2)}
     assert _found(index.search("gang AND arm")) == {("D-MED1", 2)}
     assert _found(index.search("expelled OR fractura")) == {("D-SCH1", 1), ("D-MED1", 1)}
@@ -133,21 +169,21 @@ def test_and_or_not(index: SqliteFtsIndex) -> None:
     assert _found(index.search('gang -"gang members"')) == {("D-SCH1", 1)}
 
 
-def test_or_binds_tighter_than_the_implied_and(index: SqliteFtsIndex) -> None:
+def test_or_binds_tighter_than_the_implied_and(index: SearchIndex) -> None:
     # gang AND (expelled OR physician), as in web search engines; not (gang AND expelled) OR physician.
     assert _found(index.search("gang expelled OR physician")) == {("D-SCH1", 1), ("D-MED1", 2)}
     assert _found(index.search("attendance expelled OR physician")) == {("D-SCH1", 1)}
     assert _found(index.search("(attendance expelled) OR physician")) == {("D-SCH1", 1), ("D-MED1", 2)}
 
 
-def test_spanish_and_english_pages_side_by_side(index: SqliteFtsIndex) -> None:
+def test_spanish_and_english_pages_side_by_side(index: SearchIndex) -> None:
     hits = index.search("threat OR amenaza")
     assert _found(hits) == {("D-MED1", 2), ("D-DEN1", 1)}
     assert {h.language for h in hits} == {"en", "es"}
 
 
 # Filters ---------------------------------------------------------------------------------------------------
-def test_filters_by_case_type_and_language(index: SqliteFtsIndex) -> None:
+def test_filters_by_case_type_and_language(index: SearchIndex) -> None:
     assert _found(index.search("medico", case_id=CASE_A)) == {("D-DEN1", 1), ("D-MED1", 1)}
     assert _found(index.search("medico", case_id=CASE_B)) == {("D-POL1", 1)}
     assert index.search("medico", case_id="C-NONE99") == []
@@ -171,7 +207,7 @@ def test_filters_by_case_type_and_language(index: SqliteFtsIndex) -> None:
     [(" ", None, None), (None, "", None), (None, None, "spanish!"), (None, None, "e")],
 )
 def test_bad_filter_values_are_validation_errors(
-    index: SqliteFtsIndex, case_id: str | None, doc_type: str | None, language: str | None
+    index: SearchIndex, case_id: str | None, doc_type: str | None, language: str | None
 ) -> None:
     with pytest.raises(ValidationError):
         index.search("gang", case_id=case_id, doc_type=doc_type, language=language)
@@ -208,7 +244,7 @@ def test_bm25_ranks_denser_and_rarer_matches_first(tmp_path: Path) -> None:
     assert ranked[0] == "D-RARE"
 
 
-def test_snippets_mark_the_match(index: SqliteFtsIndex) -> None:
+def test_snippets_mark_the_match(index: SearchIndex) -> None:
     hit = index.search('"amenaza de muerte"')[0]
     assert "[[amenaza de muerte]]" in hit.snippet()
     assert "«amenaza de muerte»" in hit.snippet("«", "»")
@@ -223,8 +259,8 @@ def test_snippets_mark_the_match(index: SqliteFtsIndex) -> None:
         assert hits and all(any(f.match for f in h.fragments) for h in hits), query
 
 
-def test_snippets_are_safe_for_terminals_and_html(tmp_path: Path) -> None:
-    ix = SqliteFtsIndex(tmp_path / "s.sqlite")
+def test_snippets_are_safe_for_terminals_and_html(make_index: Callable[..., SearchIndex]) -> None:
+    ix = make_index()
     hostile = "Line one\n\nthe <script>alert(1)</script> threat\x1b[2J\x1b]0;pwned\x07 here\u202eevil\x00end"
     ix.replace_document(IndexedDocument("D-1", CASE_A), [IndexedPage(1, hostile)])
     for query in ("threat", "threa*"):
@@ -237,15 +273,15 @@ def test_snippets_are_safe_for_terminals_and_html(tmp_path: Path) -> None:
         assert "<script>" not in html and "&lt;script&gt;" in html and "<mark>threat</mark>" in html
 
 
-def test_snippet_length_is_bounded(index: SqliteFtsIndex) -> None:
+def test_snippet_length_is_bounded(index: SearchIndex) -> None:
     short = index.search("extorsion", snippet_words=5)[0]
     assert len(short.plain_snippet.replace("…", "").split()) <= 5
     with pytest.raises(ValidationError):
         index.search("extorsion", snippet_words=65)
 
 
-def test_limit_offset_and_count(tmp_path: Path) -> None:
-    ix = SqliteFtsIndex(tmp_path / "s.sqlite")
+def test_limit_offset_and_count(make_index: Callable[..., SearchIndex]) -> None:
+    ix = make_index()
     ix.rebuild(
         [_doc(f"D-{i:03d}", CASE_A, "police", *(f"amenaza {'x ' * (i + p)}" for p in range(3))) for i in range(10)]
     )
@@ -316,7 +352,7 @@ def test_user_text_is_always_quoted_for_fts5() -> None:
         " ".join(f"w{i}" for i in range(33)),
     ],
 )
-def test_bad_query_syntax_is_a_clear_usage_error(index: SqliteFtsIndex, query: str) -> None:
+def test_bad_query_syntax_is_a_clear_usage_error(index: SearchIndex, query: str) -> None:
     with pytest.raises(QuerySyntaxError) as caught:
         index.search(query)
     assert caught.value.exit_code == ExitCode.USAGE
@@ -356,7 +392,7 @@ INJECTIONS = [
 
 
 @pytest.mark.parametrize("query", INJECTIONS)
-def test_injection_attempts_are_plain_words_or_rejected(index: SqliteFtsIndex, query: str) -> None:
+def test_injection_attempts_are_plain_words_or_rejected(index: SearchIndex, query: str) -> None:
     before = index.stats()
     try:
         hits = index.search(query, case_id=CASE_A)
@@ -369,14 +405,14 @@ def test_injection_attempts_are_plain_words_or_rejected(index: SqliteFtsIndex, q
     assert index.count_pages() == 5
 
 
-def test_filter_tokens_cannot_be_searched_for(index: SqliteFtsIndex) -> None:
+def test_filter_tokens_cannot_be_searched_for(index: SearchIndex) -> None:
     tag = "c" + CASE_B.encode().hex()  # how the index spells the case filter internally
     assert index.search(tag) == []
     assert index.search(f'"{tag}"') == []
     assert index.search(f"{tag[:6]}*") == []
 
 
-def test_random_queries_never_crash(index: SqliteFtsIndex) -> None:
+def test_random_queries_never_crash(index: SearchIndex) -> None:
     rng = random.Random(1234)
     pieces = ['"', "*", "-", "(", ")", "OR", "AND", "NOT", ":", "{", "}", "^", "+", "'", ";", "\\", "\x00", "ñ"]
     pieces += ["medico", "amenaza", "gang", "NEAR", "tags", "body", " ", " ", " ", "é", "…", "\u202e", "1=1"]
@@ -388,7 +424,7 @@ def test_random_queries_never_crash(index: SqliteFtsIndex) -> None:
 
 
 # Writing ---------------------------------------------------------------------------------------------------
-def test_reindexing_a_document_replaces_and_never_duplicates(index: SqliteFtsIndex) -> None:
+def test_reindexing_a_document_replaces_and_never_duplicates(index: SearchIndex) -> None:
     doc, pages = _sample()[1]
     assert index.count_pages(document_id="D-MED1") == 2
     for _ in range(3):
@@ -402,8 +438,8 @@ def test_reindexing_a_document_replaces_and_never_duplicates(index: SqliteFtsInd
     assert _found(index.search("luxacion")) == {("D-MED1", 1)}
 
 
-def test_pages_without_text_are_skipped_and_bad_pages_refused(tmp_path: Path) -> None:
-    ix = SqliteFtsIndex(tmp_path / "s.sqlite")
+def test_pages_without_text_are_skipped_and_bad_pages_refused(make_index: Callable[..., SearchIndex]) -> None:
+    ix = make_index()
     doc = IndexedDocument("D-1", CASE_A)
     assert ix.replace_document(doc, [IndexedPage(1, "texto"), IndexedPage(2, None), IndexedPage(3, "  \n ")]) == 1
     with pytest.raises(ValueError):
@@ -413,7 +449,7 @@ def test_pages_without_text_are_skipped_and_bad_pages_refused(tmp_path: Path) ->
     assert ix.count_pages() == 1
 
 
-def test_delete_document_and_case(index: SqliteFtsIndex) -> None:
+def test_delete_document_and_case(index: SearchIndex) -> None:
     assert index.delete_document("D-MED1") == 2
     assert index.search("fractura") == [] and index.search("physician") == []
     assert index.delete_document("D-MED1") == 0
@@ -424,7 +460,7 @@ def test_delete_document_and_case(index: SqliteFtsIndex) -> None:
     assert index.stats().cases == 1
 
 
-def test_replace_case_is_atomic(index: SqliteFtsIndex) -> None:
+def test_replace_case_is_atomic(index: SearchIndex) -> None:
     def failing() -> Iterator[Doc]:
         yield _doc("D-NEW1", CASE_B, "court", "sentencia del juez")
         raise OSError("catalog went away")
@@ -441,8 +477,10 @@ def test_replace_case_is_atomic(index: SqliteFtsIndex) -> None:
         index.replace_case(CASE_B, [_doc("D-X", CASE_A, "court", "otro caso")])
 
 
-def test_rebuild_failure_leaves_the_old_index_searchable(index: SqliteFtsIndex, tmp_path: Path) -> None:
-    other_process = SqliteFtsIndex(index.path)  # another reader of the same file
+def test_rebuild_failure_leaves_the_old_index_searchable(
+    index: SearchIndex, make_index: Callable[..., SearchIndex]
+) -> None:
+    other_process = make_index()  # another reader of the same index
     assert len(other_process.search("medico")) == 3
 
     def failing() -> Iterator[Doc]:
@@ -462,7 +500,7 @@ def test_rebuild_failure_leaves_the_old_index_searchable(index: SqliteFtsIndex, 
     other_process.close()
 
 
-def test_rebuild_killed_mid_way_leaves_the_old_index(index: SqliteFtsIndex) -> None:
+def test_rebuild_killed_mid_way_leaves_the_old_index(sqlite_index: SqliteFtsIndex) -> None:
     # A crash, not an exception: the process dies with the transaction open (no rollback runs).
     script = textwrap.dedent(
         f"""
@@ -476,19 +514,19 @@ def test_rebuild_killed_mid_way_leaves_the_old_index(index: SqliteFtsIndex) -> N
                 yield IndexedDocument(f"D-K{{i}}", "C-K", "police"), [IndexedPage(1, "texto del proceso muerto")]
             os._exit(9)
 
-        SqliteFtsIndex(Path({str(index.path)!r})).rebuild(docs())
+        SqliteFtsIndex(Path({str(sqlite_index.path)!r})).rebuild(docs())
         """
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60, check=False)
     assert result.returncode == 9, result.stderr
-    fresh = SqliteFtsIndex(index.path)
+    fresh = SqliteFtsIndex(sqlite_index.path)
     assert fresh.count_pages() == 5
     assert len(fresh.search("medico")) == 3
     assert fresh.search("muerto") == []
     fresh.close()
 
 
-def test_stats(index: SqliteFtsIndex) -> None:
+def test_stats(index: SearchIndex) -> None:
     stats = index.stats()
     assert (stats.pages, stats.documents, stats.cases) == (5, 4, 2)
     assert stats.languages == {"es": 2, "en": 3}  # "eng" was stored as "en"
@@ -529,11 +567,11 @@ def test_somebody_elses_database_is_never_touched(tmp_path: Path) -> None:
     conn.close()
 
 
-def test_index_of_another_schema_version_asks_for_reindex(index: SqliteFtsIndex) -> None:
-    with sqlite3.connect(index.path) as conn:
+def test_index_of_another_schema_version_asks_for_reindex(sqlite_index: SqliteFtsIndex) -> None:
+    with sqlite3.connect(sqlite_index.path) as conn:
         conn.execute("PRAGMA user_version = 999")
     conn.close()
-    stale = SqliteFtsIndex(index.path)
+    stale = SqliteFtsIndex(sqlite_index.path)
     with pytest.raises(SearchIndexError):
         stale.search("medico")
     assert stale.rebuild(_sample()) == 5
@@ -541,11 +579,11 @@ def test_index_of_another_schema_version_asks_for_reindex(index: SqliteFtsIndex)
     stale.close()
 
 
-def test_busy_writer_is_a_transient_error_and_readers_keep_working(index: SqliteFtsIndex) -> None:
-    blocker = sqlite3.connect(index.path, isolation_level=None)
+def test_busy_writer_is_a_transient_error_and_readers_keep_working(sqlite_index: SqliteFtsIndex) -> None:
+    blocker = sqlite3.connect(sqlite_index.path, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # as a long rebuild in another process would
     try:
-        writer = SqliteFtsIndex(index.path, busy_timeout=0.1)
+        writer = SqliteFtsIndex(sqlite_index.path, busy_timeout=0.1)
         with pytest.raises(SearchIndexBusy) as caught:
             writer.delete_case(CASE_A)
         assert caught.value.exit_code == ExitCode.TRANSIENT
@@ -554,7 +592,7 @@ def test_busy_writer_is_a_transient_error_and_readers_keep_working(index: Sqlite
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
-    assert index.count_pages() == 5
+    assert sqlite_index.count_pages() == 5
 
 
 def test_runaway_query_is_stopped(tmp_path: Path) -> None:
@@ -567,7 +605,7 @@ def test_runaway_query_is_stopped(tmp_path: Path) -> None:
     assert len(ix.search("amenaza", limit=5)) == 5
 
 
-def test_threads_can_share_one_index(index: SqliteFtsIndex) -> None:
+def test_threads_can_share_one_index(index: SearchIndex) -> None:
     errors: list[BaseException] = []
 
     def work() -> None:
@@ -586,10 +624,85 @@ def test_threads_can_share_one_index(index: SqliteFtsIndex) -> None:
     assert errors == []
 
 
-def test_callers_can_depend_on_the_interface(index: SqliteFtsIndex) -> None:
+def test_callers_can_depend_on_the_interface(index: SearchIndex, make_index: Callable[..., SearchIndex]) -> None:
     def search_everywhere(ix: SearchIndex, query: str) -> list[str]:
         return [h.document_id for h in ix.search(query)]
 
     assert search_everywhere(index, "expelled") == ["D-SCH1"]
-    with SqliteFtsIndex(index.path) as other:
+    with make_index() as other:
         assert other.count("medico") == 3
+
+
+# One contract, two backends ------------------------------------------------------------------------------------
+CONTRACT_QUERIES = [
+    "medico",
+    "MÉDICO",
+    "nino",
+    "niño",
+    "ano",
+    "amenaz*",
+    "threat*",
+    "fractur* -radio",
+    '"amenaza de muerte"',
+    '"amenaza de mue"*',
+    '"death of threat"',
+    "death threat",
+    "gang arm",
+    "gang expelled OR physician",
+    "(attendance expelled) OR physician",
+    "medico -(policia OR clinica)",
+    'gang -"gang members"',
+    "threat OR amenaza",
+    "co-worker",
+    "certificate filed",
+    "case_id:XYZ medico",
+    "NEAR(medico policia, 10)",
+    "2023",
+    "de",
+    "no",
+]
+
+
+@pytest.mark.postgres
+def test_both_backends_find_the_same_pages(tmp_path: Path, pg_url: str) -> None:
+    """The same pages, the same queries and filters: the same hits and counts on SQLite FTS5 and PostgreSQL."""
+    from casefile.tasks.search.postgres_fts import PostgresFtsIndex
+
+    extra = [
+        _doc("D-CO1", CASE_B, "letter", "My co-worker saw it. No pagó la extorsión; no, no.", language="es"),
+        _doc("D-LIG", CASE_B, "letter", "Birth certi\ufb01cate, ＦＩＬＥＤ 2023 — Ærø Ōsaka straße", language="en"),
+    ]
+    rng = random.Random(17)
+    vocabulary = ["amenaza", "muerte", "médico", "niño", "gang", "threat", "school", "año", "de", "no", "policía"]
+    extra += [
+        _doc(
+            f"D-R{i:03d}",
+            CASE_A if i % 2 else CASE_B,
+            rng.choice(["police", "medical"]),
+            " ".join(rng.choice(vocabulary) for _ in range(rng.randint(3, 40))),
+            language=rng.choice(["es", "en"]),
+        )
+        for i in range(120)
+    ]
+    sqlite_ix = SqliteFtsIndex(tmp_path / "s.sqlite")
+    postgres_ix = PostgresFtsIndex(pg_url)
+    for ix in (sqlite_ix, postgres_ix):
+        ix.rebuild(_sample() + extra)
+    random_queries = [
+        " ".join(rng.choice([*vocabulary, "OR", "-muerte", '"de muerte"', "amen*"]) for _ in range(rng.randint(1, 4)))
+        for _ in range(60)
+    ]
+    filters: list[dict[str, Any]] = [{}, {"case_id": CASE_A}, {"doc_type": "police"}, {"language": "es"}]
+    for query in CONTRACT_QUERIES + random_queries:
+        for where in filters:
+            try:
+                expected = _found(sqlite_ix.search(query, limit=500, **where))
+            except QuerySyntaxError:
+                with pytest.raises(QuerySyntaxError):
+                    postgres_ix.search(query, limit=500, **where)
+                continue
+            assert _found(postgres_ix.search(query, limit=500, **where)) == expected, (query, where)
+            assert postgres_ix.count(query, **where) == sqlite_ix.count(query, **where) == len(expected)
+    assert postgres_ix.stats().pages == sqlite_ix.stats().pages
+    sqlite_ix.close()
+    postgres_ix.close()

@@ -141,8 +141,8 @@ class FlakyStore(ObjectStore):
     def list(self, prefix: str = "") -> Any:
         return self.inner.list(prefix)
 
-    def url(self, key: str) -> str:
-        return self.inner.url(key)
+    def url(self, key: str, *, download_name: str | None = None, expires: int | None = None) -> str:
+        return self.inner.url(key, download_name=download_name, expires=expires)
 
     def describe(self) -> str:
         return "flaky " + self.inner.describe()

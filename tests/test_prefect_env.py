@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from casefile.flows.prefect_env import SERVER_URL_FILE, local_server_url, running_server
+from casefile.flows.prefect_env import local_server_url, running_server
+from casefile.flows.prefect_server import SERVER_URL_FILE
 from casefile.tasks.core.settings import Settings
 
 

@@ -299,6 +299,39 @@ def test_s3_presigned_url_downloads_the_bytes(s3_store: S3ObjectStore, moto_endp
         assert response.read() == data
 
 
+@pytest.mark.s3
+def test_staff_download_links_expire_and_carry_the_file_name(s3_store: S3ObjectStore) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    s3_store.put_bytes("packets/P-1/packet.pdf", b"%PDF-1.7 fictional")
+    url = s3_store.url("packets/P-1/packet.pdf", download_name="C-ABC234 packet.pdf")
+    query = parse_qs(urlsplit(url).query)
+    assert query["X-Amz-Expires"] == ["900"]  # the setting s3_presign_seconds: fifteen minutes
+    assert query["response-content-disposition"] == ['attachment; filename="C-ABC234_packet.pdf"']
+    with loopback_opener().open(url, timeout=10) as response:
+        assert response.headers["Content-Disposition"] == 'attachment; filename="C-ABC234_packet.pdf"'
+    # S3 refuses a link past its expiry (moto does not check it, so the test checks what the link asks for).
+    short = s3_store.url("packets/P-1/packet.pdf", expires=60)
+    assert parse_qs(urlsplit(short).query)["X-Amz-Expires"] == ["60"]
+
+
+@pytest.mark.s3
+def test_every_object_is_written_with_server_side_encryption(
+    s3_client: S3Client, s3_bucket: str, tmp_path: Path
+) -> None:
+    store = S3ObjectStore(s3_client, s3_bucket, "practice", sse="AES256", multipart_threshold=5 * 1024 * 1024)
+    store.put_bytes("letters/a.pdf", b"small")
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(6 * 1024 * 1024))  # above the threshold: a multipart upload
+    store.put_file("originals/ab/big", big)
+    small = tmp_path / "s.bin"
+    small.write_bytes(b"x")
+    store.put_file("originals/ab/small", small)
+    for key in ("letters/a.pdf", "originals/ab/big", "originals/ab/small"):
+        head = s3_client.head_object(Bucket=s3_bucket, Key=f"practice/{key}")
+        assert head["ServerSideEncryption"] == "AES256", key
+
+
 def test_describe_names_the_store_without_secrets(store: ObjectStore) -> None:
     text = store.describe()
 

@@ -210,9 +210,10 @@ def search(query: str, case_id: str | None, lang: str | None, doc_type: str | No
 @json_option
 def reindex(case_id: str | None, as_json: bool) -> None:
     """Rebuild the search index from the page text in the catalog (safe to interrupt: the old index stays)."""
+    from ...tasks.search.index import search_index
     from ...tasks.search.indexing import reindex as rebuild
 
     rt = runtime()
     pages = rebuild(rt, case_id)
-    result = {"case_id": case_id, "pages_indexed": pages, "index": str(rt.settings.search_index_path)}
+    result = {"case_id": case_id, "pages_indexed": pages, "index": search_index(rt).describe()}
     emit(as_json, result, lambda: click.echo(f"Indexed {pages} page(s){' of ' + case_id if case_id else ''}."))

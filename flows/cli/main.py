@@ -17,6 +17,7 @@ from .cases import case
 from .check import check
 from .conditions import conditions
 from .demo import demo
+from .deploy import deploy, migrate
 from .documents import add, doc, docs, reindex, search
 from .output import CasefileGroup, emit, json_option
 from .packets import exhibits, packet, translation
@@ -89,6 +90,8 @@ COMMANDS = (
     web,
     user,
     demo,
+    deploy,
+    migrate,
     check,
 )
 for command in COMMANDS:

@@ -7,11 +7,12 @@ deployments it serves are flows/deployments.py's.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
-from .output import home_settings
+from .output import emit, home_settings
 
 
 @click.command("serve")
@@ -40,8 +41,23 @@ from .output import home_settings
     help="Seconds a flow run in flight gets to finish when serve is stopped (default: the setting "
     "serve_stop_grace_seconds, 60).",
 )
-def serve(host: str | None, port: int | None, ui_url: str | None, grace: float | None) -> None:
+@click.option(
+    "--pool",
+    default=None,
+    metavar="NAME",
+    help="A practice's deployment: register the flows with the Prefect server at PREFECT_API_URL for its process work "
+    "pool NAME (created if missing), then exit; the server schedules them and `prefect worker start --pool NAME` "
+    "on each machine runs them (long scans are OCR'd in page ranges across the workers). Default: the setting "
+    "work_pool when PREFECT_API_URL is set, else serve on this machine.",
+)
+@click.option("--json", "as_json", is_flag=True, help="With --pool: print one JSON document on stdout.")
+def serve(
+    host: str | None, port: int | None, ui_url: str | None, grace: float | None, pool: str | None, as_json: bool
+) -> None:
     """Serve the Prefect UI and the scheduled flows until Ctrl-C, SIGTERM or the terminal closes.
+
+    With --pool (a practice's deployment: a Prefect server of its own and workers on several machines), registers the
+    flows with that server's work pool instead, and exits.
 
     Starts a Prefect server with its UI (open the URL it prints: advocates build packets there with the
     `build-packet/on-demand` deployment) and a runner for the deployments. The overdue check (follow-ups,
@@ -50,9 +66,23 @@ def serve(host: str | None, port: int | None, ui_url: str | None, grace: float |
     on this machine run their flows on this server, and the links they print open in its UI. One serve per home.
     On a stop, flow runs in flight get the grace period, then the runner and the server stop; exit 0.
     """
+    settings = home_settings()
+    pool = pool or (settings.work_pool if (settings.prefect_api_url or os.environ.get("PREFECT_API_URL")) else None)
+    if pool:
+        from ..deployments import deploy_to_pool
+
+        names = deploy_to_pool(settings, pool)
+        emit(
+            as_json,
+            {"work_pool": pool, "deployments": names},
+            lambda: click.echo(
+                f"Deployed {len(names)} flows to the work pool {pool!r}: {', '.join(names)}. Start "
+                f"`prefect worker start --pool {pool}` on each machine that should run them.",
+            ),
+        )
+        return
     from ..supervisor import serve_forever
 
-    settings = home_settings()
     code = serve_forever(
         settings,
         host=host,

@@ -13,33 +13,27 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import jinja2
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ...tasks.core.errors import CasefileError, ExitCode, NotFoundError
-from ...tasks.core.render import make_environment, render_html
 from ...tasks.core.runtime import Runtime, get_runtime
 from ...tasks.staff import audit
-from ...tasks.staff.sessions import SignedIn, prune
-from . import i18n
+from ...tasks.staff.sessions import prune
+from .rendering import make_templates, page
 from .runs import FlowRuns
 from .security import (
-    LANG_COOKIE,
-    SIGNIN_COOKIE,
     NotFound,
     NotSignedIn,
     Refused,
     SiteMiddleware,
     client_address,
-    cookie_args,
     current_user,
-    new_signin_token,
     runtime_of,
 )
 
@@ -48,38 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
-
-
-def make_templates(rt: Runtime) -> jinja2.Environment:
-    env = make_environment(rt.settings.templates_dir, rt.settings.template_overrides, extensions=["jinja2.ext.i18n"])
-    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.filters.update(
-        {"day": i18n.format_day, "when": i18n.format_when, "size": i18n.format_size, "number": i18n.format_number}
-    )
-    return env
-
-
-def page(
-    request: Request, name: str, context: dict[str, Any] | None = None, status: int = 200, *, anonymous: bool = False
-) -> HTMLResponse:
-    """Render ``web/<name>.html.j2`` with what every page needs (who, their CSRF token, the language)."""
-    who: SignedIn | None = None if anonymous else current_user(request)
-    signin_token = None
-    if who is None:
-        signin_token = request.cookies.get(SIGNIN_COOKIE) or new_signin_token()
-    base = {
-        "who": who,
-        "csrf": who.csrf_token if who else signin_token,
-        "lang": i18n.current.get(),
-        "languages": i18n.LANGUAGE_NAMES,
-        "here": request.url.path,
-        "title": "",
-    }
-    html = render_html(request.app.state.templates, f"web/{name}.html.j2", {**base, **(context or {})})
-    response = HTMLResponse(html, status_code=status)
-    if who is None and signin_token != request.cookies.get(SIGNIN_COOKIE):
-        response.set_cookie(SIGNIN_COOKIE, signin_token or "", max_age=3600, **cookie_args(request))
-    return response
 
 
 def _audit_refusal(request: Request, exc: Refused) -> None:
@@ -199,7 +161,3 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(pages.router)
     return app
-
-
-def language_cookie(response: Response, request: Request, lang: str) -> None:
-    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, **cookie_args(request))

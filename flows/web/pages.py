@@ -28,8 +28,8 @@ from ...tasks.staff.downloads import (
 from ...tasks.staff.uploads import UploadFolder, UploadRefused
 from ...tasks.staff.users import Permission
 from . import i18n
-from .app import language_cookie, page
 from .messages import quarantine_remedy
+from .rendering import language_cookie, page
 from .security import (
     SESSION_COOKIE,
     SIGNIN_COOKIE,

@@ -1,7 +1,8 @@
 """The library's full-text index: every page of every source, searchable like case documents.
 
-A second index of the same backend as the case index (``search.sqlite_fts``, in its own file beside it:
-``conditions-index.db``), so the library's pages never mix with a case's. Its grouping key (the index's "case") is
+A second index of the same backend as the case index (SQLite FTS5 in its own file beside it,
+``conditions-index.db``; on PostgreSQL its own table, ``casefile_search.library``), so the library's pages never mix
+with a case's. Its grouping key (the index's "case") is
 the source's country, so a search for one country is a filter inside the full-text match. Derived data: the
 catalog keeps each page's text, and ``reindex_library`` rebuilds the index from it.
 """
@@ -32,7 +33,14 @@ def library_index_path(settings: Settings) -> Path:
     return settings.search_index_path.with_name(INDEX_FILE)
 
 
+LIBRARY_TABLE = "library"  # the library's table in the PostgreSQL backend
+
+
 def open_library_index(settings: Settings) -> SearchIndex:
+    if settings.search_on_postgres:
+        from ..search.index import open_index
+
+        return open_index(settings, LIBRARY_TABLE)
     from ..search.sqlite_fts import SqliteFtsIndex
 
     return SqliteFtsIndex(library_index_path(settings))

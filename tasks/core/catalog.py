@@ -1,7 +1,8 @@
 """The catalog: business state (cases, documents, pages, intake batches, audit events).
 
-SQLAlchemy 2 ORM; SQLite by default, PostgreSQL by changing ``database_url``. The schema is owned by
-Alembic migrations in tasks/core/migrations; ``open_catalog`` brings a database to the head revision.
+SQLAlchemy 2 ORM; SQLite by default, PostgreSQL by changing ``database_url`` (``postgresql+psycopg://...``): the
+same models and the same Alembic migrations (tasks/core/migrations) on both; ``Catalog`` brings a database to the
+head revision (on PostgreSQL under an advisory lock, so machines starting at once migrate it once).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 # Bump together with a new file in tasks/core/migrations/versions.
-HEAD_REVISION = "0010_staff"
+HEAD_REVISION = "0011_ocr_parts"
 
 # Crockford-like alphabet without 0/O, 1/I/L, U: easy to read aloud and to type.
 _ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -131,6 +132,27 @@ class Page(Base):
     ocr_error: Mapped[str | None] = mapped_column(Text)
 
     document: Mapped[Document] = relationship(back_populates="pages")
+
+
+class OcrPart(Base):
+    """A range of a long document's pages OCR'd by one flow run on a work pool (tasks/documents/split.py): the
+    claim, the sign of life, and the searchable PDF of those pages once its results are in the catalog. A part's
+    results are written once, in the transaction that marks it done (under a row lock), whichever run gets there
+    first; a run that finds it done keeps nothing."""
+
+    __tablename__ = "ocr_parts"
+
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    first_page: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1-based, inclusive
+    last_page: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | running | done
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # runs that claimed it
+    claimed_by: Mapped[str | None] = mapped_column(String(100))  # host:pid of the run that claimed it last
+    flow_run_id: Mapped[str | None] = mapped_column(String(36))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)  # last sign of life of the claiming run
+    searchable_key: Mapped[str | None] = mapped_column(String(300))  # the range's pages with their OCR text layer
+    searchable_sha256: Mapped[str | None] = mapped_column(String(64))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class IntakeBatch(Base):
@@ -548,13 +570,19 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Any number that no other program on the practice's database server uses as an advisory lock: "CFMG".
+_MIGRATION_LOCK = 0x43464D47
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True)
-    if engine.dialect.name == "sqlite":
+        engine = create_engine(url, future=True)
         event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
+        return engine
+    # A server: connections idle for hours (a worker between runs) may have been closed by the server or a
+    # firewall; ping before use rather than fail the first statement of a run.
+    return create_engine(url, future=True, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
 def _current_revision(engine: Engine) -> str | None:
@@ -575,6 +603,9 @@ def migrate(engine: Engine) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # Held until this transaction ends: a second machine waits here, then finds the schema at head.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 

@@ -354,3 +354,15 @@ class BundleNotFound(NotFoundError):
             f"Case {case_id} has no {what}. Run `casefile conditions propose {case_id} ...`, edit the selection, "
             f"then `casefile conditions bundle {case_id} selection.yaml`."
         )
+
+
+# A practice's deployment (tasks/deploy) ----------------------------------------------------------------------------
+class MigrationError(CasefileError):
+    """`casefile migrate` cannot start or did not verify; the old home is untouched and the command can be run
+    again (it resumes)."""
+
+
+class DeploymentDown(CasefileError):
+    """`casefile deploy check` found a part of the deployment that does not answer."""
+
+    exit_code = ExitCode.TRANSIENT

@@ -41,6 +41,12 @@ class StorageBackend(StrEnum):
     S3 = "s3"
 
 
+class SearchBackend(StrEnum):
+    AUTO = "auto"  # PostgreSQL when the catalog is on PostgreSQL, else SQLite FTS5 (the embedded default)
+    SQLITE = "sqlite"
+    POSTGRESQL = "postgresql"
+
+
 class SmtpSecurity(StrEnum):
     NONE = "none"  # plain SMTP: loopback or a trusted relay only
     STARTTLS = "starttls"  # usually port 587
@@ -80,7 +86,11 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
     s3_multipart_threshold: int = 64 * 1024 * 1024
-    s3_presign_seconds: int = 900
+    s3_presign_seconds: int = Field(default=900, ge=1, le=7 * 24 * 3600)  # how long a download link works
+    # Server-side encryption of every object written: "AES256" (keys managed by the store), "aws:kms" (with
+    # s3_sse_kms_key_id, or the bucket's default key) or None (the bucket's default encryption applies).
+    s3_sse: str | None = Field(default=None, pattern=r"^(AES256|aws:kms|aws:kms:dsse)$")
+    s3_sse_kms_key_id: str | None = None
 
     ocr_enabled: bool = True
     ocr_languages: str = "eng+spa"  # Tesseract language spec
@@ -89,6 +99,15 @@ class Settings(BaseSettings):
     ocr_min_confidence: float = Field(default=70.0, ge=0, le=100)  # below: flagged for a person to check
     ocr_dpi: int = Field(default=300, ge=70, le=600)  # for pages that must be rendered (not one image)
     index_path: Path | None = None  # default: home/index.db (SQLite FTS5)
+    search_backend: SearchBackend = SearchBackend.AUTO
+    search_url: str = ""  # the PostgreSQL database of the search index; default: the catalog's
+
+    # A practice's shared deployment: `casefile serve --pool NAME` deploys the flows to this Prefect process work
+    # pool, and OCR of a long scan is split into page ranges, each a flow run that any worker of the pool picks up.
+    work_pool: str | None = None
+    ocr_split_pages: int = Field(default=25, ge=1)  # pages per range (documents this long or shorter: one run)
+    ocr_lease_seconds: float = Field(default=120.0, ge=1)  # a range whose run gave no sign of life this long is
+    # retried on another worker (its machine died or was cut off)
 
     ingest_workers: int = Field(default=4, ge=1, le=64)  # files taken in at once by one flow run
     # Processes a packet build prepares exhibit pages and checks parts in (1: all in the build's own process)
@@ -160,6 +179,28 @@ class Settings(BaseSettings):
     @property
     def catalog_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'catalog.db'}"
+
+    @property
+    def catalog_on_postgres(self) -> bool:
+        return self.catalog_url.startswith("postgresql")
+
+    @property
+    def search_on_postgres(self) -> bool:
+        if self.search_backend is SearchBackend.AUTO:
+            return bool(self.search_url) or self.catalog_on_postgres
+        return self.search_backend is SearchBackend.POSTGRESQL
+
+    @property
+    def search_database_url(self) -> str:
+        url = self.search_url or self.catalog_url
+        if not url.startswith("postgresql"):
+            from .errors import ConfigError
+
+            raise ConfigError(
+                "search_backend is postgresql but there is no PostgreSQL database for it: set search_url (or "
+                "database_url) to a postgresql+psycopg:// URL, or search_backend to sqlite."
+            )
+        return url
 
     @property
     def objects_path(self) -> Path:

@@ -81,8 +81,9 @@ class ObjectStore(ABC):
         """Every key under ``prefix``, sorted, however many there are (pages through the listing)."""
 
     @abstractmethod
-    def url(self, key: str) -> str:
-        """A location a person or program can fetch: a presigned GET URL on S3, a file URI locally."""
+    def url(self, key: str, *, download_name: str | None = None, expires: int | None = None) -> str:
+        """A location a person or program can fetch: a presigned GET URL on S3 (valid ``expires`` seconds, saved as
+        ``download_name``), a file URI locally."""
 
     @abstractmethod
     def describe(self) -> str:
@@ -217,7 +218,7 @@ class LocalObjectStore(ObjectStore):
                     keys.append(key)
         yield from sorted(keys)
 
-    def url(self, key: str) -> str:
+    def url(self, key: str, *, download_name: str | None = None, expires: int | None = None) -> str:
         path = self._path(key)
         if not path.is_file():
             raise FileNotFoundError(key)
@@ -325,11 +326,20 @@ class S3ObjectStore(ObjectStore):
         prefix: str = "",
         multipart_threshold: int = 64 * 1024 * 1024,
         presign_seconds: int = 900,
+        sse: str | None = None,
+        sse_kms_key_id: str | None = None,
     ) -> None:
         self.client = client
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.presign_seconds = presign_seconds
+        # Server-side encryption asked for on every write (client files are confidential); None leaves it to the
+        # bucket's default encryption.
+        self.write_args: dict[str, str] = {}
+        if sse:
+            self.write_args["ServerSideEncryption"] = sse
+            if sse_kms_key_id and sse.startswith("aws:kms"):
+                self.write_args["SSEKMSKeyId"] = sse_kms_key_id
         from boto3.s3.transfer import TransferConfig
 
         self.transfer = TransferConfig(
@@ -354,11 +364,13 @@ class S3ObjectStore(ObjectStore):
         # upload_file sends one PUT below the threshold and a multipart upload above it; S3 makes the
         # object visible only when the PUT or CompleteMultipartUpload succeeds, so writes are atomic.
         with self._errors(key):
-            self.client.upload_file(str(path), self.bucket, self._k(key), Config=self.transfer)
+            self.client.upload_file(
+                str(path), self.bucket, self._k(key), Config=self.transfer, ExtraArgs=self.write_args or None
+            )
 
     def put_bytes(self, key: str, data: bytes) -> None:
         with self._errors(key):
-            self.client.put_object(Bucket=self.bucket, Key=self._k(key), Body=data)
+            self.client.put_object(Bucket=self.bucket, Key=self._k(key), Body=data, **self.write_args)  # type: ignore[arg-type]
 
     def open(self, key: str) -> BinaryIO:
         with self._errors(key):
@@ -394,14 +406,18 @@ class S3ObjectStore(ObjectStore):
                 for item in page.get("Contents", []):
                     yield item["Key"][len(self.prefix) :]
 
-    def url(self, key: str) -> str:
+    def url(self, key: str, *, download_name: str | None = None, expires: int | None = None) -> str:
+        """A presigned GET URL that works for ``expires`` seconds (default ``presign_seconds``, the setting
+        s3_presign_seconds); ``download_name`` makes browsers save it under that name."""
         if not self.exists(key):
             raise FileNotFoundError(key)
+        params: dict[str, str] = {"Bucket": self.bucket, "Key": self._k(key)}
+        if download_name:
+            safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in download_name)[:150]
+            params["ResponseContentDisposition"] = f'attachment; filename="{safe}"'
         with self._errors(key):
             return self.client.generate_presigned_url(
-                "get_object",
-                Params={"Bucket": self.bucket, "Key": self._k(key)},
-                ExpiresIn=self.presign_seconds,
+                "get_object", Params=params, ExpiresIn=expires or self.presign_seconds
             )
 
     def download_url(self, key: str, *, seconds: int, filename: str | None = None) -> str | None:
@@ -435,5 +451,7 @@ def open_store(settings: Settings) -> ObjectStore:
             settings.s3_prefix,
             multipart_threshold=settings.s3_multipart_threshold,
             presign_seconds=settings.s3_presign_seconds,
+            sse=settings.s3_sse,
+            sse_kms_key_id=settings.s3_sse_kms_key_id,
         )
     return LocalObjectStore(settings.objects_path)

@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..cases.case import NewCase, validate_new_case
+from ..cases.sample import DEMO_A_NUMBER, DEMO_CLIENT
 from ..core.settings import DEMO_DATA
 
 if TYPE_CHECKING:
     from ..core.runtime import Runtime
     from ..packets.build import BuildOptions
 
-DEMO_CLIENT = "Maria Fernanda Quiroga Test"  # fictional, like everything in data/
-DEMO_A_NUMBER = "123-456-789"
 SAMPLES = DEMO_DATA / "sample"  # what the demo adds to its case
 TRANSLATIONS = DEMO_DATA / "translations"  # English translations of the Spanish samples
 RESPONSES = DEMO_DATA / "responses"  # an answer to a record request

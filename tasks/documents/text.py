@@ -13,10 +13,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from ..core.catalog import Document, Page, audit
 from ..core.errors import CasefileError
@@ -91,12 +91,28 @@ class PdfText:
     searchable_sha256: str
 
 
+def ocr_options(rt: Runtime) -> dict[str, Any]:
+    """``ocr.ocr_document``'s options from the settings (the same for a whole document or a range of its pages)."""
+    from ..core.practice import practice_of
+    from .language import supported
+
+    settings = rt.settings
+    return {
+        "languages": settings.ocr_languages,
+        "workers": settings.ocr_workers,
+        "page_timeout": settings.ocr_page_timeout,
+        "min_confidence": settings.ocr_min_confidence,
+        "dpi": settings.ocr_dpi,
+        "ocr": settings.ocr_enabled,
+        # Identified among the practice's client languages that the identifier knows (documents/language.py).
+        "language_candidates": supported(practice_of(rt).client_languages),
+    }
+
+
 def read_pdf_text(rt: Runtime, key: str, sha256: str, label: str) -> PdfText:
     """OCR the pages of the stored PDF ``key`` (verified against ``sha256``) that need it, with the settings' OCR
     options, and store the searchable PDF. ``label`` (an id) names the work folder. Case documents
     (``extract_text``) and the country-conditions library both read their text through here."""
-    from ..core.practice import practice_of
-    from .language import supported
     from .ocr import ocr_document
     from .tesseract import check_languages
 
@@ -106,21 +122,9 @@ def read_pdf_text(rt: Runtime, key: str, sha256: str, label: str) -> PdfText:
     with work_folder(settings.work_dir, f"text-{label}-") as work, _machine_errors(work):
         source = work / "in.pdf"
         store.download(key, source, expected_sha256=sha256)
-        result = ocr_document(
-            source,
-            work / "searchable.pdf",
-            languages=settings.ocr_languages,
-            workers=settings.ocr_workers,
-            page_timeout=settings.ocr_page_timeout,
-            min_confidence=settings.ocr_min_confidence,
-            dpi=settings.ocr_dpi,
-            ocr=settings.ocr_enabled,
-            # Identified among the practice's client languages that the identifier knows (documents/language.py).
-            language_candidates=supported(practice_of(rt).client_languages),
-            # Page results go to an unnamed file as they arrive and are read back one at a time (they outlive
-            # the work folder): a long scan's text and word boxes are never all in memory.
-            spool_folder=work,
-        )
+        # Page results go to an unnamed file as they arrive and are read back one at a time (they outlive the
+        # work folder): a long scan's text and word boxes are never all in memory.
+        result = ocr_document(source, work / "searchable.pdf", **ocr_options(rt), spool_folder=work)
         searchable_key, searchable_sha = key, sha256
         if result.searchable_pdf is not None:
             searchable_sha = sha256_file(result.searchable_pdf)
@@ -145,26 +149,18 @@ def extract_text(rt: Runtime, document_id: str) -> TextSummary:
     result, searchable_key, searchable_sha = read.result, read.searchable_key, read.searchable_sha256
 
     with catalog.session() as session:
-        doc = catalog.get_document(session, document_id)
-        by_number = {p.number: p for p in doc.pages}
-        with_text, skipped = record_pages(session, by_number, result.pages)
-        doc.ocr_status = "skipped" if skipped else _status(result.failed_pages, with_text)
-        doc.searchable_key, doc.searchable_sha256 = searchable_key, searchable_sha
-        doc.indexed_at = None
-        summary = _summary(doc)
-        audit(
-            session,
-            actor="ocr",
-            entity="document",
-            entity_id=doc.id,
-            action="text-extracted",
-            case_id=doc.case_id,
-            ocr_pages=summary.ocr_pages,
-            text_pages=summary.text_pages,
-            failed_pages=summary.failed_pages,
-            low_confidence_pages=summary.low_confidence_pages,
-            searchable_sha256=searchable_sha,
-        )
+        # Locked, and checked again: two commands taking in files of one case at once may both have read this
+        # document; the first to get here records its text, the other keeps nothing (the same text, once).
+        doc = session.scalars(
+            select(Document)
+            .where(Document.id == document_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one()
+        if doc.ocr_status != "pending":
+            return _summary(doc)
+        record_pages(doc, result.pages)
+        summary = finish_text(session, doc, searchable_key, searchable_sha)
     log.info(
         "document %s: %d OCR, %d text-layer, %d blank, %d failed, %d low-confidence page(s)",
         document_id,
@@ -177,19 +173,21 @@ def extract_text(rt: Runtime, document_id: str) -> TextSummary:
     return summary
 
 
-RECORD_FLUSH_PAGES = 100  # page rows sent to the database at a time, in the document's one transaction
+RECORD_FLUSH_PAGES = 100  # page rows sent to the database at a time, in the caller's one transaction
 
 
-def record_pages(session: Session, rows: dict[int, Page], pages: Iterable[PageResult]) -> tuple[int, bool]:
-    """Record each page's text and word boxes on its row (``rows`` by page number), streaming: every
-    ``RECORD_FLUSH_PAGES`` pages the rows are flushed (same transaction) and their text and words dropped from
-    memory, so a long scan's pages are not all held at once. Returns (pages with text, whether any was skipped)."""
-    with_text, skipped = 0, False
+def record_pages(doc: Document, pages: Iterable[PageResult], offset: int = 0) -> None:
+    """Each page's text, source, confidence, language and word boxes onto the document's page rows (``offset``: the
+    pages are a range of the document that starts after page ``offset``).
+
+    Streaming, for long scans: every ``RECORD_FLUSH_PAGES`` pages the rows are flushed (in the session's
+    transaction, so the document's text still lands at once or not at all) and their text and word boxes are
+    dropped from memory (read again from the database if asked for)."""
+    session = object_session(doc)
+    by_number = {p.number: p for p in doc.pages}
     pending: list[Page] = []
     for page in pages:
-        with_text += page.source in ("ocr", "text-layer")
-        skipped = skipped or page.source == "skipped"
-        row = rows.get(page.number)
+        row = by_number.get(page.number + offset)
         if row is None:
             continue
         row.text = page.text
@@ -211,14 +209,39 @@ def record_pages(session: Session, rows: dict[int, Page], pages: Iterable[PageRe
         if len(pending) >= RECORD_FLUSH_PAGES:
             _flush_rows(session, pending)
     _flush_rows(session, pending)
-    return with_text, skipped
 
 
-def _flush_rows(session: Session, rows: list[Page]) -> None:
-    session.flush()
-    for row in rows:
-        session.expire(row, ["text", "words_json"])  # loaded again from the database if read
+def _flush_rows(session: Session | None, rows: list[Page]) -> None:
+    if session is not None and rows:
+        session.flush()
+        for row in rows:
+            session.expire(row, ["text", "words_json"])
     rows.clear()
+
+
+def finish_text(session: Session, doc: Document, searchable_key: str, searchable_sha: str) -> TextSummary:
+    """The document's OCR status from its recorded pages, its searchable PDF, and the audit event."""
+    failed = sum(p.text_source == "failed" for p in doc.pages)
+    with_text = sum(p.text_source in ("ocr", "text-layer") for p in doc.pages)
+    skipped = any(p.text_source == "skipped" for p in doc.pages)
+    doc.ocr_status = "skipped" if skipped else _status(failed, with_text)
+    doc.searchable_key, doc.searchable_sha256 = searchable_key, searchable_sha
+    doc.indexed_at = None
+    summary = _summary(doc)
+    audit(
+        session,
+        actor="ocr",
+        entity="document",
+        entity_id=doc.id,
+        action="text-extracted",
+        case_id=doc.case_id,
+        ocr_pages=summary.ocr_pages,
+        text_pages=summary.text_pages,
+        failed_pages=summary.failed_pages,
+        low_confidence_pages=summary.low_confidence_pages,
+        searchable_sha256=searchable_sha,
+    )
+    return summary
 
 
 def _status(failed: int, with_text: int) -> str:

@@ -53,7 +53,14 @@ from ..cases.rules import FILING_DATE_UNKNOWN, Risk, RiskAssessment
 from ..core.catalog import OutboundMail, RecordRequest, RequestEvent
 from ..core.errors import CasefileError, ExitCode, MailRejected, MailTransientError, ValidationError
 from .config import Channel, EscalationStep, RequestConfig, request_config
-from .lifecycle import due_escalation_steps, effective_due, mark_overdue, record_followup, request_risk
+from .lifecycle import (
+    due_escalation_steps,
+    effective_due,
+    get_request,
+    mark_overdue,
+    record_followup,
+    request_risk,
+)
 from .mail import MailMessage, SendOutcome, send_once
 from .sending import followup_dedupe_key
 from .status import OPEN_STATUSES, Status
@@ -243,8 +250,7 @@ def chase_request(rt: Runtime, request_id: str, today: date, config: RequestConf
         if outcome is not None and outcome.status == "sent":
             result.sends += 1
         with rt.catalog.session() as session:
-            req = session.get(RecordRequest, request_id)
-            assert req is not None
+            req = get_request(session, request_id)  # locked: an advocate's edit meanwhile is read, not lost
             if req.escalation_step < step.step:  # not already recorded by a run that crashed after sending
                 record_followup(session, req, step, actor=ACTOR, document_id=document_id, note=note)
                 if step.to == "supervisor" and req.status == Status.OVERDUE.value:

@@ -77,7 +77,14 @@ def normalise_reference(raw: str) -> str:
 
 
 def get_request(session: Session, ref: str) -> RecordRequest:
-    req = session.get(RecordRequest, normalise_reference(ref))
+    """The request, its row locked until the session's transaction ends (on PostgreSQL: an advocate's edit and the
+    overdue check never both act on what they read before the other wrote; SQLite has one writer at a time)."""
+    req = session.scalars(
+        select(RecordRequest)
+        .where(RecordRequest.id == normalise_reference(ref))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
     if req is None:
         raise RequestNotFound(ref)
     return req
@@ -434,10 +441,14 @@ def due_escalation_steps(config: RequestConfig, req: RecordRequest, today: date)
 
 def mark_overdue(session: Session, config: RequestConfig, today: date, *, actor: str) -> list[str]:
     """Every waiting request whose (extended) due date is before ``today`` becomes ``overdue``. Idempotent."""
+    # Locked as they are read; a request an advocate changed meanwhile is read as changed (and skipped if it no
+    # longer waits), never overwritten with what was true before.
     candidates = session.scalars(
         select(RecordRequest)
         .where(RecordRequest.status.in_([s.value for s in OVERDUE_FROM]))
         .order_by(RecordRequest.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     marked: list[str] = []
     for req in candidates:

@@ -187,6 +187,11 @@ def _connect(settings: Settings) -> smtplib.SMTP:
     return smtp
 
 
+def probe(settings: Settings) -> None:
+    """Connect, greet, STARTTLS and log in as a send would, then quit (`casefile deploy check`); sends nothing."""
+    _close(_connect(settings))
+
+
 def _close(smtp: smtplib.SMTP) -> None:
     try:
         smtp.quit()

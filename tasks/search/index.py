@@ -2,8 +2,9 @@
 
 The index is derived data. The catalog keeps each page's text and the index can always be rebuilt from it
 (``SearchIndex.rebuild``), so it never lives inside the catalog. Callers depend on ``SearchIndex`` only and get
-it from ``search_index(rt)``; ``open_index`` chooses the backend (today ``sqlite_fts.SqliteFtsIndex``). Queries are
-written in the language of ``query``.
+it from ``search_index(rt)``; ``open_index`` chooses the backend (``sqlite_fts.SqliteFtsIndex``, the embedded
+default, or ``postgres_fts.PostgresFtsIndex`` for a practice's shared deployment). Queries are written in the
+language of ``query``.
 
 Every backend gives the same answers to the same calls: it indexes page text through ``clean_page_text``,
 checks paging with ``check_paging`` and filters with ``search_filters``, and makes ``Hit`` fragments with
@@ -260,6 +261,10 @@ class SearchIndex(ABC):
     @abstractmethod
     def stats(self) -> IndexStats: ...
 
+    def describe(self) -> str:
+        """Where the index is, for people (a file, or a database and table; never a password)."""
+        return type(self).__name__
+
     def close(self) -> None:  # noqa: B027 - a backend without resources has nothing to close
         """Release connections. The object may be used again afterwards (it reconnects)."""
 
@@ -313,9 +318,16 @@ def _language_filter(language: str | None) -> str | None:
     return code
 
 
-def open_index(settings: Settings) -> SearchIndex:
-    """The index backend the settings name (SQLite FTS5 at ``search_index_path``)."""
-    from .sqlite_fts import SqliteFtsIndex  # here, not at the top: the backend imports this module
+def open_index(settings: Settings, table: str = "pages") -> SearchIndex:
+    """The index backend the settings name: SQLite FTS5 at ``search_index_path`` (the embedded default), or
+    PostgreSQL full-text search in the ``search_url`` database (by default the catalog's, when it is PostgreSQL).
+    ``table``: which index of that database (the country-conditions library keeps its own)."""
+    # Imported here, not at the top: the backends import this module.
+    if settings.search_on_postgres:
+        from .postgres_fts import PostgresFtsIndex
+
+        return PostgresFtsIndex(settings.search_database_url, table=table)
+    from .sqlite_fts import SqliteFtsIndex
 
     return SqliteFtsIndex(settings.search_index_path)
 

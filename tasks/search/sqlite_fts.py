@@ -245,6 +245,9 @@ class SqliteFtsIndex(SearchIndex):
             return 1
         return 0
 
+    def describe(self) -> str:
+        return str(self.path)
+
     def close(self) -> None:
         with self._lock:
             for conn in (self._reader_conn, self._writer_conn, self._scratch_conn):

@@ -38,16 +38,15 @@ class PageBuild:
 
 def is_demo_case(rt: Runtime, case_id: str) -> bool:
     """Whether the case is the demo's fictional case, read while the home has no practice of its own."""
-    from ..cases.case import normalise_a_number
+    from ..cases.sample import is_sample_case
     from ..core.practice import practice_source
-    from ..demo.scenario import DEMO_A_NUMBER, DEMO_CLIENT
 
     _path, sample = practice_source(rt.settings)
     if not sample:
         return False
     with rt.catalog.session() as session:
         case = rt.catalog.get_case(session, case_id)
-        return bool(case.client_name == DEMO_CLIENT and case.a_number == normalise_a_number(DEMO_A_NUMBER))
+        return is_sample_case(case.client_name, case.a_number)
 
 
 def prepare(rt: Runtime, case_id: str, asked: PageBuild) -> tuple[str, BuildOptions]:
