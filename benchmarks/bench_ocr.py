@@ -2,8 +2,8 @@
 
 Run from the repository root (not part of the tests):
 
-    python -m benchmarks.bench_ocr [--only throughput|born-digital|memory] [--pages 300] [--rounds N]
-                                   [--workers 2] [--no-ocrmypdf] [--workdir DIR] [--json]
+    python -m benchmarks.bench_ocr [--only throughput|born-digital|memory|long-scan] [--pages 300] [--rounds N]
+                                   [--target-pages 3000] [--workers 2] [--no-ocrmypdf] [--workdir DIR] [--json]
 
 Every figure is a ratio against a reference measured in the same run, on the same input:
 
@@ -28,6 +28,15 @@ Every figure is a ratio against a reference measured in the same run, on the sam
    summed RSS seen (shared pages counted once per process: an upper bound of real use); target < 1 GiB. The
    summed PSS (sampled about once a second) and the main process's RSS per quarter of the run (it must not grow
    with the page count) are printed too. Without ``--only`` this part runs in a fresh interpreter.
+4. ``long-scan`` (only with ``--only long-scan``; issue 18): one ``--pages`` page scan through ``casefile add``'s
+   path (``documents.pipeline``: intake, text and OCR, index; real Tesseract, ``--workers`` OCR processes) in a
+   fresh process. The PDF is image-only, 8 distinct 300-dpi pages cycled, each page's JPEG made distinct by a
+   comment segment, written object by object to disk. A thread here samples the RSS of that process and all its
+   descendants (OCR workers, Tesseract) every 50 ms (PSS once a second); the ingest process samples its own RSS
+   every few OCR'd pages. Printed: the tree's peak, the ingest process's growth per 100 and 1,000 pages during
+   OCR (least-squares over the pages from 10% on, with R^2 and the slope of each half), and a JSON line with
+   ``peak_rss_tree_mb`` and ``growth_per_1000_pages_mb``. Target: the tree under 1 GiB; with ``--target-pages``
+   (3000) above ``--pages``, the peak is extrapolated to it only when growth is flat or shown linear.
 
 With ``--rounds N`` the timed runs are repeated N times, interleaved with their reference, and the medians
 are compared. The CPU time other programs used meanwhile (machine busy time minus this process tree's) is
