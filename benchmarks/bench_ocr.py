@@ -816,11 +816,11 @@ phases = {}
 
 
 class PageCounter(logging.Handler):
-    # Counts the OCR stage's per-page debug records (page numbers only) and samples this process's RSS.
+    # Counts the OCR stage's debug record of each finished page (page numbers only); samples this process's RSS.
     done = 0
 
     def emit(self, record):
-        if isinstance(record.msg, str) and record.msg.startswith("page %d:"):
+        if isinstance(record.msg, str) and record.msg.startswith("page %d: %s in"):
             PageCounter.done += 1
             if PageCounter.done % every == 0:
                 timeline.append((PageCounter.done, me.memory_info().rss / 2**20, time.perf_counter() - started))

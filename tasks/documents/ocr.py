@@ -91,6 +91,7 @@ MAX_PAGE_PIXELS = 150_000_000  # an image or rendering larger than this is refus
 IMAGE_FIT_TOLERANCE = 0.02  # an image within 2% of the page edges "fills the page"
 OCR_XOBJECT_PREFIX = "/CasefileOCR"
 TEXT_CHUNK_PAGES = 50  # text-only pages gathered in memory before they are written to a chunk file
+PDFIUM_REOPEN_PAGES = 50  # pages parsed through one PDFium document before it is opened afresh (PdfiumPages)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -662,16 +663,42 @@ _PAGE_ERRORS: tuple[type[BaseException], ...] = (
     MemoryError,
 )
 
-_worker_doc: tuple[str, pdfium.PdfDocument] | None = None
+
+class PdfiumPages:
+    """A PDFium document read page by page, closed and opened again every ``PDFIUM_REOPEN_PAGES`` pages.
+
+    PDFium keeps every page it has parsed, image streams included, until its document is closed: about the size of
+    a scanned page's image (0.3 MB at 300 dpi), so a long scan read through one handle holds its whole file. Each
+    page must be closed before the next is asked for.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = path
+        self.doc = pdfium.PdfDocument(path)
+        self.loaded = 0
+
+    def __getitem__(self, index: int) -> pdfium.PdfPage:
+        if self.loaded >= PDFIUM_REOPEN_PAGES:
+            self.doc.close()
+            self.doc = pdfium.PdfDocument(self.path)
+            self.loaded = 0
+        self.loaded += 1
+        return self.doc[index]
+
+    def close(self) -> None:
+        self.doc.close()
 
 
-def _render_doc(path: str) -> pdfium.PdfDocument:
+_worker_doc: tuple[str, PdfiumPages] | None = None
+
+
+def _render_doc(path: str) -> PdfiumPages:
     """This process's PDFium handle on ``path`` (kept open across the pages of one document)."""
     global _worker_doc
     if _worker_doc is not None and _worker_doc[0] == path:
         return _worker_doc[1]
     _close_render_doc()
-    doc = pdfium.PdfDocument(path)
+    doc = PdfiumPages(path)
     _worker_doc = (path, doc)
     return doc
 
@@ -1152,7 +1179,7 @@ def _finish(
 def _plan_one(
     number: int,
     page: pikepdf.Page,
-    text_doc: pdfium.PdfDocument,
+    text_doc: PdfiumPages,
     pdf: Path,
     languages: str,
     dpi: int,
@@ -1256,7 +1283,7 @@ def ocr_document(
     with contextlib.ExitStack() as stack:
         try:
             source = stack.enter_context(pikepdf.open(pdf))
-            text_doc = pdfium.PdfDocument(pdf)
+            text_doc = PdfiumPages(pdf)
         except pikepdf.PasswordError:
             raise QuarantinedFile(QuarantineReason.ENCRYPTED) from None
         except (pikepdf.PikepdfError, pdfium.PdfiumError, OSError) as exc:
