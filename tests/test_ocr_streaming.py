@@ -105,6 +105,31 @@ def test_a_long_documents_page_results_are_let_go_as_they_are_spooled(
     assert result.pages[7].text.startswith("Page 7 of a fictional medical record.")
 
 
+def test_pdfium_is_opened_afresh_while_a_long_document_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ocr, "PDFIUM_REOPEN_PAGES", 3)
+    source = tmp_path / "record.pdf"
+    generate.make_born_digital_pdf(source, [[f"Entry {n} of a fictional visit log."] for n in range(10)])
+    opened: list[object] = []
+    real_open = pdfium.PdfDocument
+
+    def counting(path: object) -> pdfium.PdfDocument:
+        opened.append(path)
+        return real_open(path)
+
+    monkeypatch.setattr(pdfium, "PdfDocument", counting)
+    pages = ocr.PdfiumPages(source)
+    try:
+        for index in range(10):
+            page = pages[index]
+            textpage = page.get_textpage()
+            assert f"Entry {index} of a fictional visit log." in textpage.get_text_range()
+            textpage.close()
+            page.close()
+    finally:
+        pages.close()
+    assert len(opened) == 4  # pages 1-3, 4-6, 7-9, 10: what PDFium parsed is let go with each old document
+
+
 MARKERS = ["Harbor", "Meadow", "Lantern", "Orchard", "Granite"]
 
 
