@@ -16,7 +16,8 @@ from types import ModuleType
 import pypdfium2 as pdfium
 import pytest
 
-from casefile.tasks.documents import ocr
+from casefile.tasks.core.runtime import Runtime
+from casefile.tasks.documents import ocr, pipeline, text
 from casefile.tasks.documents.ocr import PageResult, PageSpool, Word, ocr_document
 
 RESOURCES = Path(__file__).parent / "resources"
@@ -163,3 +164,22 @@ def test_searchable_pdf_is_assembled_from_text_layer_chunks(tmp_path: Path, monk
             assert all(other not in text for other in MARKERS if other != word)
     finally:
         doc.close()
+
+
+@pytest.mark.tesseract  # the text stage checks Tesseract's language packs first (no page here is OCR'd)
+def test_a_long_documents_pages_are_recorded_in_batches_all_in_one_go(
+    runtime: Runtime, case_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(text, "RECORD_FLUSH_PAGES", 7)
+    source = tmp_path / "visit-log.pdf"
+    generate.make_born_digital_pdf(source, [[f"Entry {n + 1} of a fictional visit log."] for n in range(23)])
+    result = pipeline.ingest_file(runtime, case_id, source, "unclassified")
+    assert result.document_id is not None
+    with runtime.catalog.session() as session:
+        doc = runtime.catalog.get_document(session, result.document_id)
+        assert doc.ocr_status == "done"
+        rows = sorted(doc.pages, key=lambda p: p.number)
+        assert [p.number for p in rows] == list(range(1, 24))
+        for row in rows:
+            assert row.text_source == "text-layer"
+            assert f"Entry {row.number} of a fictional visit log." in (row.text or "")
