@@ -183,7 +183,8 @@ class PageSpool(Sequence[PageResult]):
     """Page results written to an unnamed temporary file in ``folder`` as they arrive, and read back one at a time.
 
     A long scan's page results (text, word boxes) would otherwise all stay in memory until the document is
-    recorded: about 100 KB a page. Here only each page's offset is kept. The file has no name (nothing is left on
+    recorded: about 0.3 KB a word, tens of KB a page (benchmarks/README.md, OCR). Here only each page's offset is
+    kept. The file has no name (nothing is left on
     disk if the process dies) and is closed by ``close`` or when the spool is garbage-collected.
     """
 
