@@ -24,7 +24,10 @@
    with ``fix_rotation`` a page OSD found sideways gets a new /Rotate so it reads upright.
 
 Pages are OCR'd in a process pool (``workers`` processes, one Tesseract thread each) fed a bounded window of
-pages, so memory does not grow with the page count. ``workers=1`` runs everything in this process.
+pages, so memory does not grow with the page count. ``workers=1`` runs everything in this process. Nothing else
+grows with it either (benchmarks/README.md, OCR, issue 18): page results are handed on in page order as they arrive
+(to a ``PageSpool`` file when the caller gives a folder), Tesseract's text-only pages are kept in chunk files that
+the searchable PDF is assembled from, and PDFium documents are opened afresh every ``PDFIUM_REOPEN_PAGES`` pages.
 
 A page that fails (Tesseract error, timeout, undecodable image) is recorded as "failed" with its reason and the
 rest of the document goes on. Nothing here logs document text: only page numbers, counts and timings.
