@@ -2,8 +2,8 @@
 
 Run from the repository root (not part of the tests):
 
-    python -m benchmarks.bench_ocr [--only throughput|born-digital|memory] [--pages 300] [--rounds N]
-                                   [--workers 2] [--no-ocrmypdf] [--workdir DIR] [--json]
+    python -m benchmarks.bench_ocr [--only throughput|born-digital|memory|long-scan] [--pages 300] [--rounds N]
+                                   [--target-pages 3000] [--workers 2] [--no-ocrmypdf] [--workdir DIR] [--json]
 
 Every figure is a ratio against a reference measured in the same run, on the same input:
 
@@ -28,6 +28,15 @@ Every figure is a ratio against a reference measured in the same run, on the sam
    summed RSS seen (shared pages counted once per process: an upper bound of real use); target < 1 GiB. The
    summed PSS (sampled about once a second) and the main process's RSS per quarter of the run (it must not grow
    with the page count) are printed too. Without ``--only`` this part runs in a fresh interpreter.
+4. ``long-scan`` (only with ``--only long-scan``; issue 18): one ``--pages`` page scan through ``casefile add``'s
+   path (``documents.pipeline``: intake, text and OCR, index; real Tesseract, ``--workers`` OCR processes) in a
+   fresh process. The PDF is image-only, 8 distinct 300-dpi pages cycled, each page's JPEG made distinct by a
+   comment segment, written object by object to disk. A thread here samples the RSS of that process and all its
+   descendants (OCR workers, Tesseract) every 50 ms (PSS once a second); the ingest process samples its own RSS
+   every few OCR'd pages. Printed: the tree's peak, the ingest process's growth per 100 and 1,000 pages during
+   OCR (least-squares over the pages from 10% on, with R^2 and the slope of each half), and a JSON line with
+   ``peak_rss_tree_mb`` and ``growth_per_1000_pages_mb``. Target: the tree under 1 GiB; with ``--target-pages``
+   (3000) above ``--pages``, the peak is extrapolated to it only when growth is flat or shown linear.
 
 With ``--rounds N`` the timed runs are repeated N times, interleaved with their reference, and the medians
 are compared. The CPU time other programs used meanwhile (machine busy time minus this process tree's) is
@@ -640,11 +649,11 @@ class TreeSampler(threading.Thread):
     """Samples the RSS of this process and all its descendants every ``interval`` seconds (PSS about once a
     second, since reading smaps costs more); keeps the peaks and the main process's RSS over time."""
 
-    def __init__(self, interval: float = 0.1, pss_every: int = 10) -> None:
+    def __init__(self, interval: float = 0.1, pss_every: int = 10, root: Any = None) -> None:
         super().__init__(name="rss-sampler", daemon=True)
         import psutil
 
-        self.root = psutil.Process()
+        self.root = root or psutil.Process()
         self.interval = interval
         self.pss_every = pss_every
         self.halt = threading.Event()
@@ -789,6 +798,227 @@ def run_memory_isolated(workdir: Path, *, pages: int, dpi: int, workers: int, lo
     return json.loads(proc.stdout)["memory"]
 
 
+# 4. A long scan through the ingest path ---------------------------------------------------------------------
+LONG_SCAN_CHILD = """
+import json, logging, os, sys, time
+from pathlib import Path
+import psutil
+from casefile.tasks.core.runtime import get_runtime
+from casefile.tasks.cases.case import create_case
+from casefile.tasks.demo.scenario import fictional_case
+from casefile.tasks.documents import pipeline
+
+pdf, every = Path(sys.argv[1]), int(sys.argv[2])
+me = psutil.Process()
+started = time.perf_counter()
+timeline = []  # (pages OCR'd, this process's RSS in MB, seconds)
+phases = {}
+
+
+class PageCounter(logging.Handler):
+    # Counts the OCR stage's debug record of each finished page (page numbers only); samples this process's RSS.
+    done = 0
+
+    def emit(self, record):
+        if isinstance(record.msg, str) and record.msg.startswith("page %d: %s in"):
+            PageCounter.done += 1
+            if PageCounter.done % every == 0:
+                timeline.append((PageCounter.done, me.memory_info().rss / 2**20, time.perf_counter() - started))
+
+
+ocr_log = logging.getLogger("casefile.tasks.documents.ocr")
+ocr_log.setLevel(logging.DEBUG)
+ocr_log.addHandler(PageCounter())
+ocr_log.propagate = False
+
+
+class Timed(pipeline.Steps):
+    def items(self, rt, batch_id, seqs):
+        out = super().items(rt, batch_id, seqs)
+        phases["intake_done_s"] = time.perf_counter() - started
+        phases["rss_after_intake_mb"] = me.memory_info().rss / 2**20
+        return out
+
+    def text(self, rt, document_id):
+        out = super().text(rt, document_id)
+        phases["text_done_s"] = time.perf_counter() - started
+        phases["rss_after_text_mb"] = me.memory_info().rss / 2**20
+        return out
+
+    def index(self, rt, document_id):
+        out = super().index(rt, document_id)
+        phases["index_done_s"] = time.perf_counter() - started
+        return out
+
+
+rt = get_runtime()
+with rt.catalog.session() as s:
+    case_id = create_case(s, fictional_case()).id
+phases["rss_start_mb"] = me.memory_info().rss / 2**20
+batch = pipeline.new_batch(rt, case_id, [pdf], "unclassified")
+outcome = pipeline.ingest_batch(rt, batch, Timed())
+with open("/proc/self/status") as fh:
+    hwm = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:")) / 1024
+print(json.dumps({"counts": outcome.counts, "text": outcome.text, "timeline": timeline, "phases": phases,
+                  "main_hwm_mb": hwm}))
+"""
+
+
+def write_scan_pdf(images: Sequence[Path], pages: int, out: Path) -> Path:
+    """An image-only PDF of ``pages`` pages cycling through the JPEG ``images``, streamed to disk object by object
+    (nothing but the offsets held). Each page's JPEG gets a comment segment naming its page, so no two image
+    streams are the same bytes, as in a real long scan."""
+    from PIL import Image
+
+    scans = []
+    for path in images:
+        with Image.open(path) as image:
+            width, height = image.size
+            dpi = image.info.get("dpi", (SCAN_DPI, SCAN_DPI))[0] or SCAN_DPI
+        scans.append((path.read_bytes(), width, height, 72.0 * width / dpi, 72.0 * height / dpi))
+    offsets: list[int] = []
+    tmp = out.with_name(out.name + ".part")
+    with tmp.open("wb") as fh:
+
+        def obj(body: bytes, stream: bytes | None = None) -> None:
+            offsets.append(fh.tell())
+            fh.write(b"%d 0 obj\n" % len(offsets) + body)
+            if stream is not None:
+                fh.write(b"\nstream\n" + stream + b"\nendstream")
+            fh.write(b"\nendobj\n")
+
+        fh.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+        obj(b"<< /Type /Catalog /Pages 2 0 R >>")
+        kids = b" ".join(b"%d 0 R" % (3 + 3 * i) for i in range(pages))
+        obj(b"<< /Type /Pages /Count %d /Kids [%s] >>" % (pages, kids))
+        for i in range(pages):
+            jpeg, width, height, w_pt, h_pt = scans[i % len(scans)]
+            tag = b"fictional benchmark scan, page %06d" % (i + 1)
+            data = jpeg[:2] + b"\xff\xfe" + (len(tag) + 2).to_bytes(2, "big") + tag + jpeg[2:]
+            image_obj, content_obj = 4 + 3 * i, 5 + 3 * i
+            obj(
+                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %.2f %.2f] /Resources << /XObject << /Im0 %d 0 R >> >> "
+                b"/Contents %d 0 R >>" % (w_pt, h_pt, image_obj, content_obj)
+            )
+            obj(
+                b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
+                b"/BitsPerComponent 8 /Filter /DCTDecode /Length %d >>" % (width, height, len(data)),
+                data,
+            )
+            draw = b"q %.2f 0 0 %.2f 0 0 cm /Im0 Do Q" % (w_pt, h_pt)
+            obj(b"<< /Length %d >>" % len(draw), draw)
+        xref = fh.tell()
+        fh.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(offsets) + 1))
+        for offset in offsets:
+            fh.write(b"%010d 00000 n \n" % offset)
+        fh.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(offsets) + 1, xref))
+    os.replace(tmp, out)
+    return out
+
+
+def _linear_growth(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """Least-squares slope of RSS (MB) over pages, and R^2 (how linear it is)."""
+    n = len(points)
+    mx = sum(p for p, _ in points) / n
+    my = sum(r for _, r in points) / n
+    sxx = sum((p - mx) ** 2 for p, _ in points)
+    sxy = sum((p - mx) * (r - my) for p, r in points)
+    syy = sum((r - my) ** 2 for _, r in points)
+    slope = sxy / sxx if sxx else 0.0
+    r2 = (sxy * sxy) / (sxx * syy) if sxx and syy else 0.0
+    return slope, r2
+
+
+def run_long_scan(
+    workdir: Path, *, pages: int, dpi: int, workers: int, target_pages: int, log: Callable[[str], None]
+) -> dict[str, Any]:
+    """``pages`` scanned pages in one PDF through ``casefile add``'s path (intake, text and OCR, index) in a fresh
+    process, with this process sampling the RSS of that process and all its descendants every 50 ms."""
+    import psutil
+
+    started = time.perf_counter()
+    images = write_scans(workdir / "scans-memory", scan_pages(MEMORY_DISTINCT_PAGES // 2, seed=300), dpi, workers)
+    pdf = workdir / f"long-scan-{pages}-{dpi}dpi-v{CORPUS_VERSION}.pdf"
+    if not pdf.is_file():
+        write_scan_pdf(images, pages, pdf)
+    size_mb = pdf.stat().st_size / MB
+    log(f"long scan: {pages} pages at {dpi} dpi, {size_mb:.0f} MB PDF ({time.perf_counter() - started:.1f} s to make)")
+    home = workdir / f"long-scan-home-{pages}"
+    shutil.rmtree(home, ignore_errors=True)
+    env = {
+        **os.environ,
+        "CASEFILE_HOME": str(home),
+        "CASEFILE_OCR_WORKERS": str(workers),
+        # The default limit (512 MB) is for one file; a 3,000-page 300-dpi JPEG scan is larger.
+        "CASEFILE_MAX_FILE_BYTES": str(max(512 * MB, 2 * pdf.stat().st_size)),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+    }
+    every = max(1, min(25, pages // 40))
+    child = subprocess.Popen(
+        [sys.executable, "-c", LONG_SCAN_CHILD, str(pdf), str(every)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    sampler = TreeSampler(interval=0.05, pss_every=20, root=psutil.Process(child.pid))
+    sampler.start()
+    with timed() as t:
+        out, err = child.communicate()
+    sampler.stop()
+    if child.returncode != 0:
+        raise RuntimeError(f"the long-scan ingest failed (exit {child.returncode}):\n{err.decode()[-3000:]}")
+    report = json.loads(out.decode().strip().splitlines()[-1])
+    timeline = [(float(p), float(r)) for p, r, _ in report["timeline"]]
+    # Growth of the ingest process over the OCR stage, pages 10% on (imports, the pool and caches warm up first).
+    steady = [(p, r) for p, r in timeline if p >= 0.1 * pages]
+    slope, r2 = _linear_growth(steady) if len(steady) >= 4 else (0.0, 0.0)
+    half = len(steady) // 2
+    halves = [_linear_growth(part)[0] for part in (steady[: half + 1], steady[half:])] if len(steady) >= 8 else []
+    growth_1000 = round(slope * 1000, 1)
+    checks: list[str] = []
+    ocr_pages = report["text"].get("ocr_pages", 0)
+    if ocr_pages != pages:
+        checks.append(f"OCR'd {ocr_pages} of {pages} pages ({report['text'].get('failed_pages', 0)} failed)")
+    if report["text"].get("indexed_pages", 0) != pages:
+        checks.append(f"indexed {report['text'].get('indexed_pages', 0)} of {pages} pages")
+    peak = sampler.peak_tree_rss
+    # Extrapolated only from growth shown linear (R^2 >= 0.9 and both halves within 30% of each other), and never
+    # below what was measured.
+    linear = r2 >= 0.9 and len(halves) == 2 and abs(halves[0] - halves[1]) <= 0.3 * max(abs(halves[0]), abs(halves[1]))
+    flat = abs(growth_1000) < 20.0
+    extrapolated = None
+    if target_pages > pages and (linear or flat):
+        extrapolated = round(peak + max(0.0, slope) * (target_pages - pages), 1)
+    return {
+        "pages": pages,
+        "dpi": dpi,
+        "pdf_mb": round(size_mb, 1),
+        "workers": workers,
+        "run": t.as_dict(),
+        "pages_per_s": round(pages / t.seconds, 3),
+        "phases_s": {k: round(v, 1) for k, v in report["phases"].items() if k.endswith("_s")},
+        "main_rss_mb": {k: round(v, 1) for k, v in report["phases"].items() if k.endswith("_mb")},
+        "main_hwm_mb": round(report["main_hwm_mb"], 1),
+        "main_rss_by_pages_mb": [[int(p), round(r, 1)] for p, r in timeline],
+        "peak_rss_tree_mb": round(peak, 1),
+        "peak_pss_tree_mb": round(sampler.peak_tree_pss, 1),
+        "peak_rss_by_process_kind_mb": {k: round(v, 1) for k, v in sorted(sampler.peak_by_kind.items())},
+        "peak_processes": sampler.peak_processes,
+        "samples": sampler.samples,
+        "growth_per_100_pages_mb": round(slope * 100, 2),
+        "growth_per_1000_pages_mb": growth_1000,
+        "growth_r2": round(r2, 3),
+        "growth_per_1000_pages_by_half_mb": [round(h * 1000, 1) for h in halves],
+        "growth_linear": linear,
+        "target_pages": target_pages,
+        "extrapolated_peak_rss_tree_mb": extrapolated,
+        "target_mb": TARGET_PEAK_MB,
+        "pass": peak < TARGET_PEAK_MB and (extrapolated is None or extrapolated < TARGET_PEAK_MB) and not checks,
+        "checks_failed": checks,
+    }
+
+
 # Report ----------------------------------------------------------------------------------------------------
 def _verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
@@ -885,13 +1115,58 @@ def print_report(result: dict[str, Any]) -> None:
         print(f"  peak < {s['target_mb']:.0f} MB: {_verdict(s['pass'])}")
         for check in s["checks_failed"]:
             print(f"  CHECK FAILED: {check}")
+    if "long_scan" in result:
+        s = result["long_scan"]
+        print(
+            f"\nLong scan through the ingest path (intake, text and OCR, index): {s['pages']} pages at {s['dpi']} dpi "
+            f"({s['pdf_mb']} MB), {s['workers']} OCR workers"
+        )
+        print(
+            f"  {s['run']['seconds']:.0f} s ({s['pages_per_s']:.3f} pages/s; other programs "
+            f"{s['run']['other_cores']:.2f} cores); phases done at {s['phases_s']} s"
+        )
+        kinds = ", ".join(f"{k} {v:.0f}" for k, v in s["peak_rss_by_process_kind_mb"].items())
+        print(
+            f"  peak summed RSS of the process tree {s['peak_rss_tree_mb']:.0f} MB "
+            f"(PSS {s['peak_pss_tree_mb']:.0f} MB; "
+            f"{s['samples']} samples every 50 ms, up to {s['peak_processes']} processes)"
+        )
+        print(f"  peak RSS by process: {kinds} MB; ingest process high-water mark {s['main_hwm_mb']:.0f} MB")
+        print(f"  ingest process RSS: {s['main_rss_mb']} MB")
+        print(
+            f"  ingest process growth during OCR: {s['growth_per_100_pages_mb']} MB per 100 pages, "
+            f"{s['growth_per_1000_pages_mb']} MB per 1,000 pages (R^2 {s['growth_r2']}; by half "
+            f"{s['growth_per_1000_pages_by_half_mb']} MB per 1,000)"
+        )
+        if s["extrapolated_peak_rss_tree_mb"] is not None:
+            print(f"  extrapolated peak at {s['target_pages']} pages: {s['extrapolated_peak_rss_tree_mb']:.0f} MB")
+        elif s["target_pages"] > s["pages"]:
+            print(f"  not extrapolated to {s['target_pages']} pages: growth not shown linear (or flat)")
+        print(f"  peak < {s['target_mb']:.0f} MB: {_verdict(s['pass'])}")
+        for check in s["checks_failed"]:
+            print(f"  CHECK FAILED: {check}")
+        print(
+            json.dumps(
+                {"peak_rss_tree_mb": s["peak_rss_tree_mb"], "growth_per_1000_pages_mb": s["growth_per_1000_pages_mb"]}
+            )
+        )
 
 
 # Command line ----------------------------------------------------------------------------------------------
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_ocr", description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--only", choices=("throughput", "born-digital", "memory"), help="run one benchmark")
-    parser.add_argument("--pages", type=int, default=300, help="pages of the memory benchmark's scan (default 300)")
+    parser.add_argument(
+        "--only", choices=("throughput", "born-digital", "memory", "long-scan"), help="run one benchmark"
+    )
+    parser.add_argument(
+        "--pages", type=int, default=300, help="pages of the memory and long-scan benchmarks' scan (default 300)"
+    )
+    parser.add_argument(
+        "--target-pages",
+        type=int,
+        default=3000,
+        help="long scan: the page count the peak is extrapolated to when growth is shown linear (default 3000)",
+    )
     parser.add_argument("--dpi", type=int, default=SCAN_DPI, help="resolution of the memory benchmark's scan")
     parser.add_argument("--rounds", type=int, default=1, help="timed runs of throughput and born-digital (median)")
     parser.add_argument("--workers", type=int, default=2, help="OCR processes, and the reference's (default 2)")
@@ -928,6 +1203,10 @@ def main(argv: list[str] | None = None) -> int:
         if "memory" in wanted:
             run = run_memory if args.only == "memory" else run_memory_isolated
             result["memory"] = run(workdir, pages=args.pages, dpi=args.dpi, workers=args.workers, log=log)
+        if "long-scan" in wanted:
+            result["long_scan"] = run_long_scan(
+                workdir, pages=args.pages, dpi=args.dpi, workers=args.workers, target_pages=args.target_pages, log=log
+            )
     finally:
         if cleanup:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -941,6 +1220,7 @@ def main(argv: list[str] | None = None) -> int:
         (result.get("throughput", {}).get("ocrmypdf") or {}).get("pass", True),
         result.get("born_digital", {}).get("pass", True),
         result.get("memory", {}).get("pass", True),
+        result.get("long_scan", {}).get("pass", True),
     ]
     return 0 if all(passed) else 1
 

@@ -24,7 +24,10 @@
    with ``fix_rotation`` a page OSD found sideways gets a new /Rotate so it reads upright.
 
 Pages are OCR'd in a process pool (``workers`` processes, one Tesseract thread each) fed a bounded window of
-pages, so memory does not grow with the page count. ``workers=1`` runs everything in this process.
+pages, so memory does not grow with the page count. ``workers=1`` runs everything in this process. Nothing else
+grows with it either (benchmarks/README.md, OCR, issue 18): page results are handed on in page order as they arrive
+(to a ``PageSpool`` file when the caller gives a folder), Tesseract's text-only pages are kept in chunk files that
+the searchable PDF is assembled from, and PDFium documents are opened afresh every ``PDFIUM_REOPEN_PAGES`` pages.
 
 A page that fails (Tesseract error, timeout, undecodable image) is recorded as "failed" with its reason and the
 rest of the document goes on. Nothing here logs document text: only page numbers, counts and timings.
@@ -38,6 +41,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import io
+import json
 import logging
 import math
 import multiprocessing
@@ -45,11 +49,12 @@ import os
 import tempfile
 import time
 import unicodedata
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, overload
 
 import pikepdf
 import pypdfium2 as pdfium
@@ -88,6 +93,8 @@ BLANK_AFTER_OCR_INK_SHARE = 0.003  # no words recognised and less ink than this:
 MAX_PAGE_PIXELS = 150_000_000  # an image or rendering larger than this is refused (or rendered smaller)
 IMAGE_FIT_TOLERANCE = 0.02  # an image within 2% of the page edges "fills the page"
 OCR_XOBJECT_PREFIX = "/CasefileOCR"
+TEXT_CHUNK_PAGES = 50  # text-only pages gathered in memory before they are written to a chunk file
+PDFIUM_REOPEN_PAGES = 50  # pages parsed through one PDFium document before it is opened afresh (PdfiumPages)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -146,17 +153,108 @@ class PageResult:
 class DocumentOcr:
     """The pages of one document in page order, and the searchable PDF if one was written.
 
-    ``searchable_pdf`` is None when no page got an OCR text layer (every page had its own text, or was blank or
-    failed): the original is then as searchable as it gets and no new file is written.
+    ``pages`` is a list, or a ``PageSpool`` (read from disk one page at a time) when ``ocr_document`` was given a
+    ``spool_folder``. ``searchable_pdf`` is None when no page got an OCR text layer (every page had its own text,
+    or was blank or failed): the original is then as searchable as it gets and no new file is written.
     """
 
-    pages: list[PageResult]
+    pages: Sequence[PageResult]
     searchable_pdf: Path | None
     ocr_pages: int
     text_pages: int
     failed_pages: int
     blank_pages: int = 0
     seconds: float = 0.0
+
+
+def _page_record(page: PageResult) -> bytes:
+    words = [[w.text, w.conf, w.x0, w.y0, w.x1, w.y1] for w in page.words]
+    record = {**{f.name: getattr(page, f.name) for f in fields(PageResult) if f.name != "words"}, "words": words}
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+
+
+def _page_from_record(line: bytes) -> PageResult:
+    record = json.loads(line)
+    words = [
+        Word(str(t), float(c), float(x0), float(y0), float(x1), float(y1))
+        for t, c, x0, y0, x1, y1 in record.pop("words")
+    ]
+    return PageResult(**record, words=words)
+
+
+class PageSpool(Sequence[PageResult]):
+    """Page results written to an unnamed temporary file in ``folder`` as they arrive, and read back one at a time.
+
+    A long scan's page results (text, word boxes) would otherwise all stay in memory until the document is
+    recorded: about 0.3 KB a word, tens of KB a page (benchmarks/README.md, OCR). Here only each page's offset is
+    kept. The file has no name (nothing is left on
+    disk if the process dies) and is closed by ``close`` or when the spool is garbage-collected.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self._fd = os.open(folder, os.O_TMPFILE | os.O_RDWR, 0o600)
+        except (AttributeError, OSError):  # no O_TMPFILE (not Linux, or a file system without it)
+            self._fd, name = tempfile.mkstemp(dir=folder, prefix=".pages-")
+            os.unlink(name)
+        self._extents: list[tuple[int, int]] = []
+        self._end = 0
+        self._closer = weakref.finalize(self, os.close, self._fd)
+
+    def append(self, page: PageResult) -> None:
+        """Write ``page`` (the next one in order) to the file; nothing of it is kept in memory."""
+        data = _page_record(page)
+        view = memoryview(data)
+        while view:
+            view = view[os.pwrite(self._fd, view, self._end + len(data) - len(view)) :]
+        self._extents.append((self._end, len(data)))
+        self._end += len(data)
+
+    def __len__(self) -> int:
+        return len(self._extents)
+
+    @overload
+    def __getitem__(self, index: int) -> PageResult: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[PageResult]: ...
+
+    def __getitem__(self, index: int | slice) -> PageResult | list[PageResult]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        offset, size = self._extents[index]
+        return _page_from_record(os.pread(self._fd, size, offset))
+
+    def __iter__(self) -> Iterator[PageResult]:
+        for i in range(len(self._extents)):
+            yield self[i]
+
+    def close(self) -> None:
+        self._closer()
+
+
+class _InOrder:
+    """Hands page results to ``sink`` in page order (1, 2, 3...) as they arrive in any order, holding only those that
+    came early: the pages still in flight bound how many that is, not the length of the document."""
+
+    def __init__(self, sink: Callable[[PageResult], None]) -> None:
+        self.sink = sink
+        self.next = 1
+        self.early: dict[int, PageResult] = {}
+        self.counts: dict[str, int] = {}
+
+    def put(self, result: PageResult) -> None:
+        self.early[result.number] = result
+        while self.next in self.early:
+            page = self.early.pop(self.next)
+            self.counts[page.source] = self.counts.get(page.source, 0) + 1
+            self.sink(page)
+            self.next += 1
+
+    @property
+    def emitted(self) -> int:
+        return self.next - 1
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -569,16 +667,42 @@ _PAGE_ERRORS: tuple[type[BaseException], ...] = (
     MemoryError,
 )
 
-_worker_doc: tuple[str, pdfium.PdfDocument] | None = None
+
+class PdfiumPages:
+    """A PDFium document read page by page, closed and opened again every ``PDFIUM_REOPEN_PAGES`` pages.
+
+    PDFium keeps every page it has parsed, image streams included, until its document is closed: about the size of
+    a scanned page's image (0.3 MB at 300 dpi), so a long scan read through one handle holds its whole file. Each
+    page must be closed before the next is asked for.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = path
+        self.doc = pdfium.PdfDocument(path)
+        self.loaded = 0
+
+    def __getitem__(self, index: int) -> pdfium.PdfPage:
+        if self.loaded >= PDFIUM_REOPEN_PAGES:
+            self.doc.close()
+            self.doc = pdfium.PdfDocument(self.path)
+            self.loaded = 0
+        self.loaded += 1
+        return self.doc[index]
+
+    def close(self) -> None:
+        self.doc.close()
 
 
-def _render_doc(path: str) -> pdfium.PdfDocument:
+_worker_doc: tuple[str, PdfiumPages] | None = None
+
+
+def _render_doc(path: str) -> PdfiumPages:
     """This process's PDFium handle on ``path`` (kept open across the pages of one document)."""
     global _worker_doc
     if _worker_doc is not None and _worker_doc[0] == path:
         return _worker_doc[1]
     _close_render_doc()
-    doc = pdfium.PdfDocument(path)
+    doc = PdfiumPages(path)
     _worker_doc = (path, doc)
     return doc
 
@@ -889,19 +1013,70 @@ def _words_text(words: list[tesseract.TsvWord]) -> str:
 
 
 class _Grafter:
-    """Adds Tesseract's invisible text to pages of ``pdf`` (the open input, saved later under a new name)."""
+    """Adds Tesseract's invisible text to pages of ``pdf`` (the open input, saved later under a new name).
 
-    def __init__(self, pdf: pikepdf.Pdf) -> None:
+    Text-only pages arrive one by one from the workers. Each is checked and appended to a chunk PDF of
+    ``TEXT_CHUNK_PAGES`` pages, which is written to ``folder`` when full; the small text-only PDFs are then closed.
+    ``assemble`` grafts the pages from those files when the searchable PDF is written (pikepdf copies foreign
+    stream data lazily: it is read from the chunk files during the save). So this process holds at most one
+    chunk's pages, not every page's text layer, however long the scan.
+    """
+
+    def __init__(self, pdf: pikepdf.Pdf, folder: Path) -> None:
         self.pdf = pdf
+        self.folder = folder
         self.count = 0
         self.font: pikepdf.Object | None = None
-        # copy_foreign copies stream data lazily: the text-only PDFs stay open until the output is written.
-        self.sources: list[pikepdf.Pdf] = []
+        self.chunk: pikepdf.Pdf | None = None
+        self.sources: list[pikepdf.Pdf] = []  # the open text-only PDFs of the chunk being gathered
+        self.entries: list[tuple[int, Affine]] = []  # (page number, OCR unit square -> user space) of that chunk
+        self.chunks: list[tuple[Path, list[tuple[int, Affine]]]] = []
+        self.opened: list[pikepdf.Pdf] = []  # chunk files open for the save
 
-    def graft(self, page: pikepdf.Page, text_pdf: bytes, ocr_unit_to_user: Affine) -> None:
+    def add(self, number: int, text_pdf: bytes, ocr_unit_to_user: Affine) -> None:
+        """Keep page ``number``'s text-only PDF for grafting. Raises ``pikepdf.PikepdfError`` if it is unreadable
+        (nothing is kept then)."""
         source = pikepdf.open(io.BytesIO(text_pdf))
+        try:
+            text_page = source.pages[0]
+            text_page.as_form_xobject()  # what assemble() makes of it: fails here, for this page alone
+            if self.chunk is None:
+                self.chunk = pikepdf.new()
+            self.chunk.pages.append(text_page)
+        except BaseException:
+            source.close()
+            raise
         self.sources.append(source)
-        text_page = source.pages[0]
+        self.entries.append((number, ocr_unit_to_user))
+        self.count += 1
+        if len(self.entries) >= TEXT_CHUNK_PAGES:
+            self._write_chunk()
+
+    def _write_chunk(self) -> None:
+        if self.chunk is None:
+            return
+        path = self.folder / f"text-{len(self.chunks):05d}.pdf"
+        self.chunk.save(path)
+        self.chunk.close()
+        self.chunk = None
+        self._close_sources()
+        self.chunks.append((path, self.entries))
+        self.entries = []
+
+    def assemble(self) -> None:
+        """Graft every kept text-only page onto its page of ``pdf``, reading them from the chunk files (which stay
+        open until ``close``: the save reads their streams)."""
+        self._write_chunk()
+        kept: list[tuple[int, pikepdf.Pdf, int, Affine]] = []
+        for path, entries in self.chunks:
+            chunk = pikepdf.open(path)
+            self.opened.append(chunk)
+            kept += [(number, chunk, index, matrix) for index, (number, matrix) in enumerate(entries)]
+        # In page order, whatever order the workers finished in: the same input gives the same file.
+        for number, chunk, index, ocr_unit_to_user in sorted(kept, key=lambda k: k[0]):
+            self._graft(self.pdf.pages[number - 1], chunk.pages[index], ocr_unit_to_user)
+
+    def _graft(self, page: pikepdf.Page, text_page: pikepdf.Page, ocr_unit_to_user: Affine) -> None:
         box = [float(v) for v in text_page.mediabox]
         points_to_unit = Affine(1 / (box[2] - box[0]), 0, 0, 1 / (box[3] - box[1]), 0, 0)
         matrix = Affine(1, 0, 0, 1, -box[0], -box[1]).then(points_to_unit).then(ocr_unit_to_user)
@@ -923,7 +1098,6 @@ class _Grafter:
         # Drawn first, inside q/Q: the original content stream is left as it is and runs in the state it expects.
         draw = b"q " + matrix.pdf_operands() + b" cm " + name.encode("ascii") + b" Do Q\n"
         page.contents_add(pikepdf.Stream(self.pdf, draw), prepend=True)
-        self.count += 1
 
     def _share_font(self, form: pikepdf.Object) -> None:
         """Every text-only page carries the same GlyphLessFont; keep one copy in the output."""
@@ -940,10 +1114,19 @@ class _Grafter:
             else:
                 fonts[key] = self.font
 
-    def close(self) -> None:
+    def _close_sources(self) -> None:
         for source in self.sources:
             source.close()
         self.sources.clear()
+
+    def close(self) -> None:
+        if self.chunk is not None:
+            self.chunk.close()
+            self.chunk = None
+        self._close_sources()
+        for chunk in self.opened:
+            chunk.close()
+        self.opened.clear()
 
 
 def _finish(
@@ -974,7 +1157,7 @@ def _finish(
     confidence = round(sum(w.conf for w in words) / len(words), 2) if words else None
     if outcome.pdf is not None and words:
         try:
-            grafter.graft(page, outcome.pdf, ocr_unit_to_user)
+            grafter.add(outcome.number, outcome.pdf, ocr_unit_to_user)
         except pikepdf.PikepdfError as exc:
             log.warning("page %d: text layer not added (%s)", outcome.number, type(exc).__name__)
             error = "Tesseract's text layer could not be added to the page (unreadable text-only PDF)."
@@ -1000,7 +1183,7 @@ def _finish(
 def _plan_one(
     number: int,
     page: pikepdf.Page,
-    text_doc: pdfium.PdfDocument,
+    text_doc: PdfiumPages,
     pdf: Path,
     languages: str,
     dpi: int,
@@ -1060,6 +1243,7 @@ def ocr_document(
     fix_rotation: bool = True,
     language_candidates: tuple[str, ...] | None = None,
     ocr: bool = True,
+    spool_folder: Path | None = None,
 ) -> DocumentOcr:
     """OCR the pages of ``pdf`` that need it and write the searchable PDF to ``out_pdf`` (a new file).
 
@@ -1071,7 +1255,9 @@ def ocr_document(
     them read upright in the searchable PDF. ``language_candidates`` are the ISO 639-1 codes language
     identification chooses from (default: those of ``languages`` plus English and Spanish). ``ocr=False`` (the
     ``ocr_enabled`` setting off) reads text layers only: pages that would need OCR are recorded as "skipped",
-    nothing is rendered and Tesseract is never called.
+    nothing is rendered and Tesseract is never called. With ``spool_folder``, each page's result is written there
+    (an unnamed file) as soon as it and the pages before it are done, and ``DocumentOcr.pages`` reads them back
+    one at a time (a ``PageSpool``): memory does not grow with the page count. Otherwise they are kept in a list.
 
     The input is never modified. ``out_pdf`` is written (atomically) only when at least one page got an OCR
     text layer; ``DocumentOcr.searchable_pdf`` is None otherwise. Raises ``QuarantinedFile`` if the PDF cannot
@@ -1088,12 +1274,20 @@ def ocr_document(
         dict.fromkeys(langid.from_tesseract(languages) + langid.DEFAULT_LANGUAGES)
     )
     started = time.monotonic()
-    results: dict[int, PageResult] = {}
+    pages: Sequence[PageResult]
+    sink: Callable[[PageResult], None]
+    if spool_folder is not None:
+        spool = PageSpool(spool_folder)
+        pages, sink = spool, spool.append
+    else:
+        kept: list[PageResult] = []
+        pages, sink = kept, kept.append
+    ordered = _InOrder(sink)
     plans: dict[int, _Plan] = {}
     with contextlib.ExitStack() as stack:
         try:
             source = stack.enter_context(pikepdf.open(pdf))
-            text_doc = pdfium.PdfDocument(pdf)
+            text_doc = PdfiumPages(pdf)
         except pikepdf.PasswordError:
             raise QuarantinedFile(QuarantineReason.ENCRYPTED) from None
         except (pikepdf.PikepdfError, pdfium.PdfiumError, OSError) as exc:
@@ -1101,7 +1295,9 @@ def ocr_document(
                 QuarantineReason.CORRUPT, f"the PDF cannot be opened for OCR ({type(exc).__name__})"
             ) from None
         stack.callback(text_doc.close)
-        grafter = _Grafter(source)
+        out_pdf.parent.mkdir(parents=True, exist_ok=True)
+        chunks = stack.enter_context(tempfile.TemporaryDirectory(dir=out_pdf.parent, prefix=".ocr-text-"))
+        grafter = _Grafter(source, Path(chunks))
         stack.callback(grafter.close)
         runner = _Runner(workers)
         stack.callback(runner.close)
@@ -1117,7 +1313,7 @@ def ocr_document(
                 min_confidence=min_confidence,
             )
             # Identified while the workers are busy with the next pages.
-            results[outcome.number] = _with_language(result, candidates)
+            ordered.put(_with_language(result, candidates))
             log.debug(
                 "page %d: %s in %.2f s (%d Tesseract calls)",
                 outcome.number,
@@ -1133,13 +1329,13 @@ def ocr_document(
             except (pikepdf.PikepdfError, pdfium.PdfiumError, ValueError, TypeError) as exc:
                 log.warning("page %d: cannot be read (%s)", number, type(exc).__name__)
                 reason = f"the page cannot be read ({type(exc).__name__}); it is copied as it is"
-                results[number] = PageResult(number, "failed", error=reason)
+                ordered.put(PageResult(number, "failed", error=reason))
                 continue
             if isinstance(planned, PageResult):
-                results[number] = _with_language(planned, candidates)
+                ordered.put(_with_language(planned, candidates))
                 continue
             if not ocr:
-                results[number] = PageResult(number, "skipped")
+                ordered.put(PageResult(number, "skipped"))
                 continue
             plans[number] = planned
             for outcome in runner.submit(planned.job):
@@ -1147,13 +1343,15 @@ def ocr_document(
         for outcome in runner.drain():
             finish(outcome)
         runner.close()
+        if ordered.early:  # every page gives exactly one result; a gap would be a bug here
+            raise RuntimeError(f"OCR results missing for {len(ordered.early)} page(s) after page {ordered.emitted}")
 
         searchable: Path | None = None
         if grafter.count:
+            grafter.assemble()
             _write_atomically(source, out_pdf)
             searchable = out_pdf
-    pages = [results[n] for n in sorted(results)]
-    counts = {kind: sum(1 for p in pages if p.source == kind) for kind in ("ocr", "text-layer", "failed", "blank")}
+    counts = {kind: ordered.counts.get(kind, 0) for kind in ("ocr", "text-layer", "failed", "blank")}
     elapsed = time.monotonic() - started
     log.info(
         "OCR: %d pages (%d text layer, %d OCR, %d blank, %d failed) in %.1f s",

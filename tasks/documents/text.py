@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from ..core.catalog import Document, audit
+from ..core.catalog import Document, Page, audit
 from ..core.errors import CasefileError
 from ..core.storage import derived_key, sha256_file
 from ..core.workdirs import is_environment_error, work_folder, workspace_error
@@ -122,7 +122,9 @@ def read_pdf_text(rt: Runtime, key: str, sha256: str, label: str) -> PdfText:
     with work_folder(settings.work_dir, f"text-{label}-") as work, _machine_errors(work):
         source = work / "in.pdf"
         store.download(key, source, expected_sha256=sha256)
-        result = ocr_document(source, work / "searchable.pdf", **ocr_options(rt))
+        # Page results go to an unnamed file as they arrive and are read back one at a time (they outlive the
+        # work folder): a long scan's text and word boxes are never all in memory.
+        result = ocr_document(source, work / "searchable.pdf", **ocr_options(rt), spool_folder=work)
         searchable_key, searchable_sha = key, sha256
         if result.searchable_pdf is not None:
             searchable_sha = sha256_file(result.searchable_pdf)
@@ -171,10 +173,19 @@ def extract_text(rt: Runtime, document_id: str) -> TextSummary:
     return summary
 
 
+RECORD_FLUSH_PAGES = 100  # page rows sent to the database at a time, in the caller's one transaction
+
+
 def record_pages(doc: Document, pages: Iterable[PageResult], offset: int = 0) -> None:
     """Each page's text, source, confidence, language and word boxes onto the document's page rows (``offset``: the
-    pages are a range of the document that starts after page ``offset``)."""
+    pages are a range of the document that starts after page ``offset``).
+
+    Streaming, for long scans: every ``RECORD_FLUSH_PAGES`` pages the rows are flushed (in the session's
+    transaction, so the document's text still lands at once or not at all) and their text and word boxes are
+    dropped from memory (read again from the database if asked for)."""
+    session = object_session(doc)
     by_number = {p.number: p for p in doc.pages}
+    pending: list[Page] = []
     for page in pages:
         row = by_number.get(page.number + offset)
         if row is None:
@@ -194,6 +205,18 @@ def record_pages(doc: Document, pages: Iterable[PageResult], offset: int = 0) ->
             if page.words
             else None
         )
+        pending.append(row)
+        if len(pending) >= RECORD_FLUSH_PAGES:
+            _flush_rows(session, pending)
+    _flush_rows(session, pending)
+
+
+def _flush_rows(session: Session | None, rows: list[Page]) -> None:
+    if session is not None and rows:
+        session.flush()
+        for row in rows:
+            session.expire(row, ["text", "words_json"])
+    rows.clear()
 
 
 def finish_text(session: Session, doc: Document, searchable_key: str, searchable_sha: str) -> TextSummary:
