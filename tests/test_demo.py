@@ -52,7 +52,7 @@ def test_demo_runs_the_main_job_end_to_end(prefect_api: str, tmp_path: Path) -> 
     assert packet["to_sign"] == []  # the certificates are signed electronically
     assert packet["profile"] == "eoir" and packet["location"].endswith(f"packets/{case_id}/{packet['build_id']}/")
     out = tmp_path / "packet"
-    got = run_cli("packet", "get", case_id, "-o", str(out), "--json", home=home)
+    got = run_cli("packet", "get", case_id, packet["build_id"], "-o", str(out), "--json", home=home)
     assert got.returncode == 0, got.stderr
     (part,) = json.loads(got.stdout)["files"]
     assert len(PdfReader(part["path"]).pages) == packet["pages"]
@@ -69,6 +69,22 @@ def test_demo_runs_the_main_job_end_to_end(prefect_api: str, tmp_path: Path) -> 
     assert json.loads(check.stdout)["findings"] == [] or all(
         f["severity"] == "warning" for f in json.loads(check.stdout)["findings"]
     )
+
+    # A letter that came after the filing: a supplemental packet continues the first one's letters and pages.
+    supplement = doc["supplemental"]
+    first_letters = [e["label"] for e in manifest["exhibits"] if not e["label"].isdigit()]
+    next_letter = chr(ord(max(first_letters)) + 1)
+    assert supplement["parts"][0]["first_page"] == packet["parts"][-1]["last_page"] + 1
+    later_folder = tmp_path / "later"
+    later = run_cli("packet", "get", case_id, supplement["build_id"], "-o", str(later_folder), "--json", home=home)
+    assert later.returncode == 0, later.stderr
+    late_manifest = json.loads((later_folder / f"{supplement['build_id']}-manifest.json").read_text())
+    assert [e["label"] for e in late_manifest["exhibits"]] == [next_letter]
+    assert late_manifest["continues"]["build_id"] == packet["build_id"]
+    (late_part,) = json.loads(later.stdout)["files"]
+    late_reader = PdfReader(late_part["path"])
+    assert late_reader.page_labels[0] == str(supplement["parts"][0]["first_page"])
+    assert "Supplemental filing" in late_reader.pages[0].extract_text()
 
     # The staff page: the demo made a fictional admin who can sign in on this home.
     web = doc["web"]

@@ -184,7 +184,8 @@ def test_an_advocate_finds_downloads_uploads_and_builds(
     assert page.locator("h1").inner_text().startswith(CLIENT_NAME)
     readiness = page.inner_text("section[aria-labelledby=readiness]")
     assert "Ready to file?" in readiness and "The demo's fictional case" in readiness
-    assert f"The last build {build_id} is current." in readiness  # the demo's build, nothing changed since
+    last = demo["supplemental"]["build_id"]  # the demo's supplemental filing: with the first, every exhibit
+    assert f"The last build {last} is current." in readiness
     _shot(page, "desktop-case")
 
     manifest_path = demo_site["home"] / "objects" / "packets" / case_id / build_id / "manifest.json"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -45,6 +46,7 @@ def demo(as_json: bool) -> None:
         demo_build_options,
         demo_conditions,
         demo_exhibits,
+        demo_late_evidence,
         demo_requests,
         fictional_case,
         use_fictional_practice,
@@ -76,6 +78,8 @@ def demo(as_json: bool) -> None:
     bundle = run_bundle_flow(case_id, conditions["country"], conditions["topics"], selection)
     built = run_packet_flow(case_id, demo_build_options())
     location = build_location(rt, case_id, built["build_id"])
+    demo_late_evidence(rt, case_id)  # evidence that came after the filing: a supplemental packet continues the first
+    supplement = run_packet_flow(case_id, replace(demo_build_options(), continue_from=built["build_id"]))
     web = {**demo_admin(rt), "url": "http://127.0.0.1:8080/", "command": "casefile web"}
     result = {
         "case": summary,
@@ -85,6 +89,7 @@ def demo(as_json: bool) -> None:
         "exhibits": exhibit_rows,
         "conditions": {**conditions, "bundle": bundle},
         "packet": {**built, "location": location},
+        "supplemental": supplement,
         "web": web,
         "home": str(rt.settings.home),
         "practice": {"fictional": True, "note": fictional},
@@ -127,6 +132,11 @@ def demo(as_json: bool) -> None:
         click.echo(f"EOIR packet stored at {location}")
         click.echo(f"  {fictional}")
         click.echo(f"  download it: casefile packet get {case_id} -o packet/")
+        click.echo(
+            "\nA letter arrived after the filing; a supplemental filing continues the first packet's letters and pages:"
+        )
+        print_build(supplement)
+        click.echo(f"  (casefile packet build {case_id} --continue-from {built['build_id']})")
         click.echo(f"\nEverything is under {rt.settings.home}. Try: casefile case show {case_id}")
         click.echo("\nThe staff page: run `casefile web` (in this folder), then open " + web["url"])
         click.echo(f"  sign in as {web['user']} (a fictional admin) with the password {web['password']}")

@@ -21,6 +21,7 @@ SAMPLES = DEMO_DATA / "sample"  # what the demo adds to its case
 TRANSLATIONS = DEMO_DATA / "translations"  # English translations of the Spanish samples
 RESPONSES = DEMO_DATA / "responses"  # an answer to a record request
 CONDITIONS = DEMO_DATA / "conditions"  # a country-conditions library of a fictional country, with sources.csv
+LATE = DEMO_DATA / "late"  # evidence that arrives after the first filing (a supplemental filing)
 DEMO_COUNTRY = "XV"  # Valdoria, fictional (ISO 3166's user-assigned range)
 DEMO_TOPICS = ("gangs", "domestic-violence", "state-protection")
 DEMO_SERIES = "Country Reports on Human Rights Practices"
@@ -194,6 +195,33 @@ def demo_build_options() -> BuildOptions:
     return BuildOptions(
         profile="eoir", service_office=DEMO_DHS_OFFICE, service_address=DEMO_DHS_ADDRESS, fictional_practice=True
     )
+
+
+def demo_late_evidence(rt: Runtime, case_id: str, late: Path = LATE) -> list[str]:
+    """Evidence that arrived after the first packet was filed: taken in (plain steps) and put at the end of the
+    exhibit list, where a supplemental filing (``--continue-from``) picks it up. The new documents' ids."""
+    from ..documents import pipeline
+    from ..packets.exhibits import Plan, PlanRow, list_exhibits, save_plan
+
+    added = []
+    for path in sorted(late.iterdir()):
+        document = pipeline.taken_in(pipeline.ingest_file(rt, case_id, path, "unclassified"))
+        if document is not None:
+            added.append(document)
+    with rt.catalog.session() as session:
+        rows = [
+            PlanRow(e.section, e.document_id, e.title, label=e.label, date=e.doc_date, source=e.source,
+                    language=e.language, pinned=e.pinned)
+            for e in list_exhibits(session, case_id)
+            if e.section == "client"
+        ]  # fmt: skip
+    listed = {r.document for r in rows}
+    for document in added:
+        if document not in listed:
+            title = "Letter from the client's clinical social worker"
+            rows.append(PlanRow("client", document, title, date=date(2027, 1, 12)))
+    save_plan(rt, Plan(case_id, rows), "demo plan, with the late evidence")
+    return added
 
 
 def demo_conditions(

@@ -128,27 +128,49 @@ def readiness(rt: Runtime, case_id: str, today: date | None = None, profile: str
     }
 
 
+def _filings(rt: Runtime, case_id: str, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """A build's manifest after those of the filings it continues (``--continue-from``), earliest first."""
+    chain = [manifest]
+    seen = {manifest["build_id"]}
+    while (earlier := (chain[0].get("continues") or {}).get("build_id")) and earlier not in seen:
+        seen.add(earlier)
+        chain.insert(0, load_manifest(rt, case_id, earlier))
+    return chain
+
+
 def _last_build(rt: Runtime, session: Session, case: Case, saved: list[Any]) -> dict[str, Any] | None:
     builds = _finished_builds(rt.store, case.id)
     if not builds:
         return None
     row = builds[-1]
     manifest = load_manifest(rt, case.id, row["build_id"])
+    chain = _filings(rt, case.id, manifest)
     why: list[str] = []
-    built = [(i["document_id"], i["sha256"], (i.get("translation") or {}).get("sha256")) for i in manifest["inputs"]]
+    built = [
+        (i["document_id"], i["sha256"], (i.get("translation") or {}).get("sha256"))
+        for filed in chain
+        for i in filed["inputs"]
+    ]
     translations = translations_by_source(session, case.id)
     now = []
     for e in saved:
         t = translations.get(e.document_id)
         now.append((e.document_id, _pdf_sha(e.document), _pdf_sha(t.document) if t is not None else None))
-    if [b[0] for b in built[: len(now)]] != [n[0] for n in now]:
+    if len(chain) > 1:  # a supplemental filing: together with what it continues, it holds every exhibit, once
+        filed = {b[0]: b for b in built}
+        if any(n[0] not in filed for n in now) or len(filed) != len(built):
+            why.append("the exhibit list changed")
+        elif any(filed[n[0]] != n for n in now):
+            why.append("a document or translation changed")
+    elif [b[0] for b in built[: len(now)]] != [n[0] for n in now]:
         why.append("the exhibit list changed")
     elif built[: len(now)] != now:
         why.append("a document or translation changed")
     active = session.scalar(
         select(ConditionBundle.id).where(ConditionBundle.case_id == case.id, ConditionBundle.active)
     )
-    if (manifest.get("conditions") or {}).get("bundle_id") != active:
+    bundles = [(filed.get("conditions") or {}).get("bundle_id") for filed in chain]
+    if active not in bundles or (active is None and any(bundles)):
         why.append("the country-conditions bundle changed")
     created = datetime.fromisoformat(manifest["created_at"]).replace(tzinfo=None)
     later = session.scalar(
